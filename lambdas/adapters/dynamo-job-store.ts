@@ -1,0 +1,344 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandInput,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { TransitionConflict, ValidationError } from '#core/errors.ts';
+import { type JobEvent, type JobRecord, waitKey } from '#core/job-record.ts';
+import { type JobStatus, STATUS_TIMESTAMP } from '#core/job-states.ts';
+import type {
+  IdempotencyClaim,
+  JobPage,
+  JobStore,
+  JobSummary,
+  ListJobsQuery,
+  TransitionChange,
+} from '#core/ports.ts';
+import { JOB_TABLE } from './table-definition.ts';
+
+const META = 'META';
+const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
+/** Query calls one list page may make before it returns short, so a sparse filter cannot run away. */
+const MAX_QUERIES_PER_PAGE = 10;
+
+const jobKey = (jobId: string) => ({ pk: `JOB#${jobId}`, sk: META });
+
+/** Attributes the store adds to a record; stripped before a record leaves the adapter. */
+const STORAGE_ATTRIBUTES = ['pk', 'sk', 'ownerSort', 'waitPool', 'waitKey', 'expiresAt'] as const;
+
+function toRecord(item: Record<string, unknown>): JobRecord {
+  const record = { ...item };
+  for (const attribute of STORAGE_ATTRIBUTES) delete record[attribute];
+  return record as unknown as JobRecord;
+}
+
+function toSummary(item: Record<string, unknown>): JobSummary {
+  const summary: Record<string, unknown> = {};
+  for (const attribute of ['jobId', ...JOB_TABLE.indexes.owner.nonKeyAttributes]) {
+    if (item[attribute] !== undefined) summary[attribute] = item[attribute];
+  }
+  return summary as unknown as JobSummary;
+}
+
+export interface DynamoJobStoreOptions {
+  readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+  readonly retentionDays: number;
+}
+
+/** Orders history items written in the same millisecond by this process. */
+let eventSequence = 0;
+
+export class DynamoJobStore implements JobStore {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #table: string;
+  readonly #retentionSeconds: number;
+
+  constructor(options: DynamoJobStoreOptions) {
+    this.#client = options.client;
+    this.#table = options.tableName;
+    this.#retentionSeconds = options.retentionDays * 24 * 60 * 60;
+  }
+
+  #expiresAt(fromIso: string): number {
+    return Math.floor(Date.parse(fromIso) / 1000) + this.#retentionSeconds;
+  }
+
+  async createJob(job: JobRecord): Promise<'created' | 'exists'> {
+    try {
+      await this.#client.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: {
+            ...job,
+            ...jobKey(job.jobId),
+            ownerSort: `${job.submittedAt}#${job.jobId}`,
+            waitPool: job.pool,
+            waitKey: waitKey(job.priority, job.submittedAt, job.jobId),
+            expiresAt: this.#expiresAt(job.submittedAt),
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return 'exists';
+      throw error;
+    }
+    await this.#putEvent({ jobId: job.jobId, at: job.submittedAt, type: 'STATUS', status: job.status });
+    return 'created';
+  }
+
+  async getJob(jobId: string): Promise<JobRecord | undefined> {
+    const { Item } = await this.#client.send(
+      new GetCommand({ TableName: this.#table, Key: jobKey(jobId), ConsistentRead: true }),
+    );
+    return Item ? toRecord(Item) : undefined;
+  }
+
+  async transition(
+    jobId: string,
+    from: readonly JobStatus[],
+    to: JobStatus,
+    change: TransitionChange,
+  ): Promise<JobRecord> {
+    const names: Record<string, string> = { '#status': 'status', '#updatedAt': 'updatedAt' };
+    const values: Record<string, unknown> = { ':to': to, ':at': change.at };
+    const sets = ['#status = :to', '#updatedAt = :at'];
+    const removes: string[] = [];
+
+    const timestamp = STATUS_TIMESTAMP[to];
+    if (timestamp) {
+      names['#ts'] = timestamp;
+      sets.push('#ts = if_not_exists(#ts, :at)');
+    }
+    if (change.reason) {
+      names['#reason'] = 'reason';
+      values[':reason'] = change.reason;
+      sets.push('#reason = :reason');
+    }
+    for (const [i, [attribute, value]] of Object.entries(change.set ?? {}).entries()) {
+      names[`#s${i}`] = attribute;
+      values[`:s${i}`] = value;
+      sets.push(`#s${i} = :s${i}`);
+    }
+    if (to !== 'QUEUED') removes.push('waitPool', 'waitKey');
+
+    const sources = from.map((status, i) => {
+      values[`:from${i}`] = status;
+      return `:from${i}`;
+    });
+
+    let updated: Record<string, unknown> | undefined;
+    try {
+      const result = await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: jobKey(jobId),
+          UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+          ConditionExpression: `attribute_exists(pk) AND #status IN (${sources.join(', ')})`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      updated = result.Attributes;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        const current = await this.getJob(jobId);
+        throw new TransitionConflict(jobId, from, current?.status);
+      }
+      throw error;
+    }
+    const record = toRecord(updated ?? {});
+    await this.#putEvent({
+      jobId,
+      at: change.at,
+      type: 'STATUS',
+      status: to,
+      ...(from.length === 1 && { from: from[0] }),
+      ...(change.reason && { reason: change.reason }),
+    });
+    return record;
+  }
+
+  async #putEvent(event: JobEvent): Promise<void> {
+    eventSequence = (eventSequence + 1) % 1_000_000;
+    await this.#client.send(
+      new PutCommand({
+        TableName: this.#table,
+        Item: {
+          pk: `JOB#${event.jobId}`,
+          sk: `EVT#${event.at}#${String(eventSequence).padStart(6, '0')}`,
+          ...event,
+          expiresAt: this.#expiresAt(event.at),
+        },
+      }),
+    );
+  }
+
+  async listEvents(jobId: string): Promise<JobEvent[]> {
+    const events: JobEvent[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#client.send(
+        new QueryCommand({
+          TableName: this.#table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :evt)',
+          ExpressionAttributeValues: { ':pk': `JOB#${jobId}`, ':evt': 'EVT#' },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        const { pk: _pk, sk: _sk, expiresAt: _ttl, ...event } = item;
+        events.push(event as JobEvent);
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return events;
+  }
+
+  async listJobs(query: ListJobsQuery): Promise<JobPage> {
+    const index = JOB_TABLE.indexes.owner;
+    const names: Record<string, string> = { '#owner': index.partitionKey };
+    const values: Record<string, unknown> = { ':owner': query.owner };
+    const filters: string[] = [];
+    if (query.status) {
+      names['#status'] = 'status';
+      values[':status'] = query.status;
+      filters.push('#status = :status');
+    }
+    if (query.pool) {
+      names['#pool'] = 'pool';
+      values[':pool'] = query.pool;
+      filters.push('#pool = :pool');
+    }
+    if (query.tag) {
+      names['#tags'] = 'tags';
+      names['#tagKey'] = query.tag.key;
+      if (query.tag.value === undefined) {
+        filters.push('attribute_exists(#tags.#tagKey)');
+      } else {
+        values[':tagValue'] = query.tag.value;
+        filters.push('#tags.#tagKey = :tagValue');
+      }
+    }
+
+    const jobs: JobSummary[] = [];
+    let startKey = query.nextToken === undefined ? undefined : decodeToken(query.nextToken, query.owner);
+    for (let call = 0; call < MAX_QUERIES_PER_PAGE && jobs.length < query.limit; call++) {
+      const input: QueryCommandInput = {
+        TableName: this.#table,
+        IndexName: index.indexName,
+        KeyConditionExpression: '#owner = :owner',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ScanIndexForward: false,
+        // Never evaluate past the page: the last evaluated key is then exactly where the next page starts.
+        Limit: query.limit - jobs.length,
+        ExclusiveStartKey: startKey,
+        ...(filters.length > 0 && { FilterExpression: filters.join(' AND ') }),
+      };
+      const page = await this.#client.send(new QueryCommand(input));
+      for (const item of page.Items ?? []) jobs.push(toSummary(item));
+      startKey = page.LastEvaluatedKey;
+      if (!startKey) break;
+    }
+    return { jobs, ...(startKey && { nextToken: encodeToken(startKey) }) };
+  }
+
+  async queuePosition(job: JobRecord): Promise<number> {
+    const index = JOB_TABLE.indexes.waiting;
+    let ahead = 0;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#client.send(
+        new QueryCommand({
+          TableName: this.#table,
+          IndexName: index.indexName,
+          KeyConditionExpression: '#pool = :pool AND #key < :key',
+          ExpressionAttributeNames: { '#pool': index.partitionKey, '#key': index.sortKey },
+          ExpressionAttributeValues: {
+            ':pool': job.pool,
+            ':key': waitKey(job.priority, job.submittedAt, job.jobId),
+          },
+          Select: 'COUNT',
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      ahead += page.Count ?? 0;
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return ahead + 1;
+  }
+
+  async claimIdempotencyKey(
+    owner: string,
+    key: string,
+    jobId: string,
+    requestHash: string,
+  ): Promise<IdempotencyClaim> {
+    const itemKey = { pk: `IDEM#${owner}#${key}`, sk: 'IDEM' };
+    try {
+      await this.#client.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: {
+            ...itemKey,
+            jobId,
+            requestHash,
+            expiresAt: Math.floor(Date.now() / 1000) + IDEMPOTENCY_TTL_SECONDS,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return { claimed: true };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+    const { Item } = await this.#client.send(
+      new GetCommand({ TableName: this.#table, Key: itemKey, ConsistentRead: true }),
+    );
+    if (!Item) {
+      // Expired between the two calls: claim again.
+      return this.claimIdempotencyKey(owner, key, jobId, requestHash);
+    }
+    return { claimed: false, jobId: String(Item.jobId), requestHash: String(Item.requestHash) };
+  }
+}
+
+function encodeToken(key: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(key)).toString('base64url');
+}
+
+/** A page token is opaque to callers; one that was not ours, or names another owner, is a 400. */
+function decodeToken(token: string, owner: string): Record<string, unknown> {
+  const invalid = () =>
+    new ValidationError('nextToken is not valid', [
+      { field: 'nextToken', message: 'not a token this API issued' },
+    ]);
+  let key: unknown;
+  try {
+    key = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid();
+  }
+  const index = JOB_TABLE.indexes.owner;
+  if (
+    key === null ||
+    typeof key !== 'object' ||
+    Object.keys(key).length !== 4 ||
+    !Object.values(key).every((v) => typeof v === 'string') ||
+    (key as Record<string, unknown>)[index.partitionKey] !== owner ||
+    typeof (key as Record<string, unknown>)[index.sortKey] !== 'string' ||
+    typeof (key as Record<string, unknown>).pk !== 'string' ||
+    typeof (key as Record<string, unknown>).sk !== 'string'
+  ) {
+    throw invalid();
+  }
+  return key as Record<string, unknown>;
+}

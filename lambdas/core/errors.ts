@@ -1,0 +1,84 @@
+/**
+ * Errors the caller may see. Each carries its HTTP status and an RFC 9457 problem type;
+ * the HTTP edge turns them into application/problem+json. Anything else is a 500 and masked.
+ */
+export interface FieldProblem {
+  /** Dotted path of the offending field in the request, e.g. `retryPolicy.maxRetries`; '' for the whole body. */
+  readonly field: string;
+  readonly message: string;
+}
+
+export abstract class LibraError extends Error {
+  abstract readonly status: number;
+  abstract readonly type: string;
+  abstract readonly title: string;
+  readonly errors: readonly FieldProblem[];
+
+  constructor(detail: string, errors: readonly FieldProblem[] = []) {
+    super(detail);
+    this.name = new.target.name;
+    this.errors = errors;
+  }
+}
+
+const problemType = (slug: string) => `urn:libra:problem:${slug}`;
+
+export class ValidationError extends LibraError {
+  readonly status = 400;
+  readonly type = problemType('validation-failed');
+  readonly title = 'The request is not valid';
+}
+
+export class UnauthorizedError extends LibraError {
+  readonly status = 401;
+  readonly type = problemType('unauthenticated');
+  readonly title = 'No caller identity';
+}
+
+export class ForbiddenError extends LibraError {
+  readonly status = 403;
+  readonly type = problemType('forbidden');
+  readonly title = 'Not allowed';
+}
+
+export class NotFoundError extends LibraError {
+  readonly status = 404;
+  readonly type = problemType('not-found');
+  readonly title = 'Not found';
+}
+
+export class ConflictError extends LibraError {
+  readonly status = 409;
+  readonly type = problemType('conflict');
+  readonly title = 'Conflict';
+}
+
+export class PayloadTooLargeError extends LibraError {
+  readonly status = 413;
+  readonly type = problemType('payload-too-large');
+  readonly title = 'Payload too large';
+}
+
+export class UnsupportedMediaTypeError extends LibraError {
+  readonly status = 415;
+  readonly type = problemType('unsupported-media-type');
+  readonly title = 'Unsupported media type';
+}
+
+export class TooManyRequestsError extends LibraError {
+  readonly status = 429;
+  readonly type = problemType('queue-full');
+  readonly title = 'Too many requests';
+}
+
+/** A conditional write lost: someone else moved the job first. Not a caller error by itself. */
+export class TransitionConflict extends Error {
+  readonly jobId: string;
+  readonly actualStatus: string | undefined;
+  constructor(jobId: string, expected: readonly string[], actualStatus: string | undefined) {
+    super(`job ${jobId} is ${actualStatus ?? 'missing'}, expected ${expected.join(' or ')}`);
+    this.name = 'TransitionConflict';
+    this.jobId = jobId;
+    this.actualStatus = actualStatus;
+  }
+}

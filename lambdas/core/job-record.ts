@@ -1,0 +1,75 @@
+import type { JobType, RetryPolicy } from './job-request.ts';
+import type { JobStatus, Reason } from './job-states.ts';
+import type { Backend } from './placement.ts';
+import type { Resources } from './sizing.ts';
+
+/** What Libra runs, normalized at submit: the sized conf, the computed retry delays. */
+export interface JobSpec {
+  readonly jobType: JobType;
+  readonly code?: string;
+  readonly entryPoint?: string;
+  readonly entryPointArguments?: readonly string[];
+  readonly mainClass?: string;
+  readonly sparkConf: Readonly<Record<string, string>>;
+  readonly retryPolicy: RetryPolicy;
+  readonly retryDelaysSeconds: readonly number[];
+  readonly retryOnTimeout: boolean;
+  readonly timeoutMinutes: number;
+  readonly notifications?: { readonly webhook: string; readonly events: readonly JobStatus[] };
+}
+
+/** The capacity a job holds while admitted: its most, from sizing. */
+export interface Reservation {
+  readonly cpuCores: number;
+  readonly memoryMiB: number;
+}
+
+export interface JobRecord {
+  readonly jobId: string;
+  readonly owner: string;
+  readonly status: JobStatus;
+  readonly pool: string;
+  readonly backend: Backend;
+  readonly priority: number;
+  readonly name?: string;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly spec: JobSpec;
+  readonly resources: Resources;
+  readonly reservation: Reservation;
+  readonly attempts: number;
+  readonly submittedAt: string;
+  readonly queuedAt?: string;
+  readonly scheduledAt?: string;
+  readonly startedAt?: string;
+  readonly completedAt?: string;
+  readonly cancelledAt?: string;
+  readonly updatedAt: string;
+  readonly reason?: Reason;
+  readonly backendRunId?: string;
+  /** Hash of the submitted body, kept for Idempotency-Key replays. */
+  readonly requestHash: string;
+}
+
+export interface JobEvent {
+  readonly jobId: string;
+  readonly at: string;
+  readonly type: 'STATUS' | 'WEBHOOK';
+  readonly status?: JobStatus;
+  readonly from?: JobStatus;
+  readonly reason?: Reason;
+  readonly detail?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * The waiting index's sort key: admission order is key order, higher priority first,
+ * then first come first served.
+ */
+export function waitKey(priority: number, submittedAt: string, jobId: string): string {
+  return `${String(10 - priority).padStart(2, '0')}#${submittedAt}#${jobId}`;
+}
+
+export const JOB_ID_PATTERN = /^job-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+export function newJobId(): string {
+  return `job-${crypto.randomUUID()}`;
+}

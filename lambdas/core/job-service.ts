@@ -1,0 +1,325 @@
+import { createHash } from 'node:crypto';
+import { retryDelaysSeconds } from './backoff.ts';
+import { isAdmin, type LibraConfig, mayUsePool } from './config.ts';
+import {
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  PayloadTooLargeError,
+  TransitionConflict,
+  ValidationError,
+} from './errors.ts';
+import type { JobEvent, JobRecord } from './job-record.ts';
+import { JOB_ID_PATTERN } from './job-record.ts';
+import { jobTypeOf, parseJobRequest } from './job-request.ts';
+import { isTerminal, JOB_STATUSES, type JobStatus } from './job-states.ts';
+import { placeJob } from './placement.ts';
+import type { Clock, JobPage, JobStore, TagFilter } from './ports.ts';
+import { sizeJob } from './sizing.ts';
+
+export interface JobServiceDeps {
+  readonly store: JobStore;
+  readonly config: LibraConfig;
+  readonly clock: Clock;
+  readonly newJobId: () => string;
+  /** Local mode only: webhooks may be plain http. Deployed, they must be https. */
+  readonly allowInsecureWebhooks: boolean;
+}
+
+export interface SubmitResult {
+  readonly job: JobRecord;
+  /** True when an Idempotency-Key replay returned an existing job. */
+  readonly replayed: boolean;
+}
+
+export interface StatusView {
+  readonly jobId: string;
+  readonly status: JobStatus;
+  readonly name?: string;
+  readonly pool: string;
+  readonly backend: string;
+  readonly priority: number;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly attempts: number;
+  readonly submittedAt: string;
+  readonly queuedAt?: string;
+  readonly scheduledAt?: string;
+  readonly startedAt?: string;
+  readonly completedAt?: string;
+  readonly cancelledAt?: string;
+  readonly reason?: JobRecord['reason'];
+  readonly resources: JobRecord['resources'];
+  readonly queuePosition?: number;
+}
+
+export interface CancelResult {
+  readonly jobId: string;
+  readonly status: JobStatus;
+  readonly cancelledAt?: string;
+  readonly message: string;
+}
+
+export interface ListParams {
+  readonly limit?: string;
+  readonly nextToken?: string;
+  readonly status?: string;
+  readonly pool?: string;
+  readonly tag?: string;
+  readonly owner?: string;
+}
+
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 100;
+const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+
+/** JSON with object keys sorted, so that the same body hashes the same however it was spaced or ordered. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) =>
+      a < b ? -1 : a > b ? 1 : 0,
+    );
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function requestHash(body: unknown): string {
+  return createHash('sha256').update(canonicalJson(body)).digest('base64url');
+}
+
+/** The job use cases behind the HTTP API: submit, status, list, history, cancel. */
+export class JobService {
+  readonly #deps: JobServiceDeps;
+
+  constructor(deps: JobServiceDeps) {
+    this.#deps = deps;
+  }
+
+  async submit(principal: string, body: unknown, idempotencyKey?: string): Promise<SubmitResult> {
+    const { config } = this.#deps;
+    if (body !== null && typeof body === 'object' && 'code' in body && typeof body.code === 'string') {
+      const codeBytes = Buffer.byteLength(body.code, 'utf8');
+      if (codeBytes > config.limits.maxCodeBytes) {
+        throw new PayloadTooLargeError(
+          `code is ${codeBytes} bytes; the limit is ${config.limits.maxCodeBytes}`,
+          [{ field: 'code', message: `at most ${config.limits.maxCodeBytes} bytes` }],
+        );
+      }
+    }
+    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey)) {
+      throw new ValidationError('Idempotency-Key is not valid', [
+        { field: 'Idempotency-Key', message: '1 to 255 visible ASCII characters' },
+      ]);
+    }
+
+    const parsed = parseJobRequest(body);
+    if (!parsed.ok) throw new ValidationError('the job request has invalid fields', parsed.errors);
+    const request = parsed.request;
+
+    const poolName = request.pool ?? 'default';
+    const pool = config.pools[poolName];
+    if (pool === undefined) {
+      throw new ValidationError(`unknown pool '${poolName}'`, [
+        {
+          field: 'pool',
+          message: `no pool named '${poolName}'; pools: ${Object.keys(config.pools).join(', ')}`,
+        },
+      ]);
+    }
+    if (!mayUsePool(pool, principal)) {
+      throw new ForbiddenError(`you may not submit to pool '${poolName}'`, [
+        { field: 'pool', message: 'not allowed for this caller' },
+      ]);
+    }
+    if (
+      request.notifications &&
+      !this.#deps.allowInsecureWebhooks &&
+      !request.notifications.webhook.startsWith('https:')
+    ) {
+      throw new ValidationError('webhooks must use https', [
+        { field: 'notifications.webhook', message: 'must be https' },
+      ]);
+    }
+
+    const sized = sizeJob(request.sparkConf, { defaultMaxExecutors: pool.defaultMaxExecutors });
+    if (!sized.ok) throw new ValidationError('the Spark conf cannot be sized', sized.errors);
+    const { resources, sparkConf } = sized.sizing;
+    const placed = placeJob(request.executionMode, resources, pool, poolName);
+    if (!placed.ok) throw new ValidationError('the job does not fit its pool', placed.errors);
+
+    const hash = requestHash(body);
+    let jobId = this.#deps.newJobId();
+    if (idempotencyKey !== undefined) {
+      const claim = await this.#deps.store.claimIdempotencyKey(principal, idempotencyKey, jobId, hash);
+      if (!claim.claimed) {
+        if (claim.requestHash !== hash) {
+          throw new ConflictError('this Idempotency-Key was used with another request body', [
+            { field: 'Idempotency-Key', message: `already used for job ${claim.jobId}` },
+          ]);
+        }
+        const existing = await this.#deps.store.getJob(claim.jobId);
+        if (existing) return { job: existing, replayed: true };
+        // The first call claimed the key and stopped before writing the job: finish its work.
+        jobId = claim.jobId;
+      }
+    }
+
+    const now = this.#deps.clock().toISOString();
+    const job: JobRecord = {
+      jobId,
+      owner: principal,
+      status: 'QUEUED',
+      pool: poolName,
+      backend: placed.backend,
+      priority: request.priority,
+      ...(request.name !== undefined && { name: request.name }),
+      tags: request.tags,
+      spec: {
+        jobType: jobTypeOf(request),
+        ...(request.code !== undefined && { code: request.code }),
+        ...(request.entryPoint !== undefined && { entryPoint: request.entryPoint }),
+        ...(request.entryPointArguments !== undefined && {
+          entryPointArguments: request.entryPointArguments,
+        }),
+        ...(request.mainClass !== undefined && { mainClass: request.mainClass }),
+        sparkConf,
+        retryPolicy: request.retryPolicy,
+        retryDelaysSeconds: retryDelaysSeconds(request.retryPolicy),
+        retryOnTimeout: request.retryOnTimeout,
+        timeoutMinutes: request.timeoutMinutes ?? pool.defaultTimeoutMinutes,
+        ...(request.notifications !== undefined && { notifications: request.notifications }),
+      },
+      resources,
+      reservation: { cpuCores: resources.totalCores, memoryMiB: resources.totalMemoryMiB },
+      attempts: 0,
+      submittedAt: now,
+      queuedAt: now,
+      updatedAt: now,
+      requestHash: hash,
+    };
+    const outcome = await this.#deps.store.createJob(job);
+    if (outcome === 'exists') {
+      const existing = await this.#deps.store.getJob(jobId);
+      if (existing) return { job: existing, replayed: true };
+    }
+    return { job, replayed: false };
+  }
+
+  async status(principal: string, jobId: string): Promise<StatusView> {
+    const job = await this.#visibleJob(principal, jobId);
+    const queuePosition = job.status === 'QUEUED' ? await this.#deps.store.queuePosition(job) : undefined;
+    return toStatusView(job, queuePosition);
+  }
+
+  async events(principal: string, jobId: string): Promise<JobEvent[]> {
+    await this.#visibleJob(principal, jobId);
+    return this.#deps.store.listEvents(jobId);
+  }
+
+  async list(principal: string, params: ListParams): Promise<JobPage> {
+    const errors: { field: string; message: string }[] = [];
+    let limit = DEFAULT_PAGE_SIZE;
+    if (params.limit !== undefined) {
+      limit = Number(params.limit);
+      if (!/^\d+$/.test(params.limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
+        errors.push({ field: 'limit', message: `a whole number from 1 to ${MAX_PAGE_SIZE}` });
+      }
+    }
+    let status: JobStatus | undefined;
+    if (params.status !== undefined) {
+      status = JOB_STATUSES.find((s) => s === params.status);
+      if (!status) errors.push({ field: 'status', message: `one of ${JOB_STATUSES.join(', ')}` });
+    }
+    let tag: TagFilter | undefined;
+    if (params.tag !== undefined) {
+      const eq = params.tag.indexOf('=');
+      tag = eq < 0 ? { key: params.tag } : { key: params.tag.slice(0, eq), value: params.tag.slice(eq + 1) };
+      if (tag.key === '') errors.push({ field: 'tag', message: 'key or key=value' });
+    }
+    if (errors.length > 0) throw new ValidationError('the query has invalid parameters', errors);
+
+    let owner = principal;
+    if (params.owner !== undefined && params.owner !== principal) {
+      if (!isAdmin(this.#deps.config, principal)) {
+        throw new ForbiddenError("only admins may list another caller's jobs", [
+          { field: 'owner', message: 'admins only' },
+        ]);
+      }
+      owner = params.owner;
+    }
+    return this.#deps.store.listJobs({
+      owner,
+      limit,
+      ...(params.nextToken !== undefined && { nextToken: params.nextToken }),
+      ...(status !== undefined && { status }),
+      ...(params.pool !== undefined && { pool: params.pool }),
+      ...(tag !== undefined && { tag }),
+    });
+  }
+
+  async cancel(principal: string, jobId: string): Promise<CancelResult> {
+    const job = await this.#visibleJob(principal, jobId);
+    if (isTerminal(job.status)) {
+      throw new ConflictError(`job ${jobId} is already ${job.status}`, [
+        { field: 'status', message: `${job.status} is final` },
+      ]);
+    }
+    if (job.status !== 'QUEUED') {
+      throw new ConflictError(`job ${jobId} is ${job.status}; only queued jobs can be cancelled yet`, [
+        { field: 'status', message: `${job.status} cannot be cancelled` },
+      ]);
+    }
+    const at = this.#deps.clock().toISOString();
+    try {
+      const moved = await this.#deps.store.transition(jobId, ['QUEUED'], 'CANCELLED', {
+        at,
+        reason: { code: 'CANCELLED_BY_USER', message: `cancelled by ${principal}` },
+      });
+      return {
+        jobId,
+        status: moved.status,
+        ...(moved.cancelledAt !== undefined && { cancelledAt: moved.cancelledAt }),
+        message: 'Job cancelled successfully',
+      };
+    } catch (error) {
+      if (error instanceof TransitionConflict) {
+        throw new ConflictError(`job ${jobId} is ${error.actualStatus}; it moved before the cancel`, [
+          { field: 'status', message: `${error.actualStatus}` },
+        ]);
+      }
+      throw error;
+    }
+  }
+
+  /** The job if the caller owns it or is an admin; otherwise it does not exist for them. */
+  async #visibleJob(principal: string, jobId: string): Promise<JobRecord> {
+    const job = JOB_ID_PATTERN.test(jobId) ? await this.#deps.store.getJob(jobId) : undefined;
+    if (!job || (job.owner !== principal && !isAdmin(this.#deps.config, principal))) {
+      throw new NotFoundError(`no job ${jobId}`);
+    }
+    return job;
+  }
+}
+
+export function toStatusView(job: JobRecord, queuePosition?: number): StatusView {
+  return {
+    jobId: job.jobId,
+    status: job.status,
+    ...(job.name !== undefined && { name: job.name }),
+    pool: job.pool,
+    backend: job.backend,
+    priority: job.priority,
+    tags: job.tags,
+    attempts: job.attempts,
+    submittedAt: job.submittedAt,
+    ...(job.queuedAt !== undefined && { queuedAt: job.queuedAt }),
+    ...(job.scheduledAt !== undefined && { scheduledAt: job.scheduledAt }),
+    ...(job.startedAt !== undefined && { startedAt: job.startedAt }),
+    ...(job.completedAt !== undefined && { completedAt: job.completedAt }),
+    ...(job.cancelledAt !== undefined && { cancelledAt: job.cancelledAt }),
+    ...(job.reason !== undefined && { reason: job.reason }),
+    resources: job.resources,
+    ...(queuePosition !== undefined && { queuePosition }),
+  };
+}

@@ -1,0 +1,212 @@
+import type { FieldProblem } from './errors.ts';
+
+/**
+ * What a job can use at most, from its Spark conf: the reservation admission counts
+ * (DESIGN §4). The original Libra's ResourceCalculator read cores and memory; this one also
+ * counts memory overhead and caps dynamic allocation, and returns the conf Libra submits so
+ * that the job can never outgrow its reservation.
+ */
+
+/** Spark's own defaults, written into every job so the backend's (larger) defaults never apply. */
+export const SPARK_DEFAULTS = {
+  driverCores: 1,
+  driverMemoryMiB: 1024,
+  executorCores: 1,
+  executorMemoryMiB: 1024,
+  executorInstances: 2,
+} as const;
+
+/** Spark's default overhead: max(384 MiB, 10 % of the heap), unless set. */
+export const MIN_OVERHEAD_MIB = 384;
+export const DEFAULT_OVERHEAD_FACTOR = 0.1;
+
+const UNIT_MIB: Readonly<Record<string, number>> = {
+  b: 1 / (1024 * 1024),
+  k: 1 / 1024,
+  kb: 1 / 1024,
+  m: 1,
+  mb: 1,
+  g: 1024,
+  gb: 1024,
+  t: 1024 * 1024,
+  tb: 1024 * 1024,
+};
+
+/**
+ * A JVM memory string in MiB: `2g`, `2048m`, `2048000k`, `1t` (also `gb`, `mb`, `kb`, `tb`, `b`),
+ * case-insensitive. A bare number means MiB, as Spark reads spark.*.memory. Rounded up.
+ */
+export function parseMemoryMiB(value: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]{0,2})\s*$/i.exec(value);
+  if (!match) return undefined;
+  const amount = Number(match[1]);
+  const unit = (match[2] ?? '').toLowerCase();
+  const factor = unit === '' ? 1 : UNIT_MIB[unit];
+  if (factor === undefined || !Number.isFinite(amount)) return undefined;
+  return Math.ceil(amount * factor);
+}
+
+export interface ProcessSize {
+  readonly cores: number;
+  /** Heap. */
+  readonly memoryMiB: number;
+  readonly overheadMiB: number;
+  /** Heap + overhead: what the container holds. */
+  readonly totalMemoryMiB: number;
+}
+
+export interface Resources {
+  readonly driver: ProcessSize;
+  readonly executor: ProcessSize;
+  /** Executors counted: `spark.executor.instances`, or the dynamic-allocation maximum. */
+  readonly executors: number;
+  readonly dynamicAllocation: boolean;
+  readonly totalCores: number;
+  readonly totalMemoryMiB: number;
+}
+
+export interface Sizing {
+  readonly resources: Resources;
+  /** The caller's conf with every sizing key Libra counted written in. */
+  readonly sparkConf: Record<string, string>;
+}
+
+export type SizingResult = { ok: true; sizing: Sizing } | { ok: false; errors: FieldProblem[] };
+
+export interface SizingOptions {
+  /** Executors counted for a dynamic-allocation job that names no maximum (from the pool). */
+  readonly defaultMaxExecutors: number;
+}
+
+const MAX_CORES_PER_PROCESS = 64;
+const MAX_EXECUTORS = 10_000;
+
+export function sizeJob(conf: Readonly<Record<string, string>>, options: SizingOptions): SizingResult {
+  const errors: FieldProblem[] = [];
+  const field = (key: string) => `sparkConf.${key}`;
+
+  const readInt = (key: string, fallback: number, min: number, max: number): number => {
+    const raw = conf[key];
+    if (raw === undefined) return fallback;
+    if (!/^\s*\d+\s*$/.test(raw)) {
+      errors.push({ field: field(key), message: `must be a whole number, got "${raw}"` });
+      return fallback;
+    }
+    const value = Number(raw);
+    if (value < min || value > max) {
+      errors.push({ field: field(key), message: `must be between ${min} and ${max}, got ${value}` });
+      return fallback;
+    }
+    return value;
+  };
+
+  const readMemory = (key: string, fallbackMiB: number): number => {
+    const raw = conf[key];
+    if (raw === undefined) return fallbackMiB;
+    const mib = parseMemoryMiB(raw);
+    if (mib === undefined || mib <= 0) {
+      errors.push({
+        field: field(key),
+        message: `must be a memory size such as 2g, 2048m or 2048000k, got "${raw}"`,
+      });
+      return fallbackMiB;
+    }
+    return mib;
+  };
+
+  const readFactor = (key: string): number | undefined => {
+    const raw = conf[key];
+    if (raw === undefined) return undefined;
+    const value = Number(raw);
+    if (!/^\s*\d+(\.\d+)?\s*$/.test(raw) || value <= 0 || value > 10) {
+      errors.push({ field: field(key), message: `must be a number above 0 and at most 10, got "${raw}"` });
+      return undefined;
+    }
+    return value;
+  };
+
+  const readBoolean = (key: string): boolean => {
+    const raw = conf[key];
+    if (raw === undefined) return false;
+    const normalized = raw.trim().toLowerCase();
+    if (normalized !== 'true' && normalized !== 'false') {
+      errors.push({ field: field(key), message: `must be true or false, got "${raw}"` });
+      return false;
+    }
+    return normalized === 'true';
+  };
+
+  const processSize = (
+    role: 'driver' | 'executor',
+    defaultCores: number,
+    defaultMemoryMiB: number,
+  ): ProcessSize => {
+    const cores = readInt(`spark.${role}.cores`, defaultCores, 1, MAX_CORES_PER_PROCESS);
+    const memoryMiB = readMemory(`spark.${role}.memory`, defaultMemoryMiB);
+    const explicitOverhead = conf[`spark.${role}.memoryOverhead`];
+    const factor = readFactor(`spark.${role}.memoryOverheadFactor`) ?? DEFAULT_OVERHEAD_FACTOR;
+    const overheadMiB =
+      explicitOverhead !== undefined
+        ? readMemory(`spark.${role}.memoryOverhead`, MIN_OVERHEAD_MIB)
+        : Math.max(MIN_OVERHEAD_MIB, Math.ceil(memoryMiB * factor));
+    return { cores, memoryMiB, overheadMiB, totalMemoryMiB: memoryMiB + overheadMiB };
+  };
+
+  const driver = processSize('driver', SPARK_DEFAULTS.driverCores, SPARK_DEFAULTS.driverMemoryMiB);
+  const executor = processSize('executor', SPARK_DEFAULTS.executorCores, SPARK_DEFAULTS.executorMemoryMiB);
+  const dynamicAllocation = readBoolean('spark.dynamicAllocation.enabled');
+
+  let executors: number;
+  if (dynamicAllocation) {
+    executors = readInt(
+      'spark.dynamicAllocation.maxExecutors',
+      options.defaultMaxExecutors,
+      1,
+      MAX_EXECUTORS,
+    );
+    for (const key of ['spark.dynamicAllocation.minExecutors', 'spark.dynamicAllocation.initialExecutors']) {
+      const bound = readInt(key, 0, 0, MAX_EXECUTORS);
+      if (bound > executors) {
+        errors.push({
+          field: field(key),
+          message: `must not exceed spark.dynamicAllocation.maxExecutors (${executors})`,
+        });
+      }
+    }
+  } else {
+    executors = readInt('spark.executor.instances', SPARK_DEFAULTS.executorInstances, 0, MAX_EXECUTORS);
+  }
+
+  if (errors.length > 0) return { ok: false, errors };
+
+  const sparkConf: Record<string, string> = {
+    ...conf,
+    'spark.driver.cores': String(driver.cores),
+    'spark.driver.memory': `${driver.memoryMiB}m`,
+    'spark.driver.memoryOverhead': `${driver.overheadMiB}m`,
+    'spark.executor.cores': String(executor.cores),
+    'spark.executor.memory': `${executor.memoryMiB}m`,
+    'spark.executor.memoryOverhead': `${executor.overheadMiB}m`,
+    'spark.dynamicAllocation.enabled': String(dynamicAllocation),
+  };
+  if (dynamicAllocation) {
+    sparkConf['spark.dynamicAllocation.maxExecutors'] = String(executors);
+  } else {
+    sparkConf['spark.executor.instances'] = String(executors);
+  }
+
+  return {
+    ok: true,
+    sizing: {
+      resources: {
+        driver,
+        executor,
+        executors,
+        dynamicAllocation,
+        totalCores: driver.cores + executors * executor.cores,
+        totalMemoryMiB: driver.totalMemoryMiB + executors * executor.totalMemoryMiB,
+      },
+      sparkConf,
+    },
+  };
+}

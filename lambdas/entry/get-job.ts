@@ -1,0 +1,4 @@
+import { apiDepsFromEnvironment } from '#adapters/compose.ts';
+import { createGetJobHandler } from '#handlers/get-job.ts';
+
+export const handler = createGetJobHandler(apiDepsFromEnvironment());

@@ -1,0 +1,4 @@
+import { apiDepsFromEnvironment } from '#adapters/compose.ts';
+import { createListJobsHandler } from '#handlers/list-jobs.ts';
+
+export const handler = createListJobsHandler(apiDepsFromEnvironment());

@@ -1,0 +1,10 @@
+import type { ApiDeps } from './api-deps.ts';
+import { httpHandler, json, pathParameter, principalOf } from './http.ts';
+
+/** DELETE /api/v1/spark/jobs/{jobId} → cancels a job that has not finished. */
+export function createCancelJobHandler(deps: ApiDeps) {
+  return httpHandler(deps, async (event) => {
+    const result = await deps.jobs.cancel(principalOf(event), pathParameter(event, 'jobId'));
+    return json(200, result);
+  });
+}

@@ -1,0 +1,123 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import httpHeaderNormalizer from '@middy/http-header-normalizer';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import {
+  LibraError,
+  PayloadTooLargeError,
+  UnauthorizedError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+} from '#core/errors.ts';
+
+/**
+ * The HTTP edge shared by every API Lambda: headers normalized, Powertools context in the
+ * logs, caller identity from the authorizer, JSON in and out, and errors as RFC 9457
+ * problems — 4xx explained to the caller, 5xx masked and logged with the request id.
+ */
+
+/** HTTP API v2 event with either authorizer: IAM (SigV4) or JWT. */
+export type HttpEvent = APIGatewayProxyEventV2 & {
+  requestContext: APIGatewayProxyEventV2['requestContext'] & {
+    authorizer?: {
+      iam?: { userArn?: string };
+      jwt?: { claims?: Record<string, string | number | boolean | string[]> };
+    };
+  };
+};
+export type HttpResult = APIGatewayProxyStructuredResultV2;
+export type Route = (event: HttpEvent, context: Context) => Promise<HttpResult>;
+
+export interface HttpDeps {
+  readonly logger: Logger;
+}
+
+export function principalOf(event: HttpEvent): string {
+  const authorizer = event.requestContext.authorizer;
+  const principal = authorizer?.iam?.userArn ?? authorizer?.jwt?.claims?.sub;
+  if (typeof principal !== 'string' || principal === '') {
+    throw new UnauthorizedError('the request carries no caller identity');
+  }
+  return principal;
+}
+
+export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResult {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  };
+}
+
+export function pathParameter(event: HttpEvent, name: string): string {
+  const value = event.pathParameters?.[name];
+  if (!value)
+    throw new ValidationError(`missing path parameter ${name}`, [{ field: name, message: 'required' }]);
+  return value;
+}
+
+/** The JSON body, refused before anything else reads it when too large, not JSON, or of another media type. */
+export function jsonBody(event: HttpEvent, maxBytes: number): unknown {
+  const raw = event.body ?? '';
+  const bytes = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
+  if (bytes.length > maxBytes) {
+    throw new PayloadTooLargeError(`the body is ${bytes.length} bytes; the limit is ${maxBytes}`, [
+      { field: '', message: `at most ${maxBytes} bytes` },
+    ]);
+  }
+  const contentType = (event.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (contentType !== 'application/json' && !/^application\/[\w.+-]+\+json$/.test(contentType)) {
+    throw new UnsupportedMediaTypeError(
+      `send the body as application/json, not ${contentType || 'no content type'}`,
+    );
+  }
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch (error) {
+    throw new ValidationError('the body is not valid JSON', [
+      { field: '', message: (error as Error).message },
+    ]);
+  }
+}
+
+function problem(event: HttpEvent, status: number, fields: Record<string, unknown>): HttpResult {
+  return {
+    statusCode: status,
+    headers: { 'content-type': 'application/problem+json' },
+    body: JSON.stringify({ ...fields, status, instance: event.rawPath }),
+  };
+}
+
+export function toProblem(error: unknown, event: HttpEvent, requestId: string, logger: Logger): HttpResult {
+  if (error instanceof LibraError) {
+    logger.info('request refused', { status: error.status, detail: error.message });
+    return problem(event, error.status, {
+      type: error.type,
+      title: error.title,
+      detail: error.message,
+      errors: error.errors,
+    });
+  }
+  logger.error('request failed', { requestId, error: error as Error });
+  return problem(event, 500, {
+    type: 'about:blank',
+    title: 'Internal Server Error',
+    detail: `The request failed. Quote request id ${requestId} when reporting it.`,
+    requestId,
+  });
+}
+
+/** Wraps a route in the shared middleware. */
+export function httpHandler(deps: HttpDeps, route: Route) {
+  return middy<HttpEvent, HttpResult>()
+    .use(httpHeaderNormalizer())
+    .use(injectLambdaContext(deps.logger, { resetKeys: true }))
+    .use({
+      onError: async (request) => {
+        const requestId = request.event.requestContext?.requestId ?? request.context.awsRequestId;
+        request.response = toProblem(request.error, request.event, requestId, deps.logger);
+      },
+    })
+    .handler(route);
+}

@@ -1,0 +1,18 @@
+import type { ApiDeps } from './api-deps.ts';
+import { httpHandler, json, principalOf } from './http.ts';
+
+/** GET /api/v1/spark/jobs → the caller's jobs, newest first, filtered and paged. */
+export function createListJobsHandler(deps: ApiDeps) {
+  return httpHandler(deps, async (event) => {
+    const query = event.queryStringParameters ?? {};
+    const page = await deps.jobs.list(principalOf(event), {
+      ...(query.limit !== undefined && { limit: query.limit }),
+      ...(query.nextToken !== undefined && { nextToken: query.nextToken }),
+      ...(query.status !== undefined && { status: query.status }),
+      ...(query.pool !== undefined && { pool: query.pool }),
+      ...(query.tag !== undefined && { tag: query.tag }),
+      ...(query.owner !== undefined && { owner: query.owner }),
+    });
+    return json(200, page);
+  });
+}
