@@ -66,7 +66,15 @@ export const jobRequestSchema = z
     retryOnTimeout: z.boolean().default(false),
     notifications: notificationsSchema.optional(),
     timeoutMinutes: z.number().int().min(1).max(10_080).optional(),
-    sparkConf: z.record(z.string().min(1).max(256), z.string().max(4096)).default({}),
+    // Checked on the field itself so that forbidden keys are reported even when other fields are invalid.
+    sparkConf: z
+      .record(z.string().min(1).max(256), z.string().max(4096))
+      .superRefine((conf, ctx) => {
+        for (const problem of sparkConfProblems(conf)) {
+          ctx.addIssue({ code: 'custom', path: [problem.key], message: problem.message });
+        }
+      })
+      .default({}),
     name: z.string().min(1).max(256).optional(),
     tags: z.record(tagKey, z.string().max(256)).default({}),
     pool: z.string().min(1).max(40).optional(),
@@ -101,9 +109,6 @@ export const jobRequestSchema = z
         path: ['retryPolicy', 'initialDelaySeconds'],
         message: 'must not exceed maxDelaySeconds',
       });
-    }
-    for (const problem of sparkConfProblems(req.sparkConf)) {
-      ctx.addIssue({ code: 'custom', path: ['sparkConf', problem.key], message: problem.message });
     }
   });
 

@@ -1,0 +1,110 @@
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalProcess, startLocalProcess } from '../support/local-process.ts';
+
+/**
+ * The README's examples, run as written against a freshly started local runtime: each shell
+ * block in "## Examples" runs in one bash session (so `$JOB` carries over) and its output must
+ * match the JSON block after it, where `…` in a string stands for anything.
+ */
+interface Example {
+  readonly command: string;
+  readonly expected: unknown;
+}
+
+async function readmeExamples(): Promise<Example[]> {
+  const readme = await readFile('README.md', 'utf8');
+  const section = readme.split(/^## /m).find((part) => part.startsWith('Examples'));
+  if (!section) throw new Error('README has no "## Examples" section');
+  const blocks = [...section.matchAll(/```(sh|json)\n([\s\S]*?)```/g)].map((m) => ({
+    lang: m[1],
+    text: m[2] ?? '',
+  }));
+  const examples: Example[] = [];
+  for (let i = 0; i < blocks.length; i++) {
+    const block = blocks[i];
+    const next = blocks[i + 1];
+    if (block?.lang !== 'sh') continue;
+    if (next?.lang !== 'json') throw new Error(`README example has no answer after it:\n${block.text}`);
+    examples.push({ command: block.text, expected: JSON.parse(next.text) });
+  }
+  return examples;
+}
+
+function wildcard(pattern: string): RegExp {
+  const escaped = pattern.split('…').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  return new RegExp(`^${escaped.join('.*')}$`, 's');
+}
+
+/** Every difference between an expected answer (with `…` wildcards) and the actual one. */
+function differences(expected: unknown, actual: unknown, path = '$'): string[] {
+  if (typeof expected === 'string' && expected.includes('…')) {
+    return typeof actual === 'string' && wildcard(expected).test(actual)
+      ? []
+      : [`${path}: ${JSON.stringify(actual)} ≠ ${expected}`];
+  }
+  if (Array.isArray(expected)) {
+    if (!Array.isArray(actual) || actual.length !== expected.length)
+      return [`${path}: ${JSON.stringify(actual)}`];
+    return expected.flatMap((item, i) => differences(item, actual[i], `${path}[${i}]`));
+  }
+  if (expected !== null && typeof expected === 'object') {
+    if (actual === null || typeof actual !== 'object' || Array.isArray(actual))
+      return [`${path}: ${JSON.stringify(actual)}`];
+    const keys = new Set([...Object.keys(expected), ...Object.keys(actual)]);
+    return [...keys].flatMap((key) =>
+      differences(
+        (expected as Record<string, unknown>)[key],
+        (actual as Record<string, unknown>)[key],
+        `${path}.${key}`,
+      ),
+    );
+  }
+  return Object.is(expected, actual)
+    ? []
+    : [`${path}: ${JSON.stringify(actual)} ≠ ${JSON.stringify(expected)}`];
+}
+
+describe('README examples against the local runtime', () => {
+  let runtime: LocalProcess;
+
+  beforeAll(async () => {
+    runtime = await startLocalProcess();
+  });
+
+  afterAll(async () => {
+    await runtime?.stop();
+  });
+
+  it('answers every example as the README shows', async () => {
+    const examples = await readmeExamples();
+    expect(examples.length).toBeGreaterThanOrEqual(6);
+    const script = examples
+      .map(
+        (example, i) =>
+          `printf '\\n@@example ${i}@@\\n'\n${example.command.replaceAll('http://localhost:8080', runtime.url)}`,
+      )
+      .join('\n');
+    const { stdout } = await promisify(execFile)('bash', ['-c', `set -e\n${script}`]);
+    const outputs = stdout.split(/\n@@example \d+@@\n/).slice(1);
+    expect(outputs).toHaveLength(examples.length);
+    examples.forEach((example, i) => {
+      const output = outputs[i] ?? '';
+      let actual: unknown;
+      try {
+        actual = JSON.parse(output);
+      } catch {
+        throw new Error(`example ${i} did not answer JSON:\n${example.command}\n→ ${output}`);
+      }
+      expect(differences(example.expected, actual), `example ${i}:\n${example.command}`).toEqual([]);
+    });
+  });
+
+  it('stops cleanly on SIGTERM', async () => {
+    const code = await runtime.stop('SIGTERM');
+    expect(code).toBe(0);
+    expect(runtime.output()).toContain('stopped');
+  });
+});
