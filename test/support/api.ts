@@ -1,0 +1,241 @@
+import { readFileSync } from 'node:fs';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context } from 'aws-lambda';
+import { composeApi } from '#adapters/compose.ts';
+import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
+import { type LibraConfig, parseConfig } from '#core/config.ts';
+import { newJobId } from '#core/job-record.ts';
+import { JobService } from '#core/job-service.ts';
+import type { Clock, JobStore } from '#core/ports.ts';
+import type { ApiDeps } from '#handlers/api-deps.ts';
+import { createCancelJobHandler } from '#handlers/cancel-job.ts';
+import { createGetJobHandler } from '#handlers/get-job.ts';
+import type { HttpEvent, HttpResult } from '#handlers/http.ts';
+import { createListJobEventsHandler } from '#handlers/list-job-events.ts';
+import { createListJobsHandler } from '#handlers/list-jobs.ts';
+import { createSubmitJobHandler } from '#handlers/submit-job.ts';
+import type { TestDatabase } from './dynalite.ts';
+
+/**
+ * Drives the real API handlers (middy and all) with API Gateway HTTP API v2 events built
+ * from the JSON fixtures in test/fixtures/events, each copied before a test changes it.
+ */
+
+export type FixtureName =
+  | 'submit-job'
+  | 'submit-job-jwt'
+  | 'get-job'
+  | 'list-jobs'
+  | 'list-job-events'
+  | 'cancel-job';
+
+const fixtures = new Map<FixtureName, string>();
+
+/** A fresh copy of a fixture event: tests may change it freely. */
+export function fixture(name: FixtureName): HttpEvent {
+  let text = fixtures.get(name);
+  if (text === undefined) {
+    text = readFileSync(new URL(`../fixtures/events/${name}.json`, import.meta.url), 'utf8');
+    fixtures.set(name, text);
+  }
+  return JSON.parse(text) as HttpEvent;
+}
+
+/** A caller as the authorizer names it: an IAM principal ARN, or a JWT subject. */
+export type Caller = string | { readonly jwtSub: string };
+
+export function asCaller<E extends HttpEvent>(event: E, caller: Caller): E {
+  event.requestContext.authorizer =
+    typeof caller === 'string' ? { iam: { userArn: caller } } : { jwt: { claims: { sub: caller.jwtSub } } };
+  return event;
+}
+
+export const iamCaller = (name: string) => `arn:aws:sts::123456789012:assumed-role/libra-test/${name}`;
+
+export interface SubmitOptions {
+  readonly idempotencyKey?: string;
+  /** Sent as is instead of JSON.stringify(body). */
+  readonly rawBody?: string;
+  readonly contentType?: string | null;
+  readonly base64?: boolean;
+}
+
+export function submitEvent(caller: Caller, body: unknown, options: SubmitOptions = {}): HttpEvent {
+  const event = asCaller(fixture('submit-job'), caller);
+  const text = options.rawBody ?? JSON.stringify(body);
+  event.body = options.base64 ? Buffer.from(text, 'utf8').toString('base64') : text;
+  event.isBase64Encoded = options.base64 ?? false;
+  event.headers['content-length'] = String(Buffer.byteLength(event.body, 'utf8'));
+  if (options.contentType === null) delete event.headers['content-type'];
+  else if (options.contentType !== undefined) event.headers['content-type'] = options.contentType;
+  if (options.idempotencyKey !== undefined) event.headers['Idempotency-Key'] = options.idempotencyKey;
+  return event;
+}
+
+function jobEvent(name: 'get-job' | 'list-job-events' | 'cancel-job', caller: Caller, jobId: string) {
+  const event = asCaller(fixture(name), caller);
+  const template = event.pathParameters?.jobId ?? '';
+  event.pathParameters = { jobId };
+  event.rawPath = event.rawPath.replace(template, jobId);
+  event.requestContext.http.path = event.rawPath;
+  return event;
+}
+
+export const getEvent = (caller: Caller, jobId: string) => jobEvent('get-job', caller, jobId);
+export const eventsEvent = (caller: Caller, jobId: string) => jobEvent('list-job-events', caller, jobId);
+export const cancelEvent = (caller: Caller, jobId: string) => jobEvent('cancel-job', caller, jobId);
+
+export function listEvent(caller: Caller, query: Readonly<Record<string, string>> = {}): HttpEvent {
+  const event = asCaller(fixture('list-jobs'), caller);
+  const params = new URLSearchParams(query);
+  event.rawQueryString = params.toString();
+  if (Object.keys(query).length === 0) delete event.queryStringParameters;
+  else event.queryStringParameters = { ...query };
+  return event;
+}
+
+/** A handler's answer with its JSON body parsed. */
+export interface Reply {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  // biome-ignore lint/suspicious/noExplicitAny: a test reads whichever fields the route returns
+  readonly body: any;
+}
+
+type Handler = (event: HttpEvent, context: Context) => Promise<HttpResult>;
+
+let invocation = 0;
+
+function lambdaContext(functionName: string): Context {
+  invocation++;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:eu-west-1:123456789012:function:${functionName}`,
+    memoryLimitInMB: '512',
+    awsRequestId: `c6af9ac6-7b61-11e6-9a41-${String(invocation).padStart(12, '0')}`,
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: '2025/01/01/[$LATEST]0123456789abcdef',
+    getRemainingTimeInMillis: () => 30_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+async function call(handler: Handler, functionName: string, event: HttpEvent): Promise<Reply> {
+  const result = await handler(event, lambdaContext(functionName));
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(result.headers ?? {}))
+    headers[name.toLowerCase()] = String(value);
+  return {
+    status: result.statusCode ?? 0,
+    headers,
+    body: result.body === undefined || result.body === '' ? undefined : JSON.parse(result.body),
+  };
+}
+
+/** The five route handlers, each called the way Lambda calls it. */
+export interface Api {
+  readonly deps: ApiDeps;
+  submit(event: HttpEvent): Promise<Reply>;
+  get(event: HttpEvent): Promise<Reply>;
+  list(event: HttpEvent): Promise<Reply>;
+  events(event: HttpEvent): Promise<Reply>;
+  cancel(event: HttpEvent): Promise<Reply>;
+}
+
+export function apiOf(deps: ApiDeps): Api {
+  const submit = createSubmitJobHandler(deps);
+  const get = createGetJobHandler(deps);
+  const list = createListJobsHandler(deps);
+  const events = createListJobEventsHandler(deps);
+  const cancel = createCancelJobHandler(deps);
+  return {
+    deps,
+    submit: (event) => call(submit, 'libra-submit-job', event),
+    get: (event) => call(get, 'libra-get-job', event),
+    list: (event) => call(list, 'libra-list-jobs', event),
+    events: (event) => call(events, 'libra-list-job-events', event),
+    cancel: (event) => call(cancel, 'libra-cancel-job', event),
+  };
+}
+
+export const silentLogger = () => new Logger({ serviceName: 'libra-test', logLevel: 'SILENT' });
+
+export function testConfig(raw: unknown = {}): LibraConfig {
+  return parseConfig(raw);
+}
+
+/** The deployed wiring (composeApi) over the test database. */
+export function composedApi(db: TestDatabase, config: LibraConfig = testConfig()): Api {
+  return apiOf(
+    composeApi({
+      documentClient: db.documentClient,
+      tableName: db.tableName,
+      config,
+      logger: silentLogger(),
+      allowInsecureWebhooks: false,
+    }),
+  );
+}
+
+export interface ServiceApiOptions {
+  readonly config?: LibraConfig;
+  readonly clock?: Clock;
+  /** Replaces the job store over `db`, e.g. with one that fails. */
+  readonly store?: (store: JobStore) => JobStore;
+}
+
+/** The same handlers over a JobService built by hand, for a controlled clock or a failing store. */
+export function serviceApi(db: TestDatabase, options: ServiceApiOptions = {}): Api {
+  const config = options.config ?? testConfig();
+  const store = new DynamoJobStore({
+    client: db.documentClient,
+    tableName: db.tableName,
+    retentionDays: config.retention.days,
+  });
+  const jobs = new JobService({
+    store: options.store ? options.store(store) : store,
+    config,
+    clock: options.clock ?? (() => new Date()),
+    newJobId,
+    allowInsecureWebhooks: false,
+  });
+  return apiOf({ config, logger: silentLogger(), jobs });
+}
+
+/** A clock that moves one second on every reading, so that submit order is time order. */
+export function steppingClock(start = Date.parse('2025-01-01T00:00:00.000Z')): Clock {
+  let now = start;
+  return () => {
+    const reading = new Date(now);
+    now += 1000;
+    return reading;
+  };
+}
+
+/** Every item in the table: jobs, history, idempotency keys. */
+export async function scanTable(db: TestDatabase): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await db.documentClient.send(
+      new ScanCommand({ TableName: db.tableName, ConsistentRead: true, ExclusiveStartKey: startKey }),
+    );
+    items.push(...(page.Items ?? []));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return items;
+}
+
+export async function itemCount(db: TestDatabase): Promise<number> {
+  return (await scanTable(db)).length;
+}
+
+/** A valid job request: inline SQL, fits the default pool. */
+export function sqlJob(overrides: Readonly<Record<string, unknown>> = {}): Record<string, unknown> {
+  return { code: 'SELECT 1', kind: 'sql', ...overrides };
+}
