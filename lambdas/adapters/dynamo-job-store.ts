@@ -27,6 +27,16 @@ const MAX_QUERIES_PER_PAGE = 10;
 
 const jobKey = (jobId: string) => ({ pk: `JOB#${jobId}`, sk: META });
 
+/**
+ * `IDEM#<owner>#<key>` with `%` and `#` escaped in the owner: JWT subjects may hold any
+ * character and keys may hold `#`, so unescaped, owner `a#b` with key `c` and owner `a` with
+ * key `b#c` would share one item, and one caller would be handed the other's job.
+ */
+const idempotencyKey = (owner: string, key: string) => ({
+  pk: `IDEM#${owner.replaceAll('%', '%25').replaceAll('#', '%23')}#${key}`,
+  sk: 'IDEM',
+});
+
 /** Attributes the store adds to a record; stripped before a record leaves the adapter. */
 const STORAGE_ATTRIBUTES = ['pk', 'sk', 'ownerSort', 'waitPool', 'waitKey', 'expiresAt'] as const;
 
@@ -282,7 +292,7 @@ export class DynamoJobStore implements JobStore {
     jobId: string,
     requestHash: string,
   ): Promise<IdempotencyClaim> {
-    const itemKey = { pk: `IDEM#${owner}#${key}`, sk: 'IDEM' };
+    const itemKey = idempotencyKey(owner, key);
     try {
       await this.#client.send(
         new PutCommand({
