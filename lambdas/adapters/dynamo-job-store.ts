@@ -8,7 +8,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { TransitionConflict, ValidationError } from '#core/errors.ts';
-import { type JobEvent, type JobRecord, waitKey } from '#core/job-record.ts';
+import { JOB_ID_PATTERN, type JobEvent, type JobRecord, waitKey } from '#core/job-record.ts';
 import { type JobStatus, STATUS_TIMESTAMP } from '#core/job-states.ts';
 import type {
   IdempotencyClaim,
@@ -325,7 +325,13 @@ function encodeToken(key: Record<string, unknown>): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 
-/** A page token is opaque to callers; one that was not ours, or names another owner, is a 400. */
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/**
+ * A page token is opaque to callers; one that was not ours, or names another owner, is a 400.
+ * It must be the position of a job in the caller's own listing — the owner index's key and the
+ * job's table key, agreeing with each other — so a made-up start key never reaches the query.
+ */
 function decodeToken(token: string, owner: string): Record<string, unknown> {
   const invalid = () =>
     new ValidationError('nextToken is not valid', [
@@ -337,18 +343,26 @@ function decodeToken(token: string, owner: string): Record<string, unknown> {
   } catch {
     throw invalid();
   }
+  if (key === null || typeof key !== 'object' || Array.isArray(key)) throw invalid();
   const index = JOB_TABLE.indexes.owner;
+  const {
+    pk,
+    sk,
+    [index.partitionKey]: keyOwner,
+    [index.sortKey]: ownerSort,
+    ...rest
+  } = key as Record<string, unknown>;
+  if (Object.keys(rest).length > 0 || sk !== META || keyOwner !== owner) throw invalid();
+  if (typeof pk !== 'string' || typeof ownerSort !== 'string' || !pk.startsWith('JOB#')) throw invalid();
+  const jobId = pk.slice('JOB#'.length);
+  const submittedAt = ownerSort.slice(0, -(jobId.length + 1));
   if (
-    key === null ||
-    typeof key !== 'object' ||
-    Object.keys(key).length !== 4 ||
-    !Object.values(key).every((v) => typeof v === 'string') ||
-    (key as Record<string, unknown>)[index.partitionKey] !== owner ||
-    typeof (key as Record<string, unknown>)[index.sortKey] !== 'string' ||
-    typeof (key as Record<string, unknown>).pk !== 'string' ||
-    typeof (key as Record<string, unknown>).sk !== 'string'
+    !JOB_ID_PATTERN.test(jobId) ||
+    ownerSort !== `${submittedAt}#${jobId}` ||
+    !ISO_INSTANT.test(submittedAt) ||
+    Number.isNaN(Date.parse(submittedAt))
   ) {
     throw invalid();
   }
-  return key as Record<string, unknown>;
+  return { pk, sk, [index.partitionKey]: keyOwner, [index.sortKey]: ownerSort };
 }
