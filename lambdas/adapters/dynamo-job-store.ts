@@ -54,6 +54,16 @@ function toSummary(item: Record<string, unknown>): JobSummary {
   return summary as unknown as JobSummary;
 }
 
+/**
+ * A caller-keyed map (tags, Spark conf) as the marshaller should write it. The SDK takes an
+ * object for a map only when `value.constructor.name` is 'Object', so a caller's own key
+ * `constructor` made the put throw; a Map is written as the same M attribute and read back
+ * as a plain object.
+ */
+function asMapAttribute(record: Readonly<Record<string, string>>): Map<string, string> {
+  return new Map(Object.entries(record));
+}
+
 export interface DynamoJobStoreOptions {
   readonly client: DynamoDBDocumentClient;
   readonly tableName: string;
@@ -85,6 +95,8 @@ export class DynamoJobStore implements JobStore {
           TableName: this.#table,
           Item: {
             ...job,
+            tags: asMapAttribute(job.tags),
+            spec: { ...job.spec, sparkConf: asMapAttribute(job.spec.sparkConf) },
             ...jobKey(job.jobId),
             ownerSort: `${job.submittedAt}#${job.jobId}`,
             waitPool: job.pool,

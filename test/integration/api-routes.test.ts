@@ -73,6 +73,19 @@ describe('POST /api/v1/spark/jobs/submit', () => {
     expect(reply.status).toBe(401);
     expect(reply.headers['content-type']).toBe('application/problem+json');
   });
+  it("keeps tags and Spark conf keys that are also names of an object's members", async () => {
+    const caller = iamCaller('odd-keys');
+    const tags = { constructor: 'c', toString: 't', valueOf: 'v', hasOwnProperty: 'h' };
+
+    const reply = await api.submit(
+      submitEvent(caller, sqlJob({ tags, sparkConf: { constructor: 'x', 'spark.executor.instances': '1' } })),
+    );
+
+    expect(reply.status).toBe(202);
+    expect((await api.get(getEvent(caller, reply.body.jobId))).body.tags).toEqual(tags);
+    const listed = await api.list(listEvent(caller, { tag: 'constructor=c' }));
+    expect(listed.body.jobs.map((j: { jobId: string }) => j.jobId)).toEqual([reply.body.jobId]);
+  });
 });
 
 describe('GET /api/v1/spark/jobs/{jobId}', () => {
