@@ -1,6 +1,5 @@
-import type { AddressInfo } from 'node:net';
+import { Worker } from 'node:worker_threads';
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
-import dynalite from 'dynalite';
 import { createJobTableInput } from '#adapters/table-definition.ts';
 
 export interface LocalDynamoDB {
@@ -23,37 +22,44 @@ export const LOCAL_AWS = {
 } as const;
 
 /**
- * dynalite in this process, with the job table created from its one definition (the same
+ * dynalite in this process (on a worker thread), with the job table created from its one definition (the same
  * one the CDK construct uses). An existing table in a persisted folder is kept.
  */
 export async function startLocalDynamoDB(options: LocalDynamoDBOptions): Promise<LocalDynamoDB> {
-  const server = dynalite({
-    createTableMs: 0,
-    deleteTableMs: 0,
-    updateTableMs: 0,
-    ...(options.dataDir !== undefined && { path: options.dataDir }),
+  const worker = new Worker(new URL('./dynalite-worker.ts', import.meta.url), {
+    workerData: {
+      port: options.port ?? 0,
+      ...(options.dataDir !== undefined && { dataDir: options.dataDir }),
+    },
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  const port = await new Promise<number>((resolve, reject) => {
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`the local DynamoDB stopped at start (exit ${code})`)));
+    worker.once('message', (message: { type: string; port?: number; message?: string }) => {
+      if (message.type === 'listening' && message.port !== undefined) resolve(message.port);
+      else reject(new Error(`the local DynamoDB did not start: ${message.message ?? message.type}`));
+    });
   });
-  const { port } = server.address() as AddressInfo;
+  worker.removeAllListeners('exit');
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new DynamoDBClient({ endpoint, ...LOCAL_AWS });
+  const close = async () => {
+    client.destroy();
+    const closed = new Promise<void>((resolve) => {
+      worker.once('message', () => resolve());
+      worker.once('exit', () => resolve());
+    });
+    worker.postMessage({ type: 'close' });
+    await closed;
+    await worker.terminate();
+  };
   try {
     await client.send(new CreateTableCommand(createJobTableInput(options.tableName)));
   } catch (error) {
-    if (!(error instanceof ResourceInUseException)) throw error;
+    if (!(error instanceof ResourceInUseException)) {
+      await close();
+      throw error;
+    }
   }
-  return {
-    endpoint,
-    client,
-    async close() {
-      client.destroy();
-      server.closeAllConnections();
-      await new Promise<void>((resolve, reject) =>
-        server.close((error) => (error ? reject(error) : resolve())),
-      );
-    },
-  };
+  return { endpoint, client, close };
 }

@@ -110,7 +110,6 @@ export class DynamoJobStore implements JobStore {
       if (error instanceof ConditionalCheckFailedException) return 'exists';
       throw error;
     }
-    await this.#putEvent({ jobId: job.jobId, at: job.submittedAt, type: 'STATUS', status: job.status });
     return 'created';
   }
 

@@ -213,8 +213,10 @@ export class JobService {
   }
 
   async events(principal: string, jobId: string): Promise<JobEvent[]> {
-    await this.#visibleJob(principal, jobId);
-    return this.#deps.store.listEvents(jobId);
+    const job = await this.#visibleJob(principal, jobId);
+    // The submit is recorded by the job record itself (one write on the submit path); history items record moves.
+    const submitted: JobEvent = { jobId, at: job.submittedAt, type: 'STATUS', status: 'QUEUED' };
+    return [submitted, ...(await this.#deps.store.listEvents(jobId))];
   }
 
   async list(principal: string, params: ListParams): Promise<JobPage> {

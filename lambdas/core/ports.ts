@@ -54,7 +54,7 @@ export type IdempotencyClaim =
 
 /** The job store (DESIGN §3). Every status move is a conditional write; the loser gets TransitionConflict. */
 export interface JobStore {
-  /** Writes a new job and its first history item; 'exists' when the id is already taken (a replayed create). */
+  /** Writes a new job in one conditional put; 'exists' when the id is already taken (a replayed create). */
   createJob(job: JobRecord): Promise<'created' | 'exists'>;
   getJob(jobId: string): Promise<JobRecord | undefined>;
   /** Moves the job from one of `from` to `to`, or throws TransitionConflict naming the status it found. */
@@ -65,6 +65,7 @@ export interface JobStore {
     change: TransitionChange,
   ): Promise<JobRecord>;
   listJobs(query: ListJobsQuery): Promise<JobPage>;
+  /** The job's history items (its moves and deliveries), oldest first. */
   listEvents(jobId: string): Promise<JobEvent[]>;
   /** 1 = next to be admitted in its pool. */
   queuePosition(job: JobRecord): Promise<number>;
