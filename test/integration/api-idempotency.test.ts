@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
+import { requestHash } from '#core/job-service.ts';
 import {
   type Api,
   composedApi,
@@ -123,6 +125,34 @@ describe('Idempotency-Key', () => {
     expect(replies.map((r) => r.status)).toEqual(Array(6).fill(202));
     expect(new Set(replies.map((r) => r.body.jobId)).size).toBe(1);
     expect(await jobItemsOf(caller)).toHaveLength(1);
+  });
+
+  it('finishes the job of an earlier call that claimed the key and stopped before writing it', async () => {
+    const caller = iamCaller('idem-crashed');
+    const body = sqlJob({ name: 'half-done' });
+    const store = new DynamoJobStore({
+      client: db.documentClient,
+      tableName: db.tableName,
+      retentionDays: 90,
+    });
+    const claimedId = 'job-0f0e0d0c-0b0a-4908-8706-050403020100';
+    expect(await store.claimIdempotencyKey(caller, 'key-crash', claimedId, requestHash(body))).toEqual({
+      claimed: true,
+    });
+
+    const retry = await api.submit(submitEvent(caller, body, { idempotencyKey: 'key-crash' }));
+    const other = await api.submit(
+      submitEvent(caller, sqlJob({ name: 'else' }), { idempotencyKey: 'key-crash' }),
+    );
+
+    expect(retry.status).toBe(202);
+    expect(retry.body.jobId).toBe(claimedId);
+    expect((await api.get(getEvent(caller, claimedId))).body).toMatchObject({
+      status: 'QUEUED',
+      name: 'half-done',
+    });
+    expect(other.status).toBe(409);
+    expect((await jobItemsOf(caller)).map((j) => j.jobId)).toEqual([claimedId]);
   });
 
   it('refuses a key that is not 1-255 visible ASCII characters, writing nothing', async () => {
