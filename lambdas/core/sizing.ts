@@ -34,16 +34,19 @@ const UNIT_MIB: Readonly<Record<string, number>> = {
 
 /**
  * A JVM memory string in MiB: `2g`, `2048m`, `2048000k`, `1t` (also `gb`, `mb`, `kb`, `tb`, `b`),
- * case-insensitive. A bare number means MiB, as Spark reads spark.*.memory. Rounded up.
+ * case-insensitive. A bare number means MiB, as Spark reads spark.*.memory, unless `bareUnit`
+ * says otherwise (Spark reads spark.memory.offHeap.size in bytes). Rounded up.
  */
-export function parseMemoryMiB(value: string): number | undefined {
+export function parseMemoryMiB(value: string, bareUnit: 'b' | 'm' = 'm'): number | undefined {
   const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]{0,2})\s*$/i.exec(value);
   if (!match) return undefined;
   const amount = Number(match[1]);
   const unit = (match[2] ?? '').toLowerCase();
-  const factor = unit === '' ? 1 : UNIT_MIB[unit];
-  if (factor === undefined || !Number.isFinite(amount)) return undefined;
-  return Math.ceil(amount * factor);
+  const factor = UNIT_MIB[unit === '' ? bareUnit : unit];
+  if (factor === undefined) return undefined;
+  const mib = Math.ceil(amount * factor);
+  // Beyond this a number no longer prints as digits (1e+21), so it could not be written back.
+  return Number.isSafeInteger(mib) ? mib : undefined;
 }
 
 export interface ProcessSize {
@@ -51,7 +54,10 @@ export interface ProcessSize {
   /** Heap. */
   readonly memoryMiB: number;
   readonly overheadMiB: number;
-  /** Heap + overhead: what the container holds. */
+  /**
+   * What the container holds: heap + overhead, and for executors also off-heap memory (when
+   * enabled) and PySpark worker memory (when set), as Spark sizes its containers.
+   */
   readonly totalMemoryMiB: number;
 }
 
@@ -79,7 +85,29 @@ export interface SizingOptions {
 }
 
 const MAX_CORES_PER_PROCESS = 64;
+/** 1 TiB: larger than any worker or node Libra runs on; a bigger figure is a typo. */
+const MAX_MEMORY_MIB_PER_PROCESS = 1024 * 1024;
 const MAX_EXECUTORS = 10_000;
+
+/**
+ * EMR Serverless's own worker-size keys: it would size workers from them, past what Libra
+ * counted from the Spark keys.
+ */
+const BACKEND_SIZING_KEYS = [
+  'spark.emr-serverless.driver.cores',
+  'spark.emr-serverless.driver.memory',
+  'spark.emr-serverless.executor.cores',
+  'spark.emr-serverless.executor.memory',
+  'spark.emr-serverless.memoryOverheadFactor',
+] as const;
+
+/** A Kubernetes CPU quantity: `2`, `0.5`, `500m`. */
+function parseCpuQuantity(value: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)(m?)\s*$/.exec(value);
+  if (!match) return undefined;
+  const amount = Number(match[1]);
+  return match[2] === 'm' ? amount / 1000 : amount;
+}
 
 export function sizeJob(conf: Readonly<Record<string, string>>, options: SizingOptions): SizingResult {
   const errors: FieldProblem[] = [];
@@ -100,14 +128,14 @@ export function sizeJob(conf: Readonly<Record<string, string>>, options: SizingO
     return value;
   };
 
-  const readMemory = (key: string, fallbackMiB: number): number => {
+  const readMemory = (key: string, fallbackMiB: number, bareUnit: 'b' | 'm' = 'm'): number => {
     const raw = conf[key];
     if (raw === undefined) return fallbackMiB;
-    const mib = parseMemoryMiB(raw);
-    if (mib === undefined || mib <= 0) {
+    const mib = parseMemoryMiB(raw, bareUnit);
+    if (mib === undefined || mib <= 0 || mib > MAX_MEMORY_MIB_PER_PROCESS) {
       errors.push({
         field: field(key),
-        message: `must be a memory size such as 2g, 2048m or 2048000k, got "${raw}"`,
+        message: `must be a memory size from 1m to 1t such as 2g, 2048m or 2048000k, got "${raw}"`,
       });
       return fallbackMiB;
     }
@@ -136,12 +164,42 @@ export function sizeJob(conf: Readonly<Record<string, string>>, options: SizingO
     return normalized === 'true';
   };
 
+  for (const key of BACKEND_SIZING_KEYS) {
+    if (conf[key] !== undefined) {
+      errors.push({
+        field: field(key),
+        message: 'is not allowed: Libra sizes workers from spark.driver.* and spark.executor.*; set those',
+      });
+    }
+  }
+
+  /** On EKS a pod requests `request.cores` instead of `cores`: more would outgrow the reservation. */
+  const checkCpuRequest = (role: 'driver' | 'executor', cores: number): void => {
+    const key = `spark.kubernetes.${role}.request.cores`;
+    const raw = conf[key];
+    if (raw === undefined) return;
+    const quantity = parseCpuQuantity(raw);
+    if (quantity === undefined || quantity <= 0) {
+      errors.push({
+        field: field(key),
+        message: `must be a CPU quantity such as 1, 0.5 or 500m, got "${raw}"`,
+      });
+    } else if (quantity > cores) {
+      errors.push({
+        field: field(key),
+        message: `must not exceed spark.${role}.cores (${cores}), the cores Libra reserves`,
+      });
+    }
+  };
+
   const processSize = (
     role: 'driver' | 'executor',
     defaultCores: number,
     defaultMemoryMiB: number,
+    extraMiB: number,
   ): ProcessSize => {
     const cores = readInt(`spark.${role}.cores`, defaultCores, 1, MAX_CORES_PER_PROCESS);
+    checkCpuRequest(role, cores);
     const memoryMiB = readMemory(`spark.${role}.memory`, defaultMemoryMiB);
     const explicitOverhead = conf[`spark.${role}.memoryOverhead`];
     const factor = readFactor(`spark.${role}.memoryOverheadFactor`) ?? DEFAULT_OVERHEAD_FACTOR;
@@ -149,14 +207,33 @@ export function sizeJob(conf: Readonly<Record<string, string>>, options: SizingO
       explicitOverhead !== undefined
         ? readMemory(`spark.${role}.memoryOverhead`, MIN_OVERHEAD_MIB)
         : Math.max(MIN_OVERHEAD_MIB, Math.ceil(memoryMiB * factor));
-    return { cores, memoryMiB, overheadMiB, totalMemoryMiB: memoryMiB + overheadMiB };
+    return { cores, memoryMiB, overheadMiB, totalMemoryMiB: memoryMiB + overheadMiB + extraMiB };
   };
 
-  const driver = processSize('driver', SPARK_DEFAULTS.driverCores, SPARK_DEFAULTS.driverMemoryMiB);
-  const executor = processSize('executor', SPARK_DEFAULTS.executorCores, SPARK_DEFAULTS.executorMemoryMiB);
+  // Spark adds these to each executor's container beside heap and overhead.
+  const offHeap = readBoolean('spark.memory.offHeap.enabled');
+  if (offHeap && conf['spark.memory.offHeap.size'] === undefined) {
+    errors.push({
+      field: field('spark.memory.offHeap.size'),
+      message: 'is required when spark.memory.offHeap.enabled is true',
+    });
+  }
+  const offHeapMiB = offHeap ? readMemory('spark.memory.offHeap.size', 0, 'b') : 0;
+  const pysparkKey = 'spark.executor.pyspark.memory';
+  const pysparkMiB = conf[pysparkKey] === undefined ? 0 : readMemory(pysparkKey, 0);
+
+  const driver = processSize('driver', SPARK_DEFAULTS.driverCores, SPARK_DEFAULTS.driverMemoryMiB, 0);
+  const executor = processSize(
+    'executor',
+    SPARK_DEFAULTS.executorCores,
+    SPARK_DEFAULTS.executorMemoryMiB,
+    offHeapMiB + pysparkMiB,
+  );
   const dynamicAllocation = readBoolean('spark.dynamicAllocation.enabled');
 
   let executors: number;
+  let minExecutors = 0;
+  let initialExecutors = 0;
   if (dynamicAllocation) {
     executors = readInt(
       'spark.dynamicAllocation.maxExecutors',
@@ -164,8 +241,15 @@ export function sizeJob(conf: Readonly<Record<string, string>>, options: SizingO
       1,
       MAX_EXECUTORS,
     );
-    for (const key of ['spark.dynamicAllocation.minExecutors', 'spark.dynamicAllocation.initialExecutors']) {
-      const bound = readInt(key, 0, 0, MAX_EXECUTORS);
+    minExecutors = readInt('spark.dynamicAllocation.minExecutors', 0, 0, MAX_EXECUTORS);
+    initialExecutors = readInt('spark.dynamicAllocation.initialExecutors', minExecutors, 0, MAX_EXECUTORS);
+    // Spark starts max(min, initial, instances) executors: none of them may pass the maximum.
+    const starts: [string, number][] = [
+      ['spark.dynamicAllocation.minExecutors', minExecutors],
+      ['spark.dynamicAllocation.initialExecutors', initialExecutors],
+      ['spark.executor.instances', readInt('spark.executor.instances', 0, 0, MAX_EXECUTORS)],
+    ];
+    for (const [key, bound] of starts) {
       if (bound > executors) {
         errors.push({
           field: field(key),
@@ -187,9 +271,16 @@ export function sizeJob(conf: Readonly<Record<string, string>>, options: SizingO
     'spark.executor.cores': String(executor.cores),
     'spark.executor.memory': `${executor.memoryMiB}m`,
     'spark.executor.memoryOverhead': `${executor.overheadMiB}m`,
+    'spark.memory.offHeap.enabled': String(offHeap),
     'spark.dynamicAllocation.enabled': String(dynamicAllocation),
   };
+  if (offHeap) sparkConf['spark.memory.offHeap.size'] = `${offHeapMiB}m`;
+  if (pysparkMiB > 0) sparkConf[pysparkKey] = `${pysparkMiB}m`;
   if (dynamicAllocation) {
+    // A backend's default start (EMR Serverless documents 3 initial executors) could pass a small
+    // maximum and fail the job at start: pin Spark's own defaults instead.
+    sparkConf['spark.dynamicAllocation.minExecutors'] = String(minExecutors);
+    sparkConf['spark.dynamicAllocation.initialExecutors'] = String(initialExecutors);
     sparkConf['spark.dynamicAllocation.maxExecutors'] = String(executors);
   } else {
     sparkConf['spark.executor.instances'] = String(executors);
