@@ -94,7 +94,7 @@ export const jobRequestSchema = z
         message: `required with code: one of ${JOB_KINDS.join(', ')}`,
       });
     }
-    if (req.code !== undefined && req.mainClass !== undefined) {
+    if (req.mainClass !== undefined && (req.code !== undefined || jobTypeOf(req) !== 'jar')) {
       ctx.addIssue({ code: 'custom', path: ['mainClass'], message: 'only with a JAR entryPoint' });
     }
     if (Object.keys(req.tags).length > 50) {
@@ -118,7 +118,10 @@ export type JobRequest = z.output<typeof jobRequestSchema>;
 /** What the job runs: inline SQL or Python, or a file in S3 (Python script or JAR). */
 export type JobType = 'sql' | 'python' | 'jar';
 
-export function jobTypeOf(req: JobRequest): JobType {
+export function jobTypeOf(req: {
+  readonly kind?: (typeof JOB_KINDS)[number] | undefined;
+  readonly entryPoint?: string | undefined;
+}): JobType {
   if (req.kind !== undefined) return req.kind;
   const entry = req.entryPoint ?? '';
   if (entry.endsWith('.py')) return 'python';
@@ -133,9 +136,13 @@ export function parseJobRequest(body: unknown): ParseResult {
   if (result.success) return { ok: true, request: result.data };
   return {
     ok: false,
-    errors: result.error.issues.map((issue) => ({
-      field: issue.path.map(String).join('.'),
-      message: issue.message,
-    })),
+    errors: result.error.issues.flatMap((issue): FieldProblem[] => {
+      const path = issue.path.map(String);
+      // zod reports unknown keys on their parent object; name each key as its own field.
+      if (issue.code === 'unrecognized_keys') {
+        return issue.keys.map((key) => ({ field: [...path, key].join('.'), message: 'unknown field' }));
+      }
+      return [{ field: path.join('.'), message: issue.message }];
+    }),
   };
 }
