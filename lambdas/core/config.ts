@@ -108,9 +108,12 @@ export class ConfigError extends Error {
 export function parseConfig(raw: unknown, root = 'libra'): LibraConfig {
   const result = libraConfigSchema.safeParse(raw ?? {});
   if (result.success) return result.data;
-  const lines = result.error.issues.map((issue) => {
+  const lines = result.error.issues.flatMap((issue) => {
     const key = [root, ...issue.path.map(String)].join('.');
-    return `${key}: ${issue.message}`;
+    // zod reports unknown keys on their parent, and a bad record key without its reason.
+    if (issue.code === 'unrecognized_keys') return issue.keys.map((name) => `${key}.${name}: unknown key`);
+    if (issue.code === 'invalid_key') return issue.issues.map((inner) => `${key}: ${inner.message}`);
+    return [`${key}: ${issue.message}`];
   });
   throw new ConfigError(`invalid Libra configuration:\n  ${lines.join('\n  ')}`);
 }
