@@ -1,15 +1,23 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { composeApi, documentClient } from '#adapters/compose.ts';
+import { composeAdmission, composeApi, documentClient, type Wiring } from '#adapters/compose.ts';
 import type { LibraConfig } from '#core/config.ts';
+import type { JobRecord } from '#core/job-record.ts';
+import { createAdmissionHandler } from '#handlers/admission.ts';
 import { createCancelJobHandler } from '#handlers/cancel-job.ts';
 import { createGetJobHandler } from '#handlers/get-job.ts';
 import { createListJobEventsHandler } from '#handlers/list-job-events.ts';
 import { createListJobsHandler } from '#handlers/list-jobs.ts';
+import { createListPoolsHandler } from '#handlers/list-pools.ts';
 import { createSubmitJobHandler } from '#handlers/submit-job.ts';
+import { createTickHandler } from '#handlers/tick.ts';
 import { apiGateway, type LambdaHandler, type LocalRoute } from './api-gateway.ts';
 import { startLocalDynamoDB } from './dynamodb.ts';
+import { type EventSourceMapping, startEventSourceMapping } from './event-source-mapping.ts';
+import { InMemoryMetrics } from './metrics.ts';
+import { LocalQueue } from './queue.ts';
+import { RecordingStarter } from './recording-starter.ts';
 
 export interface LocalRuntimeOptions {
   readonly config: LibraConfig;
@@ -19,6 +27,10 @@ export interface LocalRuntimeOptions {
   /** Persist the DynamoDB data here; in memory when absent. */
   readonly dataDir?: string;
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+  /** Seconds between ticks (admission pass + reconciler); AWS runs it every minute. */
+  readonly tickSeconds?: number;
+  /** Called for each workflow start, until the job workflow runs on the local interpreter. */
+  readonly onWorkflowStart?: (job: JobRecord) => void | Promise<void>;
 }
 
 export interface LocalRuntime {
@@ -27,8 +39,18 @@ export interface LocalRuntime {
   readonly port: number;
   readonly dynamoEndpoint: string;
   readonly tableName: string;
+  readonly metrics: InMemoryMetrics;
+  readonly starter: RecordingStarter;
+  readonly intake: LocalQueue;
+  readonly intakeDeadLetters: LocalQueue;
+  /** Runs one tick now: the reconciler, then an admission pass over every pool. */
+  tick(): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** Local stand-ins for the intake queue's settings in the stack. */
+const INTAKE_VISIBILITY_SECONDS = 30;
+const INTAKE_MAX_RECEIVES = 5;
 
 export const LOCAL_TABLE_NAME = 'libra-jobs';
 
@@ -43,14 +65,57 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     ...(options.dataDir !== undefined && { dataDir: options.dataDir }),
   });
 
-  const deps = composeApi({
+  const metrics = new InMemoryMetrics();
+  const intakeDeadLetters = new LocalQueue({ name: 'libra-intake-dlq' });
+  const intake = new LocalQueue({
+    name: 'libra-intake',
+    visibilityTimeoutSeconds: INTAKE_VISIBILITY_SECONDS,
+    maxReceiveCount: INTAKE_MAX_RECEIVES,
+    deadLetterQueue: intakeDeadLetters,
+  });
+  const wiring: Wiring = {
     documentClient: documentClient(dynamo.client),
     tableName: LOCAL_TABLE_NAME,
     config: options.config,
     logger,
+    metrics,
+    intake: {
+      send: async (message) => {
+        intake.send(JSON.stringify(message));
+      },
+    },
     // Local mode: a developer may receive webhooks on plain http.
     allowInsecureWebhooks: true,
+  };
+  const deps = composeApi(wiring);
+  const starter = new RecordingStarter(options.onWorkflowStart);
+  // Each Lambda has its own logger; sharing one would label admission lines with an API function's context.
+  const admissionLogger = logger.createChild();
+  const { admission, reconciler } = composeAdmission({ ...wiring, logger: admissionLogger, starter });
+  const admissionHandler = createAdmissionHandler({ admission, metrics, logger: admissionLogger });
+  const tickHandler = createTickHandler({ admission, reconciler, metrics, logger: admissionLogger });
+  const mapping: EventSourceMapping = startEventSourceMapping(intake, admissionHandler, {
+    batchSize: 10,
+    maximumConcurrency: 2,
+    functionName: 'libra-admission',
+    onError: (error, failure) =>
+      logger.error('admission batch failed', { reason: failure.reason, error: error as Error }),
   });
+
+  let ticking: Promise<void> | undefined;
+  const tick = async (): Promise<void> => {
+    // One tick at a time, as one scheduled Lambda would run: a slow tick is not overlapped.
+    ticking ??= tickHandler()
+      .then(() => undefined)
+      .catch((error: unknown) => logger.error('tick failed', { error: error as Error }))
+      .finally(() => {
+        ticking = undefined;
+      });
+    await ticking;
+  };
+  const tickTimer = setInterval(() => void tick(), (options.tickSeconds ?? 60) * 1000);
+  tickTimer.unref();
+
   const route = (routeKey: string, functionName: string, handler: LambdaHandler): LocalRoute => ({
     routeKey,
     functionName,
@@ -62,6 +127,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     route('GET /api/v1/spark/jobs/{jobId}', 'libra-get-job', createGetJobHandler(deps)),
     route('GET /api/v1/spark/jobs/{jobId}/events', 'libra-list-job-events', createListJobEventsHandler(deps)),
     route('DELETE /api/v1/spark/jobs/{jobId}', 'libra-cancel-job', createCancelJobHandler(deps)),
+    route('GET /api/v1/spark/pools', 'libra-list-pools', createListPoolsHandler(deps)),
   ];
 
   const server: Server = createServer(
@@ -77,9 +143,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
     });
   } catch (error) {
+    clearInterval(tickTimer);
+    await mapping.stop();
     await dynamo.close();
     throw error;
   }
+  // A restart over persisted data admits what waited and mends what a crash left half-done.
+  void tick();
   const { port } = server.address() as AddressInfo;
 
   return {
@@ -87,13 +157,23 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     port,
     dynamoEndpoint: dynamo.endpoint,
     tableName: LOCAL_TABLE_NAME,
+    metrics,
+    starter,
+    intake,
+    intakeDeadLetters,
+    tick,
     async stop() {
+      clearInterval(tickTimer);
       server.closeIdleConnections();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         // Requests still in flight get a moment to finish; then their sockets are closed.
         setTimeout(() => server.closeAllConnections(), 2_000).unref();
       });
+      await mapping.stop();
+      await ticking;
+      intake.close();
+      intakeDeadLetters.close();
       await dynamo.close();
     },
   };

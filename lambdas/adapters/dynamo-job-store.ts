@@ -17,6 +17,9 @@ import type {
   JobSummary,
   ListJobsQuery,
   TransitionChange,
+  WaitingJob,
+  WaitingJobs,
+  WaitingPage,
 } from '#core/ports.ts';
 import { JOB_TABLE } from './table-definition.ts';
 
@@ -73,7 +76,7 @@ export interface DynamoJobStoreOptions {
 /** Orders history items written in the same millisecond by this process. */
 let eventSequence = 0;
 
-export class DynamoJobStore implements JobStore {
+export class DynamoJobStore implements JobStore, WaitingJobs {
   readonly #client: DynamoDBDocumentClient;
   readonly #table: string;
   readonly #retentionSeconds: number;
@@ -295,6 +298,33 @@ export class DynamoJobStore implements JobStore {
       startKey = page.LastEvaluatedKey;
     } while (startKey);
     return ahead + 1;
+  }
+
+  async listWaiting(
+    pool: string,
+    limit: number,
+    start?: Readonly<Record<string, unknown>>,
+  ): Promise<WaitingPage> {
+    const index = JOB_TABLE.indexes.waiting;
+    const page = await this.#client.send(
+      new QueryCommand({
+        TableName: this.#table,
+        IndexName: index.indexName,
+        KeyConditionExpression: '#pool = :pool',
+        ExpressionAttributeNames: { '#pool': index.partitionKey },
+        ExpressionAttributeValues: { ':pool': pool },
+        Limit: limit,
+        ExclusiveStartKey: start,
+      }),
+    );
+    const jobs: WaitingJob[] = (page.Items ?? []).map((item) => ({
+      jobId: String(item.jobId),
+      owner: String(item.owner),
+      priority: Number(item.priority),
+      submittedAt: String(item.submittedAt),
+      reservation: item.reservation as WaitingJob['reservation'],
+    }));
+    return { jobs, ...(page.LastEvaluatedKey && { next: page.LastEvaluatedKey }) };
   }
 
   async claimIdempotencyKey(

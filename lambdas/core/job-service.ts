@@ -6,6 +6,7 @@ import {
   ForbiddenError,
   NotFoundError,
   PayloadTooLargeError,
+  TooManyRequestsError,
   TransitionConflict,
   ValidationError,
 } from './errors.ts';
@@ -14,11 +15,24 @@ import { JOB_ID_PATTERN } from './job-record.ts';
 import { jobTypeOf, parseJobRequest } from './job-request.ts';
 import { isTerminal, JOB_STATUSES, type JobStatus } from './job-states.ts';
 import { placeJob } from './placement.ts';
-import type { Clock, JobPage, JobStore, TagFilter } from './ports.ts';
+import type {
+  Clock,
+  IntakeQueue,
+  JobPage,
+  JobStore,
+  LogPort,
+  MetricsSink,
+  PoolStore,
+  TagFilter,
+} from './ports.ts';
 import { sizeJob } from './sizing.ts';
 
 export interface JobServiceDeps {
   readonly store: JobStore;
+  readonly pools: PoolStore;
+  readonly intake: IntakeQueue;
+  readonly metrics: MetricsSink;
+  readonly logger: LogPort;
   readonly config: LibraConfig;
   readonly clock: Clock;
   readonly newJobId: () => string;
@@ -198,10 +212,27 @@ export class JobService {
       updatedAt: now,
       requestHash: hash,
     };
-    const outcome = await this.#deps.store.createJob(job);
+    const { store, pools, intake, metrics, logger } = this.#deps;
+    // Backpressure before the job is written: a full queue refuses, and nothing is stored.
+    if (!(await pools.reserveQueueSlot(poolName, pool.maxQueueSize))) {
+      metrics.count('rejected', poolName);
+      throw new TooManyRequestsError(
+        `pool '${poolName}' has ${pool.maxQueueSize} jobs waiting; try again later`,
+        [{ field: 'pool', message: `queue full (${pool.maxQueueSize})` }],
+      );
+    }
+    const outcome = await store.createJob(job);
     if (outcome === 'exists') {
-      const existing = await this.#deps.store.getJob(jobId);
+      await pools.freeQueueSlot(poolName);
+      const existing = await store.getJob(jobId);
       if (existing) return { job: existing, replayed: true };
+    }
+    metrics.count('queued', poolName);
+    try {
+      await intake.send({ kind: 'submitted', pool: poolName, jobId });
+    } catch (error) {
+      // The job is stored and waiting: the next tick's admission pass finds it without the message.
+      logger.warn('intake message not sent; the tick will admit the job', { jobId, error: error as Error });
     }
     return { job, replayed: false };
   }
@@ -278,6 +309,7 @@ export class JobService {
         at,
         reason: { code: 'CANCELLED_BY_USER', message: `cancelled by ${principal}` },
       });
+      await this.#deps.pools.freeQueueSlot(job.pool);
       return {
         jobId,
         status: moved.status,

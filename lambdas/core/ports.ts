@@ -1,4 +1,4 @@
-import type { JobEvent, JobRecord } from './job-record.ts';
+import type { JobEvent, JobRecord, Reservation } from './job-record.ts';
 import type { JobStatus, Reason } from './job-states.ts';
 
 export interface TagFilter {
@@ -79,3 +79,101 @@ export interface JobStore {
 }
 
 export type Clock = () => Date;
+
+/** The logging the use cases need (Powertools Logger in Lambda). */
+export interface LogPort {
+  info(message: string, ...extra: Record<string, unknown>[]): void;
+  warn(message: string, ...extra: Record<string, unknown>[]): void;
+  error(message: string, ...extra: Record<string, unknown>[]): void;
+}
+
+/** A QUEUED job as the waiting index holds it: enough to admit it without reading the record. */
+export interface WaitingJob {
+  readonly jobId: string;
+  readonly owner: string;
+  readonly priority: number;
+  readonly submittedAt: string;
+  readonly reservation: Reservation;
+}
+
+export interface WaitingPage {
+  readonly jobs: WaitingJob[];
+  /** Where the next page starts; absent on the last page. */
+  readonly next?: Readonly<Record<string, unknown>>;
+}
+
+/** The waiting index of one pool, in admission order: higher priority first, then submit order. */
+export interface WaitingJobs {
+  listWaiting(pool: string, limit: number, start?: Readonly<Record<string, unknown>>): Promise<WaitingPage>;
+}
+
+export interface PoolLimits {
+  readonly cpuCores: number;
+  readonly memoryMiB: number;
+  readonly maxConcurrentJobs: number;
+}
+
+export interface Lease extends Reservation {
+  readonly at: string;
+}
+
+export interface PoolUsage {
+  readonly pool: string;
+  readonly cpuUsed: number;
+  readonly memoryUsedMiB: number;
+  readonly running: number;
+  readonly waiting: number;
+  readonly leases: Readonly<Record<string, Lease>>;
+}
+
+/** 'held': the job already holds a lease (a retried admission); 'no-capacity': it does not fit now. */
+export type AcquireResult = 'acquired' | 'held' | 'no-capacity';
+
+/**
+ * Capacity per pool (DESIGN §4): one item per pool, every change one conditional update, so
+ * that a retried acquire or release is a no-op and the limits can never be passed.
+ */
+export interface PoolStore {
+  acquire(
+    pool: string,
+    limits: PoolLimits,
+    jobId: string,
+    reservation: Reservation,
+    at: string,
+  ): Promise<AcquireResult>;
+  /** Gives the job's lease back; false when it held none (a retried release). */
+  release(pool: string, jobId: string): Promise<boolean>;
+  /** Counts one more waiting job unless the pool's queue is full; false when full. */
+  reserveQueueSlot(pool: string, maxQueueSize: number): Promise<boolean>;
+  /** Counts one waiting job less (never below zero). */
+  freeQueueSlot(pool: string): Promise<void>;
+  /** Sets the waiting count to what the reconciler counted. */
+  setWaiting(pool: string, waiting: number): Promise<void>;
+  getPool(pool: string): Promise<PoolUsage>;
+}
+
+export interface IntakeMessage {
+  /** 'submitted': a new job is waiting; 'wake': capacity was released. */
+  readonly kind: 'submitted' | 'wake';
+  readonly pool: string;
+  readonly jobId?: string;
+}
+
+/** The admission queue's sending side (SQS in AWS, the local queue locally). */
+export interface IntakeQueue {
+  send(message: IntakeMessage): Promise<void>;
+}
+
+export type StartResult = 'started' | 'already-started';
+
+/** Starts the job's workflow, named after the job so that a second start of the same job is a no-op. */
+export interface WorkflowStarter {
+  start(job: JobRecord): Promise<StartResult>;
+}
+
+/** Counters and gauges, as Powertools metrics in AWS; names from the original Libra where it had them. */
+export interface MetricsSink {
+  count(name: string, pool: string, value?: number): void;
+  gauge(name: string, pool: string, value: number, unit: 'Count' | 'Megabytes' | 'None' | 'Seconds'): void;
+  flush(): void;
+}

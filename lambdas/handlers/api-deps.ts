@@ -1,11 +1,13 @@
 import type { LibraConfig } from '#core/config.ts';
 import type { JobService } from '#core/job-service.ts';
+import type { PoolStore } from '#core/ports.ts';
 import type { HttpDeps } from './http.ts';
 
 /** What every API route needs; built once per Lambda (or once by the local runtime). */
 export interface ApiDeps extends HttpDeps {
   readonly config: LibraConfig;
   readonly jobs: JobService;
+  readonly pools: PoolStore;
 }
 
 export const JOBS_PATH = '/api/v1/spark/jobs';

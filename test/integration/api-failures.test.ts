@@ -2,6 +2,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { composeApi } from '#adapters/compose.ts';
 import type { JobStore } from '#core/ports.ts';
+import { InMemoryMetrics } from '../../local/metrics.ts';
 import {
   type Api,
   apiOf,
@@ -10,6 +11,7 @@ import {
   getEvent,
   iamCaller,
   listEvent,
+  RecordingIntake,
   type Reply,
   serviceApi,
   silentLogger,
@@ -109,6 +111,8 @@ describe('5xx masking', () => {
         tableName: db.tableName,
         config: testConfig(),
         logger: silentLogger(),
+        metrics: new InMemoryMetrics(),
+        intake: new RecordingIntake(),
         allowInsecureWebhooks: false,
       }),
     );

@@ -49,7 +49,7 @@ describe('the local runtime', () => {
     try {
       const status = await fetch(`${second.url}/api/v1/spark/jobs/${jobId}`);
       expect(status.status).toBe(200);
-      expect(await status.json()).toMatchObject({ jobId, name: 'kept', status: 'QUEUED' });
+      expect(await status.json()).toMatchObject({ jobId, name: 'kept', status: 'SCHEDULED' });
     } finally {
       await second.stop();
     }

@@ -4,10 +4,11 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { composeApi } from '#adapters/compose.ts';
 import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
+import { DynamoPoolStore } from '#adapters/dynamo-pool-store.ts';
 import { type LibraConfig, parseConfig } from '#core/config.ts';
 import { newJobId } from '#core/job-record.ts';
 import { JobService } from '#core/job-service.ts';
-import type { Clock, JobStore } from '#core/ports.ts';
+import type { Clock, IntakeMessage, IntakeQueue, JobStore } from '#core/ports.ts';
 import type { ApiDeps } from '#handlers/api-deps.ts';
 import { createCancelJobHandler } from '#handlers/cancel-job.ts';
 import { createGetJobHandler } from '#handlers/get-job.ts';
@@ -15,6 +16,7 @@ import type { HttpEvent, HttpResult } from '#handlers/http.ts';
 import { createListJobEventsHandler } from '#handlers/list-job-events.ts';
 import { createListJobsHandler } from '#handlers/list-jobs.ts';
 import { createSubmitJobHandler } from '#handlers/submit-job.ts';
+import { InMemoryMetrics } from '../../local/metrics.ts';
 import type { TestDatabase } from './dynalite.ts';
 
 /**
@@ -169,14 +171,29 @@ export function testConfig(raw: unknown = {}): LibraConfig {
   return parseConfig(raw);
 }
 
+/** An intake queue that keeps what it was sent. */
+export class RecordingIntake implements IntakeQueue {
+  readonly messages: IntakeMessage[] = [];
+
+  async send(message: IntakeMessage): Promise<void> {
+    this.messages.push(message);
+  }
+}
+
 /** The deployed wiring (composeApi) over the test database. */
-export function composedApi(db: TestDatabase, config: LibraConfig = testConfig()): Api {
+export function composedApi(
+  db: TestDatabase,
+  config: LibraConfig = testConfig(),
+  intake: IntakeQueue = new RecordingIntake(),
+): Api {
   return apiOf(
     composeApi({
       documentClient: db.documentClient,
       tableName: db.tableName,
       config,
       logger: silentLogger(),
+      metrics: new InMemoryMetrics(),
+      intake,
       allowInsecureWebhooks: false,
     }),
   );
@@ -187,6 +204,7 @@ export interface ServiceApiOptions {
   readonly clock?: Clock;
   /** Replaces the job store over `db`, e.g. with one that fails. */
   readonly store?: (store: JobStore) => JobStore;
+  readonly intake?: IntakeQueue;
 }
 
 /** The same handlers over a JobService built by hand, for a controlled clock or a failing store. */
@@ -197,14 +215,20 @@ export function serviceApi(db: TestDatabase, options: ServiceApiOptions = {}): A
     tableName: db.tableName,
     retentionDays: config.retention.days,
   });
+  const pools = new DynamoPoolStore({ client: db.documentClient, tableName: db.tableName });
+  const logger = silentLogger();
   const jobs = new JobService({
     store: options.store ? options.store(store) : store,
+    pools,
+    intake: options.intake ?? new RecordingIntake(),
+    metrics: new InMemoryMetrics(),
+    logger,
     config,
     clock: options.clock ?? (() => new Date()),
     newJobId,
     allowInsecureWebhooks: false,
   });
-  return apiOf({ config, logger: silentLogger(), jobs });
+  return apiOf({ config, logger, jobs, pools });
 }
 
 /** A clock that moves one second on every reading, so that submit order is time order. */

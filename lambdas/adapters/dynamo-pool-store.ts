@@ -1,0 +1,179 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Reservation } from '#core/job-record.ts';
+import type { AcquireResult, Lease, PoolLimits, PoolStore, PoolUsage } from '#core/ports.ts';
+
+const poolKey = (pool: string) => ({ pk: `POOL#${pool}`, sk: 'POOL' });
+
+function isConditionFailure(error: unknown): boolean {
+  return error instanceof ConditionalCheckFailedException;
+}
+
+export interface DynamoPoolStoreOptions {
+  readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+}
+
+/**
+ * The pool items of DESIGN §4: `cpuUsed`, `memoryUsed` (MiB), `running`, `waiting` and the
+ * `leases` map (jobId → reservation). Acquire and release are mirror-image conditional
+ * updates: a repeated acquire or release fails its condition and changes nothing.
+ */
+export class DynamoPoolStore implements PoolStore {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #table: string;
+  /** Pools whose item this process has seen exist; the item is never deleted. */
+  readonly #known = new Set<string>();
+
+  constructor(options: DynamoPoolStoreOptions) {
+    this.#client = options.client;
+    this.#table = options.tableName;
+  }
+
+  /** Creates the pool item once, so that updates can address its counters and its leases map. */
+  async #ensure(pool: string): Promise<void> {
+    if (this.#known.has(pool)) return;
+    try {
+      await this.#client.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: { ...poolKey(pool), pool, cpuUsed: 0, memoryUsed: 0, running: 0, waiting: 0, leases: {} },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+    this.#known.add(pool);
+  }
+
+  async acquire(
+    pool: string,
+    limits: PoolLimits,
+    jobId: string,
+    reservation: Reservation,
+    at: string,
+  ): Promise<AcquireResult> {
+    await this.#ensure(pool);
+    const lease: Lease = { cpuCores: reservation.cpuCores, memoryMiB: reservation.memoryMiB, at };
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: poolKey(pool),
+          UpdateExpression:
+            'SET cpuUsed = cpuUsed + :c, memoryUsed = memoryUsed + :m, running = running + :one, leases.#job = :lease',
+          ConditionExpression:
+            'cpuUsed <= :cpuMax AND memoryUsed <= :memMax AND running < :maxJobs AND attribute_not_exists(leases.#job)',
+          ExpressionAttributeNames: { '#job': jobId },
+          ExpressionAttributeValues: {
+            ':c': reservation.cpuCores,
+            ':m': reservation.memoryMiB,
+            ':one': 1,
+            ':lease': lease,
+            ':cpuMax': limits.cpuCores - reservation.cpuCores,
+            ':memMax': limits.memoryMiB - reservation.memoryMiB,
+            ':maxJobs': limits.maxConcurrentJobs,
+          },
+        }),
+      );
+      return 'acquired';
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+    const usage = await this.getPool(pool);
+    return usage.leases[jobId] ? 'held' : 'no-capacity';
+  }
+
+  async release(pool: string, jobId: string): Promise<boolean> {
+    await this.#ensure(pool);
+    const lease = (await this.getPool(pool)).leases[jobId];
+    if (!lease) return false;
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: poolKey(pool),
+          UpdateExpression:
+            'SET cpuUsed = cpuUsed - :c, memoryUsed = memoryUsed - :m, running = running - :one REMOVE leases.#job',
+          // The lease read above must still be the one held: the amounts given back are exactly those taken.
+          ConditionExpression: 'leases.#job = :lease',
+          ExpressionAttributeNames: { '#job': jobId },
+          ExpressionAttributeValues: {
+            ':c': lease.cpuCores,
+            ':m': lease.memoryMiB,
+            ':one': 1,
+            ':lease': lease,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async reserveQueueSlot(pool: string, maxQueueSize: number): Promise<boolean> {
+    await this.#ensure(pool);
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: poolKey(pool),
+          UpdateExpression: 'SET waiting = waiting + :one',
+          ConditionExpression: 'waiting < :max',
+          ExpressionAttributeValues: { ':one': 1, ':max': maxQueueSize },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async freeQueueSlot(pool: string): Promise<void> {
+    await this.#ensure(pool);
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: poolKey(pool),
+          UpdateExpression: 'SET waiting = waiting - :one',
+          ConditionExpression: 'waiting > :zero',
+          ExpressionAttributeValues: { ':one': 1, ':zero': 0 },
+        }),
+      );
+    } catch (error) {
+      // Already zero: the counter drifted low, and the reconciler recounts it.
+      if (!isConditionFailure(error)) throw error;
+    }
+  }
+
+  async setWaiting(pool: string, waiting: number): Promise<void> {
+    await this.#ensure(pool);
+    await this.#client.send(
+      new UpdateCommand({
+        TableName: this.#table,
+        Key: poolKey(pool),
+        UpdateExpression: 'SET waiting = :waiting',
+        ExpressionAttributeValues: { ':waiting': waiting },
+      }),
+    );
+  }
+
+  async getPool(pool: string): Promise<PoolUsage> {
+    const { Item } = await this.#client.send(
+      new GetCommand({ TableName: this.#table, Key: poolKey(pool), ConsistentRead: true }),
+    );
+    return {
+      pool,
+      cpuUsed: Number(Item?.cpuUsed ?? 0),
+      memoryUsedMiB: Number(Item?.memoryUsed ?? 0),
+      running: Number(Item?.running ?? 0),
+      waiting: Number(Item?.waiting ?? 0),
+      leases: (Item?.leases as Record<string, Lease> | undefined) ?? {},
+    };
+  }
+}

@@ -1,0 +1,196 @@
+import type { LibraConfig, PoolConfig } from './config.ts';
+import { TransitionConflict } from './errors.ts';
+import type { JobRecord, Reservation } from './job-record.ts';
+import { isTerminal } from './job-states.ts';
+import type {
+  Clock,
+  JobStore,
+  LogPort,
+  MetricsSink,
+  PoolLimits,
+  PoolStore,
+  PoolUsage,
+  WaitingJob,
+  WaitingJobs,
+  WorkflowStarter,
+} from './ports.ts';
+
+/**
+ * Admission (DESIGN §4): for a pool, take waiting jobs in key order (priority, then submit
+ * order), lease their capacity with one conditional update of the pool item, move each
+ * QUEUED → SCHEDULED and start its workflow. The first head that does not fit blocks the pool
+ * unless the pool backfills. Every step is idempotent, so a message delivered twice, two
+ * admissions racing, or a crash between any two steps can at worst leave work for the
+ * reconciler — never a job admitted twice or capacity above the limit.
+ */
+
+export interface AdmissionDeps {
+  readonly config: LibraConfig;
+  readonly jobs: JobStore & WaitingJobs;
+  readonly pools: PoolStore;
+  readonly starter: WorkflowStarter;
+  readonly metrics: MetricsSink;
+  readonly clock: Clock;
+  readonly logger: LogPort;
+}
+
+export interface AdmitOutcome {
+  readonly pool: string;
+  readonly admitted: string[];
+  /** The head that did not fit and blocks the pool, when one did. */
+  readonly blockedBy?: string;
+  /** Admitted jobs whose workflow did not start; the reconciler starts them again. */
+  readonly startFailures: string[];
+}
+
+const PAGE_SIZE = 25;
+
+export function poolLimits(pool: PoolConfig): PoolLimits {
+  return {
+    cpuCores: pool.cpuCores,
+    memoryMiB: pool.memoryGb * 1024,
+    maxConcurrentJobs: pool.maxConcurrentJobs,
+  };
+}
+
+/** Capacity left in a pool as last seen; admission's guess of what fits before it asks the store. */
+class FreeCapacity {
+  cpu: number;
+  memoryMiB: number;
+  jobs: number;
+
+  constructor(limits: PoolLimits, usage: PoolUsage) {
+    this.cpu = limits.cpuCores - usage.cpuUsed;
+    this.memoryMiB = limits.memoryMiB - usage.memoryUsedMiB;
+    this.jobs = limits.maxConcurrentJobs - usage.running;
+  }
+
+  fits(reservation: Reservation): boolean {
+    return this.jobs >= 1 && reservation.cpuCores <= this.cpu && reservation.memoryMiB <= this.memoryMiB;
+  }
+
+  take(reservation: Reservation): void {
+    this.cpu -= reservation.cpuCores;
+    this.memoryMiB -= reservation.memoryMiB;
+    this.jobs -= 1;
+  }
+
+  get exhausted(): boolean {
+    return this.jobs < 1 || this.cpu < 1;
+  }
+}
+
+export class Admission {
+  readonly #deps: AdmissionDeps;
+
+  constructor(deps: AdmissionDeps) {
+    this.#deps = deps;
+  }
+
+  /** Admits from every configured pool. */
+  async admitAll(): Promise<AdmitOutcome[]> {
+    const outcomes: AdmitOutcome[] = [];
+    for (const pool of Object.keys(this.#deps.config.pools)) outcomes.push(await this.admitPool(pool));
+    return outcomes;
+  }
+
+  async admitPool(poolName: string): Promise<AdmitOutcome> {
+    const { config, jobs, pools, logger } = this.#deps;
+    const outcome: { admitted: string[]; startFailures: string[]; blockedBy?: string } = {
+      admitted: [],
+      startFailures: [],
+    };
+    const pool = config.pools[poolName];
+    if (!pool) {
+      logger.warn('admission for an unknown pool ignored', { pool: poolName });
+      return { pool: poolName, ...outcome };
+    }
+    const limits = poolLimits(pool);
+    let free = new FreeCapacity(limits, await pools.getPool(poolName));
+
+    let start: Readonly<Record<string, unknown>> | undefined;
+    pages: do {
+      if (free.exhausted) break;
+      const page = await jobs.listWaiting(poolName, PAGE_SIZE, start);
+      for (const head of page.jobs) {
+        if (!free.fits(head.reservation)) {
+          if (!pool.backfill) {
+            outcome.blockedBy = head.jobId;
+            break pages;
+          }
+          if (free.exhausted) break pages;
+          continue;
+        }
+        const acquired = await pools.acquire(poolName, limits, head.jobId, head.reservation, this.#now());
+        if (acquired === 'no-capacity') {
+          // Someone else took capacity since we looked: look again before deciding.
+          free = new FreeCapacity(limits, await pools.getPool(poolName));
+          if (!pool.backfill) {
+            outcome.blockedBy = head.jobId;
+            break pages;
+          }
+          continue;
+        }
+        if (acquired === 'acquired') free.take(head.reservation);
+        const scheduled = await this.schedule(poolName, head);
+        if (scheduled === 'started') outcome.admitted.push(head.jobId);
+        if (scheduled === 'start-failed') {
+          outcome.admitted.push(head.jobId);
+          outcome.startFailures.push(head.jobId);
+        }
+      }
+      start = page.next;
+    } while (start);
+
+    if (outcome.admitted.length > 0) this.#deps.metrics.count('admitted', poolName, outcome.admitted.length);
+    return { pool: poolName, ...outcome };
+  }
+
+  /**
+   * Second half of an admission, once the job holds its lease: QUEUED → SCHEDULED, one fewer
+   * waiting, start. A job that left QUEUED meanwhile (cancelled, timed out) gives its lease back;
+   * one that another admission scheduled is left to it.
+   */
+  async schedule(
+    poolName: string,
+    waiting: Pick<WaitingJob, 'jobId'>,
+  ): Promise<'started' | 'start-failed' | 'lost' | 'released'> {
+    const { jobs, pools, logger } = this.#deps;
+    let job: JobRecord;
+    try {
+      job = await jobs.transition(waiting.jobId, ['QUEUED'], 'SCHEDULED', { at: this.#now() });
+    } catch (error) {
+      if (!(error instanceof TransitionConflict)) throw error;
+      if (error.actualStatus === undefined || isTerminal(error.actualStatus as JobRecord['status'])) {
+        await pools.release(poolName, waiting.jobId);
+        logger.info('job left the queue before it was scheduled; lease released', {
+          jobId: waiting.jobId,
+          status: error.actualStatus,
+        });
+        return 'released';
+      }
+      return 'lost';
+    }
+    await pools.freeQueueSlot(poolName);
+    return (await this.startWorkflow(job)) ? 'started' : 'start-failed';
+  }
+
+  /** Starts the job's workflow; a failure is logged and left to the reconciler, which starts it again. */
+  async startWorkflow(job: JobRecord): Promise<boolean> {
+    try {
+      await this.#deps.starter.start(job);
+      return true;
+    } catch (error) {
+      this.#deps.logger.error('workflow start failed; the reconciler will start it again', {
+        jobId: job.jobId,
+        error: error as Error,
+      });
+      this.#deps.metrics.count('startFailed', job.pool);
+      return false;
+    }
+  }
+
+  #now(): string {
+    return this.#deps.clock().toISOString();
+  }
+}

@@ -1,0 +1,115 @@
+import type { Admission, AdmissionDeps } from './admission.ts';
+import { poolLimits } from './admission.ts';
+import { TransitionConflict } from './errors.ts';
+import { isTerminal } from './job-states.ts';
+
+/**
+ * The reconciler, run on every tick (DESIGN §4). It makes the store true again after any
+ * crash between two steps: leases of finished or missing jobs are released; a job that holds
+ * a lease but is still QUEUED is scheduled (its admission stopped half-way); SCHEDULED jobs
+ * whose workflow may not have started are started again (idempotent by name); QUEUED jobs past
+ * the pool's maxWaitMinutes time out; the waiting counter is recounted.
+ */
+
+export interface ReconcileReport {
+  readonly pool: string;
+  readonly released: string[];
+  readonly scheduled: string[];
+  readonly restarted: string[];
+  readonly expired: string[];
+  readonly waiting: number;
+}
+
+/** A SCHEDULED job younger than this is left alone: its admission may still be starting it. */
+export const START_GRACE_MS = 30_000;
+
+export class Reconciler {
+  readonly #deps: AdmissionDeps;
+  readonly #admission: Admission;
+
+  constructor(deps: AdmissionDeps, admission: Admission) {
+    this.#deps = deps;
+    this.#admission = admission;
+  }
+
+  async reconcileAll(): Promise<ReconcileReport[]> {
+    const reports: ReconcileReport[] = [];
+    for (const pool of Object.keys(this.#deps.config.pools)) reports.push(await this.reconcilePool(pool));
+    return reports;
+  }
+
+  async reconcilePool(poolName: string): Promise<ReconcileReport> {
+    const { config, jobs, pools, metrics, clock } = this.#deps;
+    const pool = config.pools[poolName];
+    const report = {
+      pool: poolName,
+      released: [] as string[],
+      scheduled: [] as string[],
+      restarted: [] as string[],
+      expired: [] as string[],
+      waiting: 0,
+    };
+    if (!pool) return report;
+    const now = clock();
+
+    const usage = await pools.getPool(poolName);
+    for (const jobId of Object.keys(usage.leases)) {
+      const job = await jobs.getJob(jobId);
+      if (!job || isTerminal(job.status)) {
+        if (await pools.release(poolName, jobId)) report.released.push(jobId);
+      } else if (job.status === 'QUEUED') {
+        const outcome = await this.#admission.schedule(poolName, job);
+        if (outcome === 'started' || outcome === 'start-failed') report.scheduled.push(jobId);
+        if (outcome === 'released') report.released.push(jobId);
+      } else if (job.status === 'SCHEDULED') {
+        const since = Date.parse(job.scheduledAt ?? job.updatedAt);
+        if (now.getTime() - since >= START_GRACE_MS && (await this.#admission.startWorkflow(job))) {
+          report.restarted.push(jobId);
+        }
+      }
+    }
+
+    const cutoff = now.getTime() - pool.maxWaitMinutes * 60_000;
+    let waiting = 0;
+    let oldestWaitMs = 0;
+    let start: Readonly<Record<string, unknown>> | undefined;
+    do {
+      const page = await jobs.listWaiting(poolName, 100, start);
+      for (const job of page.jobs) {
+        const submitted = Date.parse(job.submittedAt);
+        if (submitted > cutoff) {
+          waiting++;
+          oldestWaitMs = Math.max(oldestWaitMs, now.getTime() - submitted);
+          continue;
+        }
+        try {
+          await jobs.transition(job.jobId, ['QUEUED'], 'TIMEOUT', {
+            at: now.toISOString(),
+            reason: {
+              code: 'QUEUE_WAIT_EXCEEDED',
+              message: `waited more than ${pool.maxWaitMinutes} minutes in pool '${poolName}'`,
+            },
+          });
+          report.expired.push(job.jobId);
+        } catch (error) {
+          if (!(error instanceof TransitionConflict)) throw error;
+        }
+      }
+      start = page.next;
+    } while (start);
+    report.waiting = waiting;
+    await pools.setWaiting(poolName, waiting);
+
+    const after = report.released.length > 0 ? await pools.getPool(poolName) : usage;
+    const limits = poolLimits(pool);
+    metrics.gauge('cpuUsed', poolName, after.cpuUsed, 'Count');
+    metrics.gauge('cpuLimit', poolName, limits.cpuCores, 'Count');
+    metrics.gauge('memoryUsed', poolName, after.memoryUsedMiB, 'Megabytes');
+    metrics.gauge('memoryLimit', poolName, limits.memoryMiB, 'Megabytes');
+    metrics.gauge('jobsActive', poolName, after.running, 'Count');
+    metrics.gauge('waiting', poolName, waiting, 'Count');
+    metrics.gauge('oldestWaitSeconds', poolName, Math.round(oldestWaitMs / 1000), 'Seconds');
+    if (report.expired.length > 0) metrics.count('queueWaitExceeded', poolName, report.expired.length);
+    return report;
+  }
+}

@@ -1,0 +1,23 @@
+import type { JobRecord } from '#core/job-record.ts';
+import type { StartResult, WorkflowStarter } from '#core/ports.ts';
+
+/**
+ * A workflow starter with Step Functions' naming rule — one execution per job id, a second
+ * start is a no-op — that records what it started. The local runtime uses it until the job
+ * workflow runs on the local ASL interpreter; `onStart` lets a caller act on each start.
+ */
+export class RecordingStarter implements WorkflowStarter {
+  readonly started = new Map<string, { job: JobRecord; at: number }>();
+  readonly #onStart: ((job: JobRecord) => void | Promise<void>) | undefined;
+
+  constructor(onStart?: (job: JobRecord) => void | Promise<void>) {
+    this.#onStart = onStart;
+  }
+
+  async start(job: JobRecord): Promise<StartResult> {
+    if (this.started.has(job.jobId)) return 'already-started';
+    this.started.set(job.jobId, { job, at: Date.now() });
+    await this.#onStart?.(job);
+    return 'started';
+  }
+}
