@@ -3,7 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { composeAdmission, composeApi, documentClient, type Wiring } from '#adapters/compose.ts';
 import type { LibraConfig } from '#core/config.ts';
+import type { Admission } from '#core/admission.ts';
+import type { Finisher } from '#core/finisher.ts';
 import type { JobRecord } from '#core/job-record.ts';
+import type { JobStore } from '#core/ports.ts';
+import type { Reconciler } from '#core/reconciler.ts';
 import { createAdmissionHandler } from '#handlers/admission.ts';
 import { createCancelJobHandler } from '#handlers/cancel-job.ts';
 import { createGetJobHandler } from '#handlers/get-job.ts';
@@ -30,7 +34,7 @@ export interface LocalRuntimeOptions {
   /** Seconds between ticks (admission pass + reconciler); AWS runs it every minute. */
   readonly tickSeconds?: number;
   /** Called for each workflow start, until the job workflow runs on the local interpreter. */
-  readonly onWorkflowStart?: (job: JobRecord) => void | Promise<void>;
+  readonly onWorkflowStart?: (job: JobRecord, parts: { finisher: Finisher; jobs: JobStore }) => void | Promise<void>;
 }
 
 export interface LocalRuntime {
@@ -43,6 +47,8 @@ export interface LocalRuntime {
   readonly starter: RecordingStarter;
   readonly intake: LocalQueue;
   readonly intakeDeadLetters: LocalQueue;
+  /** The use cases behind the handlers, for tests and benchmarks that drive them directly. */
+  readonly parts: { admission: Admission; reconciler: Reconciler; finisher: Finisher; jobs: JobStore };
   /** Runs one tick now: the reconciler, then an admission pass over every pool. */
   tick(): Promise<void>;
   stop(): Promise<void>;
@@ -88,10 +94,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     allowInsecureWebhooks: true,
   };
   const deps = composeApi(wiring);
-  const starter = new RecordingStarter(options.onWorkflowStart);
+  const starter = new RecordingStarter((job) => options.onWorkflowStart?.(job, { finisher, jobs }));
   // Each Lambda has its own logger; sharing one would label admission lines with an API function's context.
   const admissionLogger = logger.createChild();
-  const { admission, reconciler } = composeAdmission({ ...wiring, logger: admissionLogger, starter });
+  const { admission, reconciler, finisher, jobs } = composeAdmission({ ...wiring, logger: admissionLogger, starter });
   const admissionHandler = createAdmissionHandler({ admission, metrics, logger: admissionLogger });
   const tickHandler = createTickHandler({ admission, reconciler, metrics, logger: admissionLogger });
   const mapping: EventSourceMapping = startEventSourceMapping(intake, admissionHandler, {
@@ -161,6 +167,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     starter,
     intake,
     intakeDeadLetters,
+    parts: { admission, reconciler, finisher, jobs },
     tick,
     async stop() {
       clearInterval(tickTimer);

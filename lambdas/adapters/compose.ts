@@ -6,6 +6,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Admission, type AdmissionDeps } from '#core/admission.ts';
 import { ConfigError, type LibraConfig, parseConfig } from '#core/config.ts';
+import { Finisher } from '#core/finisher.ts';
 import { newJobId } from '#core/job-record.ts';
 import { JobService } from '#core/job-service.ts';
 import type { IntakeQueue, MetricsSink, WorkflowStarter } from '#core/ports.ts';
@@ -61,9 +62,16 @@ export interface AdmissionWiring extends Wiring {
   readonly starter: WorkflowStarter;
 }
 
-export function composeAdmission(wiring: AdmissionWiring): { admission: Admission; reconciler: Reconciler } {
+export function composeAdmission(wiring: AdmissionWiring): {
+  admission: Admission;
+  reconciler: Reconciler;
+  finisher: Finisher;
+  jobs: DynamoJobStore;
+} {
+  const { jobs, pools } = stores(wiring);
   const deps: AdmissionDeps = {
-    ...stores(wiring),
+    jobs,
+    pools,
     starter: wiring.starter,
     config: wiring.config,
     metrics: wiring.metrics,
@@ -71,7 +79,8 @@ export function composeAdmission(wiring: AdmissionWiring): { admission: Admissio
     clock: () => new Date(),
   };
   const admission = new Admission(deps);
-  return { admission, reconciler: new Reconciler(deps, admission) };
+  const finisher = new Finisher({ ...deps, intake: wiring.intake });
+  return { admission, reconciler: new Reconciler(deps, admission), finisher, jobs };
 }
 
 export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {

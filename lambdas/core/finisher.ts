@@ -1,0 +1,48 @@
+import { TransitionConflict } from './errors.ts';
+import type { JobRecord } from './job-record.ts';
+import { allowedSources, isTerminal, type Reason, type TerminalStatus } from './job-states.ts';
+import type { Clock, IntakeQueue, JobStore, LogPort, PoolStore } from './ports.ts';
+
+export interface FinisherDeps {
+  readonly jobs: JobStore;
+  readonly pools: PoolStore;
+  readonly intake: IntakeQueue;
+  readonly clock: Clock;
+  readonly logger: LogPort;
+}
+
+/**
+ * The end of a job, in the order that keeps capacity honest: record the final state (the
+ * conditional move decides who finishes a job that two parties end at once), give the
+ * lease back, and wake the pool's admission so the next job takes the room. Each step is
+ * idempotent: calling it again for a finished job only re-releases (a no-op) and re-wakes.
+ */
+export class Finisher {
+  readonly #deps: FinisherDeps;
+
+  constructor(deps: FinisherDeps) {
+    this.#deps = deps;
+  }
+
+  async finish(jobId: string, status: TerminalStatus, reason?: Reason): Promise<JobRecord | undefined> {
+    const { jobs, pools, intake, clock, logger } = this.#deps;
+    let job: JobRecord | undefined;
+    try {
+      job = await jobs.transition(jobId, allowedSources(status), status, {
+        at: clock().toISOString(),
+        ...(reason && { reason }),
+      });
+    } catch (error) {
+      if (!(error instanceof TransitionConflict)) throw error;
+      job = await jobs.getJob(jobId);
+      if (!job || !isTerminal(job.status)) {
+        logger.warn('job cannot finish from its state', { jobId, status: job?.status, wanted: status });
+        return job;
+      }
+    }
+    if (await pools.release(job.pool, jobId)) {
+      await intake.send({ kind: 'wake', pool: job.pool, jobId });
+    }
+    return job;
+  }
+}
