@@ -1,0 +1,26 @@
+import { CfnOutput, Stack } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { Libra } from './libra.ts';
+import type { LibraStackProps } from './libra-stack-props.ts';
+
+/** The deployable unit: Libra and the outputs a caller needs to reach it. */
+export class LibraStack extends Stack {
+  readonly libra: Libra;
+
+  constructor(scope: Construct, id: string, props: LibraStackProps = {}) {
+    const { config, jobStore, api, ...stackProps } = props;
+    super(scope, id, {
+      description: 'Libra Serverless: Spark jobs on AWS behind an HTTPS API',
+      ...stackProps,
+    });
+    this.libra = new Libra(this, 'Libra', { config, jobStore, api });
+    new CfnOutput(this, 'ApiUrl', {
+      description: 'Base URL of the job API; routes live under api/v1/spark/jobs',
+      value: this.libra.jobApi.url,
+    });
+    new CfnOutput(this, 'TableName', {
+      description: 'The job table',
+      value: this.libra.jobStore.table.tableName,
+    });
+  }
+}

@@ -1,0 +1,67 @@
+import { readFileSync } from 'node:fs';
+import { App, type CfnElement, type Stack } from 'aws-cdk-lib';
+import type { Template } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
+import { LibraStack } from '../../lib/libra-stack.ts';
+import type { LibraStackProps } from '../../lib/libra-stack-props.ts';
+
+/** The context the CDK CLI hands the app: cdk.json's feature flags and default `libra` configuration. */
+export const CDK_JSON_CONTEXT: Record<string, unknown> = JSON.parse(
+  readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8'),
+).context;
+
+/**
+ * An app with cdk.json's context, as `cdk synth` builds it, but faster: bundling is skipped unless
+ * asked for, since most tests read only the template, and so is CDK's built-in CloudFormation schema
+ * validation, which bin/libra.ts runs and libra-stack.test.ts exercises through it.
+ */
+export function testApp(options: { bundle?: boolean } = {}): App {
+  return new App({
+    context: { ...CDK_JSON_CONTEXT, ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }) },
+    builtinCloudFormationValidation: false,
+  });
+}
+
+/** LibraStack with cdk.json's configuration unless props name another. */
+export function libraStack(props: LibraStackProps = {}, app: App = testApp()): LibraStack {
+  return new LibraStack(app, 'Libra', {
+    config: CDK_JSON_CONTEXT.libra as LibraStackProps['config'],
+    ...props,
+  });
+}
+
+/** The logical id of the resource a construct made, e.g. a function's role. */
+export function logicalId(stack: Stack, construct: IConstruct): string {
+  return stack.getLogicalId(construct.node.defaultChild as CfnElement);
+}
+
+interface Statement {
+  readonly Effect: string;
+  readonly Action: string | string[];
+  readonly Resource: unknown;
+}
+
+/**
+ * What the inline policies of a role allow, one `action resource` line per pair, sorted, so
+ * that assertions do not depend on how CDK merges statements.
+ */
+export function allowedPermissions(template: Template, roleLogicalId: string): string[] {
+  const lines = Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((policy) =>
+      (policy.Properties.Roles as unknown[]).some(
+        (role) => JSON.stringify(role) === JSON.stringify({ Ref: roleLogicalId }),
+      ),
+    )
+    .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[])
+    .filter((statement) => statement.Effect === 'Allow')
+    .flatMap((statement) =>
+      [statement.Action]
+        .flat()
+        .flatMap((action) => [statement.Resource].flat().map((resource) => permission(action, resource))),
+    );
+  return [...new Set(lines)].sort();
+}
+
+export function permission(action: string, resource: unknown): string {
+  return `${action} ${JSON.stringify(resource)}`;
+}

@@ -1,0 +1,40 @@
+import { Template } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { libraStack, logicalId } from './app.ts';
+
+describe('IntakeQueue', () => {
+  const stack = libraStack();
+  const template = Template.fromStack(stack);
+  const queue = logicalId(stack, stack.libra.intake.queue);
+  const deadLetterQueue = logicalId(stack, stack.libra.intake.deadLetterQueue);
+
+  it('is encrypted and moves a message that keeps failing to a dead-letter queue kept 14 days', () => {
+    expect(template.findResources('AWS::SQS::Queue')[queue]?.Properties).toEqual({
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': [deadLetterQueue, 'Arn'] },
+        maxReceiveCount: 5,
+      },
+    });
+    expect(template.findResources('AWS::SQS::Queue')[deadLetterQueue]?.Properties).toEqual({
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 14 * 24 * 60 * 60,
+    });
+  });
+
+  it('refuses requests without TLS on both queues', () => {
+    const policies = Object.values(template.findResources('AWS::SQS::QueuePolicy'));
+    const protectedQueues = policies.flatMap((policy) => policy.Properties.Queues).map((ref) => ref.Ref);
+    expect(protectedQueues.sort()).toEqual([queue, deadLetterQueue].sort());
+    for (const policy of policies) {
+      expect(policy.Properties.PolicyDocument.Statement).toContainEqual(
+        expect.objectContaining({
+          Effect: 'Deny',
+          Action: 'sqs:*',
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          Principal: { AWS: '*' },
+        }),
+      );
+    }
+  });
+});

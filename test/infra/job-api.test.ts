@@ -1,0 +1,237 @@
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '#core/config.ts';
+import { JOB_ROUTES, type JobRouteName } from '../../lib/job-api.ts';
+import { allowedPermissions, CDK_JSON_CONTEXT, libraStack, logicalId, permission, testApp } from './app.ts';
+
+/** The REST contract of issue 2, written out rather than read from JOB_ROUTES. */
+const ROUTE_KEYS = [
+  'POST /api/v1/spark/jobs/submit',
+  'GET /api/v1/spark/jobs',
+  'GET /api/v1/spark/jobs/{jobId}',
+  'GET /api/v1/spark/jobs/{jobId}/events',
+  'DELETE /api/v1/spark/jobs/{jobId}',
+];
+const READ_ONLY_ROUTES: JobRouteName[] = ['ListJobs', 'GetJob', 'ListJobEvents'];
+const WRITING_ROUTES: JobRouteName[] = ['SubmitJob', 'CancelJob'];
+const WRITE_ACTIONS = /^dynamodb:(PutItem|UpdateItem|DeleteItem|BatchWriteItem|\*)$/;
+
+const JWT_AUTH = { mode: 'jwt' as const, issuer: 'https://issuer.example.com/', audience: ['libra-api'] };
+
+// One stack per configuration serves every test below: synthesis is the slow part.
+const iamStack = libraStack();
+const iam = Template.fromStack(iamStack);
+const jwtStack = libraStack({ config: { auth: JWT_AUTH } });
+const jwt = Template.fromStack(jwtStack);
+
+function routeKeys(template: Template): string[] {
+  return Object.values(template.findResources('AWS::ApiGatewayV2::Route'))
+    .map((route) => route.Properties.RouteKey as string)
+    .sort();
+}
+
+describe('JobApi routes', () => {
+  it('serves exactly the five routes of the contract', () => {
+    expect(routeKeys(iam)).toEqual([...ROUTE_KEYS].sort());
+    expect(Object.keys(JOB_ROUTES)).toHaveLength(ROUTE_KEYS.length);
+  });
+
+  it('requires IAM authorization on every route by default', () => {
+    const routes = Object.values(iam.findResources('AWS::ApiGatewayV2::Route'));
+    expect(routes.map((route) => route.Properties.AuthorizationType)).toEqual(
+      ROUTE_KEYS.map(() => 'AWS_IAM'),
+    );
+    iam.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 0);
+  });
+
+  it('requires a JWT from the configured issuer and audience on every route when auth.mode is jwt', () => {
+    jwt.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'JWT',
+      IdentitySource: ['$request.header.Authorization'],
+      JwtConfiguration: { Issuer: JWT_AUTH.issuer, Audience: [...JWT_AUTH.audience] },
+    });
+    const [authorizerId] = Object.keys(jwt.findResources('AWS::ApiGatewayV2::Authorizer'));
+    const routes = Object.values(jwt.findResources('AWS::ApiGatewayV2::Route'));
+    expect(routes).toHaveLength(ROUTE_KEYS.length);
+    for (const route of routes) {
+      expect(route.Properties).toMatchObject({
+        AuthorizationType: 'JWT',
+        AuthorizerId: { Ref: authorizerId },
+      });
+    }
+  });
+
+  it('sends each route to its own function with the v2 payload', () => {
+    for (const [name, route] of Object.entries(JOB_ROUTES)) {
+      const fn = iamStack.libra.jobApi.functions[name as JobRouteName];
+      const integration = Object.entries(iam.findResources('AWS::ApiGatewayV2::Integration')).find(
+        ([, resource]) =>
+          JSON.stringify(resource.Properties.IntegrationUri) ===
+          JSON.stringify({ 'Fn::GetAtt': [logicalId(iamStack, fn), 'Arn'] }),
+      );
+      expect(integration?.[1].Properties).toMatchObject({
+        IntegrationType: 'AWS_PROXY',
+        PayloadFormatVersion: '2.0',
+      });
+      iam.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+        RouteKey: `${route.method} ${route.path}`,
+        Target: { 'Fn::Join': ['', ['integrations/', { Ref: integration?.[0] }]] },
+      });
+    }
+  });
+});
+
+describe('JobApi stage', () => {
+  it('deploys one auto-deployed $default stage with throttling and JSON access logs', () => {
+    iam.resourceCountIs('AWS::ApiGatewayV2::Stage', 1);
+    iam.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+      AccessLogSettings: {
+        DestinationArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('AccessLogs'), 'Arn'] },
+        Format: Match.serializedJson(
+          Match.objectLike({ requestId: '$context.requestId', iamUserArn: '$context.identity.userArn' }),
+        ),
+      },
+    });
+  });
+
+  it('keeps every log group for the configured retention', () => {
+    const groups = Object.values(iam.findResources('AWS::Logs::LogGroup'));
+    // One access log and one per function.
+    expect(groups).toHaveLength(1 + ROUTE_KEYS.length);
+    for (const group of groups) expect(group.Properties.RetentionInDays).toBe(90);
+  });
+});
+
+describe('JobApi functions', () => {
+  const config = parseConfig(CDK_JSON_CONTEXT.libra);
+
+  it('runs each route on Node.js 24, arm64, traced, with JSON logs to its own log group', () => {
+    iam.resourceCountIs('AWS::Lambda::Function', ROUTE_KEYS.length);
+    for (const fn of Object.values(iamStack.libra.jobApi.functions)) {
+      const resource = iam.findResources('AWS::Lambda::Function')[logicalId(iamStack, fn)];
+      expect(resource?.Properties).toMatchObject({
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        MemorySize: 512,
+        Timeout: 10,
+        TracingConfig: { Mode: 'Active' },
+        LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: expect.stringMatching(/Logs/) } },
+      });
+    }
+  });
+
+  it('hands each function the table name, the validated configuration and the service name', () => {
+    const table = logicalId(iamStack, iamStack.libra.jobStore.table);
+    const queue = logicalId(iamStack, iamStack.libra.intake.queue);
+    for (const fn of Object.values(iamStack.libra.jobApi.functions)) {
+      const resource = iam.findResources('AWS::Lambda::Function')[logicalId(iamStack, fn)];
+      const variables = resource?.Properties.Environment.Variables;
+      expect(variables).toEqual({
+        TABLE_NAME: { Ref: table },
+        INTAKE_QUEUE_URL: { Ref: queue },
+        LIBRA_CONFIG: expect.any(String),
+        POWERTOOLS_SERVICE_NAME: 'libra',
+        NODE_OPTIONS: '--enable-source-maps',
+      });
+      expect(parseConfig(JSON.parse(variables.LIBRA_CONFIG))).toEqual(config);
+    }
+  });
+
+  it('refuses at synth a configuration too large for a Lambda environment', () => {
+    const pools = Object.fromEntries(
+      Array.from({ length: 12 }, (_, i) => [
+        `pool-${i}`,
+        { allowedPrincipals: [`arn:aws:iam::123456789012:role/team-${i}`] },
+      ]),
+    );
+    const stack = libraStack({ config: { pools } }, testApp());
+
+    expect(() => Template.fromStack(stack)).toThrow(
+      /libra configuration is too large for a Lambda environment/,
+    );
+  });
+});
+
+describe('JobApi permissions', () => {
+  const roleOf = (name: JobRouteName) => {
+    const role = iamStack.libra.jobApi.functions[name].role;
+    if (role === undefined) throw new Error(`${name} has no role`);
+    return logicalId(iamStack, role);
+  };
+
+  it('gives each function a role of its own with no AWS managed policy', () => {
+    const roles = Object.values(iam.findResources('AWS::IAM::Role'));
+    expect(roles).toHaveLength(ROUTE_KEYS.length);
+    for (const role of roles) {
+      expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+      expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+        { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } },
+      ]);
+    }
+  });
+
+  it('uses Resource "*" only for the X-Ray calls, which have no resource-level permissions', () => {
+    for (const name of Object.keys(JOB_ROUTES) as JobRouteName[]) {
+      const wildcards = allowedPermissions(iam, roleOf(name)).filter((line) => line.endsWith(' "*"'));
+      expect(wildcards).toEqual([
+        permission('xray:PutTelemetryRecords', '*'),
+        permission('xray:PutTraceSegments', '*'),
+      ]);
+    }
+  });
+
+  it('lets read-only routes read the table and its indexes and write nothing', () => {
+    for (const name of READ_ONLY_ROUTES) {
+      const permissions = allowedPermissions(iam, roleOf(name));
+      expect(permissions.filter((line) => WRITE_ACTIONS.test(line.split(' ')[0] ?? ''))).toEqual([]);
+      expect(
+        permissions.filter((line) => line.startsWith('dynamodb:')).map((line) => line.split(' ')[0]),
+      ).toEqual(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Query', 'dynamodb:Query']);
+    }
+  });
+
+  it('lets submit and cancel put and update items, and nothing deletes, scans or batches', () => {
+    for (const name of WRITING_ROUTES) {
+      const actions = new Set(allowedPermissions(iam, roleOf(name)).map((line) => line.split(' ')[0]));
+      expect(actions).toContain('dynamodb:PutItem');
+      expect(actions).toContain('dynamodb:UpdateItem');
+    }
+    for (const name of Object.keys(JOB_ROUTES) as JobRouteName[]) {
+      const actions = allowedPermissions(iam, roleOf(name)).map((line) => line.split(' ')[0] ?? '');
+      expect(actions.filter((action) => /DeleteItem|Scan|Batch|dynamodb:\*/.test(action))).toEqual([]);
+      expect(actions.every((action) => /^(dynamodb|logs|xray|sqs):/.test(action))).toBe(true);
+    }
+  });
+
+  it('lets submit, and only submit, send to the intake queue, and nothing more on it', () => {
+    const queueArn = { 'Fn::GetAtt': [logicalId(iamStack, iamStack.libra.intake.queue), 'Arn'] };
+    for (const name of Object.keys(JOB_ROUTES) as JobRouteName[]) {
+      const sqs = allowedPermissions(iam, roleOf(name)).filter((line) => line.startsWith('sqs:'));
+      expect(sqs).toEqual(name === 'SubmitJob' ? [permission('sqs:SendMessage', queueArn)] : []);
+    }
+  });
+
+  it('lets API Gateway invoke each function only through its own route', () => {
+    const permissions = Object.values(iam.findResources('AWS::Lambda::Permission'));
+    expect(permissions).toHaveLength(ROUTE_KEYS.length);
+    for (const [name, route] of Object.entries(JOB_ROUTES)) {
+      const fn = iamStack.libra.jobApi.functions[name as JobRouteName];
+      const own = permissions.filter(
+        (resource) =>
+          JSON.stringify(resource.Properties.FunctionName) ===
+          JSON.stringify({ 'Fn::GetAtt': [logicalId(iamStack, fn), 'Arn'] }),
+      );
+      expect(own).toHaveLength(1);
+      expect(own[0]?.Properties).toMatchObject({
+        Action: 'lambda:InvokeFunction',
+        Principal: 'apigateway.amazonaws.com',
+      });
+      const sourceArn: unknown[] = own[0]?.Properties.SourceArn['Fn::Join'][1];
+      expect(sourceArn.at(-1)).toBe(`/*/*${route.path}`);
+    }
+  });
+});

@@ -1,0 +1,101 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError } from '#core/config.ts';
+import { Libra } from '../../lib/libra.ts';
+import { CDK_JSON_CONTEXT, libraStack, logicalId, testApp } from './app.ts';
+
+const BIN = new URL('../../bin/libra.ts', import.meta.url).pathname;
+
+describe('LibraStack', () => {
+  it('is environment-agnostic and outputs the API URL and the table name', () => {
+    const stack = libraStack();
+    const template = Template.fromStack(stack);
+
+    expect(stack.environment).toBe('aws://unknown-account/unknown-region');
+    template.hasOutput('ApiUrl', {
+      Value: {
+        'Fn::Join': [
+          '',
+          [
+            'https://',
+            { Ref: logicalId(stack, stack.libra.jobApi.httpApi) },
+            '.execute-api.',
+            { Ref: 'AWS::Region' },
+            '.',
+            { Ref: 'AWS::URLSuffix' },
+            '/',
+          ],
+        ],
+      },
+    });
+    template.hasOutput('TableName', { Value: { Ref: logicalId(stack, stack.libra.jobStore.table) } });
+  });
+
+  it('fails synthesis on bad configuration, naming the offending key', () => {
+    const bad = {
+      pools: { etl: { cpuCores: -4 } },
+      auth: { mode: 'jwt', issuer: 'not a url', audience: ['a'] },
+    };
+
+    expect(() => libraStack({ config: bad as never })).toThrow(ConfigError);
+    expect(() => libraStack({ config: bad as never })).toThrow(/libra\.pools\.etl\.cpuCores/);
+    expect(() => libraStack({ config: bad as never })).toThrow(/libra\.auth\.issuer/);
+  });
+});
+
+describe('Libra', () => {
+  it('embeds in another app with every default, `default` pool and IAM included', () => {
+    const stack = new Stack(testApp(), 'SomeoneElses');
+    const libra = new Libra(stack, 'Libra');
+    const template = Template.fromStack(stack);
+
+    expect(Object.keys(libra.config.pools)).toEqual(['default']);
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.resourceCountIs('AWS::Lambda::Function', 5);
+    template.allResourcesProperties('AWS::ApiGatewayV2::Route', { AuthorizationType: 'AWS_IAM' });
+  });
+});
+
+describe('bin/libra.ts', () => {
+  let outdir: string | undefined;
+  afterEach(() => {
+    if (outdir) rmSync(outdir, { recursive: true, force: true });
+  });
+
+  /** Runs the app as the CDK CLI does: context in CDK_CONTEXT_JSON, output in CDK_OUTDIR. */
+  function runApp(libra: unknown) {
+    outdir = mkdtempSync(join(tmpdir(), 'libra-synth-'));
+    const context = { ...CDK_JSON_CONTEXT, libra, 'aws:cdk:bundling-stacks': [] };
+    return spawnSync(process.execPath, [BIN], {
+      encoding: 'utf8',
+      env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify(context) },
+    });
+  }
+
+  it('synthesizes the cdk.json configuration with AwsSolutions checks passing', () => {
+    const result = runApp(CDK_JSON_CONTEXT.libra);
+
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(existsSync(join(outdir ?? '', 'Libra.template.json'))).toBe(true);
+    const report = JSON.parse(readFileSync(join(outdir ?? '', 'validation-report.json'), 'utf8'));
+    expect(report.pluginReports).toContainEqual(
+      expect.objectContaining({ pluginName: 'AwsSolutions', conclusion: 'success', violations: [] }),
+    );
+  });
+
+  it('exits 1 naming the offending cdk.json key when the configuration is bad', () => {
+    const result = runApp({ pools: { etl: { maxConcurrentJobs: 0 } }, retention: { days: 'long' } });
+
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('libra.pools.etl.maxConcurrentJobs');
+    expect(result.stderr).toContain('libra.retention.days');
+    expect(result.stderr).not.toContain('    at ');
+    expect(existsSync(join(outdir ?? '', 'Libra.template.json'))).toBe(false);
+  });
+});
