@@ -2,8 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { composeAdmission, composeApi, documentClient, type Wiring } from '#adapters/compose.ts';
-import type { LibraConfig } from '#core/config.ts';
 import type { Admission } from '#core/admission.ts';
+import type { LibraConfig } from '#core/config.ts';
 import type { Finisher } from '#core/finisher.ts';
 import type { JobRecord } from '#core/job-record.ts';
 import type { JobStore } from '#core/ports.ts';
@@ -34,7 +34,10 @@ export interface LocalRuntimeOptions {
   /** Seconds between ticks (admission pass + reconciler); AWS runs it every minute. */
   readonly tickSeconds?: number;
   /** Called for each workflow start, until the job workflow runs on the local interpreter. */
-  readonly onWorkflowStart?: (job: JobRecord, parts: { finisher: Finisher; jobs: JobStore }) => void | Promise<void>;
+  readonly onWorkflowStart?: (
+    job: JobRecord,
+    parts: { finisher: Finisher; jobs: JobStore },
+  ) => void | Promise<void>;
 }
 
 export interface LocalRuntime {
@@ -97,7 +100,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const starter = new RecordingStarter((job) => options.onWorkflowStart?.(job, { finisher, jobs }));
   // Each Lambda has its own logger; sharing one would label admission lines with an API function's context.
   const admissionLogger = logger.createChild();
-  const { admission, reconciler, finisher, jobs } = composeAdmission({ ...wiring, logger: admissionLogger, starter });
+  const { admission, reconciler, finisher, jobs } = composeAdmission({
+    ...wiring,
+    logger: admissionLogger,
+    starter,
+  });
   const admissionHandler = createAdmissionHandler({ admission, metrics, logger: admissionLogger });
   const tickHandler = createTickHandler({ admission, reconciler, metrics, logger: admissionLogger });
   const mapping: EventSourceMapping = startEventSourceMapping(intake, admissionHandler, {

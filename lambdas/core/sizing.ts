@@ -17,6 +17,27 @@ export const SPARK_DEFAULTS = {
 } as const;
 
 /** Spark's default overhead: max(384 MiB, 10 % of the heap), unless set. */
+/**
+ * The keys sizing pins: what admission counted. They go on the spark-submit command line, where
+ * they win over any spark-defaults, so the job runs with exactly what it was admitted for.
+ */
+export const SIZING_KEYS = [
+  'spark.driver.cores',
+  'spark.driver.memory',
+  'spark.driver.memoryOverhead',
+  'spark.executor.cores',
+  'spark.executor.memory',
+  'spark.executor.memoryOverhead',
+  'spark.executor.pyspark.memory',
+  'spark.memory.offHeap.enabled',
+  'spark.memory.offHeap.size',
+  'spark.dynamicAllocation.enabled',
+  'spark.dynamicAllocation.minExecutors',
+  'spark.dynamicAllocation.initialExecutors',
+  'spark.dynamicAllocation.maxExecutors',
+  'spark.executor.instances',
+] as const;
+
 export const MIN_OVERHEAD_MIB = 384;
 export const DEFAULT_OVERHEAD_FACTOR = 0.1;
 

@@ -1,0 +1,195 @@
+import type { JobRecord } from './job-record.ts';
+import type { JobStatus } from './job-states.ts';
+import { SIZING_KEYS } from './sizing.ts';
+
+/**
+ * The input of a job's workflow execution (state-machines/job.asl.json), computed once when the
+ * job is admitted: everything the workflow needs, so that it never reads the job record — the
+ * backend request, the retry delays computed at submit, the timeout, the reservation to give
+ * back and which events the owner subscribed to.
+ */
+
+/** Where a pool's jobs run, as deployed (the stack resolves what the configuration leaves out). */
+export interface BackendTargets {
+  readonly emrServerless?: { readonly applicationId: string; readonly executionRoleArn: string };
+  readonly eks?: {
+    readonly virtualClusterId: string;
+    readonly executionRoleArn: string;
+    readonly releaseLabel: string;
+  };
+}
+
+/** Where job artifacts live: the artifacts bucket in AWS, a folder locally. */
+export interface ArtifactLocations {
+  /** Base URI the runner scripts are deployed under, e.g. `s3://bucket/runners/`. */
+  readonly runnersUri: string;
+  /** URI of a job's stored inline code. */
+  codeUri(jobId: string, jobType: 'sql' | 'python'): string;
+  /** Where Spark writes its logs, e.g. `s3://bucket/logs/`; none locally. */
+  readonly logUri?: string;
+}
+
+export const NOTIFIABLE_STATUSES = [
+  'RUNNING',
+  'RETRYING',
+  'SUCCEEDED',
+  'FAILED',
+  'TIMEOUT',
+  'CANCELLED',
+] as const;
+
+export const SQL_RUNNER = 'sql_runner.py';
+
+interface SparkSubmitDriver {
+  readonly EntryPoint: string;
+  readonly EntryPointArguments: string[];
+  readonly SparkSubmitParameters: string;
+}
+
+interface ConfigurationOverrides {
+  readonly ApplicationConfiguration: { Classification: string; Properties: Record<string, string> }[];
+  readonly MonitoringConfiguration?: { S3MonitoringConfiguration: { LogUri: string } };
+}
+
+export interface WorkflowInput {
+  readonly jobId: string;
+  readonly pool: string;
+  readonly backend: JobRecord['backend'];
+  readonly try: { readonly attempt: number; readonly delay: number };
+  /** The last attempt's number (0-based): maxRetries. */
+  readonly lastAttempt: number;
+  readonly retryDelays: readonly number[];
+  readonly retryOnTimeout: boolean;
+  readonly timeoutSeconds: number;
+  readonly reservation: JobRecord['reservation'];
+  /** History items expire with the job record. */
+  readonly expiresAt: number;
+  readonly notify: Readonly<Record<(typeof NOTIFIABLE_STATUSES)[number], boolean>>;
+  readonly request: {
+    readonly emrServerless?: {
+      readonly ApplicationId: string;
+      readonly ExecutionRoleArn: string;
+      readonly JobDriver: { readonly SparkSubmit: SparkSubmitDriver };
+      readonly ConfigurationOverrides: ConfigurationOverrides;
+      readonly ExecutionTimeoutMinutes: number;
+      readonly Tags: Readonly<Record<string, string>>;
+    };
+    readonly eks?: {
+      readonly VirtualClusterId: string;
+      readonly ExecutionRoleArn: string;
+      readonly ReleaseLabel: string;
+      readonly JobDriver: { readonly SparkSubmitJobDriver: SparkSubmitDriver };
+      readonly ConfigurationOverrides: ConfigurationOverrides;
+      readonly Tags: Readonly<Record<string, string>>;
+    };
+  };
+}
+
+/** EMR's own timeout, a backstop a little above the workflow's, in case stopping the run fails. */
+export function backstopMinutes(timeoutMinutes: number): number {
+  return timeoutMinutes + Math.max(5, Math.ceil(timeoutMinutes * 0.1));
+}
+
+/**
+ * The spark-submit driver: inline SQL runs through the SQL runner script, inline Python is
+ * itself the entry point, and entry-point jobs run as given. The sizing keys go on the
+ * command line (they win over spark-defaults), every other key into spark-defaults, so that
+ * values with spaces survive.
+ */
+export function sparkDriver(
+  job: JobRecord,
+  artifacts: ArtifactLocations,
+): {
+  driver: SparkSubmitDriver;
+  defaults: Record<string, string>;
+} {
+  const { spec } = job;
+  let entryPoint: string;
+  let args: string[];
+  if (spec.code !== undefined && spec.jobType === 'sql') {
+    entryPoint = `${artifacts.runnersUri}${SQL_RUNNER}`;
+    args = [artifacts.codeUri(job.jobId, 'sql')];
+  } else if (spec.code !== undefined) {
+    entryPoint = artifacts.codeUri(job.jobId, 'python');
+    args = [];
+  } else {
+    entryPoint = spec.entryPoint ?? '';
+    args = [...(spec.entryPointArguments ?? [])];
+  }
+  const submit: string[] = [];
+  if (spec.mainClass) submit.push('--class', spec.mainClass);
+  const defaults: Record<string, string> = {};
+  for (const [key, value] of Object.entries(spec.sparkConf)) {
+    if ((SIZING_KEYS as readonly string[]).includes(key)) submit.push('--conf', `${key}=${value}`);
+    else defaults[key] = value;
+  }
+  return {
+    driver: { EntryPoint: entryPoint, EntryPointArguments: args, SparkSubmitParameters: submit.join(' ') },
+    defaults,
+  };
+}
+
+export function workflowInput(
+  job: JobRecord,
+  targets: BackendTargets,
+  artifacts: ArtifactLocations,
+  retentionDays: number,
+): WorkflowInput {
+  const { spec } = job;
+  const { driver, defaults } = sparkDriver(job, artifacts);
+  const overrides: ConfigurationOverrides = {
+    ApplicationConfiguration: [{ Classification: 'spark-defaults', Properties: defaults }],
+    ...(artifacts.logUri && {
+      MonitoringConfiguration: { S3MonitoringConfiguration: { LogUri: `${artifacts.logUri}${job.jobId}/` } },
+    }),
+  };
+  const tags = { ...job.tags, 'libra:job-id': job.jobId, 'libra:pool': job.pool };
+  const subscribed = new Set<JobStatus>(spec.notifications?.events ?? []);
+  const notify = Object.fromEntries(
+    NOTIFIABLE_STATUSES.map((status) => [status, subscribed.has(status)]),
+  ) as Record<(typeof NOTIFIABLE_STATUSES)[number], boolean>;
+
+  let request: WorkflowInput['request'] = {};
+  if (job.backend === 'eks') {
+    const eks = targets.eks;
+    if (!eks) throw new Error(`pool '${job.pool}' has no EKS backend deployed`);
+    request = {
+      eks: {
+        VirtualClusterId: eks.virtualClusterId,
+        ExecutionRoleArn: eks.executionRoleArn,
+        ReleaseLabel: eks.releaseLabel,
+        JobDriver: { SparkSubmitJobDriver: driver },
+        ConfigurationOverrides: overrides,
+        Tags: tags,
+      },
+    };
+  } else {
+    const serverless = targets.emrServerless;
+    if (!serverless) throw new Error(`pool '${job.pool}' has no EMR Serverless backend deployed`);
+    request = {
+      emrServerless: {
+        ApplicationId: serverless.applicationId,
+        ExecutionRoleArn: serverless.executionRoleArn,
+        JobDriver: { SparkSubmit: driver },
+        ConfigurationOverrides: overrides,
+        ExecutionTimeoutMinutes: backstopMinutes(spec.timeoutMinutes),
+        Tags: tags,
+      },
+    };
+  }
+
+  return {
+    jobId: job.jobId,
+    pool: job.pool,
+    backend: job.backend,
+    try: { attempt: 0, delay: 0 },
+    lastAttempt: spec.retryPolicy.maxRetries,
+    retryDelays: spec.retryDelaysSeconds,
+    retryOnTimeout: spec.retryOnTimeout,
+    timeoutSeconds: spec.timeoutMinutes * 60,
+    reservation: job.reservation,
+    expiresAt: Math.floor(Date.parse(job.submittedAt) / 1000) + retentionDays * 86_400,
+    notify,
+    request,
+  };
+}
