@@ -20,6 +20,7 @@ import type {
   WaitingJob,
   WaitingJobs,
   WaitingPage,
+  WebhookLog,
 } from '#core/ports.ts';
 import { JOB_TABLE } from './table-definition.ts';
 
@@ -76,7 +77,7 @@ export interface DynamoJobStoreOptions {
 /** Orders history items written in the same millisecond by this process. */
 let eventSequence = 0;
 
-export class DynamoJobStore implements JobStore, WaitingJobs {
+export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog {
   readonly #client: DynamoDBDocumentClient;
   readonly #table: string;
   readonly #retentionSeconds: number;
@@ -359,6 +360,29 @@ export class DynamoJobStore implements JobStore, WaitingJobs {
       return this.claimIdempotencyKey(owner, key, jobId, requestHash);
     }
     return { claimed: false, jobId: String(Item.jobId), requestHash: String(Item.requestHash) };
+  }
+
+  async recordDelivery(event: JobEvent & { readonly type: 'WEBHOOK' }): Promise<void> {
+    await this.#putEvent(event);
+  }
+
+  async disableWebhook(jobId: string, at: string): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: jobKey(jobId),
+          UpdateExpression: 'SET #disabled = if_not_exists(#disabled, :at)',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#disabled': 'webhookDisabledAt' },
+          ExpressionAttributeValues: { ':at': at },
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+    return true;
   }
 }
 

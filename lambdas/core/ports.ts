@@ -177,3 +177,15 @@ export interface MetricsSink {
   gauge(name: string, pool: string, value: number, unit: 'Count' | 'Megabytes' | 'None' | 'Seconds'): void;
   flush(): void;
 }
+
+/**
+ * Webhook bookkeeping on the job (DESIGN §6): each delivery attempt is a WEBHOOK history item,
+ * and a receiver's 410 stops the job's later deliveries. Kept apart from JobStore so that the
+ * stores and stand-ins that never deliver webhooks need not implement it.
+ */
+export interface WebhookLog {
+  /** Adds a WEBHOOK history item to the job's events. */
+  recordDelivery(event: JobEvent & { readonly type: 'WEBHOOK' }): Promise<void>;
+  /** Marks the job's subscription disabled (`webhookDisabledAt`); the first time is kept. False for an unknown job. */
+  disableWebhook(jobId: string, at: string): Promise<boolean>;
+}

@@ -1,0 +1,276 @@
+import { createHash } from 'node:crypto';
+import type { JobEvent, JobRecord } from './job-record.ts';
+import { type JobStatus, type Reason, STATUS_TIMESTAMP } from './job-states.ts';
+import type { Clock, JobStore, LogPort, WebhookLog } from './ports.ts';
+
+/**
+ * Webhooks (DESIGN §6): one Standard Webhooks message per subscribed status move, sent by the
+ * notifier task of the job's workflow. The workflow's `Retry` redelivers on
+ * WebhookDeliveryFailed and its `Catch` carries on, so a webhook can never fail a job.
+ */
+
+export type WebhookEventType = `job.${Lowercase<JobStatus>}`;
+
+export interface WebhookData {
+  readonly jobId: string;
+  readonly status: JobStatus;
+  readonly name?: string;
+  readonly pool: string;
+  readonly attempts: number;
+  readonly submittedAt: string;
+  readonly startedAt?: string;
+  readonly completedAt?: string;
+  readonly cancelledAt?: string;
+  readonly reason?: Reason;
+}
+
+/** The JSON body, in the Standard Webhooks shape: type, when it happened, what happened. */
+export interface WebhookPayload {
+  readonly type: WebhookEventType;
+  readonly timestamp: string;
+  readonly data: WebhookData;
+}
+
+/** One message to send. `timestamp` is the send time (the `webhook-timestamp` header). */
+export interface WebhookRequest {
+  readonly url: string;
+  readonly id: string;
+  readonly timestamp: Date;
+  readonly body: string;
+  /** The pool's signing secret, `whsec_` + base64. */
+  readonly secret: string;
+}
+
+/**
+ * What became of a send: the receiver's status code, a network failure or timeout (worth
+ * another try), or a destination the sender refused to connect to (never worth one).
+ */
+export type WebhookResponse =
+  | { readonly outcome: 'response'; readonly statusCode: number; readonly durationMs: number }
+  | { readonly outcome: 'failed'; readonly error: string; readonly durationMs: number }
+  | { readonly outcome: 'refused'; readonly error: string; readonly durationMs: number };
+
+/** Signs and sends one message; never throws for what the receiver or the network did. */
+export interface WebhookSender {
+  send(request: WebhookRequest): Promise<WebhookResponse>;
+}
+
+/** The signing secret of each pool (Secrets Manager in AWS, LIBRA_WEBHOOK_SECRET locally). */
+export interface WebhookSecrets {
+  secretFor(pool: string): Promise<string>;
+}
+
+/** The job record as the notifier reads it: the store adds `webhookDisabledAt` after a 410. */
+export type WebhookJob = JobRecord & { readonly webhookDisabledAt?: string };
+
+/** Non-2xx, network error or timeout: the attempt is recorded; the workflow's `Retry` tries again. */
+export class WebhookDeliveryFailed extends Error {
+  readonly webhookId: string;
+  readonly statusCode: number | undefined;
+  constructor(jobId: string, webhookId: string, detail: string, statusCode?: number) {
+    super(`webhook ${webhookId} of job ${jobId} was not delivered: ${detail}`);
+    this.name = 'WebhookDeliveryFailed';
+    this.webhookId = webhookId;
+    this.statusCode = statusCode;
+  }
+}
+
+/** The destination is not allowed (SSRF guard, not https when deployed): recorded, never retried. */
+export class WebhookBlocked extends Error {
+  readonly webhookId: string;
+  constructor(jobId: string, webhookId: string, detail: string) {
+    super(`webhook ${webhookId} of job ${jobId} was refused: ${detail}`);
+    this.name = 'WebhookBlocked';
+    this.webhookId = webhookId;
+  }
+}
+
+export function webhookEventType(status: JobStatus): WebhookEventType {
+  return `job.${status.toLowerCase()}` as WebhookEventType;
+}
+
+/**
+ * The message id, the same for every redelivery of one event so that receivers can drop
+ * duplicates: the job, the status, and which time the job reached that status (a job that
+ * retries is RUNNING more than once, and each is its own event).
+ */
+export function webhookId(jobId: string, status: JobStatus, occurrence: number): string {
+  const digest = createHash('sha256').update(`${jobId}\n${status}\n${occurrence}`).digest('hex');
+  return `msg_${digest.slice(0, 32)}`;
+}
+
+/** True when the job asked for this status and its receiver has not answered 410. */
+export function isSubscribed(job: WebhookJob, status: JobStatus): boolean {
+  const notifications = job.spec.notifications;
+  return notifications?.events.includes(status) === true && job.webhookDisabledAt === undefined;
+}
+
+/** The status move being announced, as the history recorded it. */
+export interface StatusOccurrence {
+  /** 1 for the first time the job reached the status; 0 when the history holds no such move. */
+  readonly occurrence: number;
+  readonly at: string;
+  readonly reason?: Reason;
+}
+
+/**
+ * The latest move to `status` in the history. The submit (QUEUED) has no history item: its
+ * time is the record's. Without a history item, the record's time for the status is used.
+ */
+export function statusOccurrence(
+  job: JobRecord,
+  status: JobStatus,
+  events: readonly JobEvent[],
+): StatusOccurrence {
+  const moves = events.filter((event) => event.type === 'STATUS' && event.status === status);
+  const latest = moves.at(-1);
+  if (latest) {
+    return { occurrence: moves.length, at: latest.at, ...(latest.reason && { reason: latest.reason }) };
+  }
+  const attribute = STATUS_TIMESTAMP[status];
+  const recorded = attribute ? (job as unknown as Record<string, unknown>)[attribute] : undefined;
+  return {
+    occurrence: 0,
+    at: typeof recorded === 'string' ? recorded : job.updatedAt,
+    ...(job.status === status && job.reason && { reason: job.reason }),
+  };
+}
+
+export function webhookPayload(
+  job: JobRecord,
+  status: JobStatus,
+  occurred: StatusOccurrence,
+): WebhookPayload {
+  return {
+    type: webhookEventType(status),
+    timestamp: occurred.at,
+    data: {
+      jobId: job.jobId,
+      status,
+      ...(job.name !== undefined && { name: job.name }),
+      pool: job.pool,
+      attempts: job.attempts,
+      submittedAt: job.submittedAt,
+      ...(job.startedAt !== undefined && { startedAt: job.startedAt }),
+      ...(job.completedAt !== undefined && { completedAt: job.completedAt }),
+      ...(job.cancelledAt !== undefined && { cancelledAt: job.cancelledAt }),
+      ...(occurred.reason && { reason: occurred.reason }),
+    },
+  };
+}
+
+export type NotifyResult =
+  | { readonly delivered: true; readonly statusCode: number; readonly webhookId: string }
+  | { readonly delivered: false; readonly skipped: 'unknown-job' | 'not-subscribed' | 'disabled' }
+  | {
+      readonly delivered: false;
+      readonly statusCode: 410;
+      readonly webhookId: string;
+      readonly disabled: true;
+    };
+
+export interface NotifierDeps {
+  readonly jobs: Pick<JobStore, 'getJob' | 'listEvents'> & WebhookLog;
+  readonly sender: WebhookSender;
+  readonly secrets: WebhookSecrets;
+  readonly clock: Clock;
+  readonly logger: LogPort;
+}
+
+type DeliveryOutcome = 'delivered' | 'gone' | 'failed' | 'blocked';
+
+/**
+ * Sends one job event to the job's webhook and records the attempt in the job's history.
+ * Only 2xx is delivered; 410 disables the subscription; anything else throws after the
+ * attempt is recorded: WebhookDeliveryFailed (retried) or WebhookBlocked (not).
+ */
+export class Notifier {
+  readonly #deps: NotifierDeps;
+
+  constructor(deps: NotifierDeps) {
+    this.#deps = deps;
+  }
+
+  async notify(jobId: string, status: JobStatus): Promise<NotifyResult> {
+    const { jobs, sender, secrets, clock, logger } = this.#deps;
+    const job: WebhookJob | undefined = await jobs.getJob(jobId);
+    if (!job) {
+      logger.warn('webhook for an unknown job', { jobId, status });
+      return { delivered: false, skipped: 'unknown-job' };
+    }
+    const notifications = job.spec.notifications;
+    if (!notifications?.events.includes(status)) {
+      return { delivered: false, skipped: 'not-subscribed' };
+    }
+    if (!isSubscribed(job, status)) {
+      logger.info('webhook disabled by a 410; not sent', {
+        jobId,
+        status,
+        disabledAt: job.webhookDisabledAt,
+      });
+      return { delivered: false, skipped: 'disabled' };
+    }
+
+    const events = await jobs.listEvents(jobId);
+    const occurred = statusOccurrence(job, status, events);
+    const id = webhookId(jobId, status, occurred.occurrence);
+    const attempt =
+      1 + events.filter((event) => event.type === 'WEBHOOK' && event.detail?.webhookId === id).length;
+    const body = JSON.stringify(webhookPayload(job, status, occurred));
+    const sentAt = clock();
+    let response: WebhookResponse;
+    try {
+      const secret = await secrets.secretFor(job.pool);
+      response = await sender.send({ url: notifications.webhook, id, timestamp: sentAt, body, secret });
+    } catch (error) {
+      // Nothing was sent (the pool's secret could not be read): a failed attempt, tried again later.
+      logger.error('webhook not sent', { jobId, status, webhookId: id, error: error as Error });
+      response = { outcome: 'failed', error: 'the signing secret could not be read', durationMs: 0 };
+    }
+
+    let outcome: DeliveryOutcome;
+    if (response.outcome === 'refused') outcome = 'blocked';
+    else if (response.outcome === 'failed') outcome = 'failed';
+    else if (response.statusCode >= 200 && response.statusCode < 300) outcome = 'delivered';
+    else if (response.statusCode === 410) outcome = 'gone';
+    else outcome = 'failed';
+
+    await jobs.recordDelivery({
+      jobId,
+      at: sentAt.toISOString(),
+      type: 'WEBHOOK',
+      status,
+      detail: {
+        webhookId: id,
+        eventType: webhookEventType(status),
+        attempt,
+        outcome,
+        durationMs: Math.round(response.durationMs),
+        ...(response.outcome === 'response'
+          ? { statusCode: response.statusCode }
+          : { error: response.error }),
+      },
+    });
+    const logged = { jobId, status, webhookId: id, attempt, outcome };
+
+    if (response.outcome === 'refused') {
+      logger.warn('webhook destination refused', { ...logged, error: response.error });
+      throw new WebhookBlocked(jobId, id, response.error);
+    }
+    if (response.outcome === 'failed') {
+      logger.warn('webhook not delivered', { ...logged, error: response.error });
+      throw new WebhookDeliveryFailed(jobId, id, response.error);
+    }
+    if (outcome === 'delivered') {
+      logger.info('webhook delivered', { ...logged, statusCode: response.statusCode });
+      return { delivered: true, statusCode: response.statusCode, webhookId: id };
+    }
+    if (outcome === 'gone') {
+      await jobs.disableWebhook(jobId, sentAt.toISOString());
+      logger.info('webhook answered 410; later events are not sent', logged);
+      return { delivered: false, statusCode: 410, webhookId: id, disabled: true };
+    }
+    logger.warn('webhook not delivered', { ...logged, statusCode: response.statusCode });
+    throw new WebhookDeliveryFailed(jobId, id, `HTTP ${response.statusCode}`, response.statusCode);
+  }
+}
