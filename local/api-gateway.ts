@@ -93,6 +93,8 @@ function sendJson(response: ServerResponse, statusCode: number, body: unknown): 
 
 export interface ApiGatewayOptions {
   readonly routes: readonly LocalRoute[];
+  /** Local-only routes outside the API (run output files); true when it answered. */
+  readonly extra?: (request: IncomingMessage, response: ServerResponse, url: URL) => Promise<boolean>;
   /** Called for each error a handler throws past its own error handling (a bug). */
   readonly onHandlerError: (error: unknown, routeKey: string) => void;
 }
@@ -109,6 +111,7 @@ export function apiGateway(options: ApiGatewayOptions) {
       sendJson(response, 200, { status: 'ok' });
       return;
     }
+    if (options.extra && (await options.extra(request, response, url))) return;
 
     let match: { route: CompiledRoute; values: string[] } | undefined;
     for (const route of routes) {

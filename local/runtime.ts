@@ -1,27 +1,43 @@
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { composeAdmission, composeApi, documentClient, type Wiring } from '#adapters/compose.ts';
+import { HttpWebhookSender, localWebhookSecrets } from '#adapters/webhook-sender.ts';
 import type { Admission } from '#core/admission.ts';
 import type { LibraConfig } from '#core/config.ts';
 import type { Finisher } from '#core/finisher.ts';
 import type { JobRecord } from '#core/job-record.ts';
-import type { JobStore } from '#core/ports.ts';
+import { JobLauncher } from '#core/launcher.ts';
+import type { JobStore, WorkflowStarter } from '#core/ports.ts';
 import type { Reconciler } from '#core/reconciler.ts';
+import { RunRecorder } from '#core/run-recorder.ts';
+import { Notifier } from '#core/webhook.ts';
+import type { BackendTargets } from '#core/workflow-input.ts';
 import { createAdmissionHandler } from '#handlers/admission.ts';
 import { createCancelJobHandler } from '#handlers/cancel-job.ts';
+import { createFinalizerHandler } from '#handlers/finalizer.ts';
 import { createGetJobHandler } from '#handlers/get-job.ts';
 import { createListJobEventsHandler } from '#handlers/list-job-events.ts';
 import { createListJobsHandler } from '#handlers/list-jobs.ts';
 import { createListPoolsHandler } from '#handlers/list-pools.ts';
+import { createNotifierHandler } from '#handlers/notifier.ts';
 import { createSubmitJobHandler } from '#handlers/submit-job.ts';
 import { createTickHandler } from '#handlers/tick.ts';
+import { readJobWorkflow, substitute } from '../state-machines/job-workflow.ts';
 import { apiGateway, type LambdaHandler, type LocalRoute } from './api-gateway.ts';
 import { startLocalDynamoDB } from './dynamodb.ts';
+import { LocalSparkEngine } from './engine/index.ts';
 import { type EventSourceMapping, startEventSourceMapping } from './event-source-mapping.ts';
 import { InMemoryMetrics } from './metrics.ts';
 import { LocalQueue } from './queue.ts';
 import { RecordingStarter } from './recording-starter.ts';
+import { serveRunOutput } from './run-output.ts';
+import { type LambdaFunction, localBindings } from './workflow/bindings.ts';
+import { LocalWorkflow } from './workflow/runner.ts';
+import { LocalArtifacts, LocalRunControl, runOnLocalEngine, runStateChange } from './workflow/spark.ts';
 
 export interface LocalRuntimeOptions {
   readonly config: LibraConfig;
@@ -47,7 +63,14 @@ export interface LocalRuntime {
   readonly dynamoEndpoint: string;
   readonly tableName: string;
   readonly metrics: InMemoryMetrics;
-  readonly starter: RecordingStarter;
+  readonly starter: WorkflowStarter;
+  /** The local Spark engine the workflow runs jobs on. */
+  readonly engine: LocalSparkEngine;
+  /** The local Step Functions running the job workflow. */
+  readonly workflow: LocalWorkflow;
+  /** The webhook signing secret (LIBRA_WEBHOOK_SECRET, or generated at start). */
+  readonly webhookSecret: string;
+  readonly webhookSecretGenerated: boolean;
   readonly intake: LocalQueue;
   readonly intakeDeadLetters: LocalQueue;
   /** The use cases behind the handlers, for tests and benchmarks that drive them directly. */
@@ -62,6 +85,18 @@ const INTAKE_VISIBILITY_SECONDS = 30;
 const INTAKE_MAX_RECEIVES = 5;
 
 export const LOCAL_TABLE_NAME = 'libra-jobs';
+const LOCAL_INTAKE_URL = 'http://127.0.0.1/000000000000/libra-intake';
+const LOCAL_NOTIFIER_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:libra-notifier';
+const LOCAL_FINALIZER_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:libra-finalizer';
+/** Locally every pool runs on the local engine; these names only fill the request EMR would get. */
+const LOCAL_TARGETS: BackendTargets = {
+  emrServerless: { applicationId: 'local', executionRoleArn: 'arn:aws:iam::000000000000:role/libra-local' },
+  eks: {
+    virtualClusterId: 'local',
+    executionRoleArn: 'arn:aws:iam::000000000000:role/libra-local',
+    releaseLabel: 'emr-7.5.0-latest',
+  },
+};
 
 /**
  * Libra on one machine: dynalite for the table, and an HTTP server that hands each request
@@ -69,9 +104,12 @@ export const LOCAL_TABLE_NAME = 'libra-jobs';
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const logger = new Logger({ serviceName: 'libra', logLevel: options.logLevel ?? 'INFO' });
+  // Without --data everything lives in a scratch folder removed at stop, as the in-memory table is.
+  const scratch = options.dataDir === undefined ? await mkdtemp(join(tmpdir(), 'libra-')) : undefined;
+  const dataDir = options.dataDir ?? (scratch as string);
   const dynamo = await startLocalDynamoDB({
     tableName: LOCAL_TABLE_NAME,
-    ...(options.dataDir !== undefined && { dataDir: options.dataDir }),
+    ...(options.dataDir !== undefined && { dataDir: join(options.dataDir, 'db') }),
   });
 
   const metrics = new InMemoryMetrics();
@@ -82,6 +120,17 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     maxReceiveCount: INTAKE_MAX_RECEIVES,
     deadLetterQueue: intakeDeadLetters,
   });
+  const engine = new LocalSparkEngine({
+    dataDir: join(dataDir, 'engine'),
+    ...(process.env.SPARK_HOME && { sparkHome: process.env.SPARK_HOME }),
+  });
+  const artifacts = new LocalArtifacts(join(dataDir, 'artifacts'));
+  const webhookSecrets = localWebhookSecrets(process.env);
+
+  // The workflow, notifier and finalizer refer to each other; each is bound once built.
+  let workflow: LocalWorkflow | undefined;
+  let stopping = false;
+  let notifier: Notifier | undefined;
   const wiring: Wiring = {
     documentClient: documentClient(dynamo.client),
     tableName: LOCAL_TABLE_NAME,
@@ -93,20 +142,88 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         intake.send(JSON.stringify(message));
       },
     },
+    workflows: {
+      stop: async (jobId) => workflow?.stop(jobId) ?? false,
+      state: async (jobId) => {
+        const status = workflow?.get(jobId)?.status;
+        return status === undefined ? undefined : status;
+      },
+    },
+    runs: new LocalRunControl(engine),
+    notifier: {
+      notify: async (jobId, status) => {
+        await notifier?.notify(jobId, status);
+      },
+    },
     // Local mode: a developer may receive webhooks on plain http.
     allowInsecureWebhooks: true,
   };
   const deps = composeApi(wiring);
-  const starter = new RecordingStarter((job) => options.onWorkflowStart?.(job, { finisher, jobs }));
   // Each Lambda has its own logger; sharing one would label admission lines with an API function's context.
-  const admissionLogger = logger.createChild();
-  const { admission, reconciler, finisher, jobs } = composeAdmission({
+  const workerLogger = logger.createChild();
+  let baseUrl = '';
+  const launcher = new JobLauncher({
+    artifacts,
+    locations: artifacts.locations,
+    targets: () => LOCAL_TARGETS,
+    executions: {
+      startExecution: async (name, input) =>
+        workflow?.start(name, input) === 'started' ? 'started' : 'already-started',
+    },
+    retentionDays: options.config.retention.days,
+  });
+  const starter: WorkflowStarter = options.onWorkflowStart
+    ? new RecordingStarter((job) => options.onWorkflowStart?.(job, { finisher, jobs }))
+    : launcher;
+  const { admission, reconciler, finisher, finalizer, jobs } = composeAdmission({
     ...wiring,
-    logger: admissionLogger,
+    logger: workerLogger,
     starter,
   });
-  const admissionHandler = createAdmissionHandler({ admission, metrics, logger: admissionLogger });
-  const tickHandler = createTickHandler({ admission, reconciler, metrics, logger: admissionLogger });
+  notifier = new Notifier({
+    jobs,
+    sender: new HttpWebhookSender({ allowPrivateTargets: true }),
+    secrets: webhookSecrets.secrets,
+    clock: () => new Date(),
+    logger: workerLogger,
+  });
+  const recorder = new RunRecorder({ jobs, logger: workerLogger });
+  engine.onStateChange((run) => {
+    void recorder
+      .record(runStateChange(run, baseUrl))
+      .catch((error: unknown) => workerLogger.error('run state not recorded', { error: error as Error }));
+  });
+  const notifierHandler = createNotifierHandler({ notifier, logger: workerLogger });
+  const finalizerHandler = createFinalizerHandler({ finalizer, logger: workerLogger });
+  workflow = new LocalWorkflow({
+    definition: substitute(readJobWorkflow(), {
+      JobTableName: LOCAL_TABLE_NAME,
+      IntakeQueueUrl: LOCAL_INTAKE_URL,
+      NotifierFunctionArn: LOCAL_NOTIFIER_ARN,
+      FinalizerFunctionArn: LOCAL_FINALIZER_ARN,
+    }),
+    bindings: localBindings({
+      dynamodb: dynamo.client,
+      queues: new Map([[LOCAL_INTAKE_URL, intake]]),
+      functions: new Map<string, LambdaFunction>([
+        [LOCAL_NOTIFIER_ARN, (payload) => notifierHandler(payload)],
+        [LOCAL_FINALIZER_ARN, (payload) => finalizerHandler(payload)],
+      ]),
+      spark: (_kind, request) => runOnLocalEngine(engine, request),
+    }),
+    // What the EventBridge rule on execution status does in AWS.
+    onEnded: async ({ execution }) => {
+      if (stopping || execution.status === 'RUNNING' || execution.status === 'SUCCEEDED') return;
+      await finalizerHandler({
+        source: 'aws.states',
+        'detail-type': 'Step Functions Execution Status Change',
+        detail: { name: execution.name, status: execution.status, cause: execution.error?.message },
+      }).catch((error: unknown) => workerLogger.error('finalizer failed', { error: error as Error }));
+    },
+  });
+
+  const admissionHandler = createAdmissionHandler({ admission, metrics, logger: workerLogger });
+  const tickHandler = createTickHandler({ admission, reconciler, metrics, logger: workerLogger });
   const mapping: EventSourceMapping = startEventSourceMapping(intake, admissionHandler, {
     batchSize: 10,
     maximumConcurrency: 2,
@@ -146,6 +263,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const server: Server = createServer(
     apiGateway({
       routes,
+      extra: (request, response, url) => serveRunOutput(engine, request, response, url),
       onHandlerError: (error, routeKey) => logger.error('handler threw', { routeKey, error: error as Error }),
     }),
   );
@@ -164,14 +282,19 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   // A restart over persisted data admits what waited and mends what a crash left half-done.
   void tick();
   const { port } = server.address() as AddressInfo;
+  baseUrl = `http://${options.host ?? '127.0.0.1'}:${port}`;
 
   return {
-    url: `http://${options.host ?? '127.0.0.1'}:${port}`,
+    url: baseUrl,
     port,
     dynamoEndpoint: dynamo.endpoint,
     tableName: LOCAL_TABLE_NAME,
     metrics,
     starter,
+    engine,
+    workflow,
+    webhookSecret: webhookSecrets.secret,
+    webhookSecretGenerated: webhookSecrets.generated,
     intake,
     intakeDeadLetters,
     parts: { admission, reconciler, finisher, jobs },
@@ -186,9 +309,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       });
       await mapping.stop();
       await ticking;
+      // Work still running is dropped as a crashed machine would drop it: with --data, the
+      // reconciler ends those jobs at the next start.
+      stopping = true;
+      for (const name of workflow?.running() ?? []) workflow?.stop(name);
+      await engine.close();
+      await workflow?.settled();
       intake.close();
       intakeDeadLetters.close();
       await dynamo.close();
+      if (scratch) await rm(scratch, { recursive: true, force: true });
     },
   };
 }

@@ -328,6 +328,42 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog {
     return { jobs, ...(page.LastEvaluatedKey && { next: page.LastEvaluatedKey }) };
   }
 
+  async recordRun(change: {
+    readonly jobId: string;
+    readonly runId: string;
+    readonly state: string;
+    readonly details?: string;
+    readonly links?: Readonly<Record<string, string>>;
+    readonly at: string;
+  }): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: jobKey(change.jobId),
+          UpdateExpression:
+            'SET backendRunId = :run, backendState = :state, backendUpdatedAt = :at, backendDetails = :details' +
+            (change.links ? ', links = :links' : ''),
+          // Events can arrive out of order: a report older than the one recorded changes nothing.
+          ConditionExpression:
+            'attribute_exists(pk) AND (attribute_not_exists(backendUpdatedAt) OR backendUpdatedAt <= :at)',
+          ExpressionAttributeValues: {
+            ':run': change.runId,
+            ':state': change.state,
+            ':at': change.at,
+            ':details': change.details ?? '',
+            ...(change.links && { ':links': change.links }),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException)
+        return (await this.getJob(change.jobId)) !== undefined;
+      throw error;
+    }
+  }
+
   async claimIdempotencyKey(
     owner: string,
     key: string,

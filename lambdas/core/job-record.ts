@@ -46,6 +46,10 @@ export interface JobRecord {
   readonly updatedAt: string;
   readonly reason?: Reason;
   readonly backendRunId?: string;
+  /** The backend's own state of the current run (EMR's job-run state), from its state-change events. */
+  readonly backendState?: string;
+  /** Where to look at the run: Spark UI, logs, local output files. */
+  readonly links?: Readonly<Record<string, string>>;
   /** Hash of the submitted body, kept for Idempotency-Key replays. */
   readonly requestHash: string;
 }

@@ -24,12 +24,16 @@ import type {
   MetricsSink,
   PoolStore,
   TagFilter,
+  WorkflowControl,
 } from './ports.ts';
 import { sizeJob } from './sizing.ts';
 
 export interface JobServiceDeps {
   readonly store: JobStore;
   readonly pools: PoolStore;
+  readonly workflows: WorkflowControl;
+  /** Ends a cancelled job whose workflow was not running (the finalizer, in-process). */
+  readonly finalizeStopped: (jobId: string) => Promise<void>;
   readonly intake: IntakeQueue;
   readonly metrics: MetricsSink;
   readonly logger: LogPort;
@@ -64,6 +68,10 @@ export interface StatusView {
   readonly reason?: JobRecord['reason'];
   readonly resources: JobRecord['resources'];
   readonly queuePosition?: number;
+  /** The backend's run: its id and EMR's own state of it. */
+  readonly run?: { readonly id: string; readonly state?: string };
+  /** Where to look at the run: Spark UI and logs; locally its stdout, stderr and SQL result. */
+  readonly links?: Readonly<Record<string, string>>;
 }
 
 export interface CancelResult {
@@ -291,24 +299,40 @@ export class JobService {
     });
   }
 
-  async cancel(principal: string, jobId: string): Promise<CancelResult> {
+  /**
+   * Cancels a job that has not finished. A queued job is cancelled at once. A scheduled, running
+   * or retrying one moves to CANCELLING and its workflow is stopped; the finalizer then stops
+   * the Spark run, gives the capacity back and records CANCELLED (or what the run reached
+   * first). With no execution running, the finalizer runs at once.
+   */
+  async cancel(principal: string, jobId: string, racesLeft = 3): Promise<CancelResult> {
     const job = await this.#visibleJob(principal, jobId);
     if (isTerminal(job.status)) {
       throw new ConflictError(`job ${jobId} is already ${job.status}`, [
         { field: 'status', message: `${job.status} is final` },
       ]);
     }
-    if (job.status !== 'QUEUED') {
-      throw new ConflictError(`job ${jobId} is ${job.status}; only queued jobs can be cancelled yet`, [
-        { field: 'status', message: `${job.status} cannot be cancelled` },
-      ]);
+    if (job.status === 'CANCELLING') {
+      return { jobId, status: 'CANCELLING', message: 'Cancellation in progress' };
     }
     const at = this.#deps.clock().toISOString();
+    const reason = { code: 'CANCELLED_BY_USER' as const, message: `cancelled by ${principal}` };
+    const to = job.status === 'QUEUED' ? 'CANCELLED' : 'CANCELLING';
+    let moved: JobRecord;
     try {
-      const moved = await this.#deps.store.transition(jobId, ['QUEUED'], 'CANCELLED', {
-        at,
-        reason: { code: 'CANCELLED_BY_USER', message: `cancelled by ${principal}` },
-      });
+      moved = await this.#deps.store.transition(jobId, [job.status], to, { at, reason });
+    } catch (error) {
+      if (!(error instanceof TransitionConflict)) throw error;
+      const finalNow = error.actualStatus !== undefined && isTerminal(error.actualStatus as JobStatus);
+      if (finalNow || racesLeft <= 0) {
+        throw new ConflictError(`job ${jobId} is ${error.actualStatus}; it moved before the cancel`, [
+          { field: 'status', message: `${error.actualStatus}` },
+        ]);
+      }
+      // It moved on (admitted, started, retried) while we looked: cancel it where it is now.
+      return this.cancel(principal, jobId, racesLeft - 1);
+    }
+    if (to === 'CANCELLED') {
       await this.#deps.pools.freeQueueSlot(job.pool);
       return {
         jobId,
@@ -316,14 +340,18 @@ export class JobService {
         ...(moved.cancelledAt !== undefined && { cancelledAt: moved.cancelledAt }),
         message: 'Job cancelled successfully',
       };
-    } catch (error) {
-      if (error instanceof TransitionConflict) {
-        throw new ConflictError(`job ${jobId} is ${error.actualStatus}; it moved before the cancel`, [
-          { field: 'status', message: `${error.actualStatus}` },
-        ]);
-      }
-      throw error;
     }
+    if (await this.#deps.workflows.stop(jobId, reason.message)) {
+      return { jobId, status: 'CANCELLING', message: 'Cancellation in progress' };
+    }
+    await this.#deps.finalizeStopped(jobId);
+    const now = (await this.#deps.store.getJob(jobId)) ?? moved;
+    return {
+      jobId,
+      status: now.status,
+      ...(now.cancelledAt !== undefined && { cancelledAt: now.cancelledAt }),
+      message: now.status === 'CANCELLING' ? 'Cancellation in progress' : `Job ${now.status.toLowerCase()}`,
+    };
   }
 
   /** The job if the caller owns it or is an admin; otherwise it does not exist for them. */
@@ -355,5 +383,9 @@ export function toStatusView(job: JobRecord, queuePosition?: number): StatusView
     ...(job.reason !== undefined && { reason: job.reason }),
     resources: job.resources,
     ...(queuePosition !== undefined && { queuePosition }),
+    ...(job.backendRunId !== undefined && {
+      run: { id: job.backendRunId, ...(job.backendState !== undefined && { state: job.backendState }) },
+    }),
+    ...(job.links !== undefined && { links: job.links }),
   };
 }

@@ -67,6 +67,18 @@ export interface JobStore {
   listJobs(query: ListJobsQuery): Promise<JobPage>;
   /** The job's history items (its moves and deliveries), oldest first. */
   listEvents(jobId: string): Promise<JobEvent[]>;
+  /**
+   * Records the backend's view of the job's current run (id, state, links); false when the job
+   * does not exist. An older report never overwrites a newer one.
+   */
+  recordRun(change: {
+    readonly jobId: string;
+    readonly runId: string;
+    readonly state: string;
+    readonly details?: string;
+    readonly links?: Readonly<Record<string, string>>;
+    readonly at: string;
+  }): Promise<boolean>;
   /** 1 = next to be admitted in its pool. */
   queuePosition(job: JobRecord): Promise<number>;
   /** Ties an Idempotency-Key to a job id, once; a later claim gets what the first one stored. */
@@ -188,4 +200,36 @@ export interface WebhookLog {
   recordDelivery(event: JobEvent & { readonly type: 'WEBHOOK' }): Promise<void>;
   /** Marks the job's subscription disabled (`webhookDisabledAt`); the first time is kept. False for an unknown job. */
   disableWebhook(jobId: string, at: string): Promise<boolean>;
+}
+
+/** How a job's workflow execution stands, as Step Functions reports it. */
+export type ExecutionState = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT';
+
+/** Stops and inspects job workflow executions (named after their job). */
+export interface WorkflowControl {
+  /** Stops the job's execution; false when none of that name is running. */
+  stop(jobId: string, cause: string): Promise<boolean>;
+  /** How the job's execution stands; undefined when it never started. */
+  state(jobId: string): Promise<ExecutionState | undefined>;
+}
+
+/** Starts a named execution of the job workflow with its input. */
+export interface ExecutionStarter {
+  startExecution(name: string, input: unknown): Promise<StartResult>;
+}
+
+/** The Spark backend's controls the workflow itself cannot reach: stopping a run. */
+export interface SparkRunControl {
+  /** Cancels the job's run when one is known and may still be going. */
+  cancelRun(job: JobRecord): Promise<void>;
+}
+
+/** Where inline code is kept for the backend to read (the artifacts bucket, a folder locally). */
+export interface ArtifactStore {
+  putCode(jobId: string, jobType: 'sql' | 'python', code: string): Promise<void>;
+}
+
+/** Delivers a job's webhook for a status, when its owner subscribed to it. */
+export interface JobNotifier {
+  notify(jobId: string, status: JobStatus): Promise<void>;
 }

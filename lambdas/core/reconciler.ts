@@ -1,7 +1,15 @@
 import type { Admission, AdmissionDeps } from './admission.ts';
 import { poolLimits } from './admission.ts';
 import { TransitionConflict } from './errors.ts';
+import type { Finalizer } from './finalizer.ts';
 import { isTerminal } from './job-states.ts';
+import type { WorkflowControl } from './ports.ts';
+
+/** What the reconciler needs to find and finish jobs whose workflow execution ended unseen. */
+export interface ExecutionWatch {
+  readonly workflows: WorkflowControl;
+  readonly finalizer: Finalizer;
+}
 
 /**
  * The reconciler, run on every tick (DESIGN §4). It makes the store true again after any
@@ -17,6 +25,8 @@ export interface ReconcileReport {
   readonly scheduled: string[];
   readonly restarted: string[];
   readonly expired: string[];
+  /** Jobs whose execution had ended without the workflow finishing them. */
+  readonly finalized: string[];
   readonly waiting: number;
 }
 
@@ -27,9 +37,13 @@ export class Reconciler {
   readonly #deps: AdmissionDeps;
   readonly #admission: Admission;
 
-  constructor(deps: AdmissionDeps, admission: Admission) {
+  readonly #executions: ExecutionWatch | undefined;
+
+  /** Without `executions`, jobs whose workflow ended unseen are left alone (admission-only setups). */
+  constructor(deps: AdmissionDeps, admission: Admission, executions?: ExecutionWatch) {
     this.#deps = deps;
     this.#admission = admission;
+    this.#executions = executions;
   }
 
   async reconcileAll(): Promise<ReconcileReport[]> {
@@ -47,6 +61,7 @@ export class Reconciler {
       scheduled: [] as string[],
       restarted: [] as string[],
       expired: [] as string[],
+      finalized: [] as string[],
       waiting: 0,
     };
     if (!pool) return report;
@@ -61,10 +76,26 @@ export class Reconciler {
         const outcome = await this.#admission.schedule(poolName, job);
         if (outcome === 'started' || outcome === 'start-failed') report.scheduled.push(jobId);
         if (outcome === 'released') report.released.push(jobId);
-      } else if (job.status === 'SCHEDULED') {
-        const since = Date.parse(job.scheduledAt ?? job.updatedAt);
-        if (now.getTime() - since >= START_GRACE_MS && (await this.#admission.startWorkflow(job))) {
-          report.restarted.push(jobId);
+      } else {
+        const state = await this.#executions?.workflows.state(jobId);
+        if (state !== undefined && state !== 'RUNNING' && this.#executions) {
+          // The execution ended without ending the job (stopped, failed, or it found the job
+          // being cancelled): finish what its EventBridge event would have.
+          await this.#executions.finalizer.executionEnded(jobId, state === 'SUCCEEDED' ? 'ABORTED' : state);
+          report.finalized.push(jobId);
+        } else if (state === undefined && job.status !== 'SCHEDULED' && this.#executions) {
+          // Running without any execution (lost with a local runtime's restart): nothing will end it.
+          await this.#executions.finalizer.executionEnded(
+            jobId,
+            'FAILED',
+            'its workflow execution no longer exists',
+          );
+          report.finalized.push(jobId);
+        } else if (state === undefined && job.status === 'SCHEDULED') {
+          const since = Date.parse(job.scheduledAt ?? job.updatedAt);
+          if (now.getTime() - since >= START_GRACE_MS && (await this.#admission.startWorkflow(job))) {
+            report.restarted.push(jobId);
+          }
         }
       }
     }
@@ -91,6 +122,9 @@ export class Reconciler {
             },
           });
           report.expired.push(job.jobId);
+          // Its place in the queue is free now, as a cancel frees it: the recount below may not
+          // lower the counter while submits keep coming.
+          await pools.freeQueueSlot(poolName);
         } catch (error) {
           if (!(error instanceof TransitionConflict)) throw error;
         }

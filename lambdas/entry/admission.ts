@@ -1,4 +1,4 @@
-import { admissionFromEnvironment } from '#adapters/compose.ts';
+import { admissionFromEnvironment } from '#adapters/aws-entries.ts';
 import { createAdmissionHandler } from '#handlers/admission.ts';
 
 export const handler = createAdmissionHandler(admissionFromEnvironment());

@@ -1,4 +1,4 @@
-import { admissionFromEnvironment } from '#adapters/compose.ts';
+import { admissionFromEnvironment } from '#adapters/aws-entries.ts';
 import { createTickHandler } from '#handlers/tick.ts';
 
 export const handler = createTickHandler(admissionFromEnvironment());

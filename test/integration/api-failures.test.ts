@@ -11,6 +11,9 @@ import {
   getEvent,
   iamCaller,
   listEvent,
+  NO_NOTIFIER,
+  NO_RUNS,
+  NO_WORKFLOWS,
   RecordingIntake,
   type Reply,
   serviceApi,
@@ -47,6 +50,7 @@ function failingStore(): JobStore {
     listEvents: fail,
     queuePosition: fail,
     claimIdempotencyKey: fail,
+    recordRun: fail,
   };
 }
 
@@ -113,6 +117,9 @@ describe('5xx masking', () => {
         logger: silentLogger(),
         metrics: new InMemoryMetrics(),
         intake: new RecordingIntake(),
+        workflows: NO_WORKFLOWS,
+        runs: NO_RUNS,
+        notifier: NO_NOTIFIER,
         allowInsecureWebhooks: false,
       }),
     );

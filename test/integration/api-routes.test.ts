@@ -290,16 +290,17 @@ describe('DELETE /api/v1/spark/jobs/{jobId}', () => {
     }
   });
 
-  it('answers 409 for a job that is past the queue, and leaves it alone', async () => {
+  it('cancels a scheduled job whose workflow is not running at once, through CANCELLING', async () => {
     const caller = iamCaller('canceller');
     const jobId = await submitted(api, caller);
     await store.transition(jobId, ['QUEUED'], 'SCHEDULED', { at: new Date().toISOString() });
 
     const reply = await api.cancel(cancelEvent(caller, jobId));
 
-    expect(reply.status).toBe(409);
-    expect(reply.body.detail).toContain('SCHEDULED');
-    expect((await api.get(getEvent(caller, jobId))).body.status).toBe('SCHEDULED');
+    expect(reply.status).toBe(200);
+    expect(reply.body).toMatchObject({ jobId, status: 'CANCELLED' });
+    const events = (await api.events(eventsEvent(caller, jobId))).body.events as { status: string }[];
+    expect(events.map((e) => e.status)).toEqual(['QUEUED', 'SCHEDULED', 'CANCELLING', 'CANCELLED']);
   });
 
   it('answers 404 for an unknown job', async () => {

@@ -12,13 +12,15 @@ import { type LocalProcess, startLocalProcess } from '../support/local-process.t
 interface Example {
   readonly command: string;
   readonly expected: unknown;
+  /** The answer is plain text, compared line for line. */
+  readonly text?: boolean;
 }
 
 async function readmeExamples(): Promise<Example[]> {
   const readme = await readFile('README.md', 'utf8');
   const section = readme.split(/^## /m).find((part) => part.startsWith('Examples'));
   if (!section) throw new Error('README has no "## Examples" section');
-  const blocks = [...section.matchAll(/```(sh|json)\n([\s\S]*?)```/g)].map((m) => ({
+  const blocks = [...section.matchAll(/```(sh|json|text)\n([\s\S]*?)```/g)].map((m) => ({
     lang: m[1],
     text: m[2] ?? '',
   }));
@@ -27,8 +29,9 @@ async function readmeExamples(): Promise<Example[]> {
     const block = blocks[i];
     const next = blocks[i + 1];
     if (block?.lang !== 'sh') continue;
-    if (next?.lang !== 'json') throw new Error(`README example has no answer after it:\n${block.text}`);
-    examples.push({ command: block.text, expected: JSON.parse(next.text) });
+    if (next?.lang === 'json') examples.push({ command: block.text, expected: JSON.parse(next.text) });
+    else if (next?.lang === 'text') examples.push({ command: block.text, expected: next.text, text: true });
+    else throw new Error(`README example has no answer after it:\n${block.text}`);
   }
   return examples;
 }
@@ -92,6 +95,12 @@ describe('README examples against the local runtime', () => {
     expect(outputs).toHaveLength(examples.length);
     examples.forEach((example, i) => {
       const output = outputs[i] ?? '';
+      if (example.text) {
+        expect(output.trimEnd(), `example ${i}:\n${example.command}`).toBe(
+          String(example.expected).trimEnd(),
+        );
+        return;
+      }
       let actual: unknown;
       try {
         actual = JSON.parse(output);

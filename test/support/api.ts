@@ -6,9 +6,19 @@ import { composeApi } from '#adapters/compose.ts';
 import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
 import { DynamoPoolStore } from '#adapters/dynamo-pool-store.ts';
 import { type LibraConfig, parseConfig } from '#core/config.ts';
+import { Finalizer } from '#core/finalizer.ts';
+import { Finisher } from '#core/finisher.ts';
 import { newJobId } from '#core/job-record.ts';
 import { JobService } from '#core/job-service.ts';
-import type { Clock, IntakeMessage, IntakeQueue, JobStore } from '#core/ports.ts';
+import type {
+  Clock,
+  IntakeMessage,
+  IntakeQueue,
+  JobNotifier,
+  JobStore,
+  SparkRunControl,
+  WorkflowControl,
+} from '#core/ports.ts';
 import type { ApiDeps } from '#handlers/api-deps.ts';
 import { createCancelJobHandler } from '#handlers/cancel-job.ts';
 import { createGetJobHandler } from '#handlers/get-job.ts';
@@ -180,6 +190,14 @@ export class RecordingIntake implements IntakeQueue {
   }
 }
 
+/**
+ * No workflow runs in the API tests: a stop finds no execution, so a cancelled running job is
+ * finalized at once, as it is in AWS when its execution is gone.
+ */
+export const NO_WORKFLOWS: WorkflowControl = { stop: async () => false, state: async () => undefined };
+export const NO_RUNS: SparkRunControl = { cancelRun: async () => undefined };
+export const NO_NOTIFIER: JobNotifier = { notify: async () => undefined };
+
 /** The deployed wiring (composeApi) over the test database. */
 export function composedApi(
   db: TestDatabase,
@@ -194,6 +212,9 @@ export function composedApi(
       logger: silentLogger(),
       metrics: new InMemoryMetrics(),
       intake,
+      workflows: NO_WORKFLOWS,
+      runs: NO_RUNS,
+      notifier: NO_NOTIFIER,
       allowInsecureWebhooks: false,
     }),
   );
@@ -217,14 +238,29 @@ export function serviceApi(db: TestDatabase, options: ServiceApiOptions = {}): A
   });
   const pools = new DynamoPoolStore({ client: db.documentClient, tableName: db.tableName });
   const logger = silentLogger();
+  const clock = options.clock ?? (() => new Date());
+  const intake = options.intake ?? new RecordingIntake();
+  const jobStore = options.store ? options.store(store) : store;
+  const finalizer = new Finalizer({
+    jobs: jobStore,
+    finisher: new Finisher({ jobs: jobStore, pools, intake, clock, logger }),
+    runs: NO_RUNS,
+    notifier: NO_NOTIFIER,
+    clock,
+    logger,
+  });
   const jobs = new JobService({
-    store: options.store ? options.store(store) : store,
+    store: jobStore,
     pools,
-    intake: options.intake ?? new RecordingIntake(),
+    workflows: NO_WORKFLOWS,
+    finalizeStopped: async (jobId) => {
+      await finalizer.executionEnded(jobId, 'ABORTED');
+    },
+    intake,
     metrics: new InMemoryMetrics(),
     logger,
     config,
-    clock: options.clock ?? (() => new Date()),
+    clock,
     newJobId,
     allowInsecureWebhooks: false,
   });

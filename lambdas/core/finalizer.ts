@@ -1,0 +1,131 @@
+import { TransitionConflict } from './errors.ts';
+import type { Finisher } from './finisher.ts';
+import type { JobRecord } from './job-record.ts';
+import { canMove, isTerminal, type Reason, type TerminalStatus } from './job-states.ts';
+import type { Clock, ExecutionState, JobNotifier, JobStore, LogPort, SparkRunControl } from './ports.ts';
+
+/**
+ * Ends jobs whose workflow could not end them itself: the execution was stopped (a cancel),
+ * failed outside the workflow's own error handling, or timed out as a whole. In AWS an
+ * EventBridge rule on execution status calls it; the reconciler calls it for executions that
+ * ended unseen; the cancel of a job with no running execution calls it at once. It stops the
+ * Spark run when one may still be going, records the true final state — CANCELLED, or what
+ * the run reached before the cancel — gives the lease back, wakes admission and notifies.
+ */
+export interface FinalizerDeps {
+  readonly jobs: JobStore;
+  readonly finisher: Finisher;
+  readonly runs: SparkRunControl;
+  readonly notifier: JobNotifier;
+  readonly clock: Clock;
+  readonly logger: LogPort;
+}
+
+export type EndedExecution = Exclude<ExecutionState, 'RUNNING' | 'SUCCEEDED'>;
+
+/** The backend run states that mean the run ended on its own before it was stopped. */
+const RUN_ENDED: Readonly<Record<string, TerminalStatus>> = {
+  SUCCESS: 'SUCCEEDED',
+  COMPLETED: 'SUCCEEDED',
+  FAILED: 'FAILED',
+};
+
+export class Finalizer {
+  readonly #deps: FinalizerDeps;
+
+  constructor(deps: FinalizerDeps) {
+    this.#deps = deps;
+  }
+
+  /** Called when the job's execution ended as ABORTED, FAILED or TIMED_OUT. */
+  async executionEnded(jobId: string, ended: EndedExecution, cause?: string): Promise<JobRecord | undefined> {
+    const { jobs, finisher, logger } = this.#deps;
+    const job = await jobs.getJob(jobId);
+    if (!job) {
+      logger.warn('execution ended for an unknown job', { jobId, ended });
+      return undefined;
+    }
+    if (isTerminal(job.status)) {
+      // The workflow got as far as the final mark: only the release and the wake may be missing.
+      return finisher.finish(jobId, job.status);
+    }
+    await this.#cancelRun(job);
+
+    let status: TerminalStatus;
+    let reason: Reason;
+    const ranTo = job.backendState ? RUN_ENDED[job.backendState] : undefined;
+    if (ended === 'ABORTED') {
+      if (ranTo) {
+        status = ranTo;
+        reason =
+          ranTo === 'SUCCEEDED'
+            ? { code: 'CANCELLED_BY_USER', message: 'the run finished before the cancel reached it' }
+            : { code: 'SPARK_JOB_FAILED', message: 'the run failed before the cancel reached it' };
+      } else {
+        status = 'CANCELLED';
+        reason =
+          job.status === 'CANCELLING' && job.reason?.code === 'CANCELLED_BY_USER'
+            ? job.reason
+            : { code: 'CANCELLED_BY_USER', message: 'the workflow was stopped' };
+      }
+    } else if (ended === 'TIMED_OUT') {
+      status = 'TIMEOUT';
+      reason = { code: 'RUN_TIMEOUT', message: 'the workflow execution timed out' };
+    } else {
+      status = 'FAILED';
+      reason = { code: 'BACKEND_UNAVAILABLE', message: cause ?? 'the workflow execution failed' };
+    }
+    // A run that reached SUCCEEDED has no reason to show.
+    const finalReason: Reason | undefined = status === 'SUCCEEDED' ? undefined : reason;
+
+    // The moves table is the law: an ending the job cannot reach from where it stands goes
+    // through CANCELLING (as a user's cancel does), and one it cannot reach at all is a failure.
+    if (
+      !canMove(job.status, status) &&
+      !(canMove(job.status, 'CANCELLING') && canMove('CANCELLING', status))
+    ) {
+      status = 'FAILED';
+    }
+    if (!canMove(job.status, status) && canMove(job.status, 'CANCELLING')) {
+      try {
+        await jobs.transition(jobId, [job.status], 'CANCELLING', { at: this.#now(), reason });
+      } catch (error) {
+        if (!(error instanceof TransitionConflict)) throw error;
+      }
+    }
+    const finished = await finisher.finish(jobId, status, finalReason);
+    if (finished && isTerminal(finished.status)) await this.#notify(jobId, finished.status);
+    return finished;
+  }
+
+  /** The workflow's StopRun step: a run its state timeout left behind is stopped. */
+  async stopRun(jobId: string): Promise<void> {
+    const job = await this.#deps.jobs.getJob(jobId);
+    if (job) await this.#cancelRun(job);
+  }
+
+  async #cancelRun(job: JobRecord): Promise<void> {
+    try {
+      await this.#deps.runs.cancelRun(job);
+    } catch (error) {
+      // The backend's own execution timeout is the backstop for a run we could not stop.
+      this.#deps.logger.error('could not cancel the Spark run', { jobId: job.jobId, error: error as Error });
+    }
+  }
+
+  async #notify(jobId: string, status: TerminalStatus): Promise<void> {
+    try {
+      await this.#deps.notifier.notify(jobId, status);
+    } catch (error) {
+      this.#deps.logger.warn('webhook for the final state not delivered', {
+        jobId,
+        status,
+        error: error as Error,
+      });
+    }
+  }
+
+  #now(): string {
+    return this.#deps.clock().toISOString();
+  }
+}

@@ -1,0 +1,3 @@
+import { createNotifierHandler, notifierFromEnvironment } from '#handlers/notifier.ts';
+
+export const handler = createNotifierHandler(notifierFromEnvironment());

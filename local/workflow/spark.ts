@@ -1,0 +1,164 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { JobRecord } from '#core/job-record.ts';
+import type { ArtifactStore, SparkRunControl } from '#core/ports.ts';
+import type { RunStateChange } from '#core/run-recorder.ts';
+import { type ArtifactLocations, SQL_RUNNER } from '#core/workflow-input.ts';
+import type { LocalRun, LocalRunRequest, LocalSparkEngine } from '../engine/index.ts';
+import { TaskError } from './bindings.ts';
+
+/**
+ * The local side of "run Spark": the artifacts folder that stands in for the artifacts bucket,
+ * the translation of an EMR StartJobRun request (as the workflow builds it for AWS) into a
+ * local engine run, and the engine's run states reported as EMR's state-change events are.
+ */
+
+/** The runner scripts shipped with the project, deployed to the artifacts bucket by the stack. */
+export const RUNNERS_DIR = fileURLToPath(new URL('../../runners/', import.meta.url));
+
+export class LocalArtifacts implements ArtifactStore {
+  readonly locations: ArtifactLocations;
+  readonly #dir: string;
+
+  constructor(dir: string) {
+    this.#dir = dir;
+    this.locations = {
+      runnersUri: pathToFileURL(RUNNERS_DIR).href,
+      codeUri: (jobId, jobType) => pathToFileURL(this.#codePath(jobId, jobType)).href,
+    };
+  }
+
+  #codePath(jobId: string, jobType: 'sql' | 'python'): string {
+    return join(this.#dir, 'jobs', jobId, jobType === 'sql' ? 'code.sql' : 'code.py');
+  }
+
+  async putCode(jobId: string, jobType: 'sql' | 'python', code: string): Promise<void> {
+    const path = this.#codePath(jobId, jobType);
+    await mkdir(join(path, '..'), { recursive: true });
+    await writeFile(path, code);
+  }
+}
+
+interface SparkSubmitDriver {
+  readonly EntryPoint: string;
+  readonly EntryPointArguments?: readonly string[];
+  readonly SparkSubmitParameters?: string;
+}
+
+interface StartJobRunRequest {
+  readonly Name: string;
+  readonly ClientToken: string;
+  readonly JobDriver: {
+    readonly SparkSubmit?: SparkSubmitDriver;
+    readonly SparkSubmitJobDriver?: SparkSubmitDriver;
+  };
+  readonly ConfigurationOverrides?: {
+    readonly ApplicationConfiguration?: readonly {
+      Classification: string;
+      Properties: Record<string, string>;
+    }[];
+  };
+  readonly ExecutionTimeoutMinutes?: number;
+}
+
+/** The engine request for a StartJobRun request: what EMR would run, run here. */
+export function localRunRequest(request: StartJobRunRequest): LocalRunRequest {
+  const driver = request.JobDriver.SparkSubmit ?? request.JobDriver.SparkSubmitJobDriver;
+  if (!driver) throw new TaskError('States.Runtime', 'the StartJobRun request has no spark-submit driver');
+  const sparkConf: Record<string, string> = {};
+  for (const configuration of request.ConfigurationOverrides?.ApplicationConfiguration ?? []) {
+    if (configuration.Classification === 'spark-defaults') Object.assign(sparkConf, configuration.Properties);
+  }
+  const words = (driver.SparkSubmitParameters ?? '').split(/\s+/).filter((word) => word !== '');
+  let mainClass: string | undefined;
+  for (let i = 0; i < words.length; i++) {
+    const value = words[i + 1] ?? '';
+    if (words[i] === '--conf') {
+      const eq = value.indexOf('=');
+      if (eq > 0) sparkConf[value.slice(0, eq)] = value.slice(eq + 1);
+      i++;
+    } else if (words[i] === '--class') {
+      mainClass = value;
+      i++;
+    }
+  }
+  const attempt = Number(/-(\d+)$/.exec(request.ClientToken)?.[1] ?? 0);
+  const args = driver.EntryPointArguments ?? [];
+  const base = {
+    jobId: request.Name,
+    attempt,
+    clientToken: request.ClientToken,
+    sparkConf,
+    ...(request.ExecutionTimeoutMinutes !== undefined && {
+      executionTimeoutMinutes: request.ExecutionTimeoutMinutes,
+    }),
+  };
+  if (driver.EntryPoint.endsWith(`/${SQL_RUNNER}`)) {
+    // The SQL runner's one argument is the SQL file: locally DuckDB runs that file.
+    return { ...base, jobType: 'sql', entryPoint: args[0] ?? '' };
+  }
+  if (driver.EntryPoint.endsWith('.py')) {
+    return { ...base, jobType: 'python', entryPoint: driver.EntryPoint, entryPointArguments: args };
+  }
+  return {
+    ...base,
+    jobType: 'jar',
+    entryPoint: driver.EntryPoint,
+    entryPointArguments: args,
+    ...(mainClass !== undefined && { mainClass }),
+  };
+}
+
+/** Reads a local file:// code URI back, for the SQL runner's argument. */
+export async function readCode(uri: string): Promise<string> {
+  return readFile(fileURLToPath(uri), 'utf8');
+}
+
+/**
+ * The `.sync` run against the local engine: start (idempotent by ClientToken), wait, and end
+ * as Step Functions ends a `.sync` task — the run's description on success, `States.TaskFailed`
+ * with the run as the cause on failure, and `Libra.LocalSparkUnavailable` when nothing here
+ * can run the job.
+ */
+export async function runOnLocalEngine(
+  engine: LocalSparkEngine,
+  request: Record<string, unknown>,
+): Promise<unknown> {
+  const started = engine.start(localRunRequest(request as unknown as StartJobRunRequest));
+  const run = await engine.wait(started.runId);
+  const description = { JobRunId: run.runId, State: run.state, StateDetails: run.stateDetails ?? '' };
+  if (run.state === 'SUCCESS') return description;
+  if (run.unavailable)
+    throw new TaskError('Libra.LocalSparkUnavailable', run.stateDetails ?? 'cannot run here');
+  throw new TaskError('States.TaskFailed', JSON.stringify(description));
+}
+
+export class LocalRunControl implements SparkRunControl {
+  readonly #engine: LocalSparkEngine;
+
+  constructor(engine: LocalSparkEngine) {
+    this.#engine = engine;
+  }
+
+  async cancelRun(job: JobRecord): Promise<void> {
+    for (const run of this.#engine.runsOf(job.jobId)) await this.#engine.cancel(run.runId);
+  }
+}
+
+/** The engine's run as an EMR job-run state-change event, with links to its output. */
+export function runStateChange(run: LocalRun, baseUrl: string): RunStateChange {
+  const files = `${baseUrl}/local/jobs/${run.jobId}/runs/${run.runId}`;
+  return {
+    jobId: run.jobId,
+    runId: run.runId,
+    state: run.state,
+    ...(run.stateDetails !== undefined && { details: run.stateDetails }),
+    links: {
+      stdout: `${files}/stdout.txt`,
+      stderr: `${files}/stderr.txt`,
+      ...(run.preview && { result: `${files}/result.json` }),
+    },
+    at: run.endedAt ?? run.startedAt,
+  };
+}
