@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { SQSEvent } from 'aws-lambda';
 import { composeAdmission, composeApi, documentClient, type Wiring } from '#adapters/compose.ts';
 import { HttpWebhookSender, localWebhookSecrets } from '#adapters/webhook-sender.ts';
 import type { Admission } from '#core/admission.ts';
@@ -35,6 +36,7 @@ import { InMemoryMetrics } from './metrics.ts';
 import { LocalQueue } from './queue.ts';
 import { RecordingStarter } from './recording-starter.ts';
 import { serveRunOutput } from './run-output.ts';
+import { Usage } from './usage.ts';
 import { type LambdaFunction, localBindings } from './workflow/bindings.ts';
 import { LocalWorkflow } from './workflow/runner.ts';
 import { LocalArtifacts, LocalRunControl, runOnLocalEngine, runStateChange } from './workflow/spark.ts';
@@ -63,6 +65,8 @@ export interface LocalRuntime {
   readonly dynamoEndpoint: string;
   readonly tableName: string;
   readonly metrics: InMemoryMetrics;
+  /** Requests, capacity units, invocations and their durations, as AWS would bill them. */
+  readonly usage: Usage;
   readonly starter: WorkflowStarter;
   /** The local Spark engine the workflow runs jobs on. */
   readonly engine: LocalSparkEngine;
@@ -112,6 +116,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     ...(options.dataDir !== undefined && { dataDir: join(options.dataDir, 'db') }),
   });
 
+  const usage = new Usage();
+  usage.instrument(dynamo.client);
   const metrics = new InMemoryMetrics();
   const intakeDeadLetters = new LocalQueue({ name: 'libra-intake-dlq' });
   const intake = new LocalQueue({
@@ -139,6 +145,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     metrics,
     intake: {
       send: async (message) => {
+        usage.countSqs('SendMessage');
         intake.send(JSON.stringify(message));
       },
     },
@@ -193,8 +200,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       .record(runStateChange(run, baseUrl))
       .catch((error: unknown) => workerLogger.error('run state not recorded', { error: error as Error }));
   });
-  const notifierHandler = createNotifierHandler({ notifier, logger: workerLogger });
-  const finalizerHandler = createFinalizerHandler({ finalizer, logger: workerLogger });
+  const notifierHandler = usage.lambdaFunction(
+    'libra-notifier',
+    createNotifierHandler({ notifier, logger: workerLogger }),
+  );
+  const finalizerHandler = usage.lambdaFunction(
+    'libra-finalizer',
+    createFinalizerHandler({ finalizer, logger: workerLogger }),
+  );
   workflow = new LocalWorkflow({
     definition: substitute(readJobWorkflow(), {
       JobTableName: LOCAL_TABLE_NAME,
@@ -204,7 +217,17 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     }),
     bindings: localBindings({
       dynamodb: dynamo.client,
-      queues: new Map([[LOCAL_INTAKE_URL, intake]]),
+      queues: new Map([
+        [
+          LOCAL_INTAKE_URL,
+          {
+            send: (body: string) => {
+              usage.countSqs('SendMessage');
+              return intake.send(body);
+            },
+          },
+        ],
+      ]),
       functions: new Map<string, LambdaFunction>([
         [LOCAL_NOTIFIER_ARN, (payload) => notifierHandler(payload)],
         [LOCAL_FINALIZER_ARN, (payload) => finalizerHandler(payload)],
@@ -222,8 +245,17 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     },
   });
 
-  const admissionHandler = createAdmissionHandler({ admission, metrics, logger: workerLogger });
-  const tickHandler = createTickHandler({ admission, reconciler, metrics, logger: workerLogger });
+  const admit = createAdmissionHandler({ admission, metrics, logger: workerLogger });
+  const admissionHandler = usage.lambdaFunction('libra-admission', async (event: SQSEvent) => {
+    // What Lambda's event source mapping asks of SQS for a batch: a receive and a batch delete.
+    usage.countSqs('ReceiveMessage');
+    usage.countSqs('DeleteMessageBatch');
+    return admit(event);
+  });
+  const tickHandler = usage.lambdaFunction(
+    'libra-tick',
+    createTickHandler({ admission, reconciler, metrics, logger: workerLogger }),
+  );
   const mapping: EventSourceMapping = startEventSourceMapping(intake, admissionHandler, {
     batchSize: 10,
     maximumConcurrency: 2,
@@ -249,7 +281,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const route = (routeKey: string, functionName: string, handler: LambdaHandler): LocalRoute => ({
     routeKey,
     functionName,
-    handler,
+    handler: usage.lambdaFunction(functionName, handler),
   });
   const routes = [
     route('POST /api/v1/spark/jobs/submit', 'libra-submit-job', createSubmitJobHandler(deps)),
@@ -290,6 +322,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     dynamoEndpoint: dynamo.endpoint,
     tableName: LOCAL_TABLE_NAME,
     metrics,
+    usage,
     starter,
     engine,
     workflow,

@@ -23,7 +23,7 @@ export type SparkRun = (kind: 'emr-serverless' | 'eks', request: Record<string, 
 export interface LocalIntegrations {
   readonly dynamodb: DynamoDBClient;
   /** Queues by URL. */
-  readonly queues: ReadonlyMap<string, LocalQueue>;
+  readonly queues: ReadonlyMap<string, Pick<LocalQueue, 'send'>>;
   /** Functions by ARN (the ASL names them by ARN). */
   readonly functions: ReadonlyMap<string, LambdaFunction>;
   readonly spark: SparkRun;
