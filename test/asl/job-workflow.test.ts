@@ -1,0 +1,417 @@
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { retryDelaysSeconds } from '#core/backoff.ts';
+import { retryPolicySchema } from '#core/job-request.ts';
+import { sqlJob } from '../support/api.ts';
+import { startTestDatabase, type TestDatabase } from '../support/dynalite.ts';
+import {
+  fail,
+  type HarnessOptions,
+  hang,
+  OWNER,
+  ScriptedSender,
+  succeed,
+  throwError,
+  until,
+  WorkflowHarness,
+} from '../support/workflow.ts';
+import { jobWorkflowDefinition, retrierOf } from './definition.ts';
+
+/**
+ * Every path through state-machines/job.asl.json as a named scenario on the local interpreter
+ * (aws-local-stepfunctions, through LocalWorkflow): the job record and pool lease made by the
+ * real submit and admission, every DynamoDB condition evaluated by dynalite, the wake sent to
+ * a LocalQueue, the finalizer and notifier as their handlers; only the Spark backend and the
+ * webhook receiver are scripted. The scenarios run concurrently, each on its own table.
+ */
+
+let db: TestDatabase;
+const harnesses: WorkflowHarness[] = [];
+
+async function harness(options: HarnessOptions): Promise<WorkflowHarness> {
+  const created = await WorkflowHarness.create(db, options);
+  harnesses.push(created);
+  return created;
+}
+
+beforeAll(async () => {
+  db = await startTestDatabase('asl-unused');
+});
+
+afterAll(async () => {
+  await Promise.all(harnesses.map((h) => h.close()));
+  await db?.stop();
+});
+
+const HAPPY_STATES = [
+  'MarkRunning',
+  'RecordRunning',
+  'BeforeRun',
+  'RunOnEmrServerless',
+  'MarkSucceeded',
+  'RecordFinal',
+  'Release',
+  'Wake',
+  'NotifyFinal',
+];
+
+/** A one-second run timeout: the run state's TimeoutSecondsPath reads it. */
+const oneSecondTimeout: HarnessOptions['input'] = (input) => ({ ...input, timeoutSeconds: 1 });
+
+describe.concurrent('job.asl.json scenarios', () => {
+  it('happy path: RUNNING then SUCCEEDED in at most 10 transitions, lease released, admission woken', async ({
+    expect,
+  }) => {
+    const h = await harness({ spark: [succeed] });
+    const { jobId, execution } = await h.start(sqlJob());
+    expect((await h.pools.getPool('default')).running).toBe(1);
+
+    await execution.done;
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(execution.statesEntered).toEqual(HAPPY_STATES);
+    expect(execution.transitions).toBeLessThanOrEqual(10);
+
+    const job = await h.job(jobId);
+    expect(job).toMatchObject({ status: 'SUCCEEDED', attempts: 1, backendState: 'SUCCESS' });
+    expect(job.reason).toBeUndefined();
+    expect(job.startedAt).toBeDefined();
+    expect(Date.parse(job.completedAt ?? '')).toBeGreaterThanOrEqual(Date.parse(job.startedAt ?? ''));
+    const pool = await h.pools.getPool('default');
+    expect(pool.leases[jobId]).toBeUndefined();
+    expect(pool).toMatchObject({ running: 0, cpuUsed: 0, memoryUsedMiB: 0 });
+    expect(h.wakes(jobId)).toEqual([{ kind: 'wake', pool: 'default', jobId }]);
+    expect(await h.statusHistory(jobId)).toEqual(['SCHEDULED', 'RUNNING', 'SUCCEEDED']);
+    const [running, succeeded] = (await h.events(jobId)).slice(1);
+    expect(running).toMatchObject({ status: 'RUNNING', from: 'SCHEDULED', attempt: 0 });
+    expect(succeeded).toMatchObject({ status: 'SUCCEEDED', from: 'RUNNING', attempt: 0 });
+
+    // What EMR Serverless was asked: the job's name, an idempotency token per attempt, the backstop.
+    expect(h.spark.calls).toHaveLength(1);
+    const request = h.spark.calls[0]?.request;
+    expect(request).toMatchObject({
+      ApplicationId: 'app-asl',
+      Name: jobId,
+      ClientToken: `${jobId}-0`,
+      Tags: { 'libra:job-id': jobId, 'libra:pool': 'default' },
+    });
+    expect(Object.keys(request ?? {}).sort()).toEqual([
+      'ApplicationId',
+      'ClientToken',
+      'ConfigurationOverrides',
+      'ExecutionRoleArn',
+      'ExecutionTimeoutMinutes',
+      'JobDriver',
+      'Name',
+      'Tags',
+    ]);
+    // The final state's notify task always runs; with no subscription nothing is sent.
+    expect(h.notifierInvocations).toEqual([{ jobId, status: 'SUCCEEDED' }]);
+    expect(h.sender.sent).toEqual([]);
+    expect(h.finalizerInvocations).toEqual([]);
+    expect(h.ended).toEqual([]);
+  });
+
+  it('fail then succeed: one retry after the computed 1 s delay, attempts 2', async ({ expect }) => {
+    const h = await harness({ spark: [fail('attempt 0 lost its executors'), succeed] });
+    const { jobId, execution } = await h.start(sqlJob({ retryPolicy: { maxRetries: 2 } }));
+    await execution.done;
+
+    expect(execution.status).toBe('SUCCEEDED');
+    const job = await h.job(jobId);
+    expect(job).toMatchObject({ status: 'SUCCEEDED', attempts: 2 });
+    expect(h.spark.calls.map((call) => call.clientToken)).toEqual([`${jobId}-0`, `${jobId}-1`]);
+    expect(await h.statusHistory(jobId)).toEqual([
+      'SCHEDULED',
+      'RUNNING',
+      'RETRYING',
+      'RUNNING',
+      'SUCCEEDED',
+    ]);
+    const retrying = (await h.events(jobId)).find((event) => event.status === 'RETRYING');
+    expect(retrying).toMatchObject({
+      from: 'RUNNING',
+      attempt: 1,
+      delaySeconds: 1,
+      error: { name: 'States.TaskFailed' },
+    });
+    expect(String((retrying?.error as { cause?: string } | undefined)?.cause)).toContain(
+      'attempt 0 lost its executors',
+    );
+    expect(h.spark.pauseBefore(1)).toBeGreaterThanOrEqual(1000);
+    expect(execution.statesEntered.filter((state) => state === 'Backoff')).toHaveLength(1);
+    expect(await h.lease(jobId)).toBeUndefined();
+    expect(h.wakes(jobId)).toHaveLength(1);
+  });
+
+  it('retries exhausted: maxRetries 2 → FAILED after 3 attempts, RETRYING items carry the delays 1, 2', async ({
+    expect,
+  }) => {
+    const h = await harness({ spark: [fail('boom 0'), fail('boom 1'), fail('boom 2')] });
+    const policy = { maxRetries: 2, initialDelaySeconds: 1, backoffMultiplier: 2 };
+    const { jobId, execution } = await h.start(sqlJob({ retryPolicy: policy }));
+    await execution.done;
+
+    expect(execution.status).toBe('SUCCEEDED');
+    const job = await h.job(jobId);
+    expect(job).toMatchObject({ status: 'FAILED', attempts: 3, reason: { code: 'SPARK_JOB_FAILED' } });
+    expect(job.reason?.message).toContain('boom 2');
+    expect(h.spark.calls.map((call) => call.attempt)).toEqual([0, 1, 2]);
+    expect(await h.statusHistory(jobId)).toEqual([
+      'SCHEDULED',
+      'RUNNING',
+      'RETRYING',
+      'RUNNING',
+      'RETRYING',
+      'RUNNING',
+      'FAILED',
+    ]);
+    const retrying = (await h.events(jobId)).filter((event) => event.status === 'RETRYING');
+    const expectedDelays = retryDelaysSeconds(retryPolicySchema.parse(policy));
+    expect(expectedDelays).toEqual([1, 2]);
+    expect(retrying.map((event) => event.delaySeconds)).toEqual(expectedDelays);
+    expect(retrying.map((event) => event.attempt)).toEqual([1, 2]);
+    // The waits between the runs were at least the delays.
+    expect(h.spark.pauseBefore(1)).toBeGreaterThanOrEqual(1000);
+    expect(h.spark.pauseBefore(2)).toBeGreaterThanOrEqual(2000);
+    expect(await h.lease(jobId)).toBeUndefined();
+    expect(h.wakes(jobId)).toHaveLength(1);
+  });
+
+  it('timeout: the run state times out → TIMEOUT with RUN_TIMEOUT, StopRun stops the run', async ({
+    expect,
+  }) => {
+    const h = await harness({ spark: [hang], input: oneSecondTimeout });
+    const { jobId, execution } = await h.start(sqlJob());
+    await execution.done;
+
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(execution.statesEntered).toEqual([
+      'MarkRunning',
+      'RecordRunning',
+      'BeforeRun',
+      'RunOnEmrServerless',
+      'OnTimeout',
+      'MarkTimeout',
+      'StopRun',
+      'RecordFinal',
+      'Release',
+      'Wake',
+      'NotifyFinal',
+    ]);
+    const job = await h.job(jobId);
+    expect(job).toMatchObject({
+      status: 'TIMEOUT',
+      attempts: 1,
+      reason: { code: 'RUN_TIMEOUT', message: 'the run took longer than 1 seconds' },
+    });
+    expect(h.finalizerInvocations).toEqual([{ action: 'stop-run', jobId, attempt: 0 }]);
+    expect(h.spark.cancels).toEqual([jobId]);
+    expect(h.spark.calls.map((call) => call.end)).toEqual(['CANCELLED']);
+    expect(h.spark.running).toEqual([]);
+    expect(await h.statusHistory(jobId)).toEqual(['SCHEDULED', 'RUNNING', 'TIMEOUT']);
+    expect(await h.lease(jobId)).toBeUndefined();
+    expect(h.wakes(jobId)).toHaveLength(1);
+  });
+
+  it('timeout with retryOnTimeout: the timed-out run is stopped, the retry succeeds', async ({ expect }) => {
+    const h = await harness({ spark: [hang, succeed], input: oneSecondTimeout });
+    const { jobId, execution } = await h.start(
+      sqlJob({ retryOnTimeout: true, retryPolicy: { maxRetries: 1, initialDelaySeconds: 1 } }),
+    );
+    await execution.done;
+
+    const job = await h.job(jobId);
+    expect(job).toMatchObject({ status: 'SUCCEEDED', attempts: 2 });
+    expect(execution.statesEntered).toContain('StopTimedOutRun');
+    expect(h.finalizerInvocations).toEqual([{ action: 'stop-run', jobId, attempt: 0 }]);
+    const [first, second] = h.spark.calls;
+    expect(first?.end).toBe('CANCELLED');
+    // The timed-out run was stopped before the next attempt took its place.
+    expect(h.spark.pauseBefore(1)).toBeGreaterThanOrEqual(0);
+    expect(second?.end).toBe('SUCCESS');
+    expect(await h.statusHistory(jobId)).toEqual([
+      'SCHEDULED',
+      'RUNNING',
+      'RETRYING',
+      'RUNNING',
+      'SUCCEEDED',
+    ]);
+    const retrying = (await h.events(jobId)).find((event) => event.status === 'RETRYING');
+    expect(retrying).toMatchObject({ delaySeconds: 1, error: { name: 'States.Timeout' } });
+    expect(await h.lease(jobId)).toBeUndefined();
+  });
+
+  it('timeout with retryOnTimeout: the retry times out too → TIMEOUT after 2 attempts', async ({
+    expect,
+  }) => {
+    const h = await harness({ spark: [hang, hang], input: oneSecondTimeout });
+    const { jobId, execution } = await h.start(
+      sqlJob({ retryOnTimeout: true, retryPolicy: { maxRetries: 1, initialDelaySeconds: 1 } }),
+    );
+    await execution.done;
+
+    const job = await h.job(jobId);
+    expect(job).toMatchObject({ status: 'TIMEOUT', attempts: 2, reason: { code: 'RUN_TIMEOUT' } });
+    expect(h.finalizerInvocations).toEqual([
+      { action: 'stop-run', jobId, attempt: 0 },
+      { action: 'stop-run', jobId, attempt: 1 },
+    ]);
+    expect(h.spark.calls.map((call) => call.end)).toEqual(['CANCELLED', 'CANCELLED']);
+    expect(await h.statusHistory(jobId)).toEqual(['SCHEDULED', 'RUNNING', 'RETRYING', 'RUNNING', 'TIMEOUT']);
+    expect(await h.lease(jobId)).toBeUndefined();
+    expect(h.wakes(jobId)).toHaveLength(1);
+  });
+
+  it('a timeout without retryOnTimeout is not retried, even with retries left', async ({ expect }) => {
+    const h = await harness({ spark: [hang], input: oneSecondTimeout });
+    const { jobId, execution } = await h.start(sqlJob({ retryPolicy: { maxRetries: 3 } }));
+    await execution.done;
+
+    expect(await h.job(jobId)).toMatchObject({ status: 'TIMEOUT', attempts: 1 });
+    expect(h.spark.calls).toHaveLength(1);
+  });
+
+  it('cancel while running: CANCELLING, execution stopped, finalizer cancels the run → CANCELLED', async ({
+    expect,
+  }) => {
+    const h = await harness({ spark: [hang] });
+    const { jobId, execution } = await h.start(sqlJob());
+    await until('the run to start', () => h.spark.running.length === 1);
+    expect((await h.job(jobId)).status).toBe('RUNNING');
+    expect(await h.lease(jobId)).toBeDefined();
+
+    const answer = await h.service.cancel(OWNER, jobId);
+    expect(answer).toMatchObject({ jobId, status: 'CANCELLING' });
+    await execution.done;
+
+    expect(execution.status).toBe('ABORTED');
+    expect(h.ended.map((end) => end.execution.name)).toEqual([jobId]);
+    const job = await h.job(jobId);
+    expect(job).toMatchObject({ status: 'CANCELLED', reason: { code: 'CANCELLED_BY_USER' } });
+    expect(job.cancelledAt).toBeDefined();
+    expect(h.spark.cancels).toEqual([jobId]);
+    expect(h.spark.calls.map((call) => call.end)).toEqual(['CANCELLED']);
+    expect(await h.statusHistory(jobId)).toEqual(['SCHEDULED', 'RUNNING', 'CANCELLING', 'CANCELLED']);
+    expect(await h.lease(jobId)).toBeUndefined();
+    expect((await h.pools.getPool('default')).running).toBe(0);
+    expect(h.wakes(jobId)).toHaveLength(1);
+  });
+
+  it('cancel while waiting to retry: the Backoff wait is cut short → CANCELLED, no further attempt', async ({
+    expect,
+  }) => {
+    const h = await harness({ spark: [fail('attempt 0 failed')] });
+    const { jobId, execution } = await h.start(
+      sqlJob({ retryPolicy: { maxRetries: 1, initialDelaySeconds: 60, maxDelaySeconds: 60 } }),
+    );
+    await until('the Backoff wait', () => execution.statesEntered.at(-1) === 'Backoff');
+    // No run is going while the job waits: the failed run's state, even reported late, is not the job's.
+    const failedRun = h.spark.calls[0];
+    await h.jobs.recordRun({
+      jobId,
+      runId: `jr-${failedRun?.clientToken}`,
+      state: 'FAILED',
+      at: new Date(failedRun?.endedAt ?? 0).toISOString(),
+    });
+    const waiting = await h.job(jobId);
+    expect(waiting.status).toBe('RETRYING');
+    expect(waiting.backendState).toBeUndefined();
+    expect(waiting.backendRunId).toBeUndefined();
+
+    const answer = await h.service.cancel(OWNER, jobId);
+    expect(answer).toMatchObject({ jobId, status: 'CANCELLING' });
+    await execution.done;
+
+    expect(execution.status).toBe('ABORTED');
+    const job = await h.job(jobId);
+    expect(job).toMatchObject({ status: 'CANCELLED', reason: { code: 'CANCELLED_BY_USER' } });
+    expect(h.spark.calls).toHaveLength(1);
+    expect(await h.statusHistory(jobId)).toEqual([
+      'SCHEDULED',
+      'RUNNING',
+      'RETRYING',
+      'CANCELLING',
+      'CANCELLED',
+    ]);
+    expect(await h.lease(jobId)).toBeUndefined();
+    expect(h.wakes(jobId)).toHaveLength(1);
+  });
+
+  it('throttled start: StartJobRun throttled twice is retried without spending an attempt', async ({
+    expect,
+  }) => {
+    const throttled = throwError('EMRServerless.ThrottlingException');
+    const h = await harness({ spark: [throttled, throttled, succeed] });
+    const { jobId, execution } = await h.start(sqlJob({ retryPolicy: { maxRetries: 2 } }));
+    await execution.done;
+
+    const job = await h.job(jobId);
+    expect(job).toMatchObject({ status: 'SUCCEEDED', attempts: 1 });
+    expect(h.spark.calls.map((call) => [call.clientToken, call.end])).toEqual([
+      [`${jobId}-0`, 'EMRServerless.ThrottlingException'],
+      [`${jobId}-0`, 'EMRServerless.ThrottlingException'],
+      [`${jobId}-0`, 'SUCCESS'],
+    ]);
+    expect(execution.statesEntered).toEqual(HAPPY_STATES);
+    // Each retry of the run state is billed as a transition.
+    expect(execution.transitions).toBe(HAPPY_STATES.length + 2);
+    expect(await h.statusHistory(jobId)).toEqual(['SCHEDULED', 'RUNNING', 'SUCCEEDED']);
+  });
+
+  it('webhook down: every delivery fails, the notify task is retried per its Retry, the job still succeeds', async ({
+    expect,
+  }) => {
+    const sender = new ScriptedSender(() => 503);
+    const h = await harness({ spark: [succeed], sender });
+    const { jobId, execution } = await h.start(
+      sqlJob({ notifications: { webhook: 'http://127.0.0.1:9/hooks', events: ['SUCCEEDED'] } }),
+    );
+    await execution.done;
+
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(await h.job(jobId)).toMatchObject({ status: 'SUCCEEDED' });
+    const retrier = retrierOf(jobWorkflowDefinition(), 'NotifyFinal', 'WebhookDeliveryFailed');
+    const deliveries = 1 + retrier.MaxAttempts;
+    expect(h.notifierInvocations).toHaveLength(deliveries);
+    expect(sender.types).toEqual(Array(deliveries).fill('job.succeeded'));
+    // Every attempt is recorded on the job, under one webhook id.
+    const webhooks = (await h.events(jobId)).filter((event) => event.type === 'WEBHOOK');
+    expect(webhooks.map((event) => event.detail)).toEqual(
+      Array.from({ length: deliveries }, (_, i) =>
+        expect.objectContaining({ attempt: i + 1, outcome: 'failed', statusCode: 503 }),
+      ),
+    );
+    expect(new Set(webhooks.map((event) => event.detail?.webhookId)).size).toBe(1);
+    expect(execution.output).toMatchObject({ notifyError: { Error: 'WebhookDeliveryFailed' } });
+    expect(await h.lease(jobId)).toBeUndefined();
+  }, 60_000);
+
+  it('webhook 410: the subscription is disabled at the first event, later events are not sent', async ({
+    expect,
+  }) => {
+    const sender = new ScriptedSender(() => 410);
+    const h = await harness({ spark: [succeed], sender });
+    const { jobId, execution } = await h.start(
+      sqlJob({ notifications: { webhook: 'http://127.0.0.1:9/hooks', events: ['RUNNING', 'SUCCEEDED'] } }),
+    );
+    await execution.done;
+
+    const job = await h.job(jobId);
+    expect(job.status).toBe('SUCCEEDED');
+    expect(job.webhookDisabledAt).toBeDefined();
+    expect(execution.statesEntered).toContain('NotifyRunning');
+    expect(execution.statesEntered).toContain('NotifyFinal');
+    expect(h.notifierInvocations).toEqual([
+      { jobId, status: 'RUNNING' },
+      { jobId, status: 'SUCCEEDED' },
+    ]);
+    expect(sender.types).toEqual(['job.running']);
+    const webhooks = (await h.events(jobId)).filter((event) => event.type === 'WEBHOOK');
+    expect(webhooks).toEqual([
+      expect.objectContaining({
+        status: 'RUNNING',
+        detail: expect.objectContaining({ outcome: 'gone', statusCode: 410 }),
+      }),
+    ]);
+    expect(execution.output).not.toHaveProperty('notifyError');
+  });
+});

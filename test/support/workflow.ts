@@ -1,0 +1,449 @@
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
+import { DynamoPoolStore } from '#adapters/dynamo-pool-store.ts';
+import { createJobTableInput } from '#adapters/table-definition.ts';
+import { localWebhookSecrets } from '#adapters/webhook-sender.ts';
+import { Admission } from '#core/admission.ts';
+import type { LibraConfig } from '#core/config.ts';
+import { Finalizer } from '#core/finalizer.ts';
+import { Finisher } from '#core/finisher.ts';
+import { type JobEvent, newJobId } from '#core/job-record.ts';
+import { JobService } from '#core/job-service.ts';
+import { JobLauncher } from '#core/launcher.ts';
+import type { IntakeMessage, IntakeQueue, Lease, SparkRunControl } from '#core/ports.ts';
+import { RunRecorder } from '#core/run-recorder.ts';
+import { Notifier, type WebhookJob, type WebhookRequest, type WebhookResponse } from '#core/webhook.ts';
+import type { BackendTargets, WorkflowInput } from '#core/workflow-input.ts';
+import { createFinalizerHandler } from '#handlers/finalizer.ts';
+import { createNotifierHandler } from '#handlers/notifier.ts';
+import { InMemoryMetrics } from '../../local/metrics.ts';
+import { LocalQueue } from '../../local/queue.ts';
+import { type LambdaFunction, localBindings, TaskError } from '../../local/workflow/bindings.ts';
+import { type ExecutionEnd, type LocalExecution, LocalWorkflow } from '../../local/workflow/runner.ts';
+import { readJobWorkflow, substitute } from '../../state-machines/job-workflow.ts';
+import { iamCaller, silentLogger, testConfig } from './api.ts';
+import type { TestDatabase } from './dynalite.ts';
+
+/**
+ * The job workflow (state-machines/job.asl.json) on the local interpreter, for named ASL
+ * scenarios: the real job record, pool lease, history, intake queue and use cases (JobService
+ * submit and cancel, Admission, Finisher, Finalizer, Notifier) over dynalite and a LocalQueue,
+ * with only the outside world scripted per scenario — the Spark backend (each StartJobRun
+ * call follows the next step of a script) and the webhook receiver.
+ */
+
+export const OWNER = iamCaller('asl-scenarios');
+
+const INTAKE_URL = 'http://127.0.0.1/000000000000/asl-intake';
+const NOTIFIER_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:asl-notifier';
+const FINALIZER_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:asl-finalizer';
+const TARGETS: BackendTargets = {
+  emrServerless: { applicationId: 'app-asl', executionRoleArn: 'arn:aws:iam::000000000000:role/asl' },
+  eks: {
+    virtualClusterId: 'vc-asl',
+    executionRoleArn: 'arn:aws:iam::000000000000:role/asl',
+    releaseLabel: 'emr-7.5.0-latest',
+  },
+};
+
+/**
+ * What one StartJobRun.sync call does:
+ * - `succeed`: the run starts and ends in SUCCESS;
+ * - `fail`: the run starts and ends in FAILED (the `.sync` task fails with States.TaskFailed);
+ * - `throw`: the API call itself fails with this error (e.g. EMRServerless.ThrottlingException), no run;
+ * - `hang`: the run starts and never ends until it is cancelled (CancelJobRun through the finalizer).
+ */
+export type SparkStep =
+  | { readonly kind: 'succeed' }
+  | { readonly kind: 'fail'; readonly message: string }
+  | { readonly kind: 'throw'; readonly error: string }
+  | { readonly kind: 'hang' };
+
+export const succeed: SparkStep = { kind: 'succeed' };
+export const hang: SparkStep = { kind: 'hang' };
+export const fail = (message = 'Job failed: ERROR Executor lost'): SparkStep => ({ kind: 'fail', message });
+export const throwError = (error: string): SparkStep => ({ kind: 'throw', error });
+
+export interface SparkCall {
+  readonly jobId: string;
+  readonly clientToken: string;
+  readonly attempt: number;
+  readonly request: Readonly<Record<string, unknown>>;
+  readonly step: SparkStep | 'unexpected';
+  readonly startedAt: number;
+  endedAt?: number;
+  /** SUCCESS, FAILED, CANCELLED for runs; the error name for calls that failed before a run. */
+  end?: string;
+}
+
+/**
+ * A Spark backend that follows a script, one step per StartJobRun call, and reports its runs'
+ * states as EMR's job-run state-change events are recorded (RunRecorder): run id, state.
+ * A call beyond the script is recorded as 'unexpected' and fails.
+ */
+export class ScriptedSpark implements SparkRunControl {
+  readonly calls: SparkCall[] = [];
+  /** Job ids whose runs the finalizer asked to cancel. */
+  readonly cancels: string[] = [];
+  readonly #script: readonly SparkStep[];
+  readonly #hanging = new Map<SparkCall, () => void>();
+  #recorder: RunRecorder | undefined;
+
+  constructor(script: readonly SparkStep[]) {
+    this.#script = script;
+  }
+
+  attach(recorder: RunRecorder): void {
+    this.#recorder = recorder;
+  }
+
+  get unexpected(): SparkCall[] {
+    return this.calls.filter((call) => call.step === 'unexpected');
+  }
+
+  /** Milliseconds from the end of call `index - 1` to the start of call `index`. */
+  pauseBefore(index: number): number {
+    const before = this.calls[index - 1];
+    const call = this.calls[index];
+    if (before?.endedAt === undefined || call === undefined)
+      throw new Error(`no calls ${index - 1} and ${index}`);
+    return call.startedAt - before.endedAt;
+  }
+
+  /** Runs that are still going. */
+  get running(): SparkCall[] {
+    return [...this.#hanging.keys()];
+  }
+
+  readonly run = async (
+    _kind: 'emr-serverless' | 'eks',
+    request: Record<string, unknown>,
+  ): Promise<unknown> => {
+    const jobId = String(request.Name);
+    const clientToken = String(request.ClientToken);
+    const step = this.#script[this.calls.length] ?? 'unexpected';
+    const call: SparkCall = {
+      jobId,
+      clientToken,
+      attempt: Number(/-(\d+)$/.exec(clientToken)?.[1]),
+      request,
+      step,
+      startedAt: Date.now(),
+    };
+    this.calls.push(call);
+    const runId = `jr-${clientToken}`;
+    if (step === 'unexpected') {
+      call.end = 'unexpected';
+      call.endedAt = Date.now();
+      throw new TaskError('States.TaskFailed', 'a StartJobRun call the scenario did not script');
+    }
+    if (step.kind === 'throw') {
+      call.end = step.error;
+      call.endedAt = Date.now();
+      throw new TaskError(step.error, `${step.error}: scripted`);
+    }
+    await this.#report(jobId, runId, 'RUNNING');
+    let state: string;
+    let details = '';
+    if (step.kind === 'hang') {
+      await new Promise<void>((resolve) => this.#hanging.set(call, resolve));
+      state = 'CANCELLED';
+      details = 'Job run cancelled';
+    } else if (step.kind === 'fail') {
+      state = 'FAILED';
+      details = step.message;
+    } else {
+      state = 'SUCCESS';
+    }
+    await this.#report(jobId, runId, state, details);
+    call.end = state;
+    call.endedAt = Date.now();
+    const description = { JobRunId: runId, State: state, StateDetails: details };
+    if (state === 'SUCCESS') return description;
+    throw new TaskError('States.TaskFailed', JSON.stringify(description));
+  };
+
+  /** CancelJobRun for every run of the job still going. */
+  async cancelRun(job: { readonly jobId: string }): Promise<void> {
+    this.cancels.push(job.jobId);
+    for (const [call, end] of this.#hanging) {
+      if (call.jobId !== job.jobId) continue;
+      this.#hanging.delete(call);
+      end();
+    }
+  }
+
+  async #report(jobId: string, runId: string, state: string, details?: string): Promise<void> {
+    await this.#recorder?.record({
+      jobId,
+      runId,
+      state,
+      ...(details && { details }),
+      at: new Date().toISOString(),
+    });
+  }
+}
+
+/** A webhook receiver as the notifier's sender sees it: answers with the scripted status codes. */
+export class ScriptedSender {
+  readonly sent: WebhookRequest[] = [];
+  readonly #answer: (request: WebhookRequest, index: number) => number;
+
+  constructor(answer: (request: WebhookRequest, index: number) => number = () => 200) {
+    this.#answer = answer;
+  }
+
+  async send(request: WebhookRequest): Promise<WebhookResponse> {
+    this.sent.push(request);
+    return { outcome: 'response', statusCode: this.#answer(request, this.sent.length - 1), durationMs: 1 };
+  }
+
+  /** The `type` of each message sent, e.g. job.running. */
+  get types(): string[] {
+    return this.sent.map((request) => (JSON.parse(request.body) as { type: string }).type);
+  }
+}
+
+export interface HarnessOptions {
+  readonly spark: readonly SparkStep[];
+  readonly sender?: ScriptedSender;
+  /** Changes the workflow input admission computed, e.g. a 1-second run timeout. */
+  readonly input?: (input: WorkflowInput) => WorkflowInput;
+  readonly config?: LibraConfig;
+}
+
+export interface StartedJob {
+  readonly jobId: string;
+  readonly execution: LocalExecution;
+}
+
+let tables = 0;
+
+/** One scenario's world: its own table on the shared dynalite, queue, workflow and use cases. */
+export class WorkflowHarness {
+  readonly tableName: string;
+  readonly intake: LocalQueue;
+  readonly spark: ScriptedSpark;
+  readonly sender: ScriptedSender;
+  readonly jobs: DynamoJobStore;
+  readonly pools: DynamoPoolStore;
+  readonly service: JobService;
+  readonly admission: Admission;
+  readonly workflow: LocalWorkflow;
+  /** Payloads the workflow's lambda:invoke tasks sent to the finalizer function (StopRun). */
+  readonly finalizerInvocations: unknown[] = [];
+  /** Payloads the workflow's lambda:invoke tasks sent to the notifier function. */
+  readonly notifierInvocations: unknown[] = [];
+  /** Executions that ended other than by succeeding (what the EventBridge rule sees). */
+  readonly ended: ExecutionEnd[] = [];
+  readonly #received: IntakeMessage[] = [];
+
+  private constructor(db: TestDatabase, tableName: string, options: HarnessOptions) {
+    const config = options.config ?? testConfig();
+    const logger = silentLogger();
+    const clock = () => new Date();
+    this.tableName = tableName;
+    this.intake = new LocalQueue({ name: 'asl-intake', visibilityTimeoutSeconds: 300 });
+    this.spark = new ScriptedSpark(options.spark);
+    this.sender = options.sender ?? new ScriptedSender();
+    this.jobs = new DynamoJobStore({
+      client: db.documentClient,
+      tableName,
+      retentionDays: config.retention.days,
+    });
+    this.pools = new DynamoPoolStore({ client: db.documentClient, tableName });
+    const intake: IntakeQueue = {
+      send: async (message) => {
+        this.intake.send(JSON.stringify(message));
+      },
+    };
+    const finisher = new Finisher({ jobs: this.jobs, pools: this.pools, intake, clock, logger });
+    const notifier = new Notifier({
+      jobs: this.jobs,
+      sender: this.sender,
+      secrets: localWebhookSecrets({}).secrets,
+      clock,
+      logger,
+    });
+    const finalizer = new Finalizer({
+      jobs: this.jobs,
+      finisher,
+      runs: this.spark,
+      notifier: {
+        notify: async (jobId, status) => {
+          await notifier.notify(jobId, status);
+        },
+      },
+      clock,
+      logger,
+    });
+    this.spark.attach(new RunRecorder({ jobs: this.jobs, logger }));
+    const finalizerHandler = createFinalizerHandler({ finalizer, logger });
+    const notifierHandler = createNotifierHandler({ notifier, logger });
+
+    this.workflow = new LocalWorkflow({
+      definition: substitute(readJobWorkflow(), {
+        JobTableName: tableName,
+        IntakeQueueUrl: INTAKE_URL,
+        NotifierFunctionArn: NOTIFIER_ARN,
+        FinalizerFunctionArn: FINALIZER_ARN,
+      }),
+      bindings: localBindings({
+        dynamodb: db.client,
+        queues: new Map([[INTAKE_URL, this.intake]]),
+        functions: new Map<string, LambdaFunction>([
+          [
+            NOTIFIER_ARN,
+            (payload) => {
+              this.notifierInvocations.push(payload);
+              return notifierHandler(payload);
+            },
+          ],
+          [
+            FINALIZER_ARN,
+            (payload) => {
+              this.finalizerInvocations.push(payload);
+              return finalizerHandler(payload);
+            },
+          ],
+        ]),
+        spark: this.spark.run,
+      }),
+      // The EventBridge rule on ABORTED / FAILED / TIMED_OUT, as the local runtime wires it.
+      onEnded: async (end) => {
+        this.ended.push(end);
+        await finalizerHandler({
+          source: 'aws.states',
+          'detail-type': 'Step Functions Execution Status Change',
+          detail: {
+            name: end.execution.name,
+            status: end.execution.status,
+            cause: end.execution.error?.message,
+          },
+        });
+      },
+    });
+
+    const workflow = this.workflow;
+    const adjust = options.input ?? ((input) => input);
+    const launcher = new JobLauncher({
+      artifacts: { putCode: async () => undefined },
+      locations: {
+        runnersUri: 's3://asl-artifacts/runners/',
+        codeUri: (jobId, jobType) =>
+          `s3://asl-artifacts/jobs/${jobId}/code.${jobType === 'sql' ? 'sql' : 'py'}`,
+      },
+      targets: () => TARGETS,
+      executions: {
+        startExecution: async (name, input) =>
+          workflow.start(name, adjust(input as WorkflowInput)) === 'started' ? 'started' : 'already-started',
+      },
+      retentionDays: config.retention.days,
+    });
+    const metrics = new InMemoryMetrics();
+    this.admission = new Admission({
+      config,
+      jobs: this.jobs,
+      pools: this.pools,
+      starter: launcher,
+      metrics,
+      clock,
+      logger,
+    });
+    this.service = new JobService({
+      store: this.jobs,
+      pools: this.pools,
+      workflows: {
+        stop: async (jobId) => workflow.stop(jobId),
+        state: async (jobId) => workflow.get(jobId)?.status,
+      },
+      finalizeStopped: async (jobId) => {
+        await finalizer.executionEnded(jobId, 'ABORTED');
+      },
+      intake,
+      metrics,
+      logger,
+      config,
+      clock,
+      newJobId,
+      allowInsecureWebhooks: true,
+    });
+  }
+
+  static async create(db: TestDatabase, options: HarnessOptions): Promise<WorkflowHarness> {
+    const tableName = `asl-${process.pid}-${++tables}`;
+    await db.client.send(new CreateTableCommand(createJobTableInput(tableName)));
+    return new WorkflowHarness(db, tableName, options);
+  }
+
+  /** Submits the job through JobService and admits it (lease, SCHEDULED, StartExecution). */
+  async start(body: Record<string, unknown>): Promise<StartedJob> {
+    const { job } = await this.service.submit(OWNER, body);
+    const outcome = await this.admission.admitPool(job.pool);
+    if (!outcome.admitted.includes(job.jobId)) {
+      throw new Error(`job ${job.jobId} was not admitted: ${JSON.stringify(outcome)}`);
+    }
+    const execution = this.workflow.get(job.jobId);
+    if (!execution) throw new Error(`no execution started for ${job.jobId}`);
+    return { jobId: job.jobId, execution };
+  }
+
+  async job(jobId: string): Promise<WebhookJob> {
+    const job = await this.jobs.getJob(jobId);
+    if (!job) throw new Error(`no job ${jobId}`);
+    return job;
+  }
+
+  async events(jobId: string): Promise<(JobEvent & Record<string, unknown>)[]> {
+    return (await this.jobs.listEvents(jobId)) as (JobEvent & Record<string, unknown>)[];
+  }
+
+  /** The STATUS history items' statuses, oldest first. */
+  async statusHistory(jobId: string): Promise<string[]> {
+    return (await this.events(jobId)).filter((e) => e.type === 'STATUS').map((e) => String(e.status));
+  }
+
+  async lease(jobId: string, pool = 'default'): Promise<Lease | undefined> {
+    return (await this.pools.getPool(pool)).leases[jobId];
+  }
+
+  /** Every message sent to the intake queue so far (received and kept here). */
+  intakeMessages(): IntakeMessage[] {
+    for (;;) {
+      const batch = this.intake.receive(10);
+      if (batch.length === 0) break;
+      for (const message of batch) {
+        this.#received.push(JSON.parse(message.body) as IntakeMessage);
+        this.intake.deleteMessage(message.receiptHandle);
+      }
+    }
+    return [...this.#received];
+  }
+
+  wakes(jobId: string): IntakeMessage[] {
+    return this.intakeMessages().filter((message) => message.kind === 'wake' && message.jobId === jobId);
+  }
+
+  /** Ends whatever still runs: hanging runs cancelled, executions stopped. */
+  async close(): Promise<void> {
+    for (const name of this.workflow.running()) this.workflow.stop(name);
+    for (const call of this.spark.running) await this.spark.cancelRun(call);
+    await this.workflow.settled();
+    this.intake.close();
+  }
+}
+
+/** Polls until `check` returns something other than undefined or false. */
+export async function until<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
