@@ -97,13 +97,15 @@ export class DynamoPoolStore implements PoolStore {
           UpdateExpression:
             'SET cpuUsed = cpuUsed - :c, memoryUsed = memoryUsed - :m, running = running - :one REMOVE leases.#job',
           // The lease read above must still be the one held: the amounts given back are exactly those taken.
-          ConditionExpression: 'leases.#job = :lease',
-          ExpressionAttributeNames: { '#job': jobId },
+          // Compared field by field: the local DynamoDB (dynalite) never finds two maps equal.
+          ConditionExpression:
+            'leases.#job.cpuCores = :c AND leases.#job.memoryMiB = :m AND leases.#job.#at = :at',
+          ExpressionAttributeNames: { '#job': jobId, '#at': 'at' },
           ExpressionAttributeValues: {
             ':c': lease.cpuCores,
             ':m': lease.memoryMiB,
             ':one': 1,
-            ':lease': lease,
+            ':at': lease.at,
           },
         }),
       );
