@@ -75,6 +75,12 @@ class FreeCapacity {
     this.jobs -= 1;
   }
 
+  give(reservation: Reservation): void {
+    this.cpu += reservation.cpuCores;
+    this.memoryMiB += reservation.memoryMiB;
+    this.jobs += 1;
+  }
+
   get exhausted(): boolean {
     return this.jobs < 1 || this.cpu < 1;
   }
@@ -133,6 +139,10 @@ export class Admission {
         }
         if (acquired === 'acquired') free.take(head.reservation);
         const scheduled = await this.schedule(poolName, head);
+        // The job had left the queue (cancelled, timed out) and its lease was given back: the
+        // room is free again for the jobs behind it in this pass, not only at the next wake.
+        // A lease that was already held counted in `free` from the start, so it is returned too.
+        if (scheduled === 'released') free.give(head.reservation);
         if (scheduled === 'started') outcome.admitted.push(head.jobId);
         if (scheduled === 'start-failed') {
           outcome.admitted.push(head.jobId);
