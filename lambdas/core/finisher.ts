@@ -40,9 +40,10 @@ export class Finisher {
         return job;
       }
     }
-    if (await pools.release(job.pool, jobId)) {
-      await intake.send({ kind: 'wake', pool: job.pool, jobId });
-    }
+    await pools.release(job.pool, jobId);
+    // Woken whether or not this call gave the lease back: a first attempt that released and then
+    // died before its wake left the room unused until the tick, and only its retry can wake now.
+    await intake.send({ kind: 'wake', pool: job.pool, jobId });
     return job;
   }
 }
