@@ -123,9 +123,11 @@ export class DynamoPoolStore implements PoolStore {
         new UpdateCommand({
           TableName: this.#table,
           Key: poolKey(pool),
-          UpdateExpression: 'SET waiting = waiting + :one',
+          // `reserved` counts every reservation ever made, so a recount can tell whether any
+          // happened since it last looked (see setWaiting).
+          UpdateExpression: 'SET waiting = waiting + :one, reserved = if_not_exists(reserved, :zero) + :one',
           ConditionExpression: 'waiting < :max',
-          ExpressionAttributeValues: { ':one': 1, ':max': maxQueueSize },
+          ExpressionAttributeValues: { ':one': 1, ':zero': 0, ':max': maxQueueSize },
         }),
       );
       return true;
@@ -153,16 +155,48 @@ export class DynamoPoolStore implements PoolStore {
     }
   }
 
+  /**
+   * Corrects the waiting counter to a recount, never below the jobs that wait or are being
+   * submitted. The count cannot see a submit that reserved its slot and has not written its job
+   * yet, nor one that lands while the count runs; writing the count over such a reservation
+   * would let the queue grow past maxQueueSize. So:
+   *  - raising the counter (it was low) is always safe;
+   *  - lowering it (a crash left it high) is done only when no slot was reserved since the
+   *    previous recount — a tick ago, far longer than a submit takes — and only if the counter
+   *    did not move since it was read here. Otherwise this recount only notes where the
+   *    reservations stand (`recountMark`), and the next quiet tick lowers the counter.
+   */
   async setWaiting(pool: string, waiting: number): Promise<void> {
     await this.#ensure(pool);
-    await this.#client.send(
-      new UpdateCommand({
-        TableName: this.#table,
-        Key: poolKey(pool),
-        UpdateExpression: 'SET waiting = :waiting',
-        ExpressionAttributeValues: { ':waiting': waiting },
-      }),
+    const { Item } = await this.#client.send(
+      new GetCommand({ TableName: this.#table, Key: poolKey(pool), ConsistentRead: true }),
     );
+    const counter = Number(Item?.waiting ?? 0);
+    const reserved = Item?.reserved === undefined ? undefined : Number(Item.reserved);
+    const quiet = reserved !== undefined ? Item?.recountMark === reserved : Item?.recountMark === 0;
+    const mark = reserved ?? 0;
+    const correct = waiting > counter || (waiting < counter && quiet);
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: poolKey(pool),
+          UpdateExpression: correct
+            ? 'SET waiting = :waiting, recountMark = :mark'
+            : 'SET recountMark = :mark',
+          // Nothing reserved or freed since the read above: the decision is still the right one.
+          ConditionExpression: `waiting = :counter AND ${reserved === undefined ? 'attribute_not_exists(reserved)' : 'reserved = :mark'}`,
+          ExpressionAttributeValues: {
+            ':counter': counter,
+            ':mark': mark,
+            ...(correct && { ':waiting': waiting }),
+          },
+        }),
+      );
+    } catch (error) {
+      // The counter moved meanwhile: leave it, the next tick recounts.
+      if (!isConditionFailure(error)) throw error;
+    }
   }
 
   async getPool(pool: string): Promise<PoolUsage> {
