@@ -1,0 +1,237 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  aheadOf,
+  checkConverged,
+  createHarness,
+  freshTable,
+  type Harness,
+  OWNER,
+  sizedJob,
+  waitingJobs,
+} from '../support/admission.ts';
+import { cancelEvent, getEvent, testConfig } from '../support/api.ts';
+import { startTestDatabase, type TestDatabase } from '../support/dynalite.ts';
+import { after, CALLS, onPool, onPoolItem, transitionTo } from '../support/faults.ts';
+
+/**
+ * Admission order as the caller sees it (queuePosition), and the races and leftovers the
+ * reconciler exists for: a cancel between lease and move, a recount racing submits, a
+ * retried finish, jobs that waited too long.
+ */
+
+const config = testConfig({
+  pools: {
+    // One job at a time: every release admits exactly the next one.
+    one: { cpuCores: 16, memoryGb: 64, maxConcurrentJobs: 1, maxQueueSize: 20 },
+    // Jobs here take 3 cores: two fit.
+    two: { cpuCores: 6, memoryGb: 32, maxConcurrentJobs: 2, maxQueueSize: 10 },
+    small: { cpuCores: 16, memoryGb: 64, maxConcurrentJobs: 1, maxQueueSize: 3, maxWaitMinutes: 10 },
+  },
+});
+
+const MINUTE = 60_000;
+
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await startTestDatabase();
+});
+
+afterAll(async () => {
+  await db.stop();
+});
+
+async function harness(): Promise<Harness> {
+  return createHarness(db, { config, tableName: await freshTable(db) });
+}
+
+async function submit(h: Harness, body: Record<string, unknown>): Promise<string> {
+  const reply = await h.submit(body);
+  expect(reply.status).toBe(202);
+  return reply.jobId as string;
+}
+
+async function deliverAll(h: Harness): Promise<void> {
+  const { failed } = await h.deliver(h.intake.messages.splice(0));
+  expect(failed).toEqual([]);
+}
+
+/** The workflow's part: the job runs, then ends, giving its lease back and waking the pool. */
+async function runToEnd(h: Harness, jobId: string): Promise<void> {
+  await h.jobs.transition(jobId, ['SCHEDULED'], 'RUNNING', { at: h.clock.now().toISOString() });
+  expect((await h.finisher.finish(jobId, 'SUCCEEDED'))?.status).toBe('SUCCEEDED');
+}
+
+async function position(h: Harness, jobId: string): Promise<number | undefined> {
+  const reply = await h.api.get(getEvent(OWNER, jobId));
+  expect(reply.status).toBe(200);
+  return reply.body.queuePosition;
+}
+
+const startOrder = (h: Harness) =>
+  [...h.starter.started.entries()].sort(([, a], [, b]) => a.at - b.at).map(([id]) => id);
+
+describe('queuePosition', () => {
+  it('is the admission order: jobs are admitted exactly in the order of their positions', async () => {
+    const h = await harness();
+    const running = await submit(h, sizedJob('one', 1));
+    await deliverAll(h);
+    const priorities = [5, 9, 1, 5, 9, 3, 5, 10];
+    const queued: string[] = [];
+    for (const priority of priorities) queued.push(await submit(h, sizedJob('one', 1, priority)));
+    await deliverAll(h);
+    expect(startOrder(h)).toEqual([running]);
+
+    const positions = new Map<string, number>();
+    for (const jobId of queued) positions.set(jobId, (await position(h, jobId)) as number);
+    const byPosition = [...queued].sort((a, b) => (positions.get(a) ?? 0) - (positions.get(b) ?? 0));
+    expect([...positions.values()].sort((a, b) => a - b)).toEqual(priorities.map((_, i) => i + 1));
+    // The order the positions give is priority first, then submit order, computed here without the index.
+    const waiting = await waitingJobs(h, 'one');
+    const expected = [...waiting]
+      .sort((a, b) => (aheadOf(a, b) ? -1 : aheadOf(b, a) ? 1 : 0))
+      .map((w) => w.jobId);
+    expect(byPosition).toEqual(expected);
+
+    let current = running;
+    for (const [i, next] of byPosition.entries()) {
+      await runToEnd(h, current);
+      await deliverAll(h);
+      expect(startOrder(h).at(-1)).toBe(next);
+      expect(await position(h, next)).toBeUndefined();
+      // Everyone behind moved up by one.
+      for (const behind of byPosition.slice(i + 1)) {
+        expect(await position(h, behind)).toBe((positions.get(behind) ?? 0) - (i + 1));
+      }
+      current = next;
+    }
+    expect(startOrder(h)).toEqual([running, ...byPosition]);
+    await checkConverged(h, [running, ...queued]);
+  });
+});
+
+describe('a job cancelled between its lease and its move to SCHEDULED', () => {
+  it('gives its lease back, and the same pass admits the jobs behind it in its room', async () => {
+    const h = await harness();
+    const A = await submit(h, sizedJob('two', 2, 9));
+    const B = await submit(h, sizedJob('two', 2, 5));
+    const C = await submit(h, sizedJob('two', 2, 5));
+    h.faults.interpose('cancel A', transitionTo('SCHEDULED', A), async () => {
+      expect((await h.api.cancel(cancelEvent(OWNER, A))).status).toBe(200);
+    });
+
+    const outcome = await h.admission.admitPool('two');
+
+    expect(h.faults.interposed).toEqual(['cancel A']);
+    expect((await h.jobs.getJob(A))?.status).toBe('CANCELLED');
+    expect((await h.pools.getPool('two')).leases[A]).toBeUndefined();
+    expect(outcome.admitted).toEqual([B, C]);
+    expect(startOrder(h)).toEqual([B, C]);
+    await checkConverged(h, [A, B, C]);
+  });
+});
+
+describe('the waiting counter', () => {
+  it('is not set below the jobs that wait by a recount that raced submits', async () => {
+    const h = await harness();
+    await submit(h, sizedJob('small', 1));
+    await deliverAll(h);
+    await submit(h, sizedJob('small', 1));
+    await submit(h, sizedJob('small', 1));
+    // The reconciler counted two waiting jobs; before it writes that count, a third is submitted.
+    const afterTheCount = after(onPool('listWaiting', 'small'), onPoolItem('small'));
+    h.faults.interpose('a submit lands during the recount', afterTheCount, async () => {
+      expect((await h.submit(sizedJob('small', 1))).status).toBe(202);
+    });
+    await h.tick();
+    expect(h.faults.interposed).toHaveLength(1);
+
+    // The queue is full (3): no submit may get in, whatever the recount wrote.
+    expect((await h.submit(sizedJob('small', 1))).status).toBe(429);
+    expect(await waitingJobs(h, 'small')).toHaveLength(3);
+    expect((await h.pools.getPool('small')).waiting).toBe(3);
+  });
+
+  it('drifted high by a crash is brought back to the jobs that wait once the pool is quiet for a tick', async () => {
+    const h = await harness();
+    await submit(h, sizedJob('small', 1));
+    await deliverAll(h);
+    const waiting = await submit(h, sizedJob('small', 1));
+    const cancelled = await submit(h, sizedJob('small', 1));
+    h.faults.arm({ name: 'free fails', match: CALLS.freeQueueSlot, timing: 'before' });
+    expect((await h.api.cancel(cancelEvent(OWNER, cancelled))).status).toBe(500);
+    expect(h.faults.fired).toHaveLength(1);
+    expect((await h.pools.getPool('small')).waiting).toBe(2);
+
+    await h.tick();
+    await h.tick();
+
+    expect((await h.pools.getPool('small')).waiting).toBe(1);
+    expect(await waitingJobs(h, 'small')).toEqual([expect.objectContaining({ jobId: waiting })]);
+    expect((await h.submit(sizedJob('small', 1))).status).toBe(202);
+    expect((await h.submit(sizedJob('small', 1))).status).toBe(202);
+    expect((await h.submit(sizedJob('small', 1))).status).toBe(429);
+  });
+});
+
+describe('the reconciler and jobs that waited too long', () => {
+  it('times out QUEUED jobs older than maxWaitMinutes with QUEUE_WAIT_EXCEEDED, and gives their places back', async () => {
+    const h = await harness();
+    const running = await submit(h, sizedJob('small', 1));
+    await deliverAll(h);
+    const old1 = await submit(h, sizedJob('small', 1, 9));
+    const old2 = await submit(h, sizedJob('small', 1, 1));
+    h.clock.advance(6 * MINUTE);
+    const young = await submit(h, sizedJob('small', 1, 5));
+    expect((await h.submit(sizedJob('small', 1))).status).toBe(429);
+    h.clock.advance(4 * MINUTE + 1_000);
+
+    const [report] = (await h.reconciler.reconcileAll()).filter((r) => r.pool === 'small');
+
+    expect(report?.expired.sort()).toEqual([old1, old2].sort());
+    for (const jobId of [old1, old2]) {
+      const job = await h.jobs.getJob(jobId);
+      expect(job?.status).toBe('TIMEOUT');
+      expect(job?.reason).toEqual({
+        code: 'QUEUE_WAIT_EXCEEDED',
+        message: expect.stringContaining('10 minutes'),
+      });
+      expect(job?.completedAt).toBeDefined();
+      expect(Date.parse(job?.completedAt ?? '') - Date.parse(job?.submittedAt ?? '')).toBeGreaterThan(
+        10 * MINUTE,
+      );
+      const history = await h.jobs.listEvents(jobId);
+      expect(history).toContainEqual(expect.objectContaining({ status: 'TIMEOUT', from: 'QUEUED' }));
+    }
+    expect((await h.jobs.getJob(young))?.status).toBe('QUEUED');
+    expect((await h.jobs.getJob(running))?.status).toBe('SCHEDULED');
+    expect(report?.waiting).toBe(1);
+    expect((await h.pools.getPool('small')).waiting).toBe(1);
+    // Their places are free again at once.
+    expect((await h.submit(sizedJob('small', 1))).status).toBe(202);
+    expect((await h.submit(sizedJob('small', 1))).status).toBe(202);
+    expect((await h.submit(sizedJob('small', 1))).status).toBe(429);
+  });
+});
+
+describe('a finish that is retried', () => {
+  it('wakes the pool again even though the first attempt already gave the lease back', async () => {
+    const h = await harness();
+    const A = await submit(h, sizedJob('one', 1));
+    const B = await submit(h, sizedJob('one', 1));
+    await deliverAll(h);
+    expect(startOrder(h)).toEqual([A]);
+    await h.jobs.transition(A, ['SCHEDULED'], 'RUNNING', { at: h.clock.now().toISOString() });
+    // The lease is given back, then the wake is lost with the Lambda that sent it.
+    h.faults.arm({ name: 'wake lost', match: CALLS.intakeSend, timing: 'before' });
+    await expect(h.finisher.finish(A, 'SUCCEEDED')).rejects.toThrow(/injected fault/);
+    expect(h.faults.fired).toHaveLength(1);
+    expect(h.intake.messages).toEqual([]);
+
+    // The workflow retries the step: the job is already final and holds no lease, and the pool is woken.
+    expect((await h.finisher.finish(A, 'SUCCEEDED'))?.status).toBe('SUCCEEDED');
+    expect(h.intake.messages).toEqual([{ kind: 'wake', pool: 'one', jobId: A }]);
+    await deliverAll(h);
+    expect(startOrder(h)).toEqual([A, B]);
+  });
+});
