@@ -7,9 +7,21 @@ import { Construct } from 'constructs';
 const MAX_RECEIVE_COUNT = 5;
 
 /**
- * The admission intake (DESIGN §1): submit sends `{ jobId, pool }` here after writing the job.
- * Nothing consumes it yet; the admission Lambda and its event source mapping come with issue 3,
- * and until then a submitted job stays QUEUED.
+ * How long the admission function may take on one batch (lib/admission.ts uses it as the
+ * function's timeout).
+ */
+export const ADMISSION_TIMEOUT = Duration.seconds(60);
+
+/**
+ * AWS's advice for a queue that feeds a Lambda function: a visibility timeout of six times the
+ * function's timeout, so that a batch still being worked on, or retried by the event source
+ * mapping after throttling, is not handed out a second time.
+ */
+export const INTAKE_VISIBILITY_TIMEOUT = Duration.seconds(ADMISSION_TIMEOUT.toSeconds() * 6);
+
+/**
+ * The admission intake (DESIGN §1): submit sends `{ kind, pool, jobId }` here after writing the
+ * job, and the workflow sends a wake after each release; the admission function consumes it.
  */
 export class IntakeQueue extends Construct {
   readonly queue: Queue;
@@ -26,6 +38,7 @@ export class IntakeQueue extends Construct {
     this.queue = new Queue(this, 'Queue', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
+      visibilityTimeout: INTAKE_VISIBILITY_TIMEOUT,
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
     });
   }

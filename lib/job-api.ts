@@ -1,5 +1,4 @@
-import { fileURLToPath } from 'node:url';
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
   HttpApi,
@@ -10,14 +9,13 @@ import {
 } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer, HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { LibraConfig } from '#core/config.ts';
 import { JOBS_PATH } from '#handlers/api-deps.ts';
 import type { JobApiProps } from './job-api-props.ts';
+import { configEnvironment, lambdaEntry, libraFunction } from './libra-function.ts';
 
 type TableAccess = 'read' | 'readWrite';
 
@@ -66,22 +64,19 @@ export const JOB_ROUTES = {
     path: `${JOBS_PATH}/{jobId}`,
     entry: 'cancel-job.ts',
     access: 'readWrite',
+    // A cancel that ends a job at once gives its lease back and wakes admission for the pool.
+    sendsToIntake: true,
+  },
+  ListPools: {
+    method: HttpMethod.GET,
+    path: '/api/v1/spark/pools',
+    entry: 'list-pools.ts',
+    access: 'read',
     sendsToIntake: false,
   },
 } as const satisfies Record<string, JobRoute>;
 
 export type JobRouteName = keyof typeof JOB_ROUTES;
-
-const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
-const ENTRY_DIR = fileURLToPath(new URL('../lambdas/entry/', import.meta.url));
-
-/** Lambda refuses a function whose environment, names and values together, exceeds 4 KiB. */
-const LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4 * 1024;
-/**
- * Room left for the variables whose values are tokens until deployment: TABLE_NAME (a table name
- * is at most 255 bytes) and INTAKE_QUEUE_URL (an 80-byte queue name after region and account).
- */
-const DEPLOY_TIME_VARIABLES_BYTES = 'TABLE_NAME'.length + 255 + 'INTAKE_QUEUE_URL'.length + 160;
 
 /** One JSON object per request, with the caller under either authorizer. */
 const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
@@ -134,20 +129,16 @@ export class JobApi extends Construct {
       },
     });
 
-    const environment = {
-      POWERTOOLS_SERVICE_NAME: 'libra',
-      LIBRA_CONFIG: JSON.stringify(props.config),
-      // The bundles are minified: without this, the source maps shipped beside them go unused in stack traces.
-      NODE_OPTIONS: '--enable-source-maps',
-    };
-    this.node.addValidation({ validate: () => environmentTooLarge(environment) });
-
     const functions: Partial<Record<JobRouteName, NodejsFunction>> = {};
     for (const [name, route] of Object.entries(JOB_ROUTES) as [JobRouteName, JobRoute][]) {
-      const fn = routeFunction(this, name, route, {
-        environment,
-        retention,
+      const fn = libraFunction(this, name, {
+        entry: lambdaEntry(route.entry),
+        description: `Libra ${route.method} ${route.path}`,
+        environment: configEnvironment(props.config),
+        logRetention: retention,
         memorySize: props.memorySize ?? 512,
+        // API Gateway gives up on an integration after 30 s; a route that needs 10 s is already broken.
+        timeout: Duration.seconds(10),
       });
       if (route.access === 'readWrite') props.store.grantReadWrite(fn);
       else props.store.grantRead(fn);
@@ -176,76 +167,4 @@ function authorizerFor(config: LibraConfig): IHttpRouteAuthorizer {
     });
   }
   return new HttpIamAuthorizer();
-}
-
-interface FunctionSettings {
-  readonly environment: Record<string, string>;
-  readonly retention: RetentionDays;
-  readonly memorySize: number;
-}
-
-function routeFunction(
-  scope: Construct,
-  name: JobRouteName,
-  route: JobRoute,
-  settings: FunctionSettings,
-): NodejsFunction {
-  const construct = new Construct(scope, name);
-  const logGroup = new LogGroup(construct, 'Logs', { retention: settings.retention });
-  // Our own role instead of the default one with AWSLambdaBasicExecutionRole, which may write to any log group.
-  const role = new Role(construct, 'Role', {
-    assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
-    description: `Libra ${route.method} ${route.path}`,
-  });
-  logGroup.grantWrite(role);
-  Validations.of(role).acknowledge({
-    id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
-    reason:
-      'Active tracing grants xray:PutTraceSegments and xray:PutTelemetryRecords, which support no ' +
-      'resource-level permissions, so AWS requires Resource "*" for them; no other statement of this ' +
-      'role uses "*" (asserted in test/infra/job-api.test.ts).',
-  });
-
-  return new NodejsFunction(construct, 'Function', {
-    entry: `${ENTRY_DIR}${route.entry}`,
-    handler: 'handler',
-    projectRoot: PROJECT_ROOT,
-    depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
-    runtime: Runtime.NODEJS_24_X,
-    architecture: Architecture.ARM_64,
-    memorySize: settings.memorySize,
-    // API Gateway gives up on an integration after 30 s; a route that needs 10 s is already broken.
-    timeout: Duration.seconds(10),
-    tracing: Tracing.ACTIVE,
-    role,
-    logGroup,
-    loggingFormat: LoggingFormat.JSON,
-    environment: settings.environment,
-    bundling: {
-      format: OutputFormat.ESM,
-      // Bundled CommonJS dependencies call require() for Node built-ins, which an ES module does not have.
-      banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-      mainFields: ['module', 'main'],
-      minify: true,
-      sourceMap: true,
-      sourcesContent: false,
-      // Pin the SDK version we test with instead of whatever the runtime ships, and let esbuild tree-shake it.
-      bundleAwsSDK: true,
-      forceDockerBundling: false,
-      logLevel: LogLevel.WARNING,
-    },
-  });
-}
-
-function environmentTooLarge(environment: Record<string, string>): string[] {
-  const bytes =
-    Object.entries(environment).reduce(
-      (sum, [key, value]) => sum + Buffer.byteLength(key) + Buffer.byteLength(value),
-      0,
-    ) + DEPLOY_TIME_VARIABLES_BYTES;
-  if (bytes <= LAMBDA_ENVIRONMENT_LIMIT_BYTES) return [];
-  return [
-    `the libra configuration is too large for a Lambda environment: about ${bytes} bytes with the ` +
-      `other variables, over Lambda's limit of ${LAMBDA_ENVIRONMENT_LIMIT_BYTES}; use fewer pools or shorter principal lists`,
-  ];
 }

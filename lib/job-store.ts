@@ -1,6 +1,6 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
-import { Grant } from 'aws-cdk-lib/aws-iam';
+import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { JOB_TABLE } from '#adapters/table-definition.ts';
@@ -65,6 +65,27 @@ export class JobStore extends Construct {
     Grant.addToPrincipal({ grantee: fn, actions: WRITE_ACTIONS, resourceArns: [this.table.tableArn] });
     this.table.encryptionKey?.grant(fn, ...KEY_WRITE_ACTIONS);
     fn.addEnvironment('TABLE_NAME', this.table.tableName);
+  }
+
+  /**
+   * Lets `fn` record what happens to a job without reading anything: the run recorder's
+   * conditional update of the job and its history item.
+   */
+  grantWrite(fn: LambdaFunction): void {
+    Grant.addToPrincipal({ grantee: fn, actions: WRITE_ACTIONS, resourceArns: [this.table.tableArn] });
+    this.table.encryptionKey?.grant(fn, ...KEY_WRITE_ACTIONS);
+    fn.addEnvironment('TABLE_NAME', this.table.tableName);
+  }
+
+  /**
+   * Lets a principal that is not a function (the job workflow's role) make the given item
+   * writes on the table, and no reads.
+   */
+  grantItemWrites(grantee: IGrantable, actions: readonly string[]): void {
+    const unknown = actions.filter((action) => !WRITE_ACTIONS.includes(action));
+    if (unknown.length > 0) throw new Error(`the job table grants no ${unknown.join(', ')}`);
+    Grant.addToPrincipal({ grantee, actions: [...actions], resourceArns: [this.table.tableArn] });
+    this.table.encryptionKey?.grant(grantee, ...KEY_WRITE_ACTIONS);
   }
 
   // Index ARNs are named one by one rather than as `index/*`, so a grant never reaches an index added later.

@@ -1,7 +1,13 @@
+import type { RemovalPolicy } from 'aws-cdk-lib';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { z } from 'zod';
 import type { libraConfigSchema } from '#core/config.ts';
+import type { AdmissionOptions } from './admission-props.ts';
 import type { JobApiOptions } from './job-api-props.ts';
 import type { JobStoreProps } from './job-store-props.ts';
+import type { JobWorkflowOptions } from './job-workflow-props.ts';
+import type { NotifierOptions } from './notifier-props.ts';
+import type { SparkBackendsOptions } from './spark-backends-props.ts';
 
 /** Configuration as written in the `libra` key of cdk.json context: defaults may be left out. */
 export type LibraConfigInput = z.input<typeof libraConfigSchema>;
@@ -25,4 +31,46 @@ export interface LibraProps {
    * @default - JobApi's defaults
    */
   readonly api?: JobApiOptions;
+
+  /**
+   * How long the logs of every function and of the job workflow are kept.
+   * @default - the API's logRetention, else RetentionDays.THREE_MONTHS
+   */
+  readonly logRetention?: RetentionDays;
+
+  /**
+   * Memory of the functions behind the queue, the schedule and the workflow, in MiB.
+   * @default 512
+   */
+  readonly memorySize?: number;
+
+  /**
+   * What CloudFormation does with the artifacts bucket and its access-log bucket.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly artifactsRemovalPolicy?: RemovalPolicy;
+
+  /**
+   * Settings of the EMR Serverless applications the stack creates.
+   * @default - SparkBackends' defaults: x86_64, auto-stop after 15 idle minutes
+   */
+  readonly sparkBackends?: SparkBackendsOptions;
+
+  /**
+   * Settings of the webhook notifier and its secrets.
+   * @default - secrets named `libra/webhooks/<pool>`
+   */
+  readonly notifier?: NotifierOptions;
+
+  /**
+   * Settings of the job workflow.
+   * @default - a state machine name unique in the app
+   */
+  readonly workflow?: JobWorkflowOptions;
+
+  /**
+   * Settings of admission.
+   * @default - at most 2 concurrent admission functions
+   */
+  readonly admission?: AdmissionOptions;
 }

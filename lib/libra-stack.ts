@@ -8,19 +8,50 @@ export class LibraStack extends Stack {
   readonly libra: Libra;
 
   constructor(scope: Construct, id: string, props: LibraStackProps = {}) {
-    const { config, jobStore, api, ...stackProps } = props;
+    const {
+      config,
+      jobStore,
+      api,
+      logRetention,
+      memorySize,
+      artifactsRemovalPolicy,
+      sparkBackends,
+      notifier,
+      workflow,
+      admission,
+      ...stackProps
+    } = props;
     super(scope, id, {
       description: 'Libra Serverless: Spark jobs on AWS behind an HTTPS API',
       ...stackProps,
     });
-    this.libra = new Libra(this, 'Libra', { config, jobStore, api });
+    this.libra = new Libra(this, 'Libra', {
+      config,
+      jobStore,
+      api,
+      logRetention,
+      memorySize,
+      artifactsRemovalPolicy,
+      sparkBackends,
+      notifier,
+      workflow,
+      admission,
+    });
     new CfnOutput(this, 'ApiUrl', {
-      description: 'Base URL of the job API; routes live under api/v1/spark/jobs',
+      description: 'Base URL of the job API; routes live under api/v1/spark',
       value: this.libra.jobApi.url,
     });
     new CfnOutput(this, 'TableName', {
       description: 'The job table',
       value: this.libra.jobStore.table.tableName,
+    });
+    new CfnOutput(this, 'StateMachineArn', {
+      description: 'The job workflow; each execution is named after its job',
+      value: this.libra.workflow.stateMachine.stateMachineArn,
+    });
+    new CfnOutput(this, 'ArtifactsBucketName', {
+      description: 'Runner scripts, inline job code (jobs/) and Spark logs (logs/)',
+      value: this.libra.artifacts.bucket.bucketName,
     });
   }
 }

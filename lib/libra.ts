@@ -1,9 +1,16 @@
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { type LibraConfig, parseConfig } from '#core/config.ts';
+import { Admission } from './admission.ts';
+import { ArtifactsBucket } from './artifacts-bucket.ts';
 import { IntakeQueue } from './intake-queue.ts';
 import { JobApi } from './job-api.ts';
 import { JobStore } from './job-store.ts';
+import { JobWorkflow } from './job-workflow.ts';
 import type { LibraProps } from './libra-props.ts';
+import { Notifier } from './notifier.ts';
+import { RunRecorder } from './run-recorder.ts';
+import { SparkBackends } from './spark-backends.ts';
 
 /**
  * All of Libra in one construct, for LibraStack or for another team's app to embed:
@@ -13,18 +20,70 @@ export class Libra extends Construct {
   readonly config: LibraConfig;
   readonly jobStore: JobStore;
   readonly intake: IntakeQueue;
+  readonly artifacts: ArtifactsBucket;
+  readonly backends: SparkBackends;
+  readonly notifier: Notifier;
+  readonly workflow: JobWorkflow;
+  readonly admission: Admission;
+  readonly runRecorder: RunRecorder;
   readonly jobApi: JobApi;
 
   constructor(scope: Construct, id: string, props: LibraProps = {}) {
     super(scope, id);
     this.config = parseConfig(props.config);
+    const logRetention = props.logRetention ?? props.api?.logRetention ?? RetentionDays.THREE_MONTHS;
+    const memorySize = props.memorySize ?? 512;
+    const common = { config: this.config, logRetention, memorySize };
+
     this.jobStore = new JobStore(this, 'JobStore', props.jobStore);
     this.intake = new IntakeQueue(this, 'Intake');
+    this.artifacts = new ArtifactsBucket(this, 'Artifacts', {
+      retentionDays: this.config.retention.days,
+      logRetention,
+      ...(props.artifactsRemovalPolicy && { removalPolicy: props.artifactsRemovalPolicy }),
+    });
+    this.backends = new SparkBackends(this, 'SparkBackends', {
+      ...props.sparkBackends,
+      config: this.config,
+      artifacts: this.artifacts,
+    });
+    this.notifier = new Notifier(this, 'Notifier', { ...props.notifier, ...common, store: this.jobStore });
+    this.workflow = new JobWorkflow(this, 'Workflow', {
+      ...props.workflow,
+      ...common,
+      store: this.jobStore,
+      intake: this.intake,
+      notifier: this.notifier,
+      backends: this.backends,
+    });
+    this.admission = new Admission(this, 'Admission', {
+      ...props.admission,
+      ...common,
+      store: this.jobStore,
+      intake: this.intake,
+      workflow: this.workflow,
+      notifier: this.notifier,
+      backends: this.backends,
+      artifacts: this.artifacts,
+    });
+    this.runRecorder = new RunRecorder(this, 'RunRecorder', {
+      ...common,
+      store: this.jobStore,
+      intake: this.intake,
+      backends: this.backends,
+      artifacts: this.artifacts,
+    });
     this.jobApi = new JobApi(this, 'JobApi', {
       ...props.api,
       config: this.config,
       store: this.jobStore,
       intake: this.intake,
     });
+    // Cancel stops the job's execution, and ends at once a job that has none: it cancels the
+    // run, if any, and notifies, as the finalizer would.
+    const cancel = this.jobApi.functions.CancelJob;
+    this.workflow.grantControl(cancel);
+    this.backends.grantCancelRuns(cancel);
+    this.notifier.grantInvoke(cancel);
   }
 }

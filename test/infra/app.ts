@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { App, type CfnElement, type Stack } from 'aws-cdk-lib';
+import { App, CfnElement, type Stack } from 'aws-cdk-lib';
 import type { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { LibraStack } from '../../lib/libra-stack.ts';
@@ -32,13 +32,15 @@ export function libraStack(props: LibraStackProps = {}, app: App = testApp()): L
 
 /** The logical id of the resource a construct made, e.g. a function's role. */
 export function logicalId(stack: Stack, construct: IConstruct): string {
-  return stack.getLogicalId(construct.node.defaultChild as CfnElement);
+  const element = CfnElement.isCfnElement(construct) ? construct : construct.node.defaultChild;
+  return stack.getLogicalId(element as CfnElement);
 }
 
 interface Statement {
   readonly Effect: string;
   readonly Action: string | string[];
   readonly Resource: unknown;
+  readonly Condition?: unknown;
 }
 
 /**
@@ -64,4 +66,54 @@ export function allowedPermissions(template: Template, roleLogicalId: string): s
 
 export function permission(action: string, resource: unknown): string {
   return `${action} ${JSON.stringify(resource)}`;
+}
+
+/** The logical id of a function's role. */
+export function roleOf(stack: Stack, fn: { readonly role?: IConstruct | undefined }): string {
+  if (fn.role === undefined) throw new Error('the function has no role');
+  return logicalId(stack, fn.role);
+}
+
+/** The properties a construct's resource has in the template. */
+export function propertiesOf(
+  template: Template,
+  stack: Stack,
+  construct: IConstruct,
+): ReturnType<Template['toJSON']> {
+  const id = logicalId(stack, construct);
+  const resource = template.toJSON().Resources[id];
+  if (resource === undefined) throw new Error(`no resource ${id}`);
+  return resource.Properties ?? {};
+}
+
+/** A function's environment variables as the template has them. */
+export function environmentOf(template: Template, stack: Stack, fn: IConstruct): Record<string, unknown> {
+  return propertiesOf(template, stack, fn).Environment?.Variables ?? {};
+}
+
+/** `{ 'Fn::GetAtt': [logical id, attribute] }` of a construct's resource. */
+export function getAtt(stack: Stack, construct: IConstruct, attribute: string): unknown {
+  return { 'Fn::GetAtt': [logicalId(stack, construct), attribute] };
+}
+
+/** `{ Ref: logical id }` of a construct's resource. */
+export function ref(stack: Stack, construct: IConstruct): unknown {
+  return { Ref: logicalId(stack, construct) };
+}
+
+/**
+ * Every statement of every IAM policy in the template, Allow and Deny, with the logical ids of the
+ * roles it is attached to.
+ */
+export function allStatements(
+  template: Template,
+): { roles: string[]; Effect: string; Action: string[]; Resource: unknown[]; Condition?: unknown }[] {
+  return Object.values(template.findResources('AWS::IAM::Policy')).flatMap((policy) =>
+    (policy.Properties.PolicyDocument.Statement as Statement[]).map((statement) => ({
+      ...statement,
+      roles: (policy.Properties.Roles as { Ref: string }[]).map((role) => role.Ref),
+      Action: [statement.Action].flat(),
+      Resource: [statement.Resource].flat(),
+    })),
+  );
 }

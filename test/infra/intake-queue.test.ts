@@ -11,6 +11,8 @@ describe('IntakeQueue', () => {
   it('is encrypted and moves a message that keeps failing to a dead-letter queue kept 14 days', () => {
     expect(template.findResources('AWS::SQS::Queue')[queue]?.Properties).toEqual({
       SqsManagedSseEnabled: true,
+      // Six times the admission function's 60 s timeout, as AWS advises for a Lambda event source.
+      VisibilityTimeout: 360,
       RedrivePolicy: {
         deadLetterTargetArn: { 'Fn::GetAtt': [deadLetterQueue, 'Arn'] },
         maxReceiveCount: 5,

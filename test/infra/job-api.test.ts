@@ -4,17 +4,19 @@ import { parseConfig } from '#core/config.ts';
 import { JOB_ROUTES, type JobRouteName } from '../../lib/job-api.ts';
 import { allowedPermissions, CDK_JSON_CONTEXT, libraStack, logicalId, permission, testApp } from './app.ts';
 
-/** The REST contract of issue 2, written out rather than read from JOB_ROUTES. */
+/** The REST contract of issues 2 and 3, written out rather than read from JOB_ROUTES. */
 const ROUTE_KEYS = [
   'POST /api/v1/spark/jobs/submit',
   'GET /api/v1/spark/jobs',
   'GET /api/v1/spark/jobs/{jobId}',
   'GET /api/v1/spark/jobs/{jobId}/events',
   'DELETE /api/v1/spark/jobs/{jobId}',
+  'GET /api/v1/spark/pools',
 ];
-const READ_ONLY_ROUTES: JobRouteName[] = ['ListJobs', 'GetJob', 'ListJobEvents'];
+const READ_ONLY_ROUTES: JobRouteName[] = ['ListJobs', 'GetJob', 'ListJobEvents', 'ListPools'];
 const WRITING_ROUTES: JobRouteName[] = ['SubmitJob', 'CancelJob'];
 const WRITE_ACTIONS = /^dynamodb:(PutItem|UpdateItem|DeleteItem|BatchWriteItem|\*)$/;
+const CANCEL_SERVICES = /^(dynamodb|logs|xray|sqs|states|emr-serverless|emr-containers|lambda):/;
 
 const JWT_AUTH = { mode: 'jwt' as const, issuer: 'https://issuer.example.com/', audience: ['libra-api'] };
 
@@ -31,7 +33,7 @@ function routeKeys(template: Template): string[] {
 }
 
 describe('JobApi routes', () => {
-  it('serves exactly the five routes of the contract', () => {
+  it('serves exactly the six routes of the contract', () => {
     expect(routeKeys(iam)).toEqual([...ROUTE_KEYS].sort());
     expect(Object.keys(JOB_ROUTES)).toHaveLength(ROUTE_KEYS.length);
   });
@@ -97,11 +99,17 @@ describe('JobApi stage', () => {
     });
   });
 
-  it('keeps every log group for the configured retention', () => {
-    const groups = Object.values(iam.findResources('AWS::Logs::LogGroup'));
-    // One access log and one per function.
-    expect(groups).toHaveLength(1 + ROUTE_KEYS.length);
-    for (const group of groups) expect(group.Properties.RetentionInDays).toBe(90);
+  it('keeps every log group of the stack for the configured retention', () => {
+    const groups = iam.findResources('AWS::Logs::LogGroup');
+    const apiGroups = [
+      logicalId(iamStack, iamStack.libra.jobApi.node.findChild('AccessLogs')),
+      ...Object.keys(JOB_ROUTES).map((name) =>
+        logicalId(iamStack, iamStack.libra.jobApi.node.findChild(name).node.findChild('Logs')),
+      ),
+    ];
+    // One access log and one per route function, among the stack's others.
+    expect(Object.keys(groups)).toEqual(expect.arrayContaining(apiGroups));
+    for (const group of Object.values(groups)) expect(group.Properties.RetentionInDays).toBe(90);
   });
 });
 
@@ -109,7 +117,7 @@ describe('JobApi functions', () => {
   const config = parseConfig(CDK_JSON_CONTEXT.libra);
 
   it('runs each route on Node.js 24, arm64, traced, with JSON logs to its own log group', () => {
-    iam.resourceCountIs('AWS::Lambda::Function', ROUTE_KEYS.length);
+    expect(Object.keys(iamStack.libra.jobApi.functions)).toHaveLength(ROUTE_KEYS.length);
     for (const fn of Object.values(iamStack.libra.jobApi.functions)) {
       const resource = iam.findResources('AWS::Lambda::Function')[logicalId(iamStack, fn)];
       expect(resource?.Properties).toMatchObject({
@@ -127,15 +135,20 @@ describe('JobApi functions', () => {
   it('hands each function the table name, the validated configuration and the service name', () => {
     const table = logicalId(iamStack, iamStack.libra.jobStore.table);
     const queue = logicalId(iamStack, iamStack.libra.intake.queue);
-    for (const fn of Object.values(iamStack.libra.jobApi.functions)) {
+    for (const [name, fn] of Object.entries(iamStack.libra.jobApi.functions)) {
       const resource = iam.findResources('AWS::Lambda::Function')[logicalId(iamStack, fn)];
       const variables = resource?.Properties.Environment.Variables;
-      expect(variables).toEqual({
+      expect(variables, name).toEqual({
         TABLE_NAME: { Ref: table },
         INTAKE_QUEUE_URL: { Ref: queue },
         LIBRA_CONFIG: expect.any(String),
         POWERTOOLS_SERVICE_NAME: 'libra',
         NODE_OPTIONS: '--enable-source-maps',
+        // Cancel stops executions and ends a job at once when it has none: it notifies as the finalizer would.
+        ...(name === 'CancelJob' && {
+          STATE_MACHINE_ARN: iamStack.resolve(iamStack.libra.workflow.stateMachineArn),
+          NOTIFIER_FUNCTION_NAME: { Ref: logicalId(iamStack, iamStack.libra.notifier.function) },
+        }),
       });
       expect(parseConfig(JSON.parse(variables.LIBRA_CONFIG))).toEqual(config);
     }
@@ -164,11 +177,12 @@ describe('JobApi permissions', () => {
   };
 
   it('gives each function a role of its own with no AWS managed policy', () => {
-    const roles = Object.values(iam.findResources('AWS::IAM::Role'));
-    expect(roles).toHaveLength(ROUTE_KEYS.length);
+    const ids = (Object.keys(JOB_ROUTES) as JobRouteName[]).map(roleOf);
+    expect(new Set(ids).size).toBe(ROUTE_KEYS.length);
+    const roles = ids.map((id) => iam.findResources('AWS::IAM::Role')[id]);
     for (const role of roles) {
-      expect(role.Properties.ManagedPolicyArns).toBeUndefined();
-      expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+      expect(role?.Properties.ManagedPolicyArns).toBeUndefined();
+      expect(role?.Properties.AssumeRolePolicyDocument.Statement).toEqual([
         { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } },
       ]);
     }
@@ -203,20 +217,50 @@ describe('JobApi permissions', () => {
     for (const name of Object.keys(JOB_ROUTES) as JobRouteName[]) {
       const actions = allowedPermissions(iam, roleOf(name)).map((line) => line.split(' ')[0] ?? '');
       expect(actions.filter((action) => /DeleteItem|Scan|Batch|dynamodb:\*/.test(action))).toEqual([]);
-      expect(actions.every((action) => /^(dynamodb|logs|xray|sqs):/.test(action))).toBe(true);
+      const allowed = name === 'CancelJob' ? CANCEL_SERVICES : /^(dynamodb|logs|xray|sqs):/;
+      expect(
+        actions.filter((action) => !allowed.test(action)),
+        name,
+      ).toEqual([]);
     }
   });
 
-  it('lets submit, and only submit, send to the intake queue, and nothing more on it', () => {
+  it('lets cancel stop only executions of the job state machine, cancel only Libra runs and invoke only the notifier', () => {
+    const permissions = allowedPermissions(iam, roleOf('CancelJob')).filter((line) =>
+      /^(states|emr-serverless|emr-containers|lambda):/.test(line),
+    );
+    const application = iamStack.libra.backends.createdApplications[0];
+    if (!application) throw new Error('the cdk.json configuration creates an application');
+    const executions = iamStack.resolve(iamStack.libra.workflow.executionArnPattern);
+    expect(permissions).toEqual(
+      [
+        permission('emr-serverless:CancelJobRun', {
+          'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalId(iamStack, application), 'Arn'] }, '/jobruns/*']],
+        }),
+        permission('lambda:InvokeFunction', {
+          'Fn::GetAtt': [logicalId(iamStack, iamStack.libra.notifier.function), 'Arn'],
+        }),
+        permission('states:DescribeExecution', executions),
+        permission('states:StopExecution', executions),
+      ].sort(),
+    );
+  });
+
+  it('lets submit and cancel, and only them, send to the intake queue, and nothing more on it', () => {
     const queueArn = { 'Fn::GetAtt': [logicalId(iamStack, iamStack.libra.intake.queue), 'Arn'] };
     for (const name of Object.keys(JOB_ROUTES) as JobRouteName[]) {
       const sqs = allowedPermissions(iam, roleOf(name)).filter((line) => line.startsWith('sqs:'));
-      expect(sqs).toEqual(name === 'SubmitJob' ? [permission('sqs:SendMessage', queueArn)] : []);
+      // A cancel that ends a job at once gives its lease back and wakes the pool.
+      expect(sqs, name).toEqual(
+        WRITING_ROUTES.includes(name) ? [permission('sqs:SendMessage', queueArn)] : [],
+      );
     }
   });
 
   it('lets API Gateway invoke each function only through its own route', () => {
-    const permissions = Object.values(iam.findResources('AWS::Lambda::Permission'));
+    const permissions = Object.values(
+      iam.findResources('AWS::Lambda::Permission', { Properties: { Principal: 'apigateway.amazonaws.com' } }),
+    );
     expect(permissions).toHaveLength(ROUTE_KEYS.length);
     for (const [name, route] of Object.entries(JOB_ROUTES)) {
       const fn = iamStack.libra.jobApi.functions[name as JobRouteName];

@@ -7,9 +7,77 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '#core/config.ts';
 import { Libra } from '../../lib/libra.ts';
+import type { LibraConfigInput } from '../../lib/libra-props.ts';
 import { CDK_JSON_CONTEXT, libraStack, logicalId, testApp } from './app.ts';
 
 const BIN = new URL('../../bin/libra.ts', import.meta.url).pathname;
+
+const CONFIGURATIONS: [string, LibraConfigInput][] = [
+  ['the cdk.json configuration', CDK_JSON_CONTEXT.libra as LibraConfigInput],
+  [
+    'two release labels, an existing application and an EMR on EKS pool',
+    {
+      pools: {
+        etl: { backends: { emrServerless: { releaseLabel: 'emr-7.2.0' } } },
+        shared: {
+          backends: {
+            emrServerless: {
+              applicationId: '00fexisting',
+              executionRoleArn: 'arn:aws:iam::123456789012:role/shared-jobs',
+            },
+          },
+        },
+        k8s: {
+          backends: {
+            eks: {
+              virtualClusterId: 'vc0123456789',
+              executionRoleArn: 'arn:aws:iam::123456789012:role/eks-jobs',
+            },
+          },
+        },
+      },
+    },
+  ],
+];
+
+/** The resources that depend on themselves through Ref, Fn::GetAtt and DependsOn, if any. */
+function dependencyCycle(
+  resources: Record<string, { Properties?: unknown; DependsOn?: string[] }>,
+): string[] {
+  const references = (value: unknown, found: Set<string>): Set<string> => {
+    if (Array.isArray(value)) for (const item of value) references(item, found);
+    else if (typeof value === 'object' && value !== null) {
+      for (const [key, inner] of Object.entries(value)) {
+        if (key === 'Ref' && typeof inner === 'string' && inner in resources) found.add(inner);
+        else if (key === 'Fn::GetAtt') found.add((inner as [string])[0]);
+        else references(inner, found);
+      }
+    }
+    return found;
+  };
+  const edges = new Map(
+    Object.entries(resources).map(([id, resource]) => [
+      id,
+      new Set([...references(resource.Properties, new Set()), ...(resource.DependsOn ?? [])]),
+    ]),
+  );
+  const done = new Set<string>();
+  const visit = (id: string, path: string[]): string[] => {
+    if (path.includes(id)) return [...path.slice(path.indexOf(id)), id];
+    if (done.has(id)) return [];
+    for (const next of edges.get(id) ?? []) {
+      const cycle = visit(next, [...path, id]);
+      if (cycle.length > 0) return cycle;
+    }
+    done.add(id);
+    return [];
+  };
+  for (const id of edges.keys()) {
+    const cycle = visit(id, []);
+    if (cycle.length > 0) return cycle;
+  }
+  return [];
+}
 
 describe('LibraStack', () => {
   it('is environment-agnostic and outputs the API URL and the table name', () => {
@@ -34,7 +102,22 @@ describe('LibraStack', () => {
       },
     });
     template.hasOutput('TableName', { Value: { Ref: logicalId(stack, stack.libra.jobStore.table) } });
+    template.hasOutput('StateMachineArn', {
+      Value: { Ref: logicalId(stack, stack.libra.workflow.stateMachine) },
+    });
+    template.hasOutput('ArtifactsBucketName', {
+      Value: { Ref: logicalId(stack, stack.libra.artifacts.bucket) },
+    });
   });
+
+  it.each(CONFIGURATIONS)(
+    'has no dependency cycle, which only CloudFormation would find, with %s',
+    (_, config) => {
+      const template = Template.fromStack(libraStack({ config })).toJSON();
+
+      expect(dependencyCycle(template.Resources)).toEqual([]);
+    },
+  );
 
   it('fails synthesis on bad configuration, naming the offending key', () => {
     const bad = {
@@ -56,7 +139,10 @@ describe('Libra', () => {
 
     expect(Object.keys(libra.config.pools)).toEqual(['default']);
     template.resourceCountIs('AWS::DynamoDB::Table', 1);
-    template.resourceCountIs('AWS::Lambda::Function', 5);
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
+    template.resourceCountIs('AWS::EMRServerless::Application', 1);
+    // Six routes, admission, tick, finalizer, notifier, run recorder, the secret writer and BucketDeployment's.
+    template.resourceCountIs('AWS::Lambda::Function', 13);
     template.allResourcesProperties('AWS::ApiGatewayV2::Route', { AuthorizationType: 'AWS_IAM' });
   });
 });

@@ -1,0 +1,29 @@
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { LibraConfig } from '#core/config.ts';
+import type { ArtifactsBucket } from './artifacts-bucket.ts';
+import type { IntakeQueue } from './intake-queue.ts';
+import type { JobStore } from './job-store.ts';
+import type { JobWorkflow } from './job-workflow.ts';
+import type { Notifier } from './notifier.ts';
+import type { SparkBackends } from './spark-backends.ts';
+
+export interface AdmissionOptions {
+  /**
+   * How many admission functions may work on the intake queue at once. Passes for one pool
+   * contend on its pool item, so more rarely admits faster; 2 is the least SQS allows.
+   * @default 2
+   */
+  readonly maxConcurrency?: number;
+}
+
+export interface AdmissionProps extends AdmissionOptions {
+  readonly config: LibraConfig;
+  readonly store: JobStore;
+  readonly intake: IntakeQueue;
+  readonly workflow: JobWorkflow;
+  readonly notifier: Notifier;
+  readonly backends: SparkBackends;
+  readonly artifacts: ArtifactsBucket;
+  readonly logRetention: RetentionDays;
+  readonly memorySize: number;
+}

@@ -1,0 +1,86 @@
+import { Duration } from 'aws-cdk-lib';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction as LambdaTarget } from 'aws-cdk-lib/aws-events-targets';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { CfnQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { AdmissionProps } from './admission-props.ts';
+import { ADMISSION_TIMEOUT } from './intake-queue.ts';
+import { configEnvironment, lambdaEntry, libraFunction } from './libra-function.ts';
+
+/** Messages per admission invocation: one pass per pool answers all of a batch's messages for it. */
+export const ADMISSION_BATCH_SIZE = 10;
+
+/**
+ * Admission and the tick (DESIGN §4): the admission function on the intake queue, with partial
+ * batch failures, and the one-minute tick that reconciles every pool and then admits, which is
+ * also how a job whose intake message was lost gets admitted. Both start workflows the same way
+ * (lambdas/adapters/aws-entries.ts, admissionFromEnvironment) and get the same permissions.
+ */
+export class Admission extends Construct {
+  readonly admission: NodejsFunction;
+  readonly tick: NodejsFunction;
+  readonly tickRule: Rule;
+
+  constructor(scope: Construct, id: string, props: AdmissionProps) {
+    super(scope, id);
+    this.admission = this.#starter('Admission', 'admission.ts', ADMISSION_TIMEOUT, props, {
+      description: 'Libra: admits queued jobs of a pool in priority order, within its capacity',
+    });
+    this.admission.addEventSource(
+      new SqsEventSource(props.intake.queue, {
+        batchSize: ADMISSION_BATCH_SIZE,
+        reportBatchItemFailures: true,
+        maxConcurrency: props.maxConcurrency ?? 2,
+      }),
+    );
+    this.node.addValidation({ validate: () => visibilityTooShort(props) });
+
+    this.tick = this.#starter('Tick', 'tick.ts', Duration.seconds(60), props, {
+      description: 'Libra: the one-minute tick: reconciles every pool, then admits',
+    });
+    this.tickRule = new Rule(this, 'TickRule', {
+      description: 'Libra: reconcile and admit every minute',
+      schedule: Schedule.rate(Duration.minutes(1)),
+      targets: [new LambdaTarget(this.tick)],
+    });
+  }
+
+  #starter(
+    id: string,
+    entry: string,
+    timeout: Duration,
+    props: AdmissionProps,
+    options: { description: string },
+  ): NodejsFunction {
+    const fn = libraFunction(this, id, {
+      entry: lambdaEntry(entry),
+      description: options.description,
+      environment: configEnvironment(props.config),
+      timeout,
+      memorySize: props.memorySize,
+      logRetention: props.logRetention,
+    });
+    props.store.grantReadWrite(fn);
+    // A lease released on the way (a job cancelled between lease and move) wakes the pool.
+    props.intake.grantSend(fn);
+    props.workflow.grantStart(fn);
+    props.artifacts.grantPutJobCode(fn);
+    props.backends.shareTargets(fn);
+    // The reconciler finalizes jobs whose execution ended unseen: it cancels their runs and notifies.
+    props.backends.grantCancelRuns(fn);
+    props.notifier.grantInvoke(fn);
+    return fn;
+  }
+}
+
+/** AWS's advice for an SQS event source: a visibility timeout of at least six times the function's timeout. */
+function visibilityTooShort(props: AdmissionProps): string[] {
+  const visibility = (props.intake.queue.node.defaultChild as CfnQueue).visibilityTimeout ?? 30;
+  const needed = ADMISSION_TIMEOUT.toSeconds() * 6;
+  if (visibility >= needed) return [];
+  return [
+    `the intake queue's visibility timeout (${visibility} s) is under 6 × the admission timeout (${needed} s)`,
+  ];
+}

@@ -1,0 +1,146 @@
+import { fileURLToPath } from 'node:url';
+import { type Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, type CfnFunction, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { LibraConfig } from '#core/config.ts';
+
+const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** The Lambda entries of lambdas/entry, each exporting `handler`. */
+export function lambdaEntry(file: string): string {
+  return fileURLToPath(new URL(`../lambdas/entry/${file}`, import.meta.url));
+}
+
+/** Lambda refuses a function whose environment, names and values together, exceeds 4 KiB. */
+const LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4 * 1024;
+/**
+ * The most a value known only at deployment may take: a table name is at most 255 bytes, a queue
+ * URL about 160, an ARN of ours well under 256. Pseudo parameters and application ids are short.
+ */
+const DEPLOY_TIME_VALUE_BYTES = 256;
+const PSEUDO_PARAMETER_BYTES: Readonly<Record<string, number>> = {
+  'AWS::Partition': 'aws-iso-b'.length + 1,
+  'AWS::Region': 'ap-southeast-5'.length + 6,
+  'AWS::AccountId': 12,
+  'AWS::URLSuffix': 'amazonaws.com.cn'.length,
+};
+/** EMR Serverless application ids are at most 64 characters (CreateApplication API). */
+const APPLICATION_ID_BYTES = 64;
+
+export interface LibraFunctionProps {
+  /** Absolute path of the TypeScript file that exports `handler`. */
+  readonly entry: string;
+  /** Shown on the function and its role: what it is for. */
+  readonly description: string;
+  readonly timeout: Duration;
+  readonly memorySize: number;
+  readonly logRetention: RetentionDays;
+  /** Variables of this function; the grant helpers of the other constructs add theirs. */
+  readonly environment?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Every Libra function: Node.js 24 on arm64, bundled locally with esbuild (no Docker), X-Ray
+ * tracing, JSON logs to a log group of its own, and a role of its own that starts with no
+ * permission but writing those logs. The construct `id` holds `Logs`, `Role` and `Function`.
+ */
+export function libraFunction(scope: Construct, id: string, props: LibraFunctionProps): NodejsFunction {
+  const construct = new Construct(scope, id);
+  const logGroup = new LogGroup(construct, 'Logs', { retention: props.logRetention });
+  // Our own role instead of the default one with AWSLambdaBasicExecutionRole, which may write to any log group.
+  const role = new Role(construct, 'Role', {
+    assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+    description: props.description,
+  });
+  logGroup.grantWrite(role);
+  Validations.of(role).acknowledge({
+    id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+    reason:
+      'Active tracing grants xray:PutTraceSegments and xray:PutTelemetryRecords, which support no ' +
+      'resource-level permissions, so AWS requires Resource "*" for them; no other statement of this ' +
+      'role uses "*" (asserted in test/infra).',
+  });
+
+  const fn = new NodejsFunction(construct, 'Function', {
+    entry: props.entry,
+    handler: 'handler',
+    description: props.description,
+    projectRoot: PROJECT_ROOT,
+    depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
+    runtime: Runtime.NODEJS_24_X,
+    architecture: Architecture.ARM_64,
+    memorySize: props.memorySize,
+    timeout: props.timeout,
+    tracing: Tracing.ACTIVE,
+    role,
+    logGroup,
+    loggingFormat: LoggingFormat.JSON,
+    environment: {
+      // The bundles are minified: without this, the source maps shipped beside them go unused in stack traces.
+      NODE_OPTIONS: '--enable-source-maps',
+      ...props.environment,
+    },
+    bundling: {
+      format: OutputFormat.ESM,
+      // Bundled CommonJS dependencies call require() for Node built-ins, which an ES module does not have.
+      banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+      mainFields: ['module', 'main'],
+      minify: true,
+      sourceMap: true,
+      sourcesContent: false,
+      // Pin the SDK version we test with instead of whatever the runtime ships, and let esbuild tree-shake it.
+      bundleAwsSDK: true,
+      forceDockerBundling: false,
+      logLevel: LogLevel.WARNING,
+    },
+  });
+  // Checked when the app synthesizes, after every grant helper has added its variables.
+  construct.node.addValidation({ validate: () => environmentTooLarge(fn) });
+  return fn;
+}
+
+/** The variables every function that reads the configuration gets (lambdas/adapters/compose.ts). */
+export function configEnvironment(config: LibraConfig): Record<string, string> {
+  return { POWERTOOLS_SERVICE_NAME: 'libra', LIBRA_CONFIG: JSON.stringify(config) };
+}
+
+/**
+ * What a resolved variable may take once deployed: a literal is its length; a reference (Ref,
+ * Fn::GetAtt) is counted at the most such a value takes; Fn::Join adds up its parts.
+ */
+function deployedBytes(value: unknown): number {
+  if (typeof value === 'string') return Buffer.byteLength(value);
+  if (typeof value !== 'object' || value === null) return DEPLOY_TIME_VALUE_BYTES;
+  if ('Fn::Join' in value) {
+    const [separator, parts] = (value as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+    return (
+      parts.reduce((sum: number, part) => sum + deployedBytes(part), 0) +
+      Buffer.byteLength(separator) * Math.max(0, parts.length - 1)
+    );
+  }
+  if ('Ref' in value) return PSEUDO_PARAMETER_BYTES[String(value.Ref)] ?? DEPLOY_TIME_VALUE_BYTES;
+  if ('Fn::GetAtt' in value && (value['Fn::GetAtt'] as unknown[])[1] === 'ApplicationId') {
+    return APPLICATION_ID_BYTES;
+  }
+  return DEPLOY_TIME_VALUE_BYTES;
+}
+
+function environmentTooLarge(fn: NodejsFunction): string[] {
+  const cfn = fn.node.defaultChild as CfnFunction;
+  const resolved = Stack.of(fn).resolve(cfn.environment) as
+    | { variables?: Record<string, unknown> }
+    | undefined;
+  const bytes = Object.entries(resolved?.variables ?? {}).reduce(
+    (sum, [key, value]) => sum + Buffer.byteLength(key) + deployedBytes(value),
+    0,
+  );
+  if (bytes <= LAMBDA_ENVIRONMENT_LIMIT_BYTES) return [];
+  return [
+    `the libra configuration is too large for a Lambda environment: about ${bytes} bytes with the ` +
+      `other variables of ${fn.node.path}, over Lambda's limit of ${LAMBDA_ENVIRONMENT_LIMIT_BYTES}; ` +
+      'use fewer pools or shorter principal lists',
+  ];
+}

@@ -1,0 +1,87 @@
+import { Duration } from 'aws-cdk-lib';
+import { Rule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction as LambdaTarget } from 'aws-cdk-lib/aws-events-targets';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { LibraConfig } from '#core/config.ts';
+import type { ArtifactsBucket } from './artifacts-bucket.ts';
+import type { IntakeQueue } from './intake-queue.ts';
+import type { JobStore } from './job-store.ts';
+import { configEnvironment, lambdaEntry, libraFunction } from './libra-function.ts';
+import type { SparkBackends } from './spark-backends.ts';
+
+/**
+ * The job-run state-change events EMR sends to EventBridge (EventBridge events reference,
+ * "Amazon EMR Serverless events" and "Amazon EMR Containers events"). EMR on EKS also sends
+ * "EmrContainers Job Run State Change"; the handler reads the "EMR Job Run State Change" shape
+ * (detail.id, virtualClusterId, name, state), so only that one is routed.
+ */
+export const EMR_RUN_EVENTS = {
+  serverless: { source: 'aws.emr-serverless', detailType: 'EMR Serverless Job Run State Change' },
+  eks: { source: 'aws.emr-containers', detailType: 'EMR Job Run State Change' },
+} as const;
+
+export interface RunRecorderProps {
+  readonly config: LibraConfig;
+  readonly store: JobStore;
+  readonly intake: IntakeQueue;
+  readonly backends: SparkBackends;
+  readonly artifacts: ArtifactsBucket;
+  readonly logRetention: RetentionDays;
+  readonly memorySize: number;
+}
+
+/**
+ * Records on each job what its Spark run reports (DESIGN §1): the run id the finalizer needs to
+ * cancel it, the backend's own state, and the links to its UI and logs. One rule per backend,
+ * each matching only the applications and virtual clusters Libra uses.
+ */
+export class RunRecorder extends Construct {
+  readonly function: NodejsFunction;
+  readonly serverlessRule?: Rule;
+  readonly eksRule?: Rule;
+
+  constructor(scope: Construct, id: string, props: RunRecorderProps) {
+    super(scope, id);
+    this.function = libraFunction(this, 'RunRecorder', {
+      entry: lambdaEntry('run-recorder.ts'),
+      description: 'Libra: records EMR job-run state changes on their jobs',
+      environment: configEnvironment(props.config),
+      timeout: Duration.seconds(30),
+      memorySize: props.memorySize,
+      logRetention: props.logRetention,
+    });
+    props.store.grantWrite(this.function);
+    // lambdas/adapters/compose.ts requires the queue URL at init; the recorder never sends.
+    props.intake.shareUrl(this.function);
+    props.artifacts.shareName(this.function);
+    props.backends.grantReadServerlessRuns(this.function);
+
+    const target = new LambdaTarget(this.function);
+    const applicationIds = props.backends.serverlessApplications.map((application) => application.id);
+    if (applicationIds.length > 0) {
+      this.serverlessRule = new Rule(this, 'ServerlessRunRule', {
+        description: "Libra: state changes of runs on Libra's EMR Serverless applications",
+        eventPattern: {
+          source: [EMR_RUN_EVENTS.serverless.source],
+          detailType: [EMR_RUN_EVENTS.serverless.detailType],
+          detail: { applicationId: applicationIds },
+        },
+        targets: [target],
+      });
+    }
+    const clusterIds = props.backends.virtualClusters.map((cluster) => cluster.id);
+    if (clusterIds.length > 0) {
+      this.eksRule = new Rule(this, 'EksRunRule', {
+        description: "Libra: state changes of runs on Libra's EMR on EKS virtual clusters",
+        eventPattern: {
+          source: [EMR_RUN_EVENTS.eks.source],
+          detailType: [EMR_RUN_EVENTS.eks.detailType],
+          detail: { virtualClusterId: clusterIds },
+        },
+        targets: [target],
+      });
+    }
+  }
+}
