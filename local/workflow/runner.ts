@@ -78,6 +78,17 @@ export function adaptForLocalInterpreter(definition: AslDefinition): AslDefiniti
   return { ...definition, States: states };
 }
 
+/** A task of a stopped execution: neither retried nor caught, so the interpreter just ends. */
+class ExecutionStopped extends Error {
+  readonly isRetryable = false;
+  readonly isCatchable = false;
+
+  constructor(execution: string) {
+    super(`execution ${execution} was stopped`);
+    this.name = 'Libra.ExecutionStopped';
+  }
+}
+
 export class LocalWorkflow {
   readonly #machine: StateMachine;
   readonly #overrides: Record<string, TaskBinding>;
@@ -110,8 +121,19 @@ export class LocalWorkflow {
   /** Starts an execution named `name`; 'already-exists' when that name was used, whatever its input. */
   start(name: string, input: unknown): 'started' | 'already-exists' {
     if (this.#executions.has(name)) return 'already-exists';
+    // Once an execution is stopped Step Functions schedules none of its tasks, but the
+    // interpreter, whose abort cuts a Retry's wait short, runs the retried task at once: a
+    // Spark run or a webhook would start after the cancel. Each execution's tasks refuse then.
+    let stopped = false;
+    const handlers: Record<string, TaskBinding> = {};
+    for (const [state, handler] of Object.entries(this.#overrides)) {
+      handlers[state] = async (taskInput) => {
+        if (stopped) throw new ExecutionStopped(name);
+        return handler(taskInput);
+      };
+    }
     const run = this.#machine.run(input as Parameters<StateMachine['run']>[0], {
-      overrides: { taskResourceLocalHandlers: this.#overrides as LocalHandlers },
+      overrides: { taskResourceLocalHandlers: handlers as LocalHandlers },
       // The interpreter's context has no State; Step Functions gives each state its entry time.
       context: {
         Execution: { Name: name },
@@ -163,7 +185,10 @@ export class LocalWorkflow {
       return execution;
     });
     this.#executions.set(name, execution);
-    this.#aborts.set(name, run.abort);
+    this.#aborts.set(name, () => {
+      stopped = true;
+      run.abort();
+    });
     return 'started';
   }
 

@@ -357,6 +357,27 @@ describe.concurrent('job.asl.json scenarios', () => {
     expect(await h.statusHistory(jobId)).toEqual(['SCHEDULED', 'RUNNING', 'SUCCEEDED']);
   });
 
+  it('cancel while StartJobRun is being retried after a throttle: no run starts after the stop', async ({
+    expect,
+  }) => {
+    const h = await harness({ spark: [throwError('EMRServerless.ThrottlingException'), hang] });
+    const { jobId, execution } = await h.start(sqlJob());
+    await until('the throttled call', () => h.spark.calls.length === 1);
+
+    expect(await h.service.cancel(OWNER, jobId)).toMatchObject({ status: 'CANCELLING' });
+    await execution.done;
+
+    expect(execution.status).toBe('ABORTED');
+    expect(await h.job(jobId)).toMatchObject({ status: 'CANCELLED' });
+    // Step Functions schedules nothing once an execution is stopped: no run is left going
+    // (when the retry came before the cancel, the cancel stopped that run).
+    expect(h.spark.running).toEqual([]);
+    expect(h.spark.calls.slice(1).map((call) => call.end)).toEqual(
+      h.spark.calls.length > 1 ? ['CANCELLED'] : [],
+    );
+    expect(await h.lease(jobId)).toBeUndefined();
+  });
+
   it('webhook down: every delivery fails, the notify task is retried per its Retry, the job still succeeds', async ({
     expect,
   }) => {
