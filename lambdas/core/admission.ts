@@ -45,6 +45,45 @@ export interface AdmitOutcome {
 
 const PAGE_SIZE = 25;
 
+/**
+ * A pass over every pool in which some pools failed. The other pools were still passed:
+ * one pool whose item or index cannot be read must not stop admission and repair in all.
+ */
+export class PoolPassesFailed<T> extends AggregateError {
+  readonly pools: readonly string[];
+  /** The results of the pools that passed. */
+  readonly completed: readonly T[];
+
+  constructor(errors: readonly unknown[], pools: readonly string[], completed: readonly T[]) {
+    super(errors, `the pass failed in pool${pools.length > 1 ? 's' : ''} ${pools.join(', ')}`);
+    this.name = 'PoolPassesFailed';
+    this.pools = pools;
+    this.completed = completed;
+  }
+}
+
+/** Runs `pass` for each pool in turn, on past a pool that fails; throws PoolPassesFailed at the end if any did. */
+export async function passEachPool<T>(
+  pools: readonly string[],
+  pass: (pool: string) => Promise<T>,
+  logger: LogPort,
+): Promise<T[]> {
+  const completed: T[] = [];
+  const errors: unknown[] = [];
+  const failed: string[] = [];
+  for (const pool of pools) {
+    try {
+      completed.push(await pass(pool));
+    } catch (error) {
+      logger.error('pool pass failed; the other pools carry on', { pool, error: error as Error });
+      errors.push(error);
+      failed.push(pool);
+    }
+  }
+  if (errors.length > 0) throw new PoolPassesFailed(errors, failed, completed);
+  return completed;
+}
+
 export function poolLimits(pool: PoolConfig): PoolLimits {
   return {
     cpuCores: pool.cpuCores,
@@ -93,11 +132,13 @@ export class Admission {
     this.#deps = deps;
   }
 
-  /** Admits from every configured pool. */
+  /** Admits from every configured pool; a pool that fails does not stop the others (PoolPassesFailed). */
   async admitAll(): Promise<AdmitOutcome[]> {
-    const outcomes: AdmitOutcome[] = [];
-    for (const pool of Object.keys(this.#deps.config.pools)) outcomes.push(await this.admitPool(pool));
-    return outcomes;
+    return passEachPool(
+      Object.keys(this.#deps.config.pools),
+      (pool) => this.admitPool(pool),
+      this.#deps.logger,
+    );
   }
 
   async admitPool(poolName: string): Promise<AdmitOutcome> {

@@ -1,5 +1,5 @@
 import type { Admission, AdmissionDeps } from './admission.ts';
-import { poolLimits } from './admission.ts';
+import { passEachPool, poolLimits } from './admission.ts';
 import { TransitionConflict } from './errors.ts';
 import type { Finalizer } from './finalizer.ts';
 import { isTerminal } from './job-states.ts';
@@ -46,10 +46,13 @@ export class Reconciler {
     this.#executions = executions;
   }
 
+  /** Reconciles every configured pool; a pool that fails does not stop the others (PoolPassesFailed). */
   async reconcileAll(): Promise<ReconcileReport[]> {
-    const reports: ReconcileReport[] = [];
-    for (const pool of Object.keys(this.#deps.config.pools)) reports.push(await this.reconcilePool(pool));
-    return reports;
+    return passEachPool(
+      Object.keys(this.#deps.config.pools),
+      (pool) => this.reconcilePool(pool),
+      this.#deps.logger,
+    );
   }
 
   async reconcilePool(poolName: string): Promise<ReconcileReport> {

@@ -235,3 +235,29 @@ describe('a finish that is retried', () => {
     expect(startOrder(h)).toEqual([A, B]);
   });
 });
+
+describe('a tick with one pool failing', () => {
+  it('still reconciles and admits in the other pools, and reports the failure', async () => {
+    const h = await harness();
+    const expired = await submit(h, sizedJob('small', 1));
+    h.intake.messages.length = 0;
+    h.clock.advance(11 * MINUTE);
+    // A job whose intake message was lost, in a pool after the broken one.
+    h.faults.arm({ name: 'message lost', match: CALLS.intakeSend, timing: 'before' });
+    const lost = await submit(h, sizedJob('two', 2));
+    expect(h.faults.fired).toHaveLength(1);
+    // Pool `one` cannot be read at all, on every tick, until someone repairs it.
+    h.faults.arm({
+      name: 'pool one broken',
+      match: onPool('getPool', 'one'),
+      timing: 'before',
+      persistent: true,
+    });
+
+    await expect(h.tick()).rejects.toThrow();
+
+    expect(h.faults.firedNamed('pool one broken').length).toBeGreaterThan(0);
+    expect(startOrder(h)).toEqual([lost]);
+    expect((await h.jobs.getJob(expired))?.status).toBe('TIMEOUT');
+  });
+});

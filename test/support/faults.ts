@@ -35,6 +35,8 @@ export interface FaultPlan {
   readonly timing: FaultTiming;
   /** The nth matching call fails (1 = the first); later calls go through. */
   readonly nth?: number;
+  /** Every matching call from the nth on fails: a fault that does not go away by itself. */
+  readonly persistent?: boolean;
 }
 
 export interface FiredFault {
@@ -58,8 +60,10 @@ export class InjectedFault extends Error {
   }
 }
 
-export function isInjectedFault(error: unknown): error is InjectedFault {
-  return error instanceof InjectedFault;
+/** An injected fault, or a pass over several pools (PoolPassesFailed) that failed only by them. */
+export function isInjectedFault(error: unknown): boolean {
+  if (error instanceof InjectedFault) return true;
+  return error instanceof AggregateError && error.errors.length > 0 && error.errors.every(isInjectedFault);
 }
 
 interface Armed {
@@ -137,12 +141,12 @@ export class FaultInjector {
       const nth = armed.plan.nth ?? 1;
       if (armed.plan.timing === 'before') {
         armed.seen++;
-        if (armed.seen === nth) return this.#fire(armed, call);
+        if (this.#due(armed, nth)) return this.#fire(armed, call);
       } else {
         const result = await send();
         this.#commit(call);
         armed.seen++;
-        if (armed.seen === nth) return this.#fire(armed, call);
+        if (this.#due(armed, nth)) return this.#fire(armed, call);
         return result;
       }
     }
@@ -155,8 +159,12 @@ export class FaultInjector {
     if (this.recordCommitted) this.committed.push(call);
   }
 
+  #due(armed: Armed, nth: number): boolean {
+    return armed.plan.persistent ? armed.seen >= nth : armed.seen === nth;
+  }
+
   #fire(armed: Armed, call: BoundaryCall): never {
-    this.#armed = this.#armed.filter((a) => a !== armed);
+    if (!armed.plan.persistent) this.#armed = this.#armed.filter((a) => a !== armed);
     this.fired.push({ name: armed.plan.name, timing: armed.plan.timing, call });
     throw new InjectedFault(armed.plan.name, armed.plan.timing);
   }
