@@ -55,10 +55,11 @@ export class Finalizer {
     let reason: Reason;
     const ranTo = job.backendState ? RUN_ENDED[job.backendState] : undefined;
     if (ended === 'ABORTED') {
-      if (ranTo) {
-        status = ranTo;
+      const runEnded = ranTo && (await this.#runWasGoing(job)) ? ranTo : undefined;
+      if (runEnded) {
+        status = runEnded;
         reason =
-          ranTo === 'SUCCEEDED'
+          runEnded === 'SUCCEEDED'
             ? { code: 'CANCELLED_BY_USER', message: 'the run finished before the cancel reached it' }
             : { code: 'SPARK_JOB_FAILED', message: 'the run failed before the cancel reached it' };
       } else {
@@ -75,8 +76,6 @@ export class Finalizer {
       status = 'FAILED';
       reason = { code: 'BACKEND_UNAVAILABLE', message: cause ?? 'the workflow execution failed' };
     }
-    // A run that reached SUCCEEDED has no reason to show.
-    const finalReason: Reason | undefined = status === 'SUCCEEDED' ? undefined : reason;
 
     // The moves table is the law: an ending the job cannot reach from where it stands goes
     // through CANCELLING (as a user's cancel does), and one it cannot reach at all is a failure.
@@ -93,9 +92,24 @@ export class Finalizer {
         if (!(error instanceof TransitionConflict)) throw error;
       }
     }
-    const finished = await finisher.finish(jobId, status, finalReason);
+    // Always with its reason: a move keeps the record's reason unless it sets one, so a run that
+    // reached SUCCEEDED past a cancel would otherwise show the cancel's "cancelled by …".
+    const finished = await finisher.finish(jobId, status, reason);
     if (finished && isTerminal(finished.status)) await this.#notify(jobId, finished.status);
     return finished;
+  }
+
+  /**
+   * Whether a run was going when the execution was stopped: the job was RUNNING, or was RUNNING
+   * when the cancel moved it to CANCELLING. A job stopped while SCHEDULED or waiting to retry has
+   * no run; the backend state on its record is then that of an attempt the workflow had already
+   * dealt with (its FAILED event can arrive after the retry decision), not how the job ended.
+   */
+  async #runWasGoing(job: JobRecord): Promise<boolean> {
+    if (job.status !== 'CANCELLING') return job.status === 'RUNNING';
+    const events = await this.#deps.jobs.listEvents(job.jobId);
+    const cancelling = events.findLast((event) => event.type === 'STATUS' && event.status === 'CANCELLING');
+    return cancelling?.from === undefined || cancelling.from === 'RUNNING';
   }
 
   /** The workflow's StopRun step: a run its state timeout left behind is stopped. */

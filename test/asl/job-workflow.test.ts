@@ -4,6 +4,7 @@ import { retryPolicySchema } from '#core/job-request.ts';
 import { sqlJob } from '../support/api.ts';
 import { startTestDatabase, type TestDatabase } from '../support/dynalite.ts';
 import {
+  endsUnseen,
   fail,
   type HarnessOptions,
   hang,
@@ -304,18 +305,19 @@ describe.concurrent('job.asl.json scenarios', () => {
       sqlJob({ retryPolicy: { maxRetries: 1, initialDelaySeconds: 60, maxDelaySeconds: 60 } }),
     );
     await until('the Backoff wait', () => execution.statesEntered.at(-1) === 'Backoff');
-    // No run is going while the job waits: the failed run's state, even reported late, is not the job's.
-    const failedRun = h.spark.calls[0];
-    await h.jobs.recordRun({
-      jobId,
-      runId: `jr-${failedRun?.clientToken}`,
-      state: 'FAILED',
-      at: new Date(failedRun?.endedAt ?? 0).toISOString(),
-    });
+    // No run is going while the job waits: the failed run is no longer on the record.
     const waiting = await h.job(jobId);
     expect(waiting.status).toBe('RETRYING');
     expect(waiting.backendState).toBeUndefined();
     expect(waiting.backendRunId).toBeUndefined();
+    // Its FAILED event may still be delivered after the retry decision; it must not decide the end.
+    await h.jobs.recordRun({
+      jobId,
+      runId: `jr-${h.spark.calls[0]?.clientToken}`,
+      state: 'FAILED',
+      at: new Date().toISOString(),
+    });
+    expect((await h.job(jobId)).backendState).toBe('FAILED');
 
     const answer = await h.service.cancel(OWNER, jobId);
     expect(answer).toMatchObject({ jobId, status: 'CANCELLING' });
@@ -355,6 +357,29 @@ describe.concurrent('job.asl.json scenarios', () => {
     // Each retry of the run state is billed as a transition.
     expect(execution.transitions).toBe(HAPPY_STATES.length + 2);
     expect(await h.statusHistory(jobId)).toEqual(['SCHEDULED', 'RUNNING', 'SUCCEEDED']);
+  });
+
+  it('cancel racing the run: a run that ended before the cancel reached it decides the end', async ({
+    expect,
+  }) => {
+    const h = await harness({ spark: [endsUnseen('SUCCESS')] });
+    const { jobId, execution } = await h.start(sqlJob());
+    await until('the run to end', () => h.spark.running.length === 1);
+    expect(await h.job(jobId)).toMatchObject({ status: 'RUNNING', backendState: 'SUCCESS' });
+
+    expect(await h.service.cancel(OWNER, jobId)).toMatchObject({ status: 'CANCELLING' });
+    await execution.done;
+
+    expect(execution.status).toBe('ABORTED');
+    const job = await h.job(jobId);
+    // It says why the cancel did not take, not the cancel's own "cancelled by …".
+    expect(job).toMatchObject({
+      status: 'SUCCEEDED',
+      reason: { message: 'the run finished before the cancel reached it' },
+    });
+    expect(await h.statusHistory(jobId)).toEqual(['SCHEDULED', 'RUNNING', 'CANCELLING', 'SUCCEEDED']);
+    expect(await h.lease(jobId)).toBeUndefined();
+    expect(h.wakes(jobId)).toHaveLength(1);
   });
 
   it('cancel while StartJobRun is being retried after a throttle: no run starts after the stop', async ({

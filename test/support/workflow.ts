@@ -51,18 +51,22 @@ const TARGETS: BackendTargets = {
  * - `succeed`: the run starts and ends in SUCCESS;
  * - `fail`: the run starts and ends in FAILED (the `.sync` task fails with States.TaskFailed);
  * - `throw`: the API call itself fails with this error (e.g. EMRServerless.ThrottlingException), no run;
- * - `hang`: the run starts and never ends until it is cancelled (CancelJobRun through the finalizer).
+ * - `hang`: the run starts and never ends until it is cancelled (CancelJobRun through the finalizer);
+ * - `endsUnseen`: the run ends in `state` (its event recorded) but the `.sync` task has not seen it
+ *   yet, and does not until the run is cancelled: a cancel racing the run's end.
  */
 export type SparkStep =
   | { readonly kind: 'succeed' }
   | { readonly kind: 'fail'; readonly message: string }
   | { readonly kind: 'throw'; readonly error: string }
-  | { readonly kind: 'hang' };
+  | { readonly kind: 'hang' }
+  | { readonly kind: 'endsUnseen'; readonly state: 'SUCCESS' | 'FAILED' };
 
 export const succeed: SparkStep = { kind: 'succeed' };
 export const hang: SparkStep = { kind: 'hang' };
 export const fail = (message = 'Job failed: ERROR Executor lost'): SparkStep => ({ kind: 'fail', message });
 export const throwError = (error: string): SparkStep => ({ kind: 'throw', error });
+export const endsUnseen = (state: 'SUCCESS' | 'FAILED'): SparkStep => ({ kind: 'endsUnseen', state });
 
 export interface SparkCall {
   readonly jobId: string;
@@ -149,13 +153,17 @@ export class ScriptedSpark implements SparkRunControl {
       await new Promise<void>((resolve) => this.#hanging.set(call, resolve));
       state = 'CANCELLED';
       details = 'Job run cancelled';
+    } else if (step.kind === 'endsUnseen') {
+      state = step.state;
+      await this.#report(jobId, runId, state);
+      await new Promise<void>((resolve) => this.#hanging.set(call, resolve));
     } else if (step.kind === 'fail') {
       state = 'FAILED';
       details = step.message;
     } else {
       state = 'SUCCESS';
     }
-    await this.#report(jobId, runId, state, details);
+    if (step.kind !== 'endsUnseen') await this.#report(jobId, runId, state, details);
     call.end = state;
     call.endedAt = Date.now();
     const description = { JobRunId: runId, State: state, StateDetails: details };
