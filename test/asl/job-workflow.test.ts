@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { retryDelaysSeconds } from '#core/backoff.ts';
 import { retryPolicySchema } from '#core/job-request.ts';
-import { sqlJob } from '../support/api.ts';
+import { sqlJob, testConfig } from '../support/api.ts';
 import { startTestDatabase, type TestDatabase } from '../support/dynalite.ts';
 import {
   endsUnseen,
@@ -111,6 +111,78 @@ describe.concurrent('job.asl.json scenarios', () => {
     expect(h.ended).toEqual([]);
   });
 
+  it('happy path on EMR on EKS: the run goes to emr-containers with the virtual cluster', async ({
+    expect,
+  }) => {
+    const config = testConfig({
+      pools: {
+        default: {
+          backends: {
+            eks: {
+              virtualClusterId: 'vc-config',
+              executionRoleArn: 'arn:aws:iam::000000000000:role/asl-eks',
+            },
+          },
+        },
+      },
+    });
+    const h = await harness({ spark: [succeed], config });
+    const { jobId, execution } = await h.start(sqlJob({ executionMode: 'eks' }));
+    await execution.done;
+
+    expect(execution.statesEntered).toEqual(
+      HAPPY_STATES.map((state) => state.replace('RunOnEmrServerless', 'RunOnEks')),
+    );
+    expect(await h.job(jobId)).toMatchObject({ status: 'SUCCEEDED', backend: 'eks', attempts: 1 });
+    expect(h.spark.calls.map((call) => call.kind)).toEqual(['eks']);
+    expect(h.spark.calls[0]?.request).toMatchObject({
+      VirtualClusterId: 'vc-asl',
+      ReleaseLabel: 'emr-7.5.0-latest',
+      Name: jobId,
+      ClientToken: `${jobId}-0`,
+      JobDriver: { SparkSubmitJobDriver: { EntryPoint: 's3://asl-artifacts/runners/sql_runner.py' } },
+    });
+    expect(await h.lease(jobId)).toBeUndefined();
+  });
+
+  it('nothing here can run it: LOCAL_SPARK_UNAVAILABLE at once, not retried', async ({ expect }) => {
+    const h = await harness({ spark: [throwError('Libra.LocalSparkUnavailable')] });
+    const { jobId, execution } = await h.start(sqlJob({ retryPolicy: { maxRetries: 2 } }));
+    await execution.done;
+
+    expect(execution.statesEntered).toContain('MarkUnavailable');
+    expect(await h.job(jobId)).toMatchObject({
+      status: 'FAILED',
+      attempts: 1,
+      reason: { code: 'LOCAL_SPARK_UNAVAILABLE' },
+    });
+    expect(h.spark.calls).toHaveLength(1);
+    expect(await h.lease(jobId)).toBeUndefined();
+    expect(h.wakes(jobId)).toHaveLength(1);
+  });
+
+  it('webhooks for every subscribed move, one message id per occurrence', async ({ expect }) => {
+    const h = await harness({ spark: [fail(), succeed] });
+    const { jobId, execution } = await h.start(
+      sqlJob({
+        retryPolicy: { maxRetries: 1 },
+        notifications: { webhook: 'http://127.0.0.1:9/hooks', events: ['RUNNING', 'RETRYING', 'SUCCEEDED'] },
+      }),
+    );
+    await execution.done;
+
+    expect(await h.job(jobId)).toMatchObject({ status: 'SUCCEEDED', attempts: 2 });
+    expect(h.sender.types).toEqual(['job.running', 'job.retrying', 'job.running', 'job.succeeded']);
+    expect(new Set(h.sender.sent.map((message) => message.id)).size).toBe(4);
+    const webhooks = (await h.events(jobId)).filter((event) => event.type === 'WEBHOOK');
+    expect(webhooks.map((event) => [event.status, event.detail?.outcome])).toEqual([
+      ['RUNNING', 'delivered'],
+      ['RETRYING', 'delivered'],
+      ['RUNNING', 'delivered'],
+      ['SUCCEEDED', 'delivered'],
+    ]);
+  });
+
   it('fail then succeed: one retry after the computed 1 s delay, attempts 2', async ({ expect }) => {
     const h = await harness({ spark: [fail('attempt 0 lost its executors'), succeed] });
     const { jobId, execution } = await h.start(sqlJob({ retryPolicy: { maxRetries: 2 } }));
@@ -205,6 +277,7 @@ describe.concurrent('job.asl.json scenarios', () => {
       reason: { code: 'RUN_TIMEOUT', message: 'the run took longer than 1 seconds' },
     });
     expect(h.finalizerInvocations).toEqual([{ action: 'stop-run', jobId, attempt: 0 }]);
+    expect(h.notifierInvocations).toEqual([{ jobId, status: 'TIMEOUT' }]);
     expect(h.spark.cancels).toEqual([jobId]);
     expect(h.spark.calls.map((call) => call.end)).toEqual(['CANCELLED']);
     expect(h.spark.running).toEqual([]);
@@ -275,7 +348,9 @@ describe.concurrent('job.asl.json scenarios', () => {
     expect,
   }) => {
     const h = await harness({ spark: [hang] });
-    const { jobId, execution } = await h.start(sqlJob());
+    const { jobId, execution } = await h.start(
+      sqlJob({ notifications: { webhook: 'http://127.0.0.1:9/hooks', events: ['CANCELLED'] } }),
+    );
     await until('the run to start', () => h.spark.running.length === 1);
     expect((await h.job(jobId)).status).toBe('RUNNING');
     expect(await h.lease(jobId)).toBeDefined();
@@ -292,6 +367,8 @@ describe.concurrent('job.asl.json scenarios', () => {
     expect(h.spark.cancels).toEqual([jobId]);
     expect(h.spark.calls.map((call) => call.end)).toEqual(['CANCELLED']);
     expect(await h.statusHistory(jobId)).toEqual(['SCHEDULED', 'RUNNING', 'CANCELLING', 'CANCELLED']);
+    // The finalizer notifies the final state the workflow could not reach.
+    expect(h.sender.types).toEqual(['job.cancelled']);
     expect(await h.lease(jobId)).toBeUndefined();
     expect((await h.pools.getPool('default')).running).toBe(0);
     expect(h.wakes(jobId)).toHaveLength(1);

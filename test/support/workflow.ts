@@ -69,6 +69,7 @@ export const throwError = (error: string): SparkStep => ({ kind: 'throw', error 
 export const endsUnseen = (state: 'SUCCESS' | 'FAILED'): SparkStep => ({ kind: 'endsUnseen', state });
 
 export interface SparkCall {
+  readonly kind: 'emr-serverless' | 'eks';
   readonly jobId: string;
   readonly clientToken: string;
   readonly attempt: number;
@@ -120,13 +121,14 @@ export class ScriptedSpark implements SparkRunControl {
   }
 
   readonly run = async (
-    _kind: 'emr-serverless' | 'eks',
+    kind: 'emr-serverless' | 'eks',
     request: Record<string, unknown>,
   ): Promise<unknown> => {
     const jobId = String(request.Name);
     const clientToken = String(request.ClientToken);
     const step = this.#script[this.calls.length] ?? 'unexpected';
     const call: SparkCall = {
+      kind,
       jobId,
       clientToken,
       attempt: Number(/-(\d+)$/.exec(clientToken)?.[1]),
