@@ -1,11 +1,12 @@
 import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
 import { type Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, type CfnFunction, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import type { LibraConfig } from '#core/config.ts';
+import { type LibraConfig, libraConfigSchema, parseConfig, poolSchema } from '#core/config.ts';
 
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -104,7 +105,35 @@ export function libraFunction(scope: Construct, id: string, props: LibraFunction
 
 /** The variables every function that reads the configuration gets (lambdas/adapters/compose.ts). */
 export function configEnvironment(config: LibraConfig): Record<string, string> {
-  return { POWERTOOLS_SERVICE_NAME: 'libra', LIBRA_CONFIG: JSON.stringify(config) };
+  return { POWERTOOLS_SERVICE_NAME: 'libra', LIBRA_CONFIG: JSON.stringify(compactConfig(config)) };
+}
+
+/**
+ * The configuration without the values its schema defaults to: the functions parse it with the
+ * same schema and get the same configuration back, and Lambda's 4 KiB environment holds several
+ * times more pools.
+ */
+export function compactConfig(config: LibraConfig): Record<string, unknown> {
+  const poolDefaults = poolSchema.parse({});
+  const { pools, ...rest } = config;
+  const compact = {
+    ...withoutDefaults(rest, libraConfigSchema.parse({})),
+    pools: Object.fromEntries(
+      Object.entries(pools).map(([name, pool]) => [name, withoutDefaults(pool, poolDefaults)]),
+    ),
+  };
+  if (!isDeepStrictEqual(parseConfig(compact), config)) {
+    throw new Error('the compacted configuration does not parse back to the configuration');
+  }
+  return compact;
+}
+
+function withoutDefaults<T extends object>(value: T, defaults: object): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(value).filter(
+      ([key, inner]) => !isDeepStrictEqual(inner, (defaults as Record<string, unknown>)[key]),
+    ),
+  ) as Partial<T>;
 }
 
 /**

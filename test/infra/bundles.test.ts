@@ -37,7 +37,10 @@ function standIn(value: unknown): string {
 
 // The one test that pays for esbuild: every other infra test skips bundling.
 describe('function bundles', () => {
-  it('are built locally with esbuild and load on Node 24 with the environment the stack sets', () => {
+  // Twelve esbuild runs and twelve Node processes on two cores, beside the other test files.
+  it('are built locally with esbuild and load on Node 24 with the environment the stack sets', {
+    timeout: 120_000,
+  }, () => {
     // Prepare
     const app = testApp({ bundle: true });
     const stack = libraStack({}, app);
