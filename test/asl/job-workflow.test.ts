@@ -262,6 +262,7 @@ describe.concurrent('job.asl.json scenarios', () => {
       'RecordRunning',
       'BeforeRun',
       'RunOnEmrServerless',
+      'TimedOut',
       'OnTimeout',
       'MarkTimeout',
       'StopRun',
