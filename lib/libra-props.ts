@@ -7,6 +7,7 @@ import type { JobApiOptions } from './job-api-props.ts';
 import type { JobStoreProps } from './job-store-props.ts';
 import type { JobWorkflowOptions } from './job-workflow-props.ts';
 import type { NotifierOptions } from './notifier-props.ts';
+import type { ObservabilityOptions } from './observability-props.ts';
 import type { SparkBackendsOptions } from './spark-backends-props.ts';
 
 /** Configuration as written in the `libra` key of cdk.json context: defaults may be left out. */
@@ -73,4 +74,10 @@ export interface LibraProps {
    * @default - at most 2 concurrent admission functions
    */
   readonly admission?: AdmissionOptions;
+
+  /**
+   * Thresholds of the alarms.
+   * @default - 5% API 5xx, oldest wait at 80% of maxWaitMinutes
+   */
+  readonly observability?: ObservabilityOptions;
 }

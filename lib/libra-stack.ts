@@ -19,6 +19,7 @@ export class LibraStack extends Stack {
       notifier,
       workflow,
       admission,
+      observability,
       ...stackProps
     } = props;
     super(scope, id, {
@@ -36,6 +37,7 @@ export class LibraStack extends Stack {
       notifier,
       workflow,
       admission,
+      observability,
     });
     new CfnOutput(this, 'ApiUrl', {
       description: 'Base URL of the job API; routes live under api/v1/spark',
@@ -48,6 +50,10 @@ export class LibraStack extends Stack {
     new CfnOutput(this, 'StateMachineArn', {
       description: 'The job workflow; each execution is named after its job',
       value: this.libra.workflow.stateMachine.stateMachineArn,
+    });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      description: 'Alarms publish here; subscribe to it, or set libra.alarmEmail',
+      value: this.libra.observability.topic.topicArn,
     });
     new CfnOutput(this, 'ArtifactsBucketName', {
       description: 'Runner scripts, inline job code (jobs/) and Spark logs (logs/)',

@@ -9,6 +9,7 @@ import { JobStore } from './job-store.ts';
 import { JobWorkflow } from './job-workflow.ts';
 import type { LibraProps } from './libra-props.ts';
 import { Notifier } from './notifier.ts';
+import { Observability } from './observability.ts';
 import { RunRecorder } from './run-recorder.ts';
 import { SparkBackends } from './spark-backends.ts';
 
@@ -27,6 +28,7 @@ export class Libra extends Construct {
   readonly admission: Admission;
   readonly runRecorder: RunRecorder;
   readonly jobApi: JobApi;
+  readonly observability: Observability;
 
   constructor(scope: Construct, id: string, props: LibraProps = {}) {
     super(scope, id);
@@ -85,5 +87,16 @@ export class Libra extends Construct {
     this.workflow.grantControl(cancel);
     this.backends.grantCancelRuns(cancel);
     this.notifier.grantInvoke(cancel);
+
+    this.observability = new Observability(this, 'Observability', {
+      ...props.observability,
+      config: this.config,
+      api: this.jobApi,
+      intake: this.intake,
+      admission: this.admission,
+      workflow: this.workflow,
+      notifier: this.notifier,
+      runRecorder: this.runRecorder,
+    });
   }
 }

@@ -80,7 +80,7 @@ function dependencyCycle(
 }
 
 describe('LibraStack', () => {
-  it('is environment-agnostic and outputs the API URL and the table name', () => {
+  it('is environment-agnostic and outputs the API URL, the table, the state machine, the alarm topic and the bucket', () => {
     const stack = libraStack();
     const template = Template.fromStack(stack);
 
@@ -104,6 +104,9 @@ describe('LibraStack', () => {
     template.hasOutput('TableName', { Value: { Ref: logicalId(stack, stack.libra.jobStore.table) } });
     template.hasOutput('StateMachineArn', {
       Value: { Ref: logicalId(stack, stack.libra.workflow.stateMachine) },
+    });
+    template.hasOutput('AlarmTopicArn', {
+      Value: { Ref: logicalId(stack, stack.libra.observability.topic) },
     });
     template.hasOutput('ArtifactsBucketName', {
       Value: { Ref: logicalId(stack, stack.libra.artifacts.bucket) },

@@ -1,0 +1,32 @@
+import type { LibraConfig } from '#core/config.ts';
+import type { Admission } from './admission.ts';
+import type { IntakeQueue } from './intake-queue.ts';
+import type { JobApi } from './job-api.ts';
+import type { JobWorkflow } from './job-workflow.ts';
+import type { Notifier } from './notifier.ts';
+import type { RunRecorder } from './run-recorder.ts';
+
+export interface ObservabilityOptions {
+  /**
+   * Share of API requests answered 5xx, over five minutes, that raises the alarm.
+   * @default 0.05
+   */
+  readonly apiServerErrorRate?: number;
+
+  /**
+   * How close to a pool's maxWaitMinutes the oldest waiting job may get before the alarm, as a share.
+   * @default 0.8
+   */
+  readonly oldestWaitShare?: number;
+}
+
+export interface ObservabilityProps extends ObservabilityOptions {
+  /** The pools (one set of widgets and alarms each) and the alarm e-mail, if any. */
+  readonly config: LibraConfig;
+  readonly api: JobApi;
+  readonly intake: IntakeQueue;
+  readonly admission: Admission;
+  readonly workflow: JobWorkflow;
+  readonly notifier: Notifier;
+  readonly runRecorder: RunRecorder;
+}

@@ -1,0 +1,233 @@
+import { Template } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { getAtt, libraStack, logicalId, propertiesOf, ref } from './app.ts';
+
+const stack = libraStack({
+  config: {
+    alarmEmail: 'ops@example.com',
+    pools: { 'etl-nightly': { maxWaitMinutes: 60, maxConcurrentJobs: 4 } },
+  },
+});
+const template = Template.fromStack(stack);
+const observability = stack.libra.observability;
+const topic = ref(stack, observability.topic);
+const alarmOf = (name: string) => propertiesOf(template, stack, observability.alarms[name] ?? stack);
+
+/** A Powertools metric of the functions: namespace Libra, dimensions service and pool. */
+const poolMetric = (name: string, pool: string, stat: string) => ({
+  Metric: {
+    Dimensions: [
+      { Name: 'pool', Value: pool },
+      { Name: 'service', Value: 'libra' },
+    ],
+    MetricName: name,
+    Namespace: 'Libra',
+  },
+  Period: 300,
+  Stat: stat,
+});
+
+describe('Observability alarms', () => {
+  it('notify an SNS topic encrypted with a rotated key CloudWatch may use, TLS only, and the alarm e-mail', () => {
+    const key = logicalId(stack, observability.topic.masterKey ?? stack);
+    expect(propertiesOf(template, stack, observability.topic)).toEqual({
+      DisplayName: 'Libra alarms',
+      KmsMasterKeyId: { 'Fn::GetAtt': [key, 'Arn'] },
+    });
+    expect(template.toJSON().Resources[key].Properties).toMatchObject({ EnableKeyRotation: true });
+    expect(template.toJSON().Resources[key].Properties.KeyPolicy.Statement).toContainEqual({
+      Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      Effect: 'Allow',
+      Principal: { Service: 'cloudwatch.amazonaws.com' },
+      Resource: '*',
+    });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [topic],
+      PolicyDocument: {
+        Statement: [
+          {
+            Action: 'sns:Publish',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            Effect: 'Deny',
+            Principal: '*',
+            Resource: topic,
+            Sid: 'AllowPublishThroughSSLOnly',
+          },
+        ],
+        Version: '2012-10-17',
+      },
+    });
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+      TopicArn: topic,
+    });
+    Template.fromStack(libraStack()).resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+
+  it('are the ones of issue 5, one of each kind per pool, and all notify the topic', () => {
+    expect(Object.keys(observability.alarms).sort()).toEqual(
+      [
+        'AdmissionErrors',
+        'ApiServerErrors',
+        'CapacitySaturatedDefault',
+        'CapacitySaturatedEtlNightly',
+        'DeadLetters',
+        'OldestWaitDefault',
+        'OldestWaitEtlNightly',
+        'WorkflowFailures',
+      ].sort(),
+    );
+    for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
+      expect(alarm.Properties).toMatchObject({
+        AlarmActions: [topic],
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+      });
+    }
+  });
+
+  it('fires as soon as a message is in the dead-letter queue', () => {
+    expect(alarmOf('DeadLetters')).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [
+        { Name: 'QueueName', Value: getAtt(stack, stack.libra.intake.deadLetterQueue, 'QueueName') },
+      ],
+      Threshold: 1,
+      EvaluationPeriods: 1,
+    });
+  });
+
+  it('fires on a failed or timed-out workflow execution, and on repeated admission or tick errors', () => {
+    const machine = ref(stack, stack.libra.workflow.stateMachine);
+    expect(alarmOf('WorkflowFailures')).toMatchObject({
+      Threshold: 1,
+      Metrics: [
+        { Expression: 'failed + timedOut', ReturnData: true },
+        {
+          Id: 'failed',
+          MetricStat: { Metric: { MetricName: 'ExecutionsFailed', Dimensions: [{ Value: machine }] } },
+        },
+        {
+          Id: 'timedOut',
+          MetricStat: { Metric: { MetricName: 'ExecutionsTimedOut', Dimensions: [{ Value: machine }] } },
+        },
+      ],
+    });
+    expect(alarmOf('AdmissionErrors')).toMatchObject({
+      Threshold: 3,
+      Metrics: [
+        { Expression: 'admission + tick' },
+        {
+          Id: 'admission',
+          MetricStat: {
+            Metric: {
+              MetricName: 'Errors',
+              Dimensions: [{ Value: ref(stack, stack.libra.admission.admission) }],
+            },
+          },
+        },
+        {
+          Id: 'tick',
+          MetricStat: {
+            Metric: { MetricName: 'Errors', Dimensions: [{ Value: ref(stack, stack.libra.admission.tick) }] },
+          },
+        },
+      ],
+    });
+  });
+
+  it('fires when 5% of API requests in five minutes are answered 5xx', () => {
+    const api = ref(stack, stack.libra.jobApi.httpApi);
+    expect(alarmOf('ApiServerErrors')).toMatchObject({
+      Threshold: 0.05,
+      Metrics: [
+        { Expression: 'IF(requests > 0, errors / requests, 0)' },
+        {
+          Id: 'errors',
+          MetricStat: { Metric: { MetricName: '5xx', Dimensions: [{ Name: 'ApiId', Value: api }] } },
+        },
+        {
+          Id: 'requests',
+          MetricStat: { Metric: { MetricName: 'Count', Dimensions: [{ Name: 'ApiId', Value: api }] } },
+        },
+      ],
+    });
+  });
+
+  it('fires per pool when the oldest wait nears maxWaitMinutes and when capacity stays saturated 30 minutes', () => {
+    expect(alarmOf('OldestWaitEtlNightly')).toMatchObject({
+      Namespace: 'Libra',
+      MetricName: 'oldestWaitSeconds',
+      Dimensions: [
+        { Name: 'pool', Value: 'etl-nightly' },
+        { Name: 'service', Value: 'libra' },
+      ],
+      Statistic: 'Maximum',
+      // 80% of 60 minutes.
+      Threshold: 2880,
+    });
+    expect(alarmOf('OldestWaitDefault').Threshold).toBe(1440);
+    expect(alarmOf('CapacitySaturatedEtlNightly')).toMatchObject({
+      Threshold: 0.95,
+      EvaluationPeriods: 6,
+      Metrics: [
+        { Expression: 'MAX([cpu / cpuLimit, memory / memoryLimit, jobs / 4])', ReturnData: true },
+        { Id: 'cpu', MetricStat: poolMetric('cpuUsed', 'etl-nightly', 'Average') },
+        { Id: 'cpuLimit', MetricStat: poolMetric('cpuLimit', 'etl-nightly', 'Maximum') },
+        { Id: 'memory', MetricStat: poolMetric('memoryUsed', 'etl-nightly', 'Average') },
+        { Id: 'memoryLimit', MetricStat: poolMetric('memoryLimit', 'etl-nightly', 'Maximum') },
+        { Id: 'jobs', MetricStat: poolMetric('jobsActive', 'etl-nightly', 'Average') },
+      ],
+    });
+  });
+});
+
+describe('Observability dashboard', () => {
+  const body = JSON.stringify(propertiesOf(template, stack, observability.dashboard).DashboardBody);
+
+  it('has the widgets of issue 5', () => {
+    const titles = [...body.matchAll(/\\"title\\":\\"([^\\]+)\\"/g)].map((match) => match[1]);
+
+    expect(titles).toEqual(
+      expect.arrayContaining([
+        'Submissions (queued)',
+        'Admissions',
+        'Rejections (queue full)',
+        'Workflow executions by end',
+        'Waiting jobs',
+        'Oldest wait (s)',
+        'Pool default: cores used / limit',
+        'Pool default: memory used / limit (MiB)',
+        'Pool etl-nightly: cores used / limit',
+        'Pool etl-nightly: saturation (max share used)',
+        'Function errors',
+        'Function throttles',
+        'Function duration p99 (ms)',
+        'Dead-letter queue depth',
+        'Webhook failures (notifier errors; retried by the workflow)',
+        'Admission and workflow errors',
+      ]),
+    );
+  });
+
+  it('graphs every Libra function, and the Libra metrics of every pool', () => {
+    for (const fn of Object.values(stack.libra.jobApi.functions)) {
+      expect(body).toContain(logicalId(stack, fn));
+    }
+    for (const name of [
+      'queued',
+      'admitted',
+      'rejected',
+      'waiting',
+      'oldestWaitSeconds',
+      'cpuUsed',
+      'memoryLimit',
+    ]) {
+      expect(body).toContain(
+        `\\"Libra\\",\\"${name}\\",\\"pool\\",\\"etl-nightly\\",\\"service\\",\\"libra\\"`,
+      );
+    }
+  });
+});
