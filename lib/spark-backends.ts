@@ -259,6 +259,17 @@ export class SparkBackends extends Construct {
       }),
     });
     props.artifacts.grantJobRunAccess(role);
+    // EMR Serverless's Spark uses the Glue Data Catalog as its metastore, and a session looks up
+    // (and on first use creates) the `default` database even for `SELECT 1`. Only that one.
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['glue:GetDatabase', 'glue:CreateDatabase'],
+        resources: [
+          stack.formatArn({ service: 'glue', resource: 'catalog' }),
+          stack.formatArn({ service: 'glue', resource: 'database', resourceName: 'default' }),
+        ],
+      }),
+    );
     return role;
   }
 }

@@ -69,9 +69,23 @@ describe('SparkBackends with the cdk.json configuration', () => {
     expect(propertiesOf(template, stack, role).ManagedPolicyArns).toBeUndefined();
   });
 
-  it('lets a run read the runners and its code, write its logs, and list only those prefixes', () => {
+  it('lets a run read the runners and its code, write its logs, list only those prefixes, and use the default database', () => {
     const bucket = getAtt(stack, stack.libra.artifacts.bucket, 'Arn');
     const objects = (prefix: string) => ({ 'Fn::Join': ['', [bucket, `/${prefix}*`]] });
+    const glue = (resource: string) => ({
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          ':glue:',
+          { Ref: 'AWS::Region' },
+          ':',
+          { Ref: 'AWS::AccountId' },
+          `:${resource}`,
+        ],
+      ],
+    });
 
     expect(allowedPermissions(template, logicalId(stack, role))).toEqual(
       [
@@ -79,6 +93,10 @@ describe('SparkBackends with the cdk.json configuration', () => {
         permission('s3:GetObject', objects('jobs/')),
         permission('s3:PutObject', objects('logs/')),
         permission('s3:ListBucket', bucket),
+        ...['glue:GetDatabase', 'glue:CreateDatabase'].flatMap((action) => [
+          permission(action, glue('catalog')),
+          permission(action, glue('database/default')),
+        ]),
       ].sort(),
     );
     expect(
