@@ -1,3 +1,4 @@
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { LibraConfig } from '#core/config.ts';
 import type { Admission } from './admission.ts';
 import type { IntakeQueue } from './intake-queue.ts';
@@ -29,4 +30,10 @@ export interface ObservabilityProps extends ObservabilityOptions {
   readonly workflow: JobWorkflow;
   readonly notifier: Notifier;
   readonly runRecorder: RunRecorder;
+
+  /**
+   * How long the logs of the function that counts the workflow's job ends are kept.
+   * @default RetentionDays.THREE_MONTHS, as Libra's other functions by default
+   */
+  readonly logRetention?: RetentionDays;
 }

@@ -12,12 +12,18 @@ import {
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { Rule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction as LambdaTarget } from 'aws-cdk-lib/aws-events-targets';
 import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import { JOBS_FINISHED } from '#core/job-ends.ts';
+import { TERMINAL_STATUSES } from '#core/job-states.ts';
+import { lambdaEntry, libraFunction } from './libra-function.ts';
 import type { ObservabilityProps } from './observability-props.ts';
 
 /**
@@ -27,12 +33,20 @@ import type { ObservabilityProps } from './observability-props.ts';
 export const LIBRA_METRICS_NAMESPACE = 'Libra';
 const SERVICE = 'libra';
 
-/** A metric the functions emit per pool (lambdas/core: admission, job service, reconciler). */
-export function poolMetric(name: string, pool: string, statistic: string = Stats.SUM): Metric {
+/**
+ * A metric the functions emit per pool (lambdas/core: admission, job service, reconciler,
+ * finisher), with the further dimensions it has, if any (jobsFinished's status).
+ */
+export function poolMetric(
+  name: string,
+  pool: string,
+  statistic: string = Stats.SUM,
+  dimensions: Readonly<Record<string, string>> = {},
+): Metric {
   return new Metric({
     namespace: LIBRA_METRICS_NAMESPACE,
     metricName: name,
-    dimensionsMap: { service: SERVICE, pool },
+    dimensionsMap: { ...dimensions, service: SERVICE, pool },
     statistic,
     period: Duration.minutes(5),
   });
@@ -40,15 +54,23 @@ export function poolMetric(name: string, pool: string, statistic: string = Stats
 
 /**
  * One dashboard and the alarms of DESIGN §1 ("CloudWatch: Powertools logs/metrics/traces, one
- * dashboard, alarms → SNS"): submissions, admissions, rejections, workflow ends, waiting jobs
- * and the oldest wait, capacity used against the limit per pool, errors, throttles and duration
- * of every function, the dead-letter queue and webhook failures. Alarms go to an encrypted SNS
- * topic, and to the configured e-mail address.
+ * dashboard, alarms → SNS"): submissions, admissions, rejections, jobs by final state,
+ * workflow ends, waiting jobs and the oldest wait, capacity used against the limit per pool,
+ * errors, throttles and duration of every function, the dead-letter queue and webhook failures.
+ * Alarms go to an encrypted SNS topic, and to the configured e-mail address.
+ *
+ * jobsFinished is counted by whoever makes a job's final move (lambdas/core/job-ends.ts): the
+ * finisher for the ends the finalizer decides, and, for the ends the job workflow writes
+ * itself, a small function on the workflow's SUCCEEDED executions, built here.
  */
 export class Observability extends Construct {
   readonly topic: Topic;
   readonly dashboard: Dashboard;
   readonly alarms: Readonly<Record<string, Alarm>>;
+  /** Counts jobsFinished for the job ends the workflow writes itself. */
+  readonly workflowEnds: NodejsFunction;
+  /** Sends the job workflow's SUCCEEDED executions to workflowEnds. */
+  readonly workflowEndsRule: Rule;
 
   constructor(scope: Construct, id: string, props: ObservabilityProps) {
     super(scope, id);
@@ -68,6 +90,24 @@ export class Observability extends Construct {
     if (config.alarmEmail) this.topic.addSubscription(new EmailSubscription(config.alarmEmail));
     const action = new SnsAction(this.topic);
 
+    // It reads only the event: no table, no secret, no AWS call but its own logs.
+    this.workflowEnds = libraFunction(this, 'WorkflowEnds', {
+      entry: lambdaEntry('workflow-ended.ts'),
+      description: 'Libra: counts jobsFinished for the job ends the job workflow writes itself',
+      timeout: Duration.seconds(10),
+      memorySize: 128,
+      logRetention: props.logRetention ?? RetentionDays.THREE_MONTHS,
+    });
+    this.workflowEndsRule = new Rule(this, 'WorkflowEndsRule', {
+      description: 'Libra: a job execution succeeded; count the final state it wrote',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { status: ['SUCCEEDED'], stateMachineArn: [workflow.stateMachineArn] },
+      },
+      targets: [new LambdaTarget(this.workflowEnds)],
+    });
+
     const functions: Record<string, NodejsFunction> = {
       ...api.functions,
       Admission: admission.admission,
@@ -75,6 +115,7 @@ export class Observability extends Construct {
       Finalizer: workflow.finalizer,
       Notifier: notifier.function,
       RunRecorder: props.runRecorder.function,
+      WorkflowEnds: this.workflowEnds,
     };
 
     const alarms: Record<string, Alarm> = {};
@@ -189,6 +230,33 @@ export class Observability extends Construct {
       ]),
     );
     this.dashboard.addWidgets(
+      graph('Jobs by final state', jobsByFinalState(pools), 12),
+      graph(
+        'Jobs by final state, per pool',
+        pools.flatMap((pool) =>
+          TERMINAL_STATUSES.map((status) =>
+            poolMetric(JOBS_FINISHED, pool, Stats.SUM, { status }).with({ label: `${pool} ${status}` }),
+          ),
+        ),
+        6,
+      ),
+      graph(
+        'Job workflow duration (s)',
+        [50, 99].map(
+          (percentile) =>
+            new MathExpression({
+              expression: `time${percentile} / 1000`,
+              usingMetrics: {
+                [`time${percentile}`]: workflow.stateMachine.metricTime({ statistic: Stats.p(percentile) }),
+              },
+              label: `p${percentile}`,
+              period: Duration.minutes(5),
+            }),
+        ),
+        6,
+      ),
+    );
+    this.dashboard.addWidgets(
       graph('Waiting jobs', perPool('waiting', Stats.MAXIMUM)),
       graph('Oldest wait (s)', perPool('oldestWaitSeconds', Stats.MAXIMUM)),
       graph('Queue wait exceeded (→ TIMEOUT)', perPool('queueWaitExceeded')),
@@ -250,8 +318,30 @@ export class Observability extends Construct {
   }
 }
 
-function graph(title: string, metrics: IMetric[]): GraphWidget {
-  return new GraphWidget({ title, left: metrics, width: 6, height: 6 });
+function graph(title: string, metrics: IMetric[], width = 6): GraphWidget {
+  return new GraphWidget({ title, left: metrics, width, height: 6 });
+}
+
+/**
+ * One line per final state, over every pool: jobsFinished by status, and for TIMEOUT also the
+ * jobs the reconciler timed out in the queue (queueWaitExceeded), which it moves to TIMEOUT
+ * itself without counting them in jobsFinished.
+ */
+function jobsByFinalState(pools: readonly string[]): MathExpression[] {
+  return TERMINAL_STATUSES.map((status) => {
+    const usingMetrics: Record<string, IMetric> = {};
+    pools.forEach((pool, i) => {
+      usingMetrics[`${status.toLowerCase()}${i}`] = poolMetric(JOBS_FINISHED, pool, Stats.SUM, { status });
+      if (status === 'TIMEOUT') usingMetrics[`queue${i}`] = poolMetric('queueWaitExceeded', pool);
+    });
+    return new MathExpression({
+      // FILL: a pool that ended no job in a period counts 0, rather than leaving the sum without a point.
+      expression: `SUM(FILL([${Object.keys(usingMetrics).join(', ')}], 0))`,
+      usingMetrics,
+      label: status === 'TIMEOUT' ? 'TIMEOUT (run or queue wait)' : status,
+      period: Duration.minutes(5),
+    });
+  });
 }
 
 /** The largest share of a pool's cores, memory or concurrent-job budget in use. */

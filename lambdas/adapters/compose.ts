@@ -51,7 +51,14 @@ export function composeCore(wiring: Wiring) {
   });
   const pools = new DynamoPoolStore({ client: wiring.documentClient, tableName: wiring.tableName });
   const clock = () => new Date();
-  const finisher = new Finisher({ jobs, pools, intake: wiring.intake, clock, logger: wiring.logger });
+  const finisher = new Finisher({
+    jobs,
+    pools,
+    intake: wiring.intake,
+    clock,
+    logger: wiring.logger,
+    metrics: wiring.metrics,
+  });
   const finalizer = new Finalizer({
     jobs,
     finisher,

@@ -1,7 +1,8 @@
 import { TransitionConflict } from './errors.ts';
+import { countJobFinished } from './job-ends.ts';
 import type { JobRecord } from './job-record.ts';
 import { allowedSources, isTerminal, type Reason, type TerminalStatus } from './job-states.ts';
-import type { Clock, IntakeQueue, JobStore, LogPort, PoolStore } from './ports.ts';
+import type { Clock, IntakeQueue, JobStore, LogPort, MetricsSink, PoolStore } from './ports.ts';
 
 export interface FinisherDeps {
   readonly jobs: JobStore;
@@ -9,6 +10,8 @@ export interface FinisherDeps {
   readonly intake: IntakeQueue;
   readonly clock: Clock;
   readonly logger: LogPort;
+  /** Counts jobsFinished for each end this finisher records; none when absent. */
+  readonly metrics?: MetricsSink;
 }
 
 /**
@@ -16,6 +19,8 @@ export interface FinisherDeps {
  * conditional move decides who finishes a job that two parties end at once), give the
  * lease back, and wake the pool's admission so the next job takes the room. Each step is
  * idempotent: calling it again for a finished job only re-releases (a no-op) and re-wakes.
+ * The call whose move wins counts the job in jobsFinished; one that finds the job already
+ * ended (a retry, a race, a job the workflow ended) counts nothing, so each end counts once.
  */
 export class Finisher {
   readonly #deps: FinisherDeps;
@@ -25,13 +30,16 @@ export class Finisher {
   }
 
   async finish(jobId: string, status: TerminalStatus, reason?: Reason): Promise<JobRecord | undefined> {
-    const { jobs, pools, intake, clock, logger } = this.#deps;
+    const { jobs, pools, intake, clock, logger, metrics } = this.#deps;
     let job: JobRecord | undefined;
     try {
       job = await jobs.transition(jobId, allowedSources(status), status, {
         at: clock().toISOString(),
         ...(reason && { reason }),
       });
+      // Counted as soon as the move is made: a later step that fails is retried, and the retry
+      // finds the job ended and does not count it again.
+      if (metrics) countJobFinished(metrics, job.pool, status);
     } catch (error) {
       if (!(error instanceof TransitionConflict)) throw error;
       job = await jobs.getJob(jobId);

@@ -183,9 +183,15 @@ export interface WorkflowStarter {
   start(job: JobRecord): Promise<StartResult>;
 }
 
+/**
+ * Dimensions a metric has besides its pool, e.g. `{ status: 'FAILED' }`: few values each, since
+ * every combination is a metric of its own.
+ */
+export type MetricDimensions = Readonly<Record<string, string>>;
+
 /** Counters and gauges, as Powertools metrics in AWS; names from the original Libra where it had them. */
 export interface MetricsSink {
-  count(name: string, pool: string, value?: number): void;
+  count(name: string, pool: string, value?: number, dimensions?: MetricDimensions): void;
   gauge(name: string, pool: string, value: number, unit: 'Count' | 'Megabytes' | 'None' | 'Seconds'): void;
   flush(): void;
 }

@@ -51,8 +51,9 @@ describe('function bundles', () => {
     // Assess
     const functions = Template.fromStack(stack).findResources('AWS::Lambda::Function');
     const libraFunctions = stack.node.findAll().filter((child) => child instanceof NodejsFunction);
-    // Six routes, admission, tick, finalizer, notifier, the run recorder and the secret writer.
-    expect(libraFunctions).toHaveLength(12);
+    // Six routes, admission, tick, finalizer, notifier, the run recorder, the secret writer and the
+    // counter of the workflow's job ends.
+    expect(libraFunctions).toHaveLength(13);
     for (const fn of libraFunctions) {
       const name = fn.node.path;
       const properties = functions[logicalId(stack, fn)]?.Properties;

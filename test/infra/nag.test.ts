@@ -83,6 +83,7 @@ const FUNCTION_ROLES = [
   'Notifier/Notifier',
   'Notifier/SecretWriter',
   'RunRecorder/RunRecorder',
+  'Observability/WorkflowEnds',
 ].map((path) => `${path}/Role`);
 
 /** What each kind of acknowledgement must say, so that none is acknowledged without its reason. */

@@ -1,6 +1,16 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { getAtt, libraStack, logicalId, propertiesOf, ref } from './app.ts';
+import {
+  allowedPermissions,
+  environmentOf,
+  getAtt,
+  libraStack,
+  logicalId,
+  permission,
+  propertiesOf,
+  ref,
+  roleOf,
+} from './app.ts';
 
 const stack = libraStack({
   config: {
@@ -184,6 +194,19 @@ describe('Observability alarms', () => {
   });
 });
 
+interface Widget {
+  readonly properties: { readonly title?: string; readonly metrics?: unknown[][] };
+}
+
+/** The dashboard's widgets, with the template's references left as text. */
+function dashboardWidgets(): Widget[] {
+  const parts = propertiesOf(template, stack, observability.dashboard).DashboardBody[
+    'Fn::Join'
+  ][1] as unknown[];
+  const text = parts.map((part) => (typeof part === 'string' ? part : '<ref>')).join('');
+  return (JSON.parse(text) as { widgets: Widget[] }).widgets;
+}
+
 describe('Observability dashboard', () => {
   const body = JSON.stringify(propertiesOf(template, stack, observability.dashboard).DashboardBody);
 
@@ -208,12 +231,53 @@ describe('Observability dashboard', () => {
         'Dead-letter queue depth',
         'Webhook failures (notifier errors; retried by the workflow)',
         'Admission and workflow errors',
+        'Jobs by final state',
+        'Jobs by final state, per pool',
+        'Job workflow duration (s)',
       ]),
     );
   });
 
+  it('graphs jobs by final state: jobsFinished by pool and status, queue-wait timeouts with TIMEOUT', () => {
+    const widget = dashboardWidgets().find((w) => w.properties.title === 'Jobs by final state');
+    const metrics = widget?.properties.metrics ?? [];
+    const expressions = metrics.flatMap((row) => {
+      const options = row.at(-1) as { label?: string; expression?: string };
+      return options.expression === undefined ? [] : [[options.label, options.expression]];
+    });
+
+    expect(expressions).toEqual([
+      ['SUCCEEDED', 'SUM(FILL([succeeded0, succeeded1], 0))'],
+      ['FAILED', 'SUM(FILL([failed0, failed1], 0))'],
+      ['CANCELLED', 'SUM(FILL([cancelled0, cancelled1], 0))'],
+      ['TIMEOUT (run or queue wait)', 'SUM(FILL([timeout0, queue0, timeout1, queue1], 0))'],
+    ]);
+    const inputs = Object.fromEntries(
+      metrics
+        .filter((row) => typeof row[0] === 'string')
+        .map((row) => [(row.at(-1) as { id: string }).id, row.slice(0, -1)]),
+    );
+    expect(inputs.failed1).toEqual([
+      'Libra',
+      'jobsFinished',
+      'pool',
+      'etl-nightly',
+      'service',
+      'libra',
+      'status',
+      'FAILED',
+    ]);
+    expect(inputs.queue0).toEqual(['Libra', 'queueWaitExceeded', 'pool', 'default', 'service', 'libra']);
+    for (const pool of ['default', 'etl-nightly']) {
+      for (const status of ['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT']) {
+        expect(body).toContain(
+          `\\"Libra\\",\\"jobsFinished\\",\\"pool\\",\\"${pool}\\",\\"service\\",\\"libra\\",\\"status\\",\\"${status}\\"`,
+        );
+      }
+    }
+  });
   it('graphs every Libra function, and the Libra metrics of every pool', () => {
-    for (const fn of Object.values(stack.libra.jobApi.functions)) {
+    for (const fn of [...Object.values(stack.libra.jobApi.functions), observability.workflowEnds]) {
       expect(body).toContain(logicalId(stack, fn));
     }
     for (const name of [
@@ -229,5 +293,43 @@ describe('Observability dashboard', () => {
         `\\"Libra\\",\\"${name}\\",\\"pool\\",\\"etl-nightly\\",\\"service\\",\\"libra\\"`,
       );
     }
+  });
+});
+
+describe('Observability: the jobs the workflow ends itself', () => {
+  const fn = observability.workflowEnds;
+
+  it('are counted by a function on the SUCCEEDED executions of the job state machine', () => {
+    const workflow = stack.libra.workflow;
+    expect(propertiesOf(template, stack, observability.workflowEndsRule)).toEqual({
+      Description: expect.any(String),
+      State: 'ENABLED',
+      EventPattern: {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: { status: ['SUCCEEDED'], stateMachineArn: [stack.resolve(workflow.stateMachineArn)] },
+      },
+      Targets: [{ Arn: getAtt(stack, fn, 'Arn'), Id: 'Target0' }],
+    });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: getAtt(stack, fn, 'Arn'),
+      Principal: 'events.amazonaws.com',
+      SourceArn: getAtt(stack, observability.workflowEndsRule, 'Arn'),
+    });
+  });
+
+  it('which may only write its own logs and traces, and reads no configuration', () => {
+    const logs = getAtt(stack, fn.node.scope?.node.findChild('Logs') ?? fn, 'Arn');
+
+    expect(allowedPermissions(template, roleOf(stack, fn))).toEqual(
+      [
+        permission('logs:CreateLogStream', logs),
+        permission('logs:PutLogEvents', logs),
+        permission('xray:PutTelemetryRecords', '*'),
+        permission('xray:PutTraceSegments', '*'),
+      ].sort(),
+    );
+    expect(Object.keys(environmentOf(template, stack, fn))).toEqual(['NODE_OPTIONS']);
   });
 });

@@ -1,0 +1,78 @@
+// A namespace import, which esbuild tree-shakes to the schemas used (about 14 KB); the `z` that
+// zod/mini exports is an object holding all of zod, locales included (about 430 KB bundled).
+import * as z from 'zod/mini';
+import { countJobFinished, workflowFinalStatus } from '#core/job-ends.ts';
+import type { LogPort, MetricsSink } from '#core/ports.ts';
+
+/**
+ * The job workflow's SUCCEEDED executions (EventBridge, "Step Functions Execution Status
+ * Change"): counts jobsFinished for the job ends the workflow wrote itself, which pass neither
+ * the finisher nor the finalizer. The execution is named after its job, one per job, so each
+ * such end is seen once.
+ */
+const executionStatusEvent = z.object({
+  source: z.literal('aws.states'),
+  'detail-type': z.literal('Step Functions Execution Status Change'),
+  detail: z.object({
+    name: z.string(),
+    status: z.string(),
+    // Step Functions leaves the output out of the event when it is larger than the event allows.
+    output: z.nullish(z.string()),
+  }),
+});
+
+const workflowOutput = z.object({
+  pool: z.string(),
+  final: z.optional(z.object({ status: z.string() })),
+});
+
+/** Not an execution status event: the rule or its target is wrong, and no retry will fix it. */
+export class WorkflowEventInvalid extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WorkflowEventInvalid';
+  }
+}
+
+export interface WorkflowEndedHandlerDeps {
+  readonly metrics: MetricsSink;
+  readonly logger: LogPort;
+}
+
+export interface WorkflowEndedResult {
+  readonly jobId: string;
+  /** The final state counted; absent when the execution wrote none. */
+  readonly counted?: string;
+}
+
+export function createWorkflowEndedHandler(deps: WorkflowEndedHandlerDeps) {
+  return async (event: unknown): Promise<WorkflowEndedResult> => {
+    const parsed = executionStatusEvent.safeParse(event);
+    if (!parsed.success) {
+      deps.logger.error('not an execution status event', { issues: parsed.error.issues });
+      throw new WorkflowEventInvalid(`not an execution status event: ${parsed.error.message}`);
+    }
+    const { name: jobId, status, output } = parsed.data.detail;
+    if (status !== 'SUCCEEDED') return { jobId };
+    if (output === undefined || output === null) {
+      deps.logger.warn('execution output left out of the event; its job end is not counted', { jobId });
+      return { jobId };
+    }
+    let data: unknown;
+    try {
+      data = JSON.parse(output);
+    } catch {
+      data = undefined;
+    }
+    const ended = workflowOutput.safeParse(data);
+    if (!ended.success) {
+      deps.logger.warn('execution output is not a job workflow output; nothing counted', { jobId });
+      return { jobId };
+    }
+    const final = workflowFinalStatus(ended.data);
+    if (final === undefined) return { jobId };
+    countJobFinished(deps.metrics, ended.data.pool, final);
+    deps.metrics.flush();
+    return { jobId, counted: final };
+  };
+}
