@@ -4,36 +4,11 @@ import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { describe, expect, it } from 'vitest';
+import { provideRuntimeModules, standIn } from '../support/lambda-bundle.ts';
 import { libraStack, logicalId, testApp } from './app.ts';
 
 /** Imports a bundle as the Lambda runtime would and prints what `handler` is. */
 const LOAD_BUNDLE = 'const module = await import(process.argv[1]); console.log(typeof module.handler);';
-
-const PSEUDO_PARAMETERS: Record<string, string> = {
-  'AWS::Partition': 'aws',
-  'AWS::Region': 'eu-west-1',
-  'AWS::AccountId': '123456789012',
-  'AWS::URLSuffix': 'amazonaws.com',
-};
-
-/**
- * A deploy-time value stood in for: a reference becomes a name made from the logical id, and
- * Fn::Join joins its parts, so that a JSON variable (LIBRA_BACKENDS) stays JSON.
- */
-function standIn(value: unknown): string {
-  if (typeof value === 'string') return value;
-  const intrinsic = value as Record<string, unknown>;
-  if ('Fn::Join' in intrinsic) {
-    const [separator, parts] = intrinsic['Fn::Join'] as [string, unknown[]];
-    return parts.map(standIn).join(separator);
-  }
-  if ('Ref' in intrinsic) return PSEUDO_PARAMETERS[String(intrinsic.Ref)] ?? `deploy-time-${intrinsic.Ref}`;
-  if ('Fn::GetAtt' in intrinsic) {
-    const [id, attribute] = intrinsic['Fn::GetAtt'] as [string, string];
-    return attribute === 'Arn' ? `arn:aws:iam::123456789012:role/deploy-time-${id}` : `deploytime${id}`;
-  }
-  throw new Error(`no stand-in for ${JSON.stringify(value)}`);
-}
 
 // The one test that pays for esbuild: every other infra test skips bundling.
 describe('function bundles', () => {
@@ -47,6 +22,8 @@ describe('function bundles', () => {
 
     // Act
     const assembly = app.synth();
+    // The bundles import the AWS SDK that the runtime ships: give them one the same way.
+    provideRuntimeModules(assembly.directory);
 
     // Assess
     const functions = Template.fromStack(stack).findResources('AWS::Lambda::Function');

@@ -1,0 +1,59 @@
+import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RUNTIME_PROVIDED_MODULES } from '../../lib/libra-function.ts';
+
+/**
+ * Running a synthesized function bundle outside Lambda, as the Lambda runtime would: with the
+ * stack's environment (deploy-time values stood in for) and with the modules the runtime
+ * provides. Used by test/infra/bundles.test.ts and bench/bundle.ts.
+ */
+
+const PSEUDO_PARAMETERS: Record<string, string> = {
+  'AWS::Partition': 'aws',
+  'AWS::Region': 'eu-west-1',
+  'AWS::AccountId': '123456789012',
+  'AWS::URLSuffix': 'amazonaws.com',
+};
+
+/**
+ * A deploy-time value stood in for: a reference becomes a name made from the logical id, and
+ * Fn::Join joins its parts, so that a JSON variable (LIBRA_BACKENDS) stays JSON.
+ */
+export function standIn(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const intrinsic = value as Record<string, unknown>;
+  if ('Fn::Join' in intrinsic) {
+    const [separator, parts] = intrinsic['Fn::Join'] as [string, unknown[]];
+    return parts.map(standIn).join(separator);
+  }
+  if ('Ref' in intrinsic) return PSEUDO_PARAMETERS[String(intrinsic.Ref)] ?? `deploy-time-${intrinsic.Ref}`;
+  if ('Fn::GetAtt' in intrinsic) {
+    const [id, attribute] = intrinsic['Fn::GetAtt'] as [string, string];
+    return attribute === 'Arn' ? `arn:aws:iam::123456789012:role/deploy-time-${id}` : `deploytime${id}`;
+  }
+  throw new Error(`no stand-in for ${JSON.stringify(value)}`);
+}
+
+const PROJECT_NODE_MODULES = fileURLToPath(new URL('../../node_modules/', import.meta.url));
+
+/**
+ * The bundles leave out what the `nodejs24.x` runtime ships (RUNTIME_PROVIDED_MODULES: the AWS
+ * SDK v3, `@aws-sdk/*` and `@smithy/*`), which the runtime resolves from a node_modules of its
+ * own. This gives a cloud assembly the same: `<assembly>/node_modules` holds links to those
+ * scopes of this project's node_modules and nothing else, so the bundle of each asset directory finds the
+ * SDK there, and a bundle that left out any other package still fails to load, as in Lambda.
+ * The SDK version is this project's, not the runtime's.
+ */
+export function provideRuntimeModules(assemblyDirectory: string): void {
+  const nodeModules = join(assemblyDirectory, 'node_modules');
+  mkdirSync(nodeModules, { recursive: true });
+  for (const pattern of RUNTIME_PROVIDED_MODULES) {
+    const scope = pattern.replace(/\/\*$/, '');
+    if (!scope.startsWith('@') || scope.includes('/')) {
+      throw new Error(`${pattern}: only whole scopes (@scope/*) are linked`);
+    }
+    const link = join(nodeModules, scope);
+    if (!existsSync(link)) symlinkSync(join(PROJECT_NODE_MODULES, scope), link, 'dir');
+  }
+}
