@@ -1,6 +1,6 @@
 import type { RemovalPolicy } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { z } from 'zod';
+import type { z } from 'zod/mini';
 import type { libraConfigSchema } from '#core/config.ts';
 import type { AdmissionOptions } from './admission-props.ts';
 import type { JobApiOptions } from './job-api-props.ts';

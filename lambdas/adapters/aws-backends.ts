@@ -9,11 +9,11 @@ import {
 } from '@aws-sdk/client-emr-serverless';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { z } from 'zod';
 import { ConfigError } from '#core/config.ts';
 import type { JobRecord } from '#core/job-record.ts';
 import type { ArtifactStore, SparkRunControl } from '#core/ports.ts';
 import type { ArtifactLocations, BackendTargets } from '#core/workflow-input.ts';
+import * as z from '#core/zod.ts';
 
 /**
  * The Spark backends and the artifacts bucket as deployed: where each pool's jobs run (the
@@ -21,19 +21,19 @@ import type { ArtifactLocations, BackendTargets } from '#core/workflow-input.ts'
  * code in the artifacts bucket, cancelling runs, and invoking the notifier.
  */
 
+const nonEmpty = () => z.string().check(z.minLength(1));
+
 const backendTargetsSchema = z.record(
   z.string(),
   z.object({
-    emrServerless: z
-      .object({ applicationId: z.string().min(1), executionRoleArn: z.string().min(1) })
-      .optional(),
-    eks: z
-      .object({
-        virtualClusterId: z.string().min(1),
-        executionRoleArn: z.string().min(1),
-        releaseLabel: z.string().min(1),
-      })
-      .optional(),
+    emrServerless: z.optional(z.object({ applicationId: nonEmpty(), executionRoleArn: nonEmpty() })),
+    eks: z.optional(
+      z.object({
+        virtualClusterId: nonEmpty(),
+        executionRoleArn: nonEmpty(),
+        releaseLabel: nonEmpty(),
+      }),
+    ),
   }),
 );
 

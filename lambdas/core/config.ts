@@ -1,95 +1,104 @@
-import { z } from 'zod';
+import * as z from './zod.ts';
 
 /**
  * Libra's configuration: one schema, read by the CDK app from the `libra` key of cdk.json
  * context and by the local runtime from the file named by LIBRA_CONFIG. Defaults follow the
  * original Libra (16 cores, 64 GB, 10 concurrent jobs, queue of 1,000, 30 minutes wait).
+ * Written with zod/mini (./zod.ts): the notifier and the other functions parse it at init.
  */
-const arn = z.string().regex(/^arn:aws[a-zA-Z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{0,12}:.+$/, 'must be an ARN');
+const arn = z
+  .string()
+  .check(z.regex(/^arn:aws[a-zA-Z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{0,12}:.+$/, 'must be an ARN'));
+const nonEmpty = () => z.string().check(z.minLength(1));
+const positiveInt = () => z.number().check(z.int(), z.positive());
 
 const emrServerlessBackend = z.strictObject({
   /** Use an existing application; when absent the stack creates one. */
-  applicationId: z.string().min(1).optional(),
-  releaseLabel: z
-    .string()
-    .regex(/^emr-\d+\.\d+\.\d+$/, 'must look like emr-7.5.0')
-    .default('emr-7.5.0'),
+  applicationId: z.optional(nonEmpty()),
+  releaseLabel: z._default(
+    z.string().check(z.regex(/^emr-\d+\.\d+\.\d+$/, 'must look like emr-7.5.0')),
+    'emr-7.5.0',
+  ),
   /** Role the job runs as; when absent the stack creates one. Callers never choose it. */
-  executionRoleArn: arn.optional(),
+  executionRoleArn: z.optional(arn),
 });
 
 const eksBackend = z.strictObject({
-  virtualClusterId: z.string().min(1),
+  virtualClusterId: nonEmpty(),
   executionRoleArn: arn,
-  releaseLabel: z
-    .string()
-    .regex(/^emr-\d+\.\d+\.\d+(-latest)?$/, 'must look like emr-7.5.0-latest')
-    .default('emr-7.5.0-latest'),
+  releaseLabel: z._default(
+    z.string().check(z.regex(/^emr-\d+\.\d+\.\d+(-latest)?$/, 'must look like emr-7.5.0-latest')),
+    'emr-7.5.0-latest',
+  ),
 });
 
 export const poolSchema = z.strictObject({
-  cpuCores: z.number().positive().default(16),
-  memoryGb: z.number().positive().default(64),
-  maxConcurrentJobs: z.number().int().positive().default(10),
-  maxQueueSize: z.number().int().nonnegative().default(1000),
-  maxWaitMinutes: z.number().int().positive().default(30),
+  cpuCores: z._default(z.number().check(z.positive()), 16),
+  memoryGb: z._default(z.number().check(z.positive()), 64),
+  maxConcurrentJobs: z._default(positiveInt(), 10),
+  maxQueueSize: z._default(z.number().check(z.int(), z.nonnegative()), 1000),
+  maxWaitMinutes: z._default(positiveInt(), 30),
   /** Admit smaller jobs past a head that does not fit. Off: the head blocks the pool. */
-  backfill: z.boolean().default(false),
+  backfill: z._default(z.boolean(), false),
   /** Executors counted for a dynamic-allocation job that names no maximum. */
-  defaultMaxExecutors: z.number().int().positive().default(10),
+  defaultMaxExecutors: z._default(positiveInt(), 10),
   /** Used when the request names no timeoutMinutes: EMR Serverless's own default of 12 hours. */
-  defaultTimeoutMinutes: z.number().int().positive().max(10_080).default(720),
+  defaultTimeoutMinutes: z._default(z.number().check(z.int(), z.positive(), z.maximum(10_080)), 720),
   backends: z
-    .strictObject({
-      emrServerless: emrServerlessBackend.optional(),
-      eks: eksBackend.optional(),
-    })
-    .default({ emrServerless: emrServerlessBackend.parse({}) })
-    .refine((b) => b.emrServerless !== undefined || b.eks !== undefined, 'a pool needs at least one backend'),
+    ._default(
+      z.strictObject({
+        emrServerless: z.optional(emrServerlessBackend),
+        eks: z.optional(eksBackend),
+      }),
+      { emrServerless: emrServerlessBackend.parse({}) },
+    )
+    .check(
+      z.refine(
+        (b) => b.emrServerless !== undefined || b.eks !== undefined,
+        'a pool needs at least one backend',
+      ),
+    ),
   /** Principals (IAM ARNs or JWT subjects) that may submit to the pool; '*' is everyone. */
-  allowedPrincipals: z.array(z.string().min(1)).min(1).default(['*']),
+  allowedPrincipals: z._default(z.array(nonEmpty()).check(z.minLength(1)), ['*']),
 });
 
 export type PoolConfig = z.infer<typeof poolSchema>;
 
 const poolName = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'pool names are lower-case letters, digits and dashes');
+  .check(z.regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'pool names are lower-case letters, digits and dashes'));
 
 export const libraConfigSchema = z.strictObject({
-  pools: z
-    .record(poolName, poolSchema)
-    .default({})
+  pools: z.pipe(
+    z._default(z.record(poolName, poolSchema), {}),
     // `default` always exists: a configuration that leaves it out gets one with the defaults.
-    .transform((pools): Record<string, PoolConfig> => ({ default: poolSchema.parse({}), ...pools })),
-  auth: z
-    .discriminatedUnion('mode', [
+    z.transform((pools): Record<string, PoolConfig> => ({ default: poolSchema.parse({}), ...pools })),
+  ),
+  auth: z._default(
+    z.discriminatedUnion('mode', [
       z.strictObject({ mode: z.literal('iam') }),
       z.strictObject({
         mode: z.literal('jwt'),
         issuer: z.url(),
-        audience: z.array(z.string().min(1)).min(1),
+        audience: z.array(nonEmpty()).check(z.minLength(1)),
       }),
-    ])
-    .default({ mode: 'iam' }),
+    ]),
+    { mode: 'iam' },
+  ),
   /** Principals that see, list and cancel every job. */
-  admins: z.array(z.string().min(1)).default([]),
-  retention: z.strictObject({ days: z.number().int().min(1).max(3650).default(90) }).default({ days: 90 }),
-  limits: z
-    .strictObject({
-      maxBodyBytes: z
-        .number()
-        .int()
-        .positive()
-        .default(256 * 1024),
-      maxCodeBytes: z
-        .number()
-        .int()
-        .positive()
-        .default(128 * 1024),
-    })
-    .default({ maxBodyBytes: 256 * 1024, maxCodeBytes: 128 * 1024 }),
-  alarmEmail: z.email().optional(),
+  admins: z._default(z.array(nonEmpty()), []),
+  retention: z._default(
+    z.strictObject({ days: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(3650)), 90) }),
+    { days: 90 },
+  ),
+  limits: z._default(
+    z.strictObject({
+      maxBodyBytes: z._default(positiveInt(), 256 * 1024),
+      maxCodeBytes: z._default(positiveInt(), 128 * 1024),
+    }),
+    { maxBodyBytes: 256 * 1024, maxCodeBytes: 128 * 1024 },
+  ),
+  alarmEmail: z.optional(z.email()),
 });
 
 export type LibraConfig = z.infer<typeof libraConfigSchema>;

@@ -1,7 +1,7 @@
-import { z } from 'zod';
 import type { FieldProblem } from './errors.ts';
 import { JOB_STATUSES } from './job-states.ts';
 import { sparkConfProblems } from './spark-conf-policy.ts';
+import * as z from './zod.ts';
 
 /**
  * The job request: the original Libra's body verbatim, plus the EMR-native form. One schema
@@ -20,97 +20,116 @@ export type ExecutionMode = (typeof EXECUTION_MODES)[number];
 
 export const JOB_KINDS = ['sql', 'python'] as const;
 
+/** A whole number from `min` to `max`. */
+const intBetween = (min: number, max: number) => z.number().check(z.int(), z.minimum(min), z.maximum(max));
+
 export const retryPolicySchema = z.strictObject({
-  maxRetries: z.number().int().min(0).max(10).default(3),
-  backoffMultiplier: z.number().min(1).max(10).default(2),
-  initialDelaySeconds: z.number().int().min(1).max(3600).default(1),
-  maxDelaySeconds: z.number().int().min(1).max(3600).default(60),
+  maxRetries: z._default(intBetween(0, 10), 3),
+  backoffMultiplier: z._default(z.number().check(z.minimum(1), z.maximum(10)), 2),
+  initialDelaySeconds: z._default(intBetween(1, 3600), 1),
+  maxDelaySeconds: z._default(intBetween(1, 3600), 60),
 });
 export type RetryPolicy = z.infer<typeof retryPolicySchema>;
 const DEFAULT_RETRY_POLICY: RetryPolicy = retryPolicySchema.parse({});
 
-const webhookUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048);
+const webhookUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).check(z.maxLength(2048));
 
 export const notificationsSchema = z.strictObject({
   webhook: webhookUrl,
-  events: z
-    .array(z.enum(JOB_STATUSES.filter((s) => s !== 'SUBMITTED' && s !== 'VALIDATING')))
-    .min(1)
-    .default(['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT']),
+  events: z._default(
+    z
+      .array(z.enum(JOB_STATUSES.filter((s) => s !== 'SUBMITTED' && s !== 'VALIDATING')))
+      .check(z.minLength(1)),
+    ['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT'],
+  ),
 });
 
-const s3Uri = z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+$/, 'must be an s3:// URI');
+const s3Uri = z
+  .string()
+  .check(z.regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+$/, 'must be an s3:// URI'));
 const tagKey = z
   .string()
-  .min(1)
-  .max(128)
-  .regex(/^[\w.:/=+\-@ ]+$/, 'letters, digits, spaces and _.:/=+-@ only');
+  .check(
+    z.minLength(1),
+    z.maxLength(128),
+    z.regex(/^[\w.:/=+\-@ ]+$/, 'letters, digits, spaces and _.:/=+-@ only'),
+  );
+/** A string of `min` to `max` characters. */
+const text = (min: number, max: number) => z.string().check(z.minLength(min), z.maxLength(max));
 
 export const jobRequestSchema = z
   .strictObject({
-    code: z.string().min(1).optional(),
-    kind: z.enum(JOB_KINDS).optional(),
-    entryPoint: s3Uri.optional(),
-    entryPointArguments: z.array(z.string().max(10_240)).max(100).optional(),
-    mainClass: z
-      .string()
-      .regex(/^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/, 'must be a Java class name')
-      .optional(),
-    executionMode: z
-      .string()
-      .transform((mode) => EXECUTION_MODE_ALIASES[mode] ?? mode)
-      .pipe(z.enum(EXECUTION_MODES, { error: `must be one of ${[...EXECUTION_MODES].join(', ')}` }))
-      .default('auto'),
-    priority: z.number().int().min(1).max(10).default(5),
-    retryPolicy: retryPolicySchema.default(DEFAULT_RETRY_POLICY),
-    retryOnTimeout: z.boolean().default(false),
-    notifications: notificationsSchema.optional(),
-    timeoutMinutes: z.number().int().min(1).max(10_080).optional(),
+    code: z.optional(z.string().check(z.minLength(1))),
+    kind: z.optional(z.enum(JOB_KINDS)),
+    entryPoint: z.optional(s3Uri),
+    entryPointArguments: z.optional(z.array(z.string().check(z.maxLength(10_240))).check(z.maxLength(100))),
+    mainClass: z.optional(
+      z.string().check(z.regex(/^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/, 'must be a Java class name')),
+    ),
+    executionMode: z._default(
+      z.pipe(
+        z.pipe(
+          z.string(),
+          z.transform((mode: string) => EXECUTION_MODE_ALIASES[mode] ?? mode),
+        ),
+        z.enum(EXECUTION_MODES, { error: `must be one of ${[...EXECUTION_MODES].join(', ')}` }),
+      ),
+      'auto',
+    ),
+    priority: z._default(intBetween(1, 10), 5),
+    retryPolicy: z._default(retryPolicySchema, DEFAULT_RETRY_POLICY),
+    retryOnTimeout: z._default(z.boolean(), false),
+    notifications: z.optional(notificationsSchema),
+    timeoutMinutes: z.optional(intBetween(1, 10_080)),
     // Checked on the field itself so that forbidden keys are reported even when other fields are invalid.
-    sparkConf: z
-      .record(z.string().min(1).max(256), z.string().max(4096))
-      .superRefine((conf, ctx) => {
-        for (const problem of sparkConfProblems(conf)) {
-          ctx.addIssue({ code: 'custom', path: [problem.key], message: problem.message });
-        }
-      })
-      .default({}),
-    name: z.string().min(1).max(256).optional(),
-    tags: z.record(tagKey, z.string().max(256)).default({}),
-    pool: z.string().min(1).max(40).optional(),
+    sparkConf: z._default(
+      z.record(text(1, 256), z.string().check(z.maxLength(4096))).check(
+        z.superRefine((conf, ctx) => {
+          for (const problem of sparkConfProblems(conf)) {
+            ctx.addIssue({ code: 'custom', path: [problem.key], message: problem.message });
+          }
+        }),
+      ),
+      {},
+    ),
+    name: z.optional(text(1, 256)),
+    tags: z._default(z.record(tagKey, z.string().check(z.maxLength(256))), {}),
+    pool: z.optional(text(1, 40)),
   })
-  .superRefine((req, ctx) => {
-    if ((req.code === undefined) === (req.entryPoint === undefined)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['code'],
-        message: 'exactly one of code and entryPoint is required',
-      });
-    }
-    if (req.code !== undefined && req.kind === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['kind'],
-        message: `required with code: one of ${JOB_KINDS.join(', ')}`,
-      });
-    }
-    if (req.mainClass !== undefined && (req.code !== undefined || jobTypeOf(req) !== 'jar')) {
-      ctx.addIssue({ code: 'custom', path: ['mainClass'], message: 'only with a JAR entryPoint' });
-    }
-    if (Object.keys(req.tags).length > 50) {
-      ctx.addIssue({ code: 'custom', path: ['tags'], message: 'at most 50 tags' });
-    }
-    if (Object.keys(req.sparkConf).length > 200) {
-      ctx.addIssue({ code: 'custom', path: ['sparkConf'], message: 'at most 200 keys' });
-    }
-    if (req.retryPolicy.initialDelaySeconds > req.retryPolicy.maxDelaySeconds) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['retryPolicy', 'initialDelaySeconds'],
-        message: 'must not exceed maxDelaySeconds',
-      });
-    }
-  });
+  .check(
+    z.superRefine((req, ctx) => {
+      if ((req.code === undefined) === (req.entryPoint === undefined)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['code'],
+          message: 'exactly one of code and entryPoint is required',
+        });
+      }
+      if (req.code !== undefined && req.kind === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['kind'],
+          message: `required with code: one of ${JOB_KINDS.join(', ')}`,
+        });
+      }
+      if (req.mainClass !== undefined && (req.code !== undefined || jobTypeOf(req) !== 'jar')) {
+        ctx.addIssue({ code: 'custom', path: ['mainClass'], message: 'only with a JAR entryPoint' });
+      }
+      if (Object.keys(req.tags).length > 50) {
+        ctx.addIssue({ code: 'custom', path: ['tags'], message: 'at most 50 tags' });
+      }
+      if (Object.keys(req.sparkConf).length > 200) {
+        ctx.addIssue({ code: 'custom', path: ['sparkConf'], message: 'at most 200 keys' });
+      }
+      if (req.retryPolicy.initialDelaySeconds > req.retryPolicy.maxDelaySeconds) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['retryPolicy', 'initialDelaySeconds'],
+          message: 'must not exceed maxDelaySeconds',
+        });
+      }
+    }),
+  );
 
 export type JobRequestInput = z.input<typeof jobRequestSchema>;
 export type JobRequest = z.output<typeof jobRequestSchema>;

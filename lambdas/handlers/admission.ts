@@ -1,15 +1,15 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { z } from 'zod';
 import type { Admission, AdmitOutcome } from '#core/admission.ts';
 import type { MetricsSink } from '#core/ports.ts';
+import * as z from '#core/zod.ts';
 
 /** What the intake queue carries: a submitted job, or a wake after capacity was released. */
 export const intakeMessageSchema = z.strictObject({
   kind: z.enum(['submitted', 'wake']),
-  pool: z.string().min(1),
-  jobId: z.string().optional(),
+  pool: z.string().check(z.minLength(1)),
+  jobId: z.optional(z.string()),
 });
 
 export interface AdmissionHandlerDeps {

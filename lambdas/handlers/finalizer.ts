@@ -1,7 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { z } from 'zod';
 import type { Finalizer } from '#core/finalizer.ts';
 import { JOB_ID_PATTERN } from '#core/job-record.ts';
+import * as z from '#core/zod.ts';
 
 /**
  * The finalizer Lambda. Two callers: the EventBridge rule on the job workflow's executions
@@ -12,14 +12,17 @@ const executionStatusEvent = z.object({
   source: z.literal('aws.states'),
   'detail-type': z.literal('Step Functions Execution Status Change'),
   detail: z.object({
-    name: z.string().regex(JOB_ID_PATTERN),
+    name: z.string().check(z.regex(JOB_ID_PATTERN)),
     status: z.string(),
-    cause: z.string().nullish(),
-    error: z.string().nullish(),
+    cause: z.nullish(z.string()),
+    error: z.nullish(z.string()),
   }),
 });
 
-const stopRunRequest = z.object({ action: z.literal('stop-run'), jobId: z.string().regex(JOB_ID_PATTERN) });
+const stopRunRequest = z.object({
+  action: z.literal('stop-run'),
+  jobId: z.string().check(z.regex(JOB_ID_PATTERN)),
+});
 
 export interface FinalizerHandlerDeps {
   readonly finalizer: Finalizer;

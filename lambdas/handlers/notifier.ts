@@ -2,7 +2,6 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
 import { documentClient } from '#adapters/compose.ts';
 import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
 import { HttpWebhookSender, SecretsManagerWebhookSecrets } from '#adapters/webhook-sender.ts';
@@ -10,10 +9,11 @@ import { ConfigError, parseConfig } from '#core/config.ts';
 import { JOB_ID_PATTERN } from '#core/job-record.ts';
 import { JOB_STATUSES } from '#core/job-states.ts';
 import { Notifier } from '#core/webhook.ts';
+import * as z from '#core/zod.ts';
 
 /** What the workflow's notify task passes (`arn:aws:states:::lambda:invoke`, Payload). */
 export const notifierEventSchema = z.object({
-  jobId: z.string().regex(JOB_ID_PATTERN),
+  jobId: z.string().check(z.regex(JOB_ID_PATTERN)),
   status: z.enum(JOB_STATUSES),
 });
 export type NotifierEvent = z.infer<typeof notifierEventSchema>;

@@ -1,6 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { z } from 'zod';
 import type { RunRecorder } from '#core/run-recorder.ts';
+import * as z from '#core/zod.ts';
 
 /**
  * The run recorder Lambda, on EMR's job-run state-change events (EventBridge). It keeps the
@@ -15,8 +15,8 @@ const serverlessEvent = z.object({
     jobRunId: z.string(),
     applicationId: z.string(),
     state: z.string(),
-    jobRunName: z.string().optional(),
-    stateDetails: z.string().optional(),
+    jobRunName: z.optional(z.string()),
+    stateDetails: z.optional(z.string()),
   }),
 });
 
@@ -27,8 +27,8 @@ const containersEvent = z.object({
     id: z.string(),
     virtualClusterId: z.string(),
     state: z.string(),
-    name: z.string().optional(),
-    stateDetails: z.string().optional(),
+    name: z.optional(z.string()),
+    stateDetails: z.optional(z.string()),
   }),
 });
 
