@@ -188,4 +188,15 @@ describe('bin/libra.ts', () => {
     expect(result.stderr).not.toContain('    at ');
     expect(existsSync(join(outdir ?? '', 'Libra.template.json'))).toBe(false);
   });
+
+  it('takes --context libra as the JSON string the CLI passes, and names bad JSON', () => {
+    const good = runApp(JSON.stringify({ pools: { etl: { cpuCores: 32 } } }));
+    expect(good.status).toBe(0);
+    const template = JSON.parse(readFileSync(join(outdir ?? '', 'Libra.template.json'), 'utf8'));
+    expect(JSON.stringify(template)).toContain('etl');
+
+    const bad = runApp('{not json');
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('--context libra is not JSON');
+  });
 });
