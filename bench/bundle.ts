@@ -46,8 +46,11 @@ interface Bundle {
   readonly file: string;
   readonly bytes: number;
   readonly environment: Record<string, string>;
-  /** Packages the bundle imports instead of holding, which the runtime must provide. */
-  readonly imports: string[];
+  /**
+   * Packages the bundle imports instead of holding, which the runtime must provide: statically,
+   * so loaded at init, and only by a dynamic `import()`, so loaded on first use (sdk.ts).
+   */
+  readonly imports: { readonly atInit: string[]; readonly onFirstUse: string[] };
   /** Bytes of the bundle by where they came from, from its source map, largest first. */
   readonly composition: [string, number][];
 }
@@ -60,8 +63,8 @@ interface Timing {
 
 /**
  * Runs in the child, in the bundle's directory (where --eval resolves from): imports only the
- * packages the bundle imports (argv[1], comma-separated), finding them as the bundle does, and
- * prints how long that took. One the bundle only tries in a try/catch and cannot find is skipped.
+ * packages the bundle imports at init (argv[1], comma-separated), finding them as the bundle does,
+ * and prints how long that took. One the bundle only tries in a try/catch and cannot find is skipped.
  */
 const IMPORT_SDK = [
   'const t0 = performance.now();',
@@ -116,16 +119,23 @@ function synthesize(outdir: string): Bundle[] {
 }
 
 /**
- * Bare specifiers the bundle imports (static or dynamic) or requires (bundled CommonJS calls
- * require() for what esbuild left out), Node built-ins left out.
+ * Bare specifiers the bundle imports or requires, Node built-ins left out: at init, those it
+ * imports statically or requires (bundled CommonJS calls require() for what esbuild left out);
+ * on first use, those it only imports by a dynamic `import()`.
  */
-function externalImports(code: string): string[] {
-  const specifiers = new Set<string>();
-  for (const match of code.matchAll(/(?:\bfrom|\bimport|\brequire)\s*\(?\s*["']([^"'./][^"']*)["']/g)) {
-    const specifier = match[1] ?? '';
-    if (!isBuiltin(specifier)) specifiers.add(specifier);
+function externalImports(code: string): Bundle['imports'] {
+  const atInit = new Set<string>();
+  const dynamic = new Set<string>();
+  for (const match of code.matchAll(/(\bfrom|\bimport|\brequire)\s*(\(?)\s*["']([^"'./][^"']*)["']/g)) {
+    const specifier = match[3] ?? '';
+    if (isBuiltin(specifier)) continue;
+    if (match[1] === 'import' && match[2] === '(') dynamic.add(specifier);
+    else atInit.add(specifier);
   }
-  return [...specifiers].sort();
+  return {
+    atInit: [...atInit].sort(),
+    onFirstUse: [...dynamic].filter((specifier) => !atInit.has(specifier)).sort(),
+  };
 }
 
 const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
@@ -248,7 +258,7 @@ async function main(): Promise<void> {
         timing.importMs.push(importMs);
         timing.wallMs.push(wallMs);
         const sdk = runNode(
-          ['--input-type=module', '--eval', IMPORT_SDK, bundle.imports.join(',')],
+          ['--input-type=module', '--eval', IMPORT_SDK, bundle.imports.atInit.join(',')],
           bundle.environment,
           dirname(bundle.file),
         );
@@ -285,8 +295,9 @@ async function main(): Promise<void> {
         .slice(0, 3)
         .map(([owner, units]) => `${owner} ${fixed(kb(units))}`)
         .join(', ');
-      const sdk = row.bundle.imports.map((name) => name.replace(/^@aws-sdk\/(client-)?/, '')).join(', ');
-      return `| ${nameOf(row.bundle)} | ${fixed(row.sizeKb)} | ${fixed(row.importMs)} | ${fixed(row.importMax)} | ${fixed(row.sdkMs)} | ${fixed(row.wallMs)} | ${top} | ${sdk || '—'} |`;
+      const names = (packages: string[]) =>
+        packages.map((name) => name.replace(/^@aws-sdk\/(client-)?/, '')).join(', ') || '—';
+      return `| ${nameOf(row.bundle)} | ${fixed(row.sizeKb)} | ${fixed(row.importMs)} | ${fixed(row.importMax)} | ${fixed(row.sdkMs)} | ${fixed(row.wallMs)} | ${top} | ${names(row.bundle.imports.atInit)} | ${names(row.bundle.imports.onFirstUse)} |`;
     });
 
     const markdown = `
@@ -309,18 +320,23 @@ takes ${fixed(median(empty))} ms here). Both are medians; the init target applie
 
 **The AWS SDK is external.** ${RUNTIME_PROVIDED_MODULES.map((pattern) => `\`${pattern}\``).join(' and ')} are left
 out of the bundles (\`RUNTIME_PROVIDED_MODULES\`): the \`nodejs24.x\` runtime ships the AWS SDK v3 and each bundle
-imports the packages in the last column by name. The child resolves them as the runtime resolves its own copy:
+imports the packages of the last two columns by name. The child resolves them as the runtime resolves its own copy:
 from a \`node_modules\` beside the bundles that links those scopes of this project's \`node_modules\` and nothing
 else (\`provideRuntimeModules\`, \`test/support/lambda-bundle.ts\`), so a bundle missing anything else fails here
 as in Lambda. The init figures thus include loading the SDK, from this project's SDK version, not the runtime's.
-**AWS SDK alone** is that share: a fresh process, in the bundle's directory, importing only those packages
-(median). esbuild cannot drop an import of an external package, since it cannot see whether the package has
-side effects, so a bundle loads every SDK client that any module it holds imports, whether or not its
-handler ever calls it. The CPU here is not a Lambda's: a function gets a share of a vCPU in proportion to its
+**AWS SDK alone** is that share: a fresh process, in the bundle's directory, importing only the packages
+loaded at init (median). esbuild cannot drop a static import of an external package, since it cannot see
+whether the package has side effects, so a bundle loads at init every SDK client that any module it holds
+imports statically, whether or not its handler ever calls it. Hence \`lambdas/adapters/sdk.ts\`: the adapters
+import only the SDK's types, and each entry imports statically (**at init**) the clients its function uses
+on every invocation or nearly, and gives it the clients it calls on some invocations only through a memoized
+dynamic \`import()\` (**on first use**, not in the init figures: that invocation pays for it once per
+container); a client it never calls is not given to it, and never loaded.
+The CPU here is not a Lambda's: a function gets a share of a vCPU in proportion to its
 memory (a full one at 1,769 MB), so a 512 MB function initializes slower than these figures.
 
-| handler | size KB | init ms (median) | init ms (max) | AWS SDK alone ms | wall ms (median) | largest parts, KB | AWS SDK imported |
-|---|---:|---:|---:|---:|---:|---|---|
+| handler | size KB | init ms (median) | init ms (max) | AWS SDK alone ms | wall ms (median) | largest parts, KB | AWS SDK at init | AWS SDK on first use |
+|---|---:|---:|---:|---:|---:|---|---|---|
 ${table.join('\n')}
 
 Targets, each bundle: size ≤ ${TARGET_KB} KB — ${verdict(tooLarge, `over ${TARGET_KB} KB`, `largest ${nameOf(largest.bundle)}, ${fixed(largest.sizeKb)} KB`)};

@@ -16,7 +16,7 @@ export const ADMISSION_BATCH_SIZE = 10;
  * Admission and the tick (DESIGN §4): the admission function on the intake queue, with partial
  * batch failures, and the one-minute tick that reconciles every pool and then admits, which is
  * also how a job whose intake message was lost gets admitted. Both start workflows the same way
- * (lambdas/adapters/aws-entries.ts, admissionFromEnvironment) and get the same permissions.
+ * (JobLauncher, in lambdas/entry/admission.ts and tick.ts) and get the same permissions.
  */
 export class Admission extends Construct {
   readonly admission: NodejsFunction;

@@ -27,8 +27,11 @@ export function lambdaEntry(file: string): string {
  * (long-standing commands of DynamoDB and lib-dynamodb's document client, SQS, Step Functions,
  * EMR Serverless, EMR on EKS, Lambda, S3 and Secrets Manager, no parameter newer than the runtime).
  * And the runtime's packages load whole, and esbuild keeps every import of an external package
- * (it cannot tell it has no side effects), so a function loads each client that any module of its
- * bundle imports, called or not: `npm run bench:bundle` shows the init time this costs.
+ * (it cannot tell it has no side effects), so a function loads at init each client that any module
+ * of its bundle imports statically, called or not. Hence the adapters import only the SDK's types,
+ * and each entry loads at init the clients its function uses on (nearly) every invocation and the
+ * others on first use, by a dynamic import() (lambdas/adapters/sdk.ts); `npm run bench:bundle`
+ * shows the init time of each.
  * `@smithy/*` is listed as the CDK's own default lists it (`sdkV3ExcludeSmithyPackages`): the SDK's
  * building blocks must come from the same copy as the SDK. Setting externalModules replaces that
  * default, which `bundleAwsSDK: true` had turned off; it is spelt out to keep the intent visible.
@@ -123,7 +126,7 @@ export function libraFunction(scope: Construct, id: string, props: LibraFunction
   return fn;
 }
 
-/** The variables every function that reads the configuration gets (lambdas/adapters/compose.ts). */
+/** The variables every function that reads the configuration gets (lambdas/adapters/aws-environment.ts). */
 export function configEnvironment(config: LibraConfig): Record<string, string> {
   return { POWERTOOLS_SERVICE_NAME: 'libra', LIBRA_CONFIG: JSON.stringify(compactConfig(config)) };
 }

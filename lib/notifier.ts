@@ -91,7 +91,7 @@ export class Notifier extends Construct {
     for (const value of values) this.function.node.addDependency(value);
   }
 
-  /** Lets `fn` invoke the notifier (asynchronously, as compose.ts does) and tells it its name. */
+  /** Lets `fn` invoke the notifier (asynchronously, as aws-environment.ts does) and tells it its name. */
   grantInvoke(fn: LambdaFunction): void {
     this.grantInvokeOnly(fn);
     fn.addEnvironment('NOTIFIER_FUNCTION_NAME', this.function.functionName);

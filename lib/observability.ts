@@ -27,7 +27,7 @@ import { lambdaEntry, libraFunction } from './libra-function.ts';
 import type { ObservabilityProps } from './observability-props.ts';
 
 /**
- * Where the functions' Powertools metrics go (lambdas/adapters/compose.ts): namespace `Libra`,
+ * Where the functions' Powertools metrics go (lambdas/adapters/aws-environment.ts): namespace `Libra`,
  * the `service` dimension Powertools adds, and the pool.
  */
 export const LIBRA_METRICS_NAMESPACE = 'Libra';

@@ -1,19 +1,13 @@
-import {
-  CancelJobRunCommand as CancelEksJobRunCommand,
-  type EMRContainersClient,
-} from '@aws-sdk/client-emr-containers';
-import {
-  CancelJobRunCommand,
-  type EMRServerlessClient,
-  GetJobRunCommand,
-} from '@aws-sdk/client-emr-serverless';
-import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type * as EmrContainers from '@aws-sdk/client-emr-containers';
+import type * as EmrServerless from '@aws-sdk/client-emr-serverless';
+import type * as Lambda from '@aws-sdk/client-lambda';
+import type * as S3 from '@aws-sdk/client-s3';
 import { ConfigError } from '#core/config.ts';
 import type { JobRecord } from '#core/job-record.ts';
 import type { ArtifactStore, SparkRunControl } from '#core/ports.ts';
 import type { ArtifactLocations, BackendTargets } from '#core/workflow-input.ts';
 import * as z from '#core/zod.ts';
+import { onFirstUse, type Sdk } from './sdk.ts';
 
 /**
  * The Spark backends and the artifacts bucket as deployed: where each pool's jobs run (the
@@ -59,18 +53,24 @@ export function artifactLocations(bucket: string): ArtifactLocations {
   };
 }
 
+export type S3Sdk = Sdk<typeof S3, S3.S3Client>;
+export type EmrServerlessSdk = Sdk<typeof EmrServerless, EmrServerless.EMRServerlessClient>;
+export type EmrContainersSdk = Sdk<typeof EmrContainers, EmrContainers.EMRContainersClient>;
+export type LambdaSdk = Sdk<typeof Lambda, Lambda.LambdaClient>;
+
 export class S3ArtifactStore implements ArtifactStore {
-  readonly #client: S3Client;
+  readonly #s3: S3Sdk;
   readonly #bucket: string;
 
-  constructor(client: S3Client, bucket: string) {
-    this.#client = client;
+  constructor(s3: S3Sdk, bucket: string) {
+    this.#s3 = s3;
     this.#bucket = bucket;
   }
 
   async putCode(jobId: string, jobType: 'sql' | 'python', code: string): Promise<void> {
-    await this.#client.send(
-      new PutObjectCommand({
+    const { sdk, client } = await this.#s3();
+    await client.send(
+      new sdk.PutObjectCommand({
         Bucket: this.#bucket,
         Key: `jobs/${jobId}/code.${jobType === 'sql' ? 'sql' : 'py'}`,
         Body: code,
@@ -85,12 +85,12 @@ export class S3ArtifactStore implements ArtifactStore {
  * writes it so), which is all CancelJobRun needs.
  */
 export class EmrRunControl implements SparkRunControl {
-  readonly #serverless: EMRServerlessClient;
-  readonly #containers: EMRContainersClient;
+  readonly #serverless: EmrServerlessSdk;
+  readonly #containers: EmrContainersSdk;
 
-  constructor(serverless: EMRServerlessClient, containers: EMRContainersClient) {
-    this.#serverless = serverless;
-    this.#containers = containers;
+  constructor(backends: { serverless: EmrServerlessSdk; containers: EmrContainersSdk }) {
+    this.#serverless = backends.serverless;
+    this.#containers = backends.containers;
   }
 
   async cancelRun(job: JobRecord): Promise<void> {
@@ -98,23 +98,57 @@ export class EmrRunControl implements SparkRunControl {
     if (!target || !runId) return;
     if (['SUCCESS', 'FAILED', 'CANCELLED', 'COMPLETED'].includes(job.backendState ?? '')) return;
     if (job.backend === 'eks') {
-      await this.#containers.send(new CancelEksJobRunCommand({ virtualClusterId: target, id: runId }));
+      const { sdk, client } = await this.#containers();
+      await client.send(new sdk.CancelJobRunCommand({ virtualClusterId: target, id: runId }));
     } else {
-      await this.#serverless.send(new CancelJobRunCommand({ applicationId: target, jobRunId: runId }));
+      const { sdk, client } = await this.#serverless();
+      await client.send(new sdk.CancelJobRunCommand({ applicationId: target, jobRunId: runId }));
     }
   }
 
   /** The job id of an EMR Serverless run: Libra names each run after its job. */
   async jobIdOf(applicationId: string, jobRunId: string): Promise<string | undefined> {
-    const { jobRun } = await this.#serverless.send(new GetJobRunCommand({ applicationId, jobRunId }));
+    const { sdk, client } = await this.#serverless();
+    const { jobRun } = await client.send(new sdk.GetJobRunCommand({ applicationId, jobRunId }));
     return jobRun?.name;
   }
 }
 
-export function lambdaInvoker(client: LambdaClient) {
+/**
+ * Stopping runs, each backend's client imported the first time a run on it is stopped: no
+ * function stops runs on most of its invocations, and a deployment without EMR on EKS never
+ * loads its client.
+ */
+export function emrRunControlOnFirstUse(): EmrRunControl {
+  return new EmrRunControl({
+    serverless: onFirstUse(
+      () => import('@aws-sdk/client-emr-serverless'),
+      (sdk) => new sdk.EMRServerlessClient({}),
+    ),
+    containers: onFirstUse(
+      () => import('@aws-sdk/client-emr-containers'),
+      (sdk) => new sdk.EMRContainersClient({}),
+    ),
+  });
+}
+
+/** Inline code to the artifacts bucket, S3 imported with the first job that has some. */
+export function s3ArtifactStoreOnFirstUse(bucket: string): S3ArtifactStore {
+  return new S3ArtifactStore(
+    onFirstUse(
+      () => import('@aws-sdk/client-s3'),
+      (sdk) => new sdk.S3Client({}),
+    ),
+    bucket,
+  );
+}
+
+/** Invokes a Lambda function asynchronously (`Event`). */
+export function lambdaInvoker(lambda: LambdaSdk) {
   return async (functionName: string, payload: unknown): Promise<void> => {
+    const { sdk, client } = await lambda();
     await client.send(
-      new InvokeCommand({
+      new sdk.InvokeCommand({
         FunctionName: functionName,
         InvocationType: 'Event',
         Payload: Buffer.from(JSON.stringify(payload)),

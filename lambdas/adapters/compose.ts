@@ -1,11 +1,8 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SFNClient } from '@aws-sdk/client-sfn';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Admission, type AdmissionDeps } from '#core/admission.ts';
-import { ConfigError, type LibraConfig, parseConfig } from '#core/config.ts';
+import type { LibraConfig } from '#core/config.ts';
 import { Finalizer } from '#core/finalizer.ts';
 import { Finisher } from '#core/finisher.ts';
 import { newJobId } from '#core/job-record.ts';
@@ -22,18 +19,22 @@ import { Reconciler } from '#core/reconciler.ts';
 import type { ApiDeps } from '#handlers/api-deps.ts';
 import { DynamoJobStore } from './dynamo-job-store.ts';
 import { DynamoPoolStore } from './dynamo-pool-store.ts';
-import { PowertoolsMetricsSink } from './powertools-metrics.ts';
-import { StepFunctionsControl } from './sfn-workflow-starter.ts';
-import { SqsIntakeQueue } from './sqs-intake-queue.ts';
 
-/** The composition root: the one place where adapters are chosen and wired to the use cases. */
+/**
+ * The composition of the use cases from their adapters, shared by the deployed functions (each
+ * entry in lambdas/entry chooses its adapters: lambdas/adapters/sdk.ts) and the local runtime.
+ */
 
-export interface Wiring {
+/** What every function that keeps jobs has: the table, its configuration, logs and metrics. */
+export interface StoreWiring {
   readonly documentClient: DynamoDBDocumentClient;
   readonly tableName: string;
   readonly config: LibraConfig;
   readonly logger: Logger;
   readonly metrics: MetricsSink;
+}
+
+export interface Wiring extends StoreWiring {
   readonly intake: IntakeQueue;
   readonly workflows: WorkflowControl;
   readonly runs: SparkRunControl;
@@ -42,8 +43,8 @@ export interface Wiring {
   readonly allowInsecureWebhooks: boolean;
 }
 
-/** The stores and the end-of-job use cases every Lambda shares. */
-export function composeCore(wiring: Wiring) {
+/** The job and pool stores on the table. */
+export function composeStores(wiring: StoreWiring) {
   const jobs = new DynamoJobStore({
     client: wiring.documentClient,
     tableName: wiring.tableName,
@@ -51,6 +52,12 @@ export function composeCore(wiring: Wiring) {
   });
   const pools = new DynamoPoolStore({ client: wiring.documentClient, tableName: wiring.tableName });
   const clock = () => new Date();
+  return { jobs, pools, clock };
+}
+
+/** The stores and the end-of-job use cases. */
+export function composeCore(wiring: Wiring) {
+  const { jobs, pools, clock } = composeStores(wiring);
   const finisher = new Finisher({
     jobs,
     pools,
@@ -90,21 +97,34 @@ export function composeApi(wiring: Wiring): ApiDeps {
   return { config: wiring.config, logger: wiring.logger, jobs, pools };
 }
 
-export interface AdmissionWiring extends Wiring {
-  readonly starter: WorkflowStarter;
-}
-
-export function composeAdmission(wiring: AdmissionWiring) {
-  const core = composeCore(wiring);
-  const deps: AdmissionDeps = {
-    jobs: core.jobs,
-    pools: core.pools,
+function admissionDeps(
+  wiring: StoreWiring & { readonly starter: WorkflowStarter },
+  stores: ReturnType<typeof composeStores>,
+): AdmissionDeps {
+  return {
+    jobs: stores.jobs,
+    pools: stores.pools,
     starter: wiring.starter,
     config: wiring.config,
     metrics: wiring.metrics,
     logger: wiring.logger,
-    clock: core.clock,
+    clock: stores.clock,
   };
+}
+
+/** Admission alone, as the intake queue's function runs it: it only admits and starts workflows. */
+export function composeAdmitter(wiring: StoreWiring & { readonly starter: WorkflowStarter }) {
+  return { admission: new Admission(admissionDeps(wiring, composeStores(wiring))) };
+}
+
+export interface AdmissionWiring extends Wiring {
+  readonly starter: WorkflowStarter;
+}
+
+/** Admission and the reconciler, which finalizes jobs whose workflow execution ended unseen. */
+export function composeAdmission(wiring: AdmissionWiring) {
+  const core = composeCore(wiring);
+  const deps = admissionDeps(wiring, core);
   const admission = new Admission(deps);
   const reconciler = new Reconciler(deps, admission, {
     workflows: wiring.workflows,
@@ -115,87 +135,4 @@ export function composeAdmission(wiring: AdmissionWiring) {
 
 export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
-}
-
-export function requiredEnv(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new ConfigError(`environment variable ${name} is required`);
-  return value;
-}
-
-function configFromEnvironment(): LibraConfig {
-  let rawConfig: unknown;
-  try {
-    rawConfig = JSON.parse(requiredEnv('LIBRA_CONFIG'));
-  } catch (error) {
-    if (error instanceof ConfigError) throw error;
-    throw new ConfigError(`LIBRA_CONFIG is not JSON: ${(error as Error).message}`);
-  }
-  return parseConfig(rawConfig);
-}
-
-/** Notifications from Lambdas other than the workflow's notifier task go through the notifier function. */
-class NotifierFunction implements JobNotifier {
-  readonly #functionName: string;
-  readonly #invoke: (functionName: string, payload: unknown) => Promise<void>;
-
-  constructor(functionName: string, invoke: (functionName: string, payload: unknown) => Promise<void>) {
-    this.#functionName = functionName;
-    this.#invoke = invoke;
-  }
-
-  async notify(jobId: string, status: string): Promise<void> {
-    await this.#invoke(this.#functionName, { jobId, status });
-  }
-}
-
-/** For functions the stack gives no state machine: they never stop or inspect executions. */
-const unavailableWorkflows: WorkflowControl = {
-  stop: async () => {
-    throw new ConfigError('STATE_MACHINE_ARN is not set for this function');
-  },
-  state: async () => {
-    throw new ConfigError('STATE_MACHINE_ARN is not set for this function');
-  },
-};
-
-export interface EnvironmentAdapters {
-  /** Stops EMR runs; the functions that never cancel runs leave it out. */
-  readonly runs?: SparkRunControl;
-  /** Invokes a Lambda asynchronously. */
-  readonly invokeAsync?: (functionName: string, payload: unknown) => Promise<void>;
-}
-
-/**
- * Deployed wiring, read from the environment the stack sets, once per Lambda container and
- * checked at init so that a misconfigured function fails before its first request.
- */
-export function wiringFromEnvironment(adapters: EnvironmentAdapters = {}): Wiring {
-  const metrics = new Metrics({ namespace: 'Libra', serviceName: 'libra' });
-  const notifierName = process.env.NOTIFIER_FUNCTION_NAME;
-  return {
-    documentClient: documentClient(new DynamoDBClient({})),
-    tableName: requiredEnv('TABLE_NAME'),
-    config: configFromEnvironment(),
-    logger: new Logger({ serviceName: 'libra' }),
-    metrics: new PowertoolsMetricsSink(metrics),
-    intake: new SqsIntakeQueue(new SQSClient({}), requiredEnv('INTAKE_QUEUE_URL')),
-    workflows: process.env.STATE_MACHINE_ARN
-      ? new StepFunctionsControl(new SFNClient({}), process.env.STATE_MACHINE_ARN)
-      : unavailableWorkflows,
-    runs: adapters.runs ?? {
-      cancelRun: async () => {
-        throw new Error('this function cannot cancel Spark runs');
-      },
-    },
-    notifier:
-      notifierName && adapters.invokeAsync
-        ? new NotifierFunction(notifierName, adapters.invokeAsync)
-        : { notify: async () => undefined },
-    allowInsecureWebhooks: false,
-  };
-}
-
-export function apiDepsFromEnvironment(adapters: EnvironmentAdapters = {}): ApiDeps {
-  return composeApi(wiringFromEnvironment(adapters));
 }

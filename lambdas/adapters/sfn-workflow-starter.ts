@@ -1,12 +1,8 @@
-import {
-  DescribeExecutionCommand,
-  ExecutionAlreadyExists,
-  ExecutionDoesNotExist,
-  type SFNClient,
-  StartExecutionCommand,
-  StopExecutionCommand,
-} from '@aws-sdk/client-sfn';
+import type * as Sfn from '@aws-sdk/client-sfn';
 import type { ExecutionStarter, ExecutionState, StartResult, WorkflowControl } from '#core/ports.ts';
+import type { Sdk } from './sdk.ts';
+
+export type SfnSdk = Sdk<typeof Sfn, Sfn.SFNClient>;
 
 /** A job's execution ARN: the state machine's, with the job id as the execution name. */
 export function executionArn(stateMachineArn: string, jobId: string): string {
@@ -18,18 +14,19 @@ export function executionArn(stateMachineArn: string, jobId: string): string {
  * execution of the same name, so a retried admission can never run a job twice.
  */
 export class StepFunctionsExecutions implements ExecutionStarter {
-  readonly #client: SFNClient;
+  readonly #sfn: SfnSdk;
   readonly #stateMachineArn: string;
 
-  constructor(client: SFNClient, stateMachineArn: string) {
-    this.#client = client;
+  constructor(sfn: SfnSdk, stateMachineArn: string) {
+    this.#sfn = sfn;
     this.#stateMachineArn = stateMachineArn;
   }
 
   async startExecution(name: string, input: unknown): Promise<StartResult> {
+    const { sdk, client } = await this.#sfn();
     try {
-      await this.#client.send(
-        new StartExecutionCommand({
+      await client.send(
+        new sdk.StartExecutionCommand({
           stateMachineArn: this.#stateMachineArn,
           name,
           input: JSON.stringify(input),
@@ -37,36 +34,38 @@ export class StepFunctionsExecutions implements ExecutionStarter {
       );
       return 'started';
     } catch (error) {
-      if (error instanceof ExecutionAlreadyExists) return 'already-started';
+      if (error instanceof sdk.ExecutionAlreadyExists) return 'already-started';
       throw error;
     }
   }
 }
 
 export class StepFunctionsControl implements WorkflowControl {
-  readonly #client: SFNClient;
+  readonly #sfn: SfnSdk;
   readonly #stateMachineArn: string;
 
-  constructor(client: SFNClient, stateMachineArn: string) {
-    this.#client = client;
+  constructor(sfn: SfnSdk, stateMachineArn: string) {
+    this.#sfn = sfn;
     this.#stateMachineArn = stateMachineArn;
   }
 
   async stop(jobId: string, cause: string): Promise<boolean> {
     const arn = executionArn(this.#stateMachineArn, jobId);
     if ((await this.state(jobId)) !== 'RUNNING') return false;
-    await this.#client.send(new StopExecutionCommand({ executionArn: arn, cause: cause.slice(0, 32_768) }));
+    const { sdk, client } = await this.#sfn();
+    await client.send(new sdk.StopExecutionCommand({ executionArn: arn, cause: cause.slice(0, 32_768) }));
     return true;
   }
 
   async state(jobId: string): Promise<ExecutionState | undefined> {
+    const { sdk, client } = await this.#sfn();
     try {
-      const { status } = await this.#client.send(
-        new DescribeExecutionCommand({ executionArn: executionArn(this.#stateMachineArn, jobId) }),
+      const { status } = await client.send(
+        new sdk.DescribeExecutionCommand({ executionArn: executionArn(this.#stateMachineArn, jobId) }),
       );
       return status === 'PENDING_REDRIVE' ? 'FAILED' : (status as ExecutionState | undefined);
     } catch (error) {
-      if (error instanceof ExecutionDoesNotExist) return undefined;
+      if (error instanceof sdk.ExecutionDoesNotExist) return undefined;
       throw error;
     }
   }

@@ -1,4 +1,27 @@
-import { admissionFromEnvironment } from '#adapters/aws-entries.ts';
+import * as sfn from '@aws-sdk/client-sfn';
+import { artifactLocations, s3ArtifactStoreOnFirstUse, targetsFromJson } from '#adapters/aws-backends.ts';
+import { requiredEnv, storeWiringFromEnvironment } from '#adapters/aws-environment.ts';
+import { composeAdmitter } from '#adapters/compose.ts';
+import { atInit } from '#adapters/sdk.ts';
+import { StepFunctionsExecutions } from '#adapters/sfn-workflow-starter.ts';
+import { JobLauncher } from '#core/launcher.ts';
 import { createAdmissionHandler } from '#handlers/admission.ts';
 
-export const handler = createAdmissionHandler(admissionFromEnvironment());
+// The intake queue's function: it leases capacity and starts the workflow of each job it admits.
+// At init: DynamoDB (every pass reads the pool and its waiting jobs) and Step Functions (starting
+// workflows is what admitting a job is). On first use: S3, for jobs whose code is inline only.
+// Never: SQS, Lambda, EMR — admission does not wake pools, notify or stop runs.
+const wiring = storeWiringFromEnvironment();
+const bucket = requiredEnv('ARTIFACTS_BUCKET');
+const starter = new JobLauncher({
+  artifacts: s3ArtifactStoreOnFirstUse(bucket),
+  locations: artifactLocations(bucket),
+  targets: targetsFromJson(requiredEnv('LIBRA_BACKENDS')),
+  executions: new StepFunctionsExecutions(
+    atInit(sfn, (sdk) => new sdk.SFNClient({})),
+    requiredEnv('STATE_MACHINE_ARN'),
+  ),
+  retentionDays: wiring.config.retention.days,
+});
+
+export const handler = createAdmissionHandler({ ...wiring, ...composeAdmitter({ ...wiring, starter }) });

@@ -1,5 +1,32 @@
-import { cancelApiFromEnvironment } from '#adapters/aws-entries.ts';
+import * as sfn from '@aws-sdk/client-sfn';
+import { emrRunControlOnFirstUse } from '#adapters/aws-backends.ts';
+import {
+  intakeOnFirstUse,
+  notifierOnFirstUse,
+  requiredEnv,
+  storeWiringFromEnvironment,
+} from '#adapters/aws-environment.ts';
 import { composeApi } from '#adapters/compose.ts';
+import { atInit } from '#adapters/sdk.ts';
+import { StepFunctionsControl } from '#adapters/sfn-workflow-starter.ts';
 import { createCancelJobHandler } from '#handlers/cancel-job.ts';
 
-export const handler = createCancelJobHandler(composeApi(cancelApiFromEnvironment()));
+// DELETE /api/v1/spark/jobs/{jobId}.
+// At init: DynamoDB (every cancel reads and moves the job) and Step Functions (cancelling a
+// scheduled or running job describes and stops its execution). On first use, only when a cancel
+// finds no execution running and ends the job at once: EMR Serverless or EMR on EKS (stopping a
+// run that may be going), SQS (waking its pool) and Lambda (invoking the notifier). A queued job's
+// cancel needs none of these. Never: S3.
+export const handler = createCancelJobHandler(
+  composeApi({
+    ...storeWiringFromEnvironment(),
+    workflows: new StepFunctionsControl(
+      atInit(sfn, (sdk) => new sdk.SFNClient({})),
+      requiredEnv('STATE_MACHINE_ARN'),
+    ),
+    intake: intakeOnFirstUse(),
+    runs: emrRunControlOnFirstUse(),
+    notifier: notifierOnFirstUse(),
+    allowInsecureWebhooks: false,
+  }),
+);

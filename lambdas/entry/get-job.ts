@@ -1,4 +1,5 @@
-import { apiDepsFromEnvironment } from '#adapters/compose.ts';
+import { readOnlyApiFromEnvironment } from '#adapters/aws-environment.ts';
 import { createGetJobHandler } from '#handlers/get-job.ts';
 
-export const handler = createGetJobHandler(apiDepsFromEnvironment());
+// Reads the table only (DynamoDB, at init): no other AWS client is loaded or given.
+export const handler = createGetJobHandler(readOnlyApiFromEnvironment());

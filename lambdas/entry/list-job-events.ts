@@ -1,4 +1,5 @@
-import { apiDepsFromEnvironment } from '#adapters/compose.ts';
+import { readOnlyApiFromEnvironment } from '#adapters/aws-environment.ts';
 import { createListJobEventsHandler } from '#handlers/list-job-events.ts';
 
-export const handler = createListJobEventsHandler(apiDepsFromEnvironment());
+// Reads the table only (DynamoDB, at init): no other AWS client is loaded or given.
+export const handler = createListJobEventsHandler(readOnlyApiFromEnvironment());

@@ -1,4 +1,5 @@
-import { apiDepsFromEnvironment } from '#adapters/compose.ts';
+import { readOnlyApiFromEnvironment } from '#adapters/aws-environment.ts';
 import { createListJobsHandler } from '#handlers/list-jobs.ts';
 
-export const handler = createListJobsHandler(apiDepsFromEnvironment());
+// Reads the table only (DynamoDB, at init): no other AWS client is loaded or given.
+export const handler = createListJobsHandler(readOnlyApiFromEnvironment());

@@ -1,4 +1,5 @@
-import { apiDepsFromEnvironment } from '#adapters/compose.ts';
+import { readOnlyApiFromEnvironment } from '#adapters/aws-environment.ts';
 import { createListPoolsHandler } from '#handlers/list-pools.ts';
 
-export const handler = createListPoolsHandler(apiDepsFromEnvironment());
+// Reads the table only (DynamoDB, at init): no other AWS client is loaded or given.
+export const handler = createListPoolsHandler(readOnlyApiFromEnvironment());

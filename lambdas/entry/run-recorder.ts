@@ -1,4 +1,20 @@
-import { runRecorderFromEnvironment } from '#adapters/aws-entries.ts';
+import { artifactLocations, emrRunControlOnFirstUse } from '#adapters/aws-backends.ts';
+import { requiredEnv, storeWiringFromEnvironment } from '#adapters/aws-environment.ts';
+import { composeStores } from '#adapters/compose.ts';
+import { RunRecorder } from '#core/run-recorder.ts';
 import { createRunRecorderHandler } from '#handlers/run-recorder.ts';
 
-export const handler = createRunRecorderHandler(runRecorderFromEnvironment());
+// Records EMR job-run state changes on their jobs.
+// At init: DynamoDB (every event is a write to its job). On first use: EMR Serverless, to look up
+// the job of a run whose event does not carry its name (Libra names every run, so rarely).
+// Never: SQS, Step Functions, Lambda, S3, EMR on EKS.
+const wiring = storeWiringFromEnvironment();
+const runs = emrRunControlOnFirstUse();
+
+export const handler = createRunRecorderHandler({
+  recorder: new RunRecorder({ jobs: composeStores(wiring).jobs, logger: wiring.logger }),
+  logger: wiring.logger,
+  logUri: artifactLocations(requiredEnv('ARTIFACTS_BUCKET')).logUri ?? '',
+  region: requiredEnv('AWS_REGION'),
+  serverlessJobIdOf: (applicationId, jobRunId) => runs.jobIdOf(applicationId, jobRunId),
+});

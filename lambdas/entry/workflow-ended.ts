@@ -3,7 +3,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { PowertoolsMetricsSink } from '#adapters/powertools-metrics.ts';
 import { createWorkflowEndedHandler } from '#handlers/workflow-ended.ts';
 
-// Namespace and service as every other Libra function's (lambdas/adapters/compose.ts); nothing
+// Namespace and service as every other Libra function's (lambdas/adapters/aws-environment.ts); nothing
 // else is needed, so the bundle carries no AWS SDK client.
 export const handler = createWorkflowEndedHandler({
   metrics: new PowertoolsMetricsSink(new Metrics({ namespace: 'Libra', serviceName: 'libra' })),

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { describe, expect, it } from 'vitest';
@@ -9,6 +9,34 @@ import { libraStack, logicalId, testApp } from './app.ts';
 
 /** Imports a bundle as the Lambda runtime would and prints what `handler` is. */
 const LOAD_BUNDLE = 'const module = await import(process.argv[1]); console.log(typeof module.handler);';
+
+/**
+ * The AWS SDK packages each function loads at init, by its entry: those it uses on every
+ * invocation or nearly (the reasons are in each lambdas/entry file; lambdas/adapters/sdk.ts).
+ * Any other client a function calls is imported on first use; one it never calls, not at all.
+ */
+const DYNAMODB = ['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb'];
+const SDK_AT_INIT: Record<string, string[]> = {
+  'admission.ts': [...DYNAMODB, '@aws-sdk/client-sfn'],
+  'cancel-job.ts': [...DYNAMODB, '@aws-sdk/client-sfn'],
+  'finalizer.ts': [...DYNAMODB, '@aws-sdk/client-lambda', '@aws-sdk/client-sqs'],
+  'get-job.ts': DYNAMODB,
+  'list-job-events.ts': DYNAMODB,
+  'list-jobs.ts': DYNAMODB,
+  'list-pools.ts': DYNAMODB,
+  'notifier.ts': [...DYNAMODB, '@aws-sdk/client-secrets-manager'],
+  'run-recorder.ts': DYNAMODB,
+  'submit-job.ts': [...DYNAMODB, '@aws-sdk/client-sqs'],
+  'tick.ts': [...DYNAMODB, '@aws-sdk/client-sfn'],
+  'workflow-ended.ts': [],
+  'webhook-secret-handler.ts': ['@aws-sdk/client-secrets-manager'],
+};
+
+/** The SDK packages a minified bundle imports statically (loaded at init), sorted. */
+function sdkImportedAtInit(code: string): string[] {
+  const packages = [...code.matchAll(/\bfrom\s*["'](@aws-sdk\/[^"']+)["']/g)].map((match) => match[1] ?? '');
+  return [...new Set(packages)].sort();
+}
 
 // The one test that pays for esbuild: every other infra test skips bundling.
 describe('function bundles', () => {
@@ -41,6 +69,14 @@ describe('function bundles', () => {
       expect(readdirSync(directory).sort(), name).toEqual(['index.mjs', 'index.mjs.map']);
       // Issue 5's budget; the AWS SDK is not in it (lib/libra-function.ts, RUNTIME_PROVIDED_MODULES).
       expect(statSync(join(directory, 'index.mjs')).size, name).toBeLessThanOrEqual(300 * 1024);
+      // The bundle's entry, from its source map: a file of lambdas/entry, or of lib (the custom resource).
+      const sources: string[] = JSON.parse(readFileSync(join(directory, 'index.mjs.map'), 'utf8')).sources;
+      const entry = sources.find(
+        (source) => !source.includes('node_modules') && /(^|\/)(lambdas\/entry|lib)\/[^/]+\.ts$/.test(source),
+      );
+      expect(sdkImportedAtInit(readFileSync(join(directory, 'index.mjs'), 'utf8')), name).toEqual(
+        [...(SDK_AT_INIT[basename(entry ?? '?')] ?? ['an entry of SDK_AT_INIT'])].sort(),
+      );
 
       const environment = Object.fromEntries(
         Object.entries(properties.Environment?.Variables ?? {}).map(([key, value]) => [key, standIn(value)]),

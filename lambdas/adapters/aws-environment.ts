@@ -1,0 +1,111 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConfigError, type LibraConfig, parseConfig } from '#core/config.ts';
+import type { IntakeQueue, JobNotifier, SparkRunControl, WorkflowControl } from '#core/ports.ts';
+import type { ApiDeps } from '#handlers/api-deps.ts';
+import { type LambdaSdk, lambdaInvoker } from './aws-backends.ts';
+import { composeApi, documentClient, type StoreWiring } from './compose.ts';
+import { PowertoolsMetricsSink } from './powertools-metrics.ts';
+import { onFirstUse } from './sdk.ts';
+import { SqsIntakeQueue } from './sqs-intake-queue.ts';
+
+/**
+ * What the deployed functions share, read from the environment the stack sets, once per
+ * container and checked at init, so that a misconfigured function fails before its first
+ * request. Each entry (lambdas/entry) adds the adapters its function uses, and chooses for each
+ * AWS client whether it is loaded at init or on first use (lambdas/adapters/sdk.ts). DynamoDB is
+ * loaded here, at init: every one of these functions reads or writes the table on every invocation.
+ */
+
+export function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new ConfigError(`environment variable ${name} is required`);
+  return value;
+}
+
+export function configFromEnvironment(): LibraConfig {
+  let rawConfig: unknown;
+  try {
+    rawConfig = JSON.parse(requiredEnv('LIBRA_CONFIG'));
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(`LIBRA_CONFIG is not JSON: ${(error as Error).message}`);
+  }
+  return parseConfig(rawConfig);
+}
+
+/** The table (DynamoDB, at init), the configuration, the logger and the metrics. */
+export function storeWiringFromEnvironment(): StoreWiring {
+  return {
+    documentClient: documentClient(new DynamoDBClient({})),
+    tableName: requiredEnv('TABLE_NAME'),
+    config: configFromEnvironment(),
+    logger: new Logger({ serviceName: 'libra' }),
+    metrics: new PowertoolsMetricsSink(new Metrics({ namespace: 'Libra', serviceName: 'libra' })),
+  };
+}
+
+/** Waking admission for a function that sends only when it ends a job: SQS imported on the first send. */
+export function intakeOnFirstUse(): IntakeQueue {
+  return new SqsIntakeQueue(
+    onFirstUse(
+      () => import('@aws-sdk/client-sqs'),
+      (sdk) => new sdk.SQSClient({}),
+    ),
+    requiredEnv('INTAKE_QUEUE_URL'),
+  );
+}
+
+/**
+ * Notifications from functions other than the workflow's notify task: the notifier function
+ * (NOTIFIER_FUNCTION_NAME), invoked asynchronously. Without it, nothing is sent.
+ */
+export function notifierFunction(lambda: LambdaSdk): JobNotifier {
+  const functionName = process.env.NOTIFIER_FUNCTION_NAME;
+  if (!functionName) return { notify: async () => undefined };
+  const invoke = lambdaInvoker(lambda);
+  return {
+    notify: async (jobId, status) => {
+      await invoke(functionName, { jobId, status });
+    },
+  };
+}
+
+/** The notifier function for a function that notifies only when it ends a job: Lambda imported then. */
+export function notifierOnFirstUse(): JobNotifier {
+  return notifierFunction(
+    onFirstUse(
+      () => import('@aws-sdk/client-lambda'),
+      (sdk) => new sdk.LambdaClient({}),
+    ),
+  );
+}
+
+function notGiven(what: string): never {
+  throw new ConfigError(`this function is not given ${what}: its entry (lambdas/entry) never uses it`);
+}
+
+/** The ports a function never calls, so that it loads no client for them and is granted nothing. */
+export const notGivenIntake: IntakeQueue = { send: async () => notGiven('the intake queue') };
+export const notGivenWorkflows: WorkflowControl = {
+  stop: async () => notGiven('the job workflow'),
+  state: async () => notGiven('the job workflow'),
+};
+export const notGivenRuns: SparkRunControl = { cancelRun: async () => notGiven('the Spark backends') };
+export const notGivenNotifier: JobNotifier = { notify: async () => notGiven('the notifier function') };
+
+/**
+ * The routes that only read (get a job, list jobs, list a job's events, list pools): the table
+ * and nothing else. They never send to the intake queue, stop a workflow or end a job.
+ */
+export function readOnlyApiFromEnvironment(): ApiDeps {
+  return composeApi({
+    ...storeWiringFromEnvironment(),
+    intake: notGivenIntake,
+    workflows: notGivenWorkflows,
+    runs: notGivenRuns,
+    notifier: notGivenNotifier,
+    allowInsecureWebhooks: false,
+  });
+}
