@@ -46,14 +46,6 @@ export class IntakeQueue extends Construct {
   /** Lets `fn` send messages, and nothing else, and tells it the queue URL. */
   grantSend(fn: LambdaFunction): void {
     this.queue.grant(fn, 'sqs:SendMessage');
-    this.shareUrl(fn);
-  }
-
-  /**
-   * Tells `fn` the queue URL without letting it send: the API wiring
-   * (lambdas/adapters/compose.ts) requires INTAKE_QUEUE_URL at init on every route.
-   */
-  shareUrl(fn: LambdaFunction): void {
     fn.addEnvironment('INTAKE_QUEUE_URL', this.queue.queueUrl);
   }
 }

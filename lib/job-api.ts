@@ -143,7 +143,6 @@ export class JobApi extends Construct {
       if (route.access === 'readWrite') props.store.grantReadWrite(fn);
       else props.store.grantRead(fn);
       if (route.sendsToIntake) props.intake.grantSend(fn);
-      else props.intake.shareUrl(fn);
       this.httpApi.addRoutes({
         path: route.path,
         methods: [route.method],

@@ -71,7 +71,6 @@ export class Libra extends Construct {
     this.runRecorder = new RunRecorder(this, 'RunRecorder', {
       ...common,
       store: this.jobStore,
-      intake: this.intake,
       backends: this.backends,
       artifacts: this.artifacts,
     });

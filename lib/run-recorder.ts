@@ -6,7 +6,6 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { LibraConfig } from '#core/config.ts';
 import type { ArtifactsBucket } from './artifacts-bucket.ts';
-import type { IntakeQueue } from './intake-queue.ts';
 import type { JobStore } from './job-store.ts';
 import { configEnvironment, lambdaEntry, libraFunction } from './libra-function.ts';
 import type { SparkBackends } from './spark-backends.ts';
@@ -25,7 +24,6 @@ export const EMR_RUN_EVENTS = {
 export interface RunRecorderProps {
   readonly config: LibraConfig;
   readonly store: JobStore;
-  readonly intake: IntakeQueue;
   readonly backends: SparkBackends;
   readonly artifacts: ArtifactsBucket;
   readonly logRetention: RetentionDays;
@@ -53,8 +51,6 @@ export class RunRecorder extends Construct {
       logRetention: props.logRetention,
     });
     props.store.grantWrite(this.function);
-    // lambdas/adapters/compose.ts requires the queue URL at init; the recorder never sends.
-    props.intake.shareUrl(this.function);
     props.artifacts.shareName(this.function);
     props.backends.grantReadServerlessRuns(this.function);
 

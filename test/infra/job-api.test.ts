@@ -132,7 +132,7 @@ describe('JobApi functions', () => {
     }
   });
 
-  it('hands each function the table name, the validated configuration and the service name', () => {
+  it('hands each function the table name, the validated configuration, the service name and what its route uses', () => {
     const table = logicalId(iamStack, iamStack.libra.jobStore.table);
     const queue = logicalId(iamStack, iamStack.libra.intake.queue);
     for (const [name, fn] of Object.entries(iamStack.libra.jobApi.functions)) {
@@ -140,10 +140,11 @@ describe('JobApi functions', () => {
       const variables = resource?.Properties.Environment.Variables;
       expect(variables, name).toEqual({
         TABLE_NAME: { Ref: table },
-        INTAKE_QUEUE_URL: { Ref: queue },
         LIBRA_CONFIG: expect.any(String),
         POWERTOOLS_SERVICE_NAME: 'libra',
         NODE_OPTIONS: '--enable-source-maps',
+        // The routes that send to the intake queue; the read-only routes are not told it.
+        ...((name === 'SubmitJob' || name === 'CancelJob') && { INTAKE_QUEUE_URL: { Ref: queue } }),
         // Cancel stops executions and ends a job at once when it has none: it notifies as the finalizer would.
         ...(name === 'CancelJob' && {
           STATE_MACHINE_ARN: iamStack.resolve(iamStack.libra.workflow.stateMachineArn),

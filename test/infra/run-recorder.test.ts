@@ -62,13 +62,12 @@ describe('RunRecorder', () => {
     });
   });
 
-  it('is told the table, the queue URL compose.ts requires and the bucket its log links point into', () => {
+  it('is told the table and the bucket its log links point into, and not the queue it never sends to', () => {
     expect(environmentOf(template, stack, recorder.function)).toEqual({
       NODE_OPTIONS: '--enable-source-maps',
       POWERTOOLS_SERVICE_NAME: 'libra',
       LIBRA_CONFIG: expect.any(String),
       TABLE_NAME: ref(stack, stack.libra.jobStore.table),
-      INTAKE_QUEUE_URL: ref(stack, stack.libra.intake.queue),
       ARTIFACTS_BUCKET: ref(stack, stack.libra.artifacts.bucket),
     });
   });
