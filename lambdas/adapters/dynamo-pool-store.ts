@@ -85,9 +85,10 @@ export class DynamoPoolStore implements PoolStore {
     return usage.leases[jobId] ? 'held' : 'no-capacity';
   }
 
-  async release(pool: string, jobId: string): Promise<boolean> {
+  async release(pool: string, jobId: string, reservation?: Reservation): Promise<boolean> {
     await this.#ensure(pool);
-    const lease = (await this.getPool(pool)).leases[jobId];
+    // Without the amounts, read the lease: the amounts given back must be exactly those taken.
+    const lease = reservation ?? (await this.getPool(pool)).leases[jobId];
     if (!lease) return false;
     try {
       await this.#client.send(
@@ -96,17 +97,10 @@ export class DynamoPoolStore implements PoolStore {
           Key: poolKey(pool),
           UpdateExpression:
             'SET cpuUsed = cpuUsed - :c, memoryUsed = memoryUsed - :m, running = running - :one REMOVE leases.#job',
-          // The lease read above must still be the one held: the amounts given back are exactly those taken.
           // Compared field by field: the local DynamoDB (dynalite) never finds two maps equal.
-          ConditionExpression:
-            'leases.#job.cpuCores = :c AND leases.#job.memoryMiB = :m AND leases.#job.#at = :at',
-          ExpressionAttributeNames: { '#job': jobId, '#at': 'at' },
-          ExpressionAttributeValues: {
-            ':c': lease.cpuCores,
-            ':m': lease.memoryMiB,
-            ':one': 1,
-            ':at': lease.at,
-          },
+          ConditionExpression: 'leases.#job.cpuCores = :c AND leases.#job.memoryMiB = :m',
+          ExpressionAttributeNames: { '#job': jobId },
+          ExpressionAttributeValues: { ':c': lease.cpuCores, ':m': lease.memoryMiB, ':one': 1 },
         }),
       );
       return true;

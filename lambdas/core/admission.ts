@@ -127,6 +127,9 @@ class FreeCapacity {
 
 export class Admission {
   readonly #deps: AdmissionDeps;
+  /** The pass running for each pool in this process, and the one pass waiting to follow it. */
+  readonly #running = new Map<string, Promise<AdmitOutcome>>();
+  readonly #following = new Map<string, Promise<AdmitOutcome>>();
 
   constructor(deps: AdmissionDeps) {
     this.#deps = deps;
@@ -141,7 +144,38 @@ export class Admission {
     );
   }
 
-  async admitPool(poolName: string): Promise<AdmitOutcome> {
+  /**
+   * One admission pass for the pool. Wake-ups that arrive while a pass runs in this process
+   * share one pass that starts when it ends: it sees everything they were woken for, and two
+   * passes of one pool never race each other here for the same heads (across processes the
+   * conditional writes keep them apart). No wake-up is lost: each is answered by a pass that
+   * started after it.
+   */
+  admitPool(poolName: string): Promise<AdmitOutcome> {
+    const running = this.#running.get(poolName);
+    if (!running) return this.#startPass(poolName);
+    let following = this.#following.get(poolName);
+    if (!following) {
+      following = running
+        .catch(() => undefined)
+        .then(() => {
+          this.#following.delete(poolName);
+          return this.#startPass(poolName);
+        });
+      this.#following.set(poolName, following);
+    }
+    return following;
+  }
+
+  #startPass(poolName: string): Promise<AdmitOutcome> {
+    const pass = this.#pass(poolName).finally(() => {
+      if (this.#running.get(poolName) === pass) this.#running.delete(poolName);
+    });
+    this.#running.set(poolName, pass);
+    return pass;
+  }
+
+  async #pass(poolName: string): Promise<AdmitOutcome> {
     const { config, jobs, pools, logger } = this.#deps;
     const outcome: { admitted: string[]; startFailures: string[]; blockedBy?: string } = {
       admitted: [],

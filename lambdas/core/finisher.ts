@@ -48,7 +48,8 @@ export class Finisher {
         return job;
       }
     }
-    await pools.release(job.pool, jobId);
+    // The job's reservation is what its lease holds: give it back without reading the pool first.
+    await pools.release(job.pool, jobId, job.reservation);
     // Woken whether or not this call gave the lease back: a first attempt that released and then
     // died before its wake left the room unused until the tick, and only its retry can wake now.
     await intake.send({ kind: 'wake', pool: job.pool, jobId });

@@ -154,7 +154,7 @@ export interface PoolStore {
     at: string,
   ): Promise<AcquireResult>;
   /** Gives the job's lease back; false when it held none (a retried release). */
-  release(pool: string, jobId: string): Promise<boolean>;
+  release(pool: string, jobId: string, reservation?: Reservation): Promise<boolean>;
   /** Counts one more waiting job unless the pool's queue is full; false when full. */
   reserveQueueSlot(pool: string, maxQueueSize: number): Promise<boolean>;
   /** Counts one waiting job less (never below zero). */

@@ -378,7 +378,6 @@ const SCENARIOS = {
         label: 'of SUCCEEDED',
         match: ({ A }) => and(historyOf('SUCCEEDED'), forJob('history', A as string)),
       },
-      { call: 'getPool', match: () => onPool('getPool', 'p') },
       { call: 'release', match: ({ A }) => forJob('release', A as string) },
       { call: 'intakeSend', label: 'of the wake', match: () => CALLS.intakeSend },
       {
