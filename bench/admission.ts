@@ -4,7 +4,14 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { parseConfig } from '#core/config.ts';
 import type { JobRecord } from '#core/job-record.ts';
 import { type LocalRuntime, startLocalRuntime } from '../local/runtime.ts';
-import { machineLine, ms, percentile, startRuntimeProcess, writeBenchmarkSection } from './support.ts';
+import {
+  machineLine,
+  ms,
+  percentile,
+  sourceVersion,
+  startRuntimeProcess,
+  writeBenchmarkSection,
+} from './support.ts';
 
 /**
  * Admission throughput and latency while draining a full queue, and the local runtime's memory
@@ -109,6 +116,9 @@ interface DrainResult {
   readonly otherCpuMs: number;
   /** DynamoDB requests per admitted job while draining, by everyone: answered, and refused by their condition. */
   readonly callsPerJob: { readonly ok: number; readonly conditionFailed: number };
+  /** Round-trip time of those requests (the SDK client, HTTP and dynalite), p50 and p99 ms. */
+  readonly requestP50: number;
+  readonly requestP99: number;
 }
 
 async function drainRound(): Promise<DrainResult> {
@@ -133,9 +143,12 @@ async function drainRound(): Promise<DrainResult> {
   let leasesTakenAgain = 0;
   const admissions: number[] = [];
   const calls = { ok: 0, conditionFailed: 0 };
+  const callMs: number[] = [];
   const stopTiming = watchDocumentClient(
-    (outcome) => {
-      if (phase === 'draining') calls[outcome]++;
+    (outcome, tookMs) => {
+      if (phase !== 'draining') return;
+      calls[outcome]++;
+      callMs.push(tookMs);
     },
     (jobId, at) => {
       if (phase !== 'draining') return;
@@ -229,6 +242,7 @@ async function drainRound(): Promise<DrainResult> {
     const mainCpuMs = perJob(cpuMain.user + cpuMain.system);
     const otherCpuMs = perJob(cpuAll.user + cpuAll.system) - mainCpuMs;
     const callsPerJob = { ok: calls.ok / JOBS, conditionFailed: calls.conditionFailed / JOBS };
+    callMs.sort((a, b) => a - b);
     await until('the intake queue to settle', intakeIdle);
     const after = await poolState(runtime.url);
     if (after.running !== 0 || after.waiting !== 0) {
@@ -251,6 +265,8 @@ async function drainRound(): Promise<DrainResult> {
       mainCpuMs,
       otherCpuMs,
       callsPerJob,
+      requestP50: percentile(callMs, 50),
+      requestP99: percentile(callMs, 99),
     };
   } finally {
     stopTiming();
@@ -260,11 +276,11 @@ async function drainRound(): Promise<DrainResult> {
 
 /**
  * Watches every request sent through a DynamoDB document client in this process: `onCall` for each
- * answer, and `onRelease` with the job and the time of each lease release that commits — a
+ * answer with its round-trip time, and `onRelease` with the job and the time of each lease release that commits — a
  * successful UpdateItem on a pool item that removes the job's entry of its leases map (DESIGN §4).
  */
 function watchDocumentClient(
-  onCall: (outcome: 'ok' | 'conditionFailed') => void,
+  onCall: (outcome: 'ok' | 'conditionFailed', tookMs: number) => void,
   onRelease: (jobId: string, at: number) => void,
 ): () => void {
   const prototype = DynamoDBDocumentClient.prototype as unknown as {
@@ -274,13 +290,15 @@ function watchDocumentClient(
   const inherited = prototype.send;
   prototype.send = async function (this: unknown, command, ...rest) {
     let result: unknown;
+    const sent = performance.now();
     try {
       result = await inherited.call(this, command, ...rest);
     } catch (error) {
-      onCall((error as Error).name === 'ConditionalCheckFailedException' ? 'conditionFailed' : 'ok');
+      const refused = (error as Error).name === 'ConditionalCheckFailedException';
+      onCall(refused ? 'conditionFailed' : 'ok', performance.now() - sent);
       throw error;
     }
-    onCall('ok');
+    onCall('ok', performance.now() - sent);
     const input = command.input as
       | {
           UpdateExpression?: unknown;
@@ -367,7 +385,7 @@ async function main(): Promise<void> {
     const result = await drainRound();
     rounds.push(result);
     console.log(
-      `round ${round}: filled ${JOBS} in ${result.fillSeconds.toFixed(2)} s; drained in ${result.drainSeconds.toFixed(2)} s = ${result.admissionsPerSecond.toFixed(0)} admissions/s; release → admission p50 ${ms(result.p50)} p99 ${ms(result.p99)} max ${ms(result.max)} ms; at most ${result.maxRunning} running; ${result.leasesTakenAgain} leases taken again for ended jobs and given back; per job: CPU ${result.mainCpuMs.toFixed(1)} ms main + ${result.otherCpuMs.toFixed(1)} ms other threads, ${result.callsPerJob.ok.toFixed(1)} DynamoDB requests + ${result.callsPerJob.conditionFailed.toFixed(1)} refused by their condition`,
+      `round ${round}: filled ${JOBS} in ${result.fillSeconds.toFixed(2)} s; drained in ${result.drainSeconds.toFixed(2)} s = ${result.admissionsPerSecond.toFixed(0)} admissions/s; release → admission p50 ${ms(result.p50)} p99 ${ms(result.p99)} max ${ms(result.max)} ms; at most ${result.maxRunning} running; ${result.leasesTakenAgain} leases taken again for ended jobs and given back; per job: CPU ${result.mainCpuMs.toFixed(1)} ms main + ${result.otherCpuMs.toFixed(1)} ms other threads, ${result.callsPerJob.ok.toFixed(1)} DynamoDB requests + ${result.callsPerJob.conditionFailed.toFixed(1)} refused by their condition, round trip p50 ${ms(result.requestP50)} p99 ${ms(result.requestP99)} ms`,
     );
   }
   const memory = await memoryWhileWaiting();
@@ -382,6 +400,14 @@ async function main(): Promise<void> {
   const worstP99 = Math.max(...p99s);
   const ceiling = (os.cpus().length * 1000) / median(rounds.map((r) => r.mainCpuMs + r.otherCpuMs));
   const mainCeiling = 1000 / median(rounds.map((r) => r.mainCpuMs));
+  const cpuPerJob = median(rounds.map((r) => r.mainCpuMs + r.otherCpuMs));
+  const mainPerJob = median(rounds.map((r) => r.mainCpuMs));
+  const cpuBound = median(rates) >= 0.75 * Math.min(ceiling, mainCeiling);
+  const reading = `A job cost ${cpuPerJob.toFixed(1)} ms of CPU (median over the rounds): ${median(rounds.map((r) => r.callsPerJob.ok + r.callsPerJob.conditionFailed)).toFixed(1)} DynamoDB requests, each paying for the SDK client, HTTP on both sides and dynalite. The machine's ${os.cpus().length} cores allow at most ${ceiling.toFixed(0)} jobs/s at that cost with nothing else running, and the main thread alone, at ${mainPerJob.toFixed(1)} ms a job, ${mainCeiling.toFixed(0)}/s. The drain reached ${median(rates).toFixed(0)}/s: ${
+    cpuBound
+      ? 'close to what the CPU allows, so it is bound by CPU.'
+      : `well below what the CPU allows, so it is bound by waiting: an admission makes its requests one after the other (the lease, the state move and its history item, the queue slot), each a round trip of about ${ms(median(rounds.map((r) => r.requestP50)))} ms (p50) while the workflows' requests run alongside.`
+  } Release → admission latency follows from the rate: slots given back wait for an admission pass to reach them.`;
   const verdicts = {
     rate: worstRate >= TARGET.admissionsPerSecond,
     latency: worstP99 <= TARGET.releaseToAdmitP99Ms,
@@ -395,7 +421,7 @@ async function main(): Promise<void> {
     'admission',
     `## Admission (\`npm run bench:admission\`)
 
-Machine: ${machineLine()}; 1-minute load average ${load.toFixed(2)} at start; run ${new Date().toISOString()}.
+Machine: ${machineLine()}; 1-minute load average ${load.toFixed(2)} at start; ${sourceVersion()}; run ${new Date().toISOString()}.
 
 **Method.** One pool of ${SLOTS} job slots (\`maxConcurrentJobs: ${SLOTS}\`, \`maxQueueSize: ${JOBS}\`; cores and
 memory large enough that the job count is the limit). Each round starts a fresh \`startLocalRuntime\` in the
@@ -421,19 +447,19 @@ a \`LIBRA_CONFIG\` file and workflows that never end, so ${SLOTS} jobs keep thei
 submitted over HTTP from the benchmark process and waiting: the process's resident-set high-water mark
 (\`VmHWM\` in \`/proc/<pid>/status\`), dynalite's thread included, over its whole life.
 
-| round | fill ${JOBS} (s) | drain (s) | admissions/s | release → admission p50 ms | p99 ms | max ms | CPU per job, main + other threads ms | DynamoDB requests per job (+ refused) | leases taken again |
-|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+| round | fill ${JOBS} (s) | drain (s) | admissions/s | release → admission p50 ms | p99 ms | max ms | CPU per job, main + other threads ms | DynamoDB requests per job (+ refused) | request round trip p50 / p99 ms | leases taken again |
+|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 ${rounds
   .map(
     (r, i) =>
-      `| ${i + 1} | ${r.fillSeconds.toFixed(2)} | ${r.drainSeconds.toFixed(2)} | ${r.admissionsPerSecond.toFixed(0)} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.max)} | ${r.mainCpuMs.toFixed(1)} + ${r.otherCpuMs.toFixed(1)} | ${r.callsPerJob.ok.toFixed(1)} (+ ${r.callsPerJob.conditionFailed.toFixed(1)}) | ${r.leasesTakenAgain} |`,
+      `| ${i + 1} | ${r.fillSeconds.toFixed(2)} | ${r.drainSeconds.toFixed(2)} | ${r.admissionsPerSecond.toFixed(0)} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.max)} | ${r.mainCpuMs.toFixed(1)} + ${r.otherCpuMs.toFixed(1)} | ${r.callsPerJob.ok.toFixed(1)} (+ ${r.callsPerJob.conditionFailed.toFixed(1)}) | ${ms(r.requestP50)} / ${ms(r.requestP99)} | ${r.leasesTakenAgain} |`,
   )
   .join('\n')}
 
 CPU per job is this process's while draining, over the jobs admitted: the main thread (admission, the
 finisher, the SDK clients, the benchmark's hook) and the other threads (dynalite's worker, V8's GC and
 compiler helpers). DynamoDB requests per job count every request sent while draining — admission, the
-workflow's moves, the finisher — and, apart, those refused by their condition (two admission passes
+workflow's moves, the finisher — and, apart, those refused by their condition (such as two admission passes
 racing for the same head). "Leases taken again": a pass working from a page of waiting jobs read before
 another pass admitted one of them leased it again after that job had ended, and gave it back.
 
@@ -441,11 +467,7 @@ Runtime process with ${SLOTS} running and ${JOBS} waiting: peak RSS (VmHWM) **${
 RSS ${mib(memory.rssBytes)} MiB at the end, ${mib(memory.startRssBytes)} MiB once started; the last job submitted reports
 \`queuePosition\` ${memory.lastQueuePosition}.
 
-**Reading.** Draining is bound by CPU. A job cost ${median(rounds.map((r) => r.mainCpuMs + r.otherCpuMs)).toFixed(1)} ms of CPU (median over the rounds) —
-${median(rounds.map((r) => r.callsPerJob.ok + r.callsPerJob.conditionFailed)).toFixed(1)} DynamoDB requests, each paying for the SDK client, HTTP on both sides and dynalite — so the
-machine's ${os.cpus().length} cores could admit at most ${ceiling.toFixed(0)} jobs/s with nothing else running, and the main thread alone, at
-${median(rounds.map((r) => r.mainCpuMs)).toFixed(1)} ms a job, at most ${mainCeiling.toFixed(0)}/s. Release → admission latency follows from the rate: slots given
-back wait for an admission pass to reach them.
+**Reading.** ${reading}
 
 | target | result over ${ROUNDS} rounds (worst) | |
 |---|---|---|

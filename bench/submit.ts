@@ -12,6 +12,7 @@ import {
   measure,
   ms,
   percentile,
+  sourceVersion,
   startRuntimeProcess,
   threadCpuMs,
   writeBenchmarkSection,
@@ -167,7 +168,7 @@ async function main(): Promise<void> {
     'submit',
     `## Submit latency (\`npm run bench:submit\`)
 
-Machine: ${machineLine()}; 1-minute load average ${load.toFixed(2)} at start; run ${new Date().toISOString()}.
+Machine: ${machineLine()}; 1-minute load average ${load.toFixed(2)} at start; ${sourceVersion()}; run ${new Date().toISOString()}.
 
 **Method.** The local runtime (\`startLocalRuntime\`, as \`npm start\` runs it: dynalite in memory on its worker
 thread, the HTTP API, the intake queue and the admission handler) runs in a process of its own. Its one pool

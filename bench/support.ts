@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -221,4 +221,16 @@ export function cpuPerOperation(
   const per: Record<string, number> = {};
   for (const [kind, ms] of after) per[kind] = (ms - (before.get(kind) ?? 0)) / operations;
   return per;
+}
+
+/** The commit the benchmark ran on, and whether tracked files other than docs/ differed from it. */
+export function sourceVersion(): string {
+  try {
+    const run = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8' }).trim();
+    const commit = run('rev-parse', '--short', 'HEAD');
+    const changed = run('status', '--porcelain', '--untracked-files=no', '--', '.', ':!docs');
+    return changed ? `commit ${commit} with uncommitted changes` : `commit ${commit}`;
+  } catch {
+    return 'commit unknown';
+  }
 }
