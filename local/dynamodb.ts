@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads';
+import { Readable } from 'node:stream';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import {
   CreateTableCommand,
   DynamoDBClient,
@@ -42,8 +43,68 @@ const unsignedForDynalite: NonNullable<DynamoDBClientConfig['signer']> = {
 };
 
 /** A DynamoDB client for the local DynamoDB at `endpoint`, as the local runtime's handlers use it. */
-export function localDynamoDBClient(endpoint: string): DynamoDBClient {
-  return new DynamoDBClient({ endpoint, ...LOCAL_AWS, signer: unsignedForDynalite });
+export function localDynamoDBClient(endpoint: string, port?: MessagePort): DynamoDBClient {
+  return new DynamoDBClient({
+    endpoint,
+    ...LOCAL_AWS,
+    signer: unsignedForDynalite,
+    ...(port && { requestHandler: portRequestHandler(port) }),
+  });
+}
+
+interface PortReply {
+  readonly id: number;
+  readonly statusCode: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
+/**
+ * The SDK's HTTP handler, replaced for clients in the same process as dynalite: the request
+ * goes to dynalite's thread as a message, and its answer comes back the same way — the same
+ * request and response bytes, without a socket, HTTP parsing and framing on both threads.
+ */
+function portRequestHandler(port: MessagePort) {
+  let next = 0;
+  const waiting = new Map<number, (reply: PortReply) => void>();
+  port.on('message', (reply: PortReply) => {
+    waiting.get(reply.id)?.(reply);
+    waiting.delete(reply.id);
+  });
+  port.unref();
+  return {
+    metadata: { handlerProtocol: 'http/1.1' },
+    async handle(request: { method: string; headers: Record<string, string>; body?: unknown }) {
+      const id = next++;
+      const reply = await new Promise<PortReply>((resolve) => {
+        waiting.set(id, resolve);
+        port.postMessage({
+          id,
+          method: request.method,
+          headers: request.headers,
+          body:
+            typeof request.body === 'string'
+              ? request.body
+              : request.body instanceof Uint8Array
+                ? Buffer.from(request.body).toString('utf8')
+                : '',
+        });
+      });
+      return {
+        response: {
+          statusCode: reply.statusCode,
+          reason: '',
+          headers: reply.headers,
+          body: Readable.from([Buffer.from(reply.body)]),
+        },
+      };
+    },
+    updateHttpClientConfig() {},
+    httpHandlerConfigs() {
+      return {};
+    },
+    destroy() {},
+  };
 }
 
 /**
@@ -51,11 +112,14 @@ export function localDynamoDBClient(endpoint: string): DynamoDBClient {
  * one the CDK construct uses). An existing table in a persisted folder is kept.
  */
 export async function startLocalDynamoDB(options: LocalDynamoDBOptions): Promise<LocalDynamoDB> {
+  const channel = new MessageChannel();
   const worker = new Worker(new URL('./dynalite-worker.ts', import.meta.url), {
     workerData: {
       port: options.port ?? 0,
       ...(options.dataDir !== undefined && { dataDir: options.dataDir }),
+      requests: channel.port2,
     },
+    transferList: [channel.port2],
   });
   const port = await new Promise<number>((resolve, reject) => {
     worker.once('error', reject);
@@ -67,9 +131,10 @@ export async function startLocalDynamoDB(options: LocalDynamoDBOptions): Promise
   });
   worker.removeAllListeners('exit');
   const endpoint = `http://127.0.0.1:${port}`;
-  const client = localDynamoDBClient(endpoint);
+  const client = localDynamoDBClient(endpoint, channel.port1);
   const close = async () => {
     client.destroy();
+    channel.port1.close();
     const closed = new Promise<void>((resolve) => {
       worker.once('message', () => resolve());
       worker.once('exit', () => resolve());

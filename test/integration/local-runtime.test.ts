@@ -49,7 +49,8 @@ describe('the local runtime', () => {
     try {
       const status = await fetch(`${second.url}/api/v1/spark/jobs/${jobId}`);
       expect(status.status).toBe(200);
-      expect(await status.json()).toMatchObject({ jobId, name: 'kept', status: 'SCHEDULED' });
+      // Whatever it reached before the stop (it may have run already), the job is still there.
+      expect(await status.json()).toMatchObject({ jobId, name: 'kept', submittedAt: expect.any(String) });
     } finally {
       await second.stop();
     }
