@@ -86,7 +86,9 @@ function portRequestHandler(port: MessagePort) {
             typeof request.body === 'string'
               ? request.body
               : request.body instanceof Uint8Array
-                ? Buffer.from(request.body).toString('utf8')
+                ? Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength).toString(
+                    'utf8',
+                  )
                 : '',
         });
       });

@@ -43,6 +43,12 @@ async function main(): Promise<void> {
     ...(values.data !== undefined && { dataDir: values.data }),
     logLevel: (process.env.LOG_LEVEL?.toUpperCase() as 'INFO' | undefined) ?? 'INFO',
   });
+  if (runtime.webhookSecretGenerated) {
+    // Receivers need it to check signatures; set LIBRA_WEBHOOK_SECRET to keep one across restarts.
+    console.log(
+      `Webhook signing secret (generated; set LIBRA_WEBHOOK_SECRET to choose it): ${runtime.webhookSecret}`,
+    );
+  }
   console.log(
     `Libra is listening on ${runtime.url} (DynamoDB ${runtime.dynamoEndpoint}, ${values.data ? `data in ${values.data}` : 'in memory'}; pools: ${Object.keys(config.pools).join(', ')})`,
   );
