@@ -127,10 +127,31 @@ export function parseConfig(raw: unknown, root = 'libra'): LibraConfig {
   throw new ConfigError(`invalid Libra configuration:\n  ${lines.join('\n  ')}`);
 }
 
+const ROLE_ARN = /^arn:([\w-]+):iam::(\d{12}):role\/(?:[^/]+\/)*([^/]+)$/;
+const SESSION_ARN = /^arn:([\w-]+):sts::(\d{12}):assumed-role\/([^/]+)\/[^/]+$/;
+
+/**
+ * Whether a configured principal names the caller. A caller who assumed a role arrives as the
+ * session (`arn:aws:sts::111122223333:assumed-role/Admin/alice`); a configured role ARN
+ * (`arn:aws:iam::111122223333:role/Admin`, with or without a path) names every session of it.
+ */
+export function principalMatches(configured: string, caller: string): boolean {
+  if (configured === caller) return true;
+  const role = ROLE_ARN.exec(configured);
+  const session = SESSION_ARN.exec(caller);
+  return (
+    role !== null &&
+    session !== null &&
+    role[1] === session[1] &&
+    role[2] === session[2] &&
+    role[3] === session[3]
+  );
+}
+
 export function isAdmin(config: LibraConfig, principal: string): boolean {
-  return config.admins.includes(principal);
+  return config.admins.some((admin) => principalMatches(admin, principal));
 }
 
 export function mayUsePool(pool: PoolConfig, principal: string): boolean {
-  return pool.allowedPrincipals.includes('*') || pool.allowedPrincipals.includes(principal);
+  return pool.allowedPrincipals.some((allowed) => allowed === '*' || principalMatches(allowed, principal));
 }
