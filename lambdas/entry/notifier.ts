@@ -1,3 +1,35 @@
-import { createNotifierHandler, notifierFromEnvironment } from '#handlers/notifier.ts';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { configFromEnvironment, requiredEnv } from '#adapters/aws-environment.ts';
+import { documentClient } from '#adapters/compose.ts';
+import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
+import { HttpWebhookSender, SecretsManagerWebhookSecrets } from '#adapters/webhook-sender.ts';
+import { Notifier } from '#core/webhook.ts';
+import { createNotifierHandler } from '#handlers/notifier.ts';
 
-export const handler = createNotifierHandler(notifierFromEnvironment());
+/**
+ * The notifier: the table (the job and its history), each pool's signing secret at
+ * `${WEBHOOK_SECRET_PREFIX}<pool>` in Secrets Manager (default prefix `libra/webhooks/`), and the
+ * sender with its guard on: https only, public addresses only. Both clients at init: every
+ * delivery reads the job and signs with the pool's secret.
+ */
+const config = configFromEnvironment();
+const logger = new Logger({ serviceName: 'libra' });
+const prefix = process.env.WEBHOOK_SECRET_PREFIX ?? 'libra/webhooks/';
+const notifier = new Notifier({
+  jobs: new DynamoJobStore({
+    client: documentClient(new DynamoDBClient({})),
+    tableName: requiredEnv('TABLE_NAME'),
+    retentionDays: config.retention.days,
+  }),
+  sender: new HttpWebhookSender({ allowPrivateTargets: false }),
+  secrets: new SecretsManagerWebhookSecrets({
+    client: new SecretsManagerClient({}),
+    secretIdFor: (pool) => `${prefix}${pool}`,
+  }),
+  clock: () => new Date(),
+  logger,
+});
+
+export const handler = createNotifierHandler({ notifier, logger });

@@ -1,14 +1,8 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
-import { documentClient } from '#adapters/compose.ts';
-import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
-import { HttpWebhookSender, SecretsManagerWebhookSecrets } from '#adapters/webhook-sender.ts';
-import { ConfigError, parseConfig } from '#core/config.ts';
 import { JOB_ID_PATTERN } from '#core/job-record.ts';
 import { JOB_STATUSES } from '#core/job-states.ts';
-import { Notifier } from '#core/webhook.ts';
+import type { Notifier } from '#core/webhook.ts';
 import * as z from '#core/zod.ts';
 
 /** What the workflow's notify task passes (`arn:aws:states:::lambda:invoke`, Payload). */
@@ -56,43 +50,4 @@ export function createNotifierHandler(deps: NotifierHandlerDeps) {
     if ('skipped' in result) return { delivered: false, skipped: result.skipped };
     return { delivered: false, statusCode: result.statusCode };
   };
-}
-
-function requiredEnv(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new ConfigError(`environment variable ${name} is required`);
-  return value;
-}
-
-/**
- * Deployed wiring, once per container: the table, the job history's retention from
- * LIBRA_CONFIG, and each pool's secret at `${WEBHOOK_SECRET_PREFIX}<pool>` in Secrets Manager
- * (default prefix `libra/webhooks/`). Guard on: https only, public addresses only.
- */
-export function notifierFromEnvironment(): NotifierHandlerDeps {
-  let rawConfig: unknown;
-  try {
-    rawConfig = JSON.parse(requiredEnv('LIBRA_CONFIG'));
-  } catch (error) {
-    if (error instanceof ConfigError) throw error;
-    throw new ConfigError(`LIBRA_CONFIG is not JSON: ${(error as Error).message}`);
-  }
-  const config = parseConfig(rawConfig);
-  const logger = new Logger({ serviceName: 'libra' });
-  const prefix = process.env.WEBHOOK_SECRET_PREFIX ?? 'libra/webhooks/';
-  const notifier = new Notifier({
-    jobs: new DynamoJobStore({
-      client: documentClient(new DynamoDBClient({})),
-      tableName: requiredEnv('TABLE_NAME'),
-      retentionDays: config.retention.days,
-    }),
-    sender: new HttpWebhookSender({ allowPrivateTargets: false }),
-    secrets: new SecretsManagerWebhookSecrets({
-      client: new SecretsManagerClient({}),
-      secretIdFor: (pool) => `${prefix}${pool}`,
-    }),
-    clock: () => new Date(),
-    logger,
-  });
-  return { notifier, logger };
 }
