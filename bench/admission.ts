@@ -403,7 +403,7 @@ async function main(): Promise<void> {
   const cpuPerJob = median(rounds.map((r) => r.mainCpuMs + r.otherCpuMs));
   const mainPerJob = median(rounds.map((r) => r.mainCpuMs));
   const cpuBound = median(rates) >= 0.75 * Math.min(ceiling, mainCeiling);
-  const reading = `A job cost ${cpuPerJob.toFixed(1)} ms of CPU (median over the rounds): ${median(rounds.map((r) => r.callsPerJob.ok + r.callsPerJob.conditionFailed)).toFixed(1)} DynamoDB requests, each paying for the SDK client, HTTP on both sides and dynalite. The machine's ${os.cpus().length} cores allow at most ${ceiling.toFixed(0)} jobs/s at that cost with nothing else running, and the main thread alone, at ${mainPerJob.toFixed(1)} ms a job, ${mainCeiling.toFixed(0)}/s. The drain reached ${median(rates).toFixed(0)}/s: ${
+  const reading = `A job cost ${cpuPerJob.toFixed(1)} ms of CPU (median over the rounds): ${median(rounds.map((r) => r.callsPerJob.ok + r.callsPerJob.conditionFailed)).toFixed(1)} DynamoDB requests, each paying for the SDK client, the trip to dynalite's thread and dynalite's own work. The machine's ${os.cpus().length} cores allow at most ${ceiling.toFixed(0)} jobs/s at that cost with nothing else running, and the main thread alone, at ${mainPerJob.toFixed(1)} ms a job, ${mainCeiling.toFixed(0)}/s. The drain reached ${median(rates).toFixed(0)}/s: ${
     cpuBound
       ? 'close to what the CPU allows, so it is bound by CPU.'
       : `well below what the CPU allows, so it is bound by waiting: an admission makes its requests one after the other (the lease, the state move and its history item, the queue slot), each a round trip of about ${ms(median(rounds.map((r) => r.requestP50)))} ms (p50) while the workflows' requests run alongside.`
