@@ -464,8 +464,8 @@ racing for the same head). "Leases taken again": a pass working from a page of w
 another pass admitted one of them leased it again after that job had ended, and gave it back.
 
 Runtime process with ${SLOTS} running and ${JOBS} waiting: peak RSS (VmHWM) **${mib(memory.peakBytes)} MiB** (${mb(memory.peakBytes)} MB);
-RSS ${mib(memory.rssBytes)} MiB at the end, ${mib(memory.startRssBytes)} MiB once started; the last job submitted reports
-\`queuePosition\` ${memory.lastQueuePosition}.
+RSS ${mib(memory.rssBytes)} MiB at the end, ${mib(memory.startRssBytes)} MiB once started; the job whose submit was answered last reports
+\`queuePosition\` ${memory.lastQueuePosition} of ${JOBS}.
 
 **Reading.** ${reading}
 
