@@ -84,6 +84,7 @@ export function composeApi(wiring: Wiring): ApiDeps {
     pools,
     intake: wiring.intake,
     workflows: wiring.workflows,
+    notifier: wiring.notifier,
     finalizeStopped: async (jobId) => {
       await finalizer.executionEnded(jobId, 'ABORTED');
     },
@@ -129,6 +130,7 @@ export function composeAdmission(wiring: AdmissionWiring) {
   const reconciler = new Reconciler(deps, admission, {
     workflows: wiring.workflows,
     finalizer: core.finalizer,
+    notifier: wiring.notifier,
   });
   return { ...core, admission, reconciler };
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
@@ -197,7 +198,9 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog {
         TableName: this.#table,
         Item: {
           pk: `JOB#${event.jobId}`,
-          sk: `EVT#${event.at}#${String(eventSequence).padStart(6, '0')}`,
+          // Time, then this process's sequence for order within a millisecond, then a random
+          // part: two processes writing the same job's history in one millisecond never collide.
+          sk: `EVT#${event.at}#${String(eventSequence).padStart(6, '0')}#${randomUUID().slice(0, 8)}`,
           ...event,
           expiresAt: this.#expiresAt(event.at),
         },

@@ -10,6 +10,7 @@ import {
   TransitionConflict,
   ValidationError,
 } from './errors.ts';
+import { countJobFinished } from './job-ends.ts';
 import type { JobEvent, JobRecord } from './job-record.ts';
 import { JOB_ID_PATTERN } from './job-record.ts';
 import { jobTypeOf, parseJobRequest } from './job-request.ts';
@@ -18,6 +19,7 @@ import { placeJob } from './placement.ts';
 import type {
   Clock,
   IntakeQueue,
+  JobNotifier,
   JobPage,
   JobStore,
   LogPort,
@@ -32,6 +34,8 @@ export interface JobServiceDeps {
   readonly store: JobStore;
   readonly pools: PoolStore;
   readonly workflows: WorkflowControl;
+  /** Tells the owner of a queued job that was cancelled (the finalizer does it for the others). */
+  readonly notifier: JobNotifier;
   /** Ends a cancelled job whose workflow was not running (the finalizer, in-process). */
   readonly finalizeStopped: (jobId: string) => Promise<void>;
   readonly intake: IntakeQueue;
@@ -334,6 +338,13 @@ export class JobService {
     }
     if (to === 'CANCELLED') {
       await this.#deps.pools.freeQueueSlot(job.pool);
+      countJobFinished(this.#deps.metrics, job.pool, 'CANCELLED');
+      await this.#deps.notifier.notify(jobId, 'CANCELLED').catch((error: unknown) => {
+        this.#deps.logger.warn('webhook for a cancelled queued job not delivered', {
+          jobId,
+          error: error as Error,
+        });
+      });
       return {
         jobId,
         status: moved.status,

@@ -2,13 +2,16 @@ import type { Admission, AdmissionDeps } from './admission.ts';
 import { passEachPool, poolLimits } from './admission.ts';
 import { TransitionConflict } from './errors.ts';
 import type { Finalizer } from './finalizer.ts';
+import { countJobFinished } from './job-ends.ts';
 import { isTerminal } from './job-states.ts';
-import type { WorkflowControl } from './ports.ts';
+import type { JobNotifier, WorkflowControl } from './ports.ts';
 
 /** What the reconciler needs to find and finish jobs whose workflow execution ended unseen. */
 export interface ExecutionWatch {
   readonly workflows: WorkflowControl;
   readonly finalizer: Finalizer;
+  /** Tells owners whose queued jobs waited too long. */
+  readonly notifier?: JobNotifier;
 }
 
 /**
@@ -125,6 +128,13 @@ export class Reconciler {
             },
           });
           report.expired.push(job.jobId);
+          countJobFinished(metrics, poolName, 'TIMEOUT');
+          await this.#executions?.notifier?.notify(job.jobId, 'TIMEOUT').catch((error: unknown) => {
+            this.#deps.logger.warn('webhook for a queue-wait timeout not delivered', {
+              jobId: job.jobId,
+              error: error as Error,
+            });
+          });
           // Its place in the queue is free now, as a cancel frees it: the recount below may not
           // lower the counter while submits keep coming.
           await pools.freeQueueSlot(poolName);

@@ -253,6 +253,7 @@ export function serviceApi(db: TestDatabase, options: ServiceApiOptions = {}): A
     store: jobStore,
     pools,
     workflows: NO_WORKFLOWS,
+    notifier: NO_NOTIFIER,
     finalizeStopped: async (jobId) => {
       await finalizer.executionEnded(jobId, 'ABORTED');
     },

@@ -367,6 +367,11 @@ export class WorkflowHarness {
         stop: async (jobId) => workflow.stop(jobId),
         state: async (jobId) => workflow.get(jobId)?.status,
       },
+      notifier: {
+        notify: async (jobId, status) => {
+          await notifier.notify(jobId, status);
+        },
+      },
       finalizeStopped: async (jobId) => {
         await finalizer.executionEnded(jobId, 'ABORTED');
       },
