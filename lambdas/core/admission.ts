@@ -127,8 +127,12 @@ class FreeCapacity {
 
 export class Admission {
   readonly #deps: AdmissionDeps;
-  /** The pass running for each pool in this process, and the one pass waiting to follow it. */
-  readonly #running = new Map<string, Promise<AdmitOutcome>>();
+  /**
+   * Each pool's pass still taking leases in this process, and the one pass waiting to follow
+   * it. A pass's starts go on while the next pass takes its leases: only the leasing, which
+   * decides the order, is one at a time.
+   */
+  readonly #leasing = new Map<string, Promise<void>>();
   readonly #following = new Map<string, Promise<AdmitOutcome>>();
 
   constructor(deps: AdmissionDeps) {
@@ -152,30 +156,42 @@ export class Admission {
    * started after it.
    */
   admitPool(poolName: string): Promise<AdmitOutcome> {
-    const running = this.#running.get(poolName);
-    if (!running) return this.#startPass(poolName);
+    const leasing = this.#leasing.get(poolName);
+    if (!leasing) return this.#startPass(poolName);
     let following = this.#following.get(poolName);
     if (!following) {
-      following = running
-        .catch(() => undefined)
-        .then(() => {
-          this.#following.delete(poolName);
-          return this.#startPass(poolName);
-        });
+      following = leasing.then(() => {
+        this.#following.delete(poolName);
+        return this.#startPass(poolName);
+      });
       this.#following.set(poolName, following);
     }
     return following;
   }
 
   #startPass(poolName: string): Promise<AdmitOutcome> {
-    const pass = this.#pass(poolName).finally(() => {
-      if (this.#running.get(poolName) === pass) this.#running.delete(poolName);
+    let leased = () => {};
+    const leasing = new Promise<void>((resolve) => {
+      leased = resolve;
+    }).finally(() => {
+      if (this.#leasing.get(poolName) === leasing) this.#leasing.delete(poolName);
     });
-    this.#running.set(poolName, pass);
-    return pass;
+    this.#leasing.set(poolName, leasing);
+    return this.#pass(poolName, leased);
   }
 
-  async #pass(poolName: string): Promise<AdmitOutcome> {
+  async #pass(poolName: string, leased: () => void): Promise<AdmitOutcome> {
+    const launches: Promise<void>[] = [];
+    try {
+      return await this.#leaseAndMove(poolName, launches);
+    } finally {
+      leased();
+      // The starts of the jobs this pass moved, awaited so that a failure fails the pass.
+      await Promise.all(launches);
+    }
+  }
+
+  async #leaseAndMove(poolName: string, launches: Promise<void>[]): Promise<AdmitOutcome> {
     const { config, jobs, pools, logger } = this.#deps;
     const outcome: { admitted: string[]; startFailures: string[]; blockedBy?: string } = {
       admitted: [],
@@ -213,22 +229,27 @@ export class Admission {
           continue;
         }
         if (acquired === 'acquired') free.take(head.reservation);
-        const scheduled = await this.schedule(poolName, head);
+        const moved = await this.#move(poolName, head);
         // The job had left the queue (cancelled, timed out) and its lease was given back: the
         // room is free again for the jobs behind it in this pass, not only at the next wake.
         // A lease that was already held counted in `free` from the start, so it is returned too.
-        if (scheduled === 'released') free.give(head.reservation);
-        if (scheduled === 'started') outcome.admitted.push(head.jobId);
-        if (scheduled === 'start-failed') {
+        if (moved === 'released') free.give(head.reservation);
+        if (typeof moved !== 'string') {
+          // The start goes on while this pass takes the next lease.
           outcome.admitted.push(head.jobId);
-          outcome.startFailures.push(head.jobId);
+          launches.push(
+            this.#launch(poolName, moved).then((started) => {
+              if (started === 'start-failed') outcome.startFailures.push(head.jobId);
+            }),
+          );
         }
       }
       start = page.next;
     } while (start);
 
     if (outcome.admitted.length > 0) this.#deps.metrics.count('admitted', poolName, outcome.admitted.length);
-    return { pool: poolName, ...outcome };
+    // startFailures fill in as the launches end; the pass's caller sees them once it resolves.
+    return { pool: poolName, ...outcome, startFailures: outcome.startFailures };
   }
 
   /**
@@ -240,10 +261,19 @@ export class Admission {
     poolName: string,
     waiting: Pick<WaitingJob, 'jobId'>,
   ): Promise<'started' | 'start-failed' | 'lost' | 'released'> {
+    const moved = await this.#move(poolName, waiting);
+    if (typeof moved === 'string') return moved;
+    return this.#launch(poolName, moved);
+  }
+
+  /** QUEUED → SCHEDULED for a job holding its lease; one that left the queue gives the lease back. */
+  async #move(
+    poolName: string,
+    waiting: Pick<WaitingJob, 'jobId'>,
+  ): Promise<JobRecord | 'lost' | 'released'> {
     const { jobs, pools, logger } = this.#deps;
-    let job: JobRecord;
     try {
-      job = await jobs.transition(waiting.jobId, ['QUEUED'], 'SCHEDULED', { at: this.#now() });
+      return await jobs.transition(waiting.jobId, ['QUEUED'], 'SCHEDULED', { at: this.#now() });
     } catch (error) {
       if (!(error instanceof TransitionConflict)) throw error;
       if (error.actualStatus === undefined || isTerminal(error.actualStatus as JobRecord['status'])) {
@@ -256,7 +286,11 @@ export class Admission {
       }
       return 'lost';
     }
-    await pools.freeQueueSlot(poolName);
+  }
+
+  /** After the move: one fewer waiting, and the workflow started. */
+  async #launch(poolName: string, job: JobRecord): Promise<'started' | 'start-failed'> {
+    await this.#deps.pools.freeQueueSlot(poolName);
     return (await this.startWorkflow(job)) ? 'started' : 'start-failed';
   }
 
