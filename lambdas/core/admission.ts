@@ -182,13 +182,18 @@ export class Admission {
 
   async #pass(poolName: string, leased: () => void): Promise<AdmitOutcome> {
     const launches: Promise<void>[] = [];
+    let settled: PromiseSettledResult<void>[] = [];
+    let outcome: AdmitOutcome;
     try {
-      return await this.#leaseAndMove(poolName, launches);
+      outcome = await this.#leaseAndMove(poolName, launches);
     } finally {
       leased();
-      // The starts of the jobs this pass moved, awaited so that a failure fails the pass.
-      await Promise.all(launches);
+      // Every start of the jobs this pass moved ends before the pass does, even when it failed.
+      settled = await Promise.allSettled(launches);
     }
+    const failed = settled.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
+    return outcome;
   }
 
   async #leaseAndMove(poolName: string, launches: Promise<void>[]): Promise<AdmitOutcome> {
@@ -237,11 +242,12 @@ export class Admission {
         if (typeof moved !== 'string') {
           // The start goes on while this pass takes the next lease.
           outcome.admitted.push(head.jobId);
-          launches.push(
-            this.#launch(poolName, moved).then((started) => {
-              if (started === 'start-failed') outcome.startFailures.push(head.jobId);
-            }),
-          );
+          const launch = this.#launch(poolName, moved).then((started) => {
+            if (started === 'start-failed') outcome.startFailures.push(head.jobId);
+          });
+          // Handled here so a failure is not reported unhandled before the pass collects it.
+          launch.catch(() => undefined);
+          launches.push(launch);
         }
       }
       start = page.next;
