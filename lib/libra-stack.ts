@@ -8,37 +8,10 @@ export class LibraStack extends Stack {
   readonly libra: Libra;
 
   constructor(scope: Construct, id: string, props: LibraStackProps = {}) {
-    const {
-      config,
-      jobStore,
-      api,
-      logRetention,
-      memorySize,
-      artifactsRemovalPolicy,
-      sparkBackends,
-      notifier,
-      workflow,
-      admission,
-      observability,
-      ...stackProps
-    } = props;
-    super(scope, id, {
-      description: 'Libra Serverless: Spark jobs on AWS behind an HTTPS API',
-      ...stackProps,
-    });
-    this.libra = new Libra(this, 'Libra', {
-      config,
-      jobStore,
-      api,
-      logRetention,
-      memorySize,
-      artifactsRemovalPolicy,
-      sparkBackends,
-      notifier,
-      workflow,
-      admission,
-      observability,
-    });
+    // One props object serves both: the Stack reads its own keys, Libra its own, so a new
+    // Libra prop cannot be dropped by a forwarding list that forgot it.
+    super(scope, id, { description: 'Libra Serverless: Spark jobs on AWS behind an HTTPS API', ...props });
+    this.libra = new Libra(this, 'Libra', props);
     new CfnOutput(this, 'ApiUrl', {
       description: 'Base URL of the job API; routes live under api/v1/spark',
       value: this.libra.jobApi.url,
