@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { JobRecord } from '#core/job-record.ts';
@@ -108,11 +108,6 @@ export function localRunRequest(request: StartJobRunRequest): LocalRunRequest {
     entryPointArguments: args,
     ...(mainClass !== undefined && { mainClass }),
   };
-}
-
-/** Reads a local file:// code URI back, for the SQL runner's argument. */
-export async function readCode(uri: string): Promise<string> {
-  return readFile(fileURLToPath(uri), 'utf8');
 }
 
 /**
