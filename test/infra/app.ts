@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { App, CfnElement, type Stack } from 'aws-cdk-lib';
 import type { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
+import type { LibraConfigInput } from '../../lib/libra-props.ts';
 import { LibraStack } from '../../lib/libra-stack.ts';
 import type { LibraStackProps } from '../../lib/libra-stack-props.ts';
 
@@ -21,6 +22,29 @@ export function testApp(options: { bundle?: boolean } = {}): App {
     builtinCloudFormationValidation: false,
   });
 }
+
+/**
+ * Pools whose backends the configuration names instead of the stack creating them: an
+ * existing EMR Serverless application and role, and an EMR on EKS virtual cluster.
+ */
+export const CONFIGURED_BACKEND_POOLS = {
+  shared: {
+    backends: {
+      emrServerless: {
+        applicationId: '00fexisting',
+        executionRoleArn: 'arn:aws:iam::123456789012:role/shared-jobs',
+      },
+    },
+  },
+  k8s: {
+    backends: {
+      eks: {
+        virtualClusterId: 'vc0123456789',
+        executionRoleArn: 'arn:aws:iam::123456789012:role/eks-jobs',
+      },
+    },
+  },
+} as const satisfies NonNullable<LibraConfigInput['pools']>;
 
 /** LibraStack with cdk.json's configuration unless props name another. */
 export function libraStack(props: LibraStackProps = {}, app: App = testApp()): LibraStack {

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '#core/config.ts';
 import { Libra } from '../../lib/libra.ts';
 import type { LibraConfigInput } from '../../lib/libra-props.ts';
-import { CDK_JSON_CONTEXT, libraStack, logicalId, testApp } from './app.ts';
+import { CDK_JSON_CONTEXT, CONFIGURED_BACKEND_POOLS, libraStack, logicalId, testApp } from './app.ts';
 
 const BIN = new URL('../../bin/libra.ts', import.meta.url).pathname;
 
@@ -19,22 +19,7 @@ const CONFIGURATIONS: [string, LibraConfigInput][] = [
     {
       pools: {
         etl: { backends: { emrServerless: { releaseLabel: 'emr-7.2.0' } } },
-        shared: {
-          backends: {
-            emrServerless: {
-              applicationId: '00fexisting',
-              executionRoleArn: 'arn:aws:iam::123456789012:role/shared-jobs',
-            },
-          },
-        },
-        k8s: {
-          backends: {
-            eks: {
-              virtualClusterId: 'vc0123456789',
-              executionRoleArn: 'arn:aws:iam::123456789012:role/eks-jobs',
-            },
-          },
-        },
+        ...CONFIGURED_BACKEND_POOLS,
       },
     },
   ],

@@ -5,7 +5,7 @@ import { Key } from 'aws-cdk-lib/aws-kms';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import type { LibraStackProps } from '../../lib/libra-stack-props.ts';
-import { libraStack, logicalId, testApp } from './app.ts';
+import { CONFIGURED_BACKEND_POOLS, libraStack, logicalId, testApp } from './app.ts';
 
 interface SuppressedViolation {
   readonly ruleName: string;
@@ -51,22 +51,7 @@ const VARIANTS: [string, LibraStackProps][] = [
 const MULTI_BACKEND_CONFIG: LibraStackProps['config'] = {
   pools: {
     etl: { backends: { emrServerless: { releaseLabel: 'emr-7.2.0' } } },
-    shared: {
-      backends: {
-        emrServerless: {
-          applicationId: '00fexisting',
-          executionRoleArn: 'arn:aws:iam::123456789012:role/shared-jobs',
-        },
-      },
-    },
-    k8s: {
-      backends: {
-        eks: {
-          virtualClusterId: 'vc0123456789',
-          executionRoleArn: 'arn:aws:iam::123456789012:role/eks-jobs',
-        },
-      },
-    },
+    ...CONFIGURED_BACKEND_POOLS,
   },
 };
 VARIANTS.push([

@@ -2,7 +2,14 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { describe, expect, it } from 'vitest';
 import type { LibraConfigInput } from '../../lib/libra-props.ts';
-import { allStatements, getAtt, libraStack, logicalId, propertiesOf } from './app.ts';
+import {
+  allStatements,
+  CONFIGURED_BACKEND_POOLS,
+  getAtt,
+  libraStack,
+  logicalId,
+  propertiesOf,
+} from './app.ts';
 
 /** The calls that support no resource-level permissions, so that AWS requires Resource "*". */
 const STAR_ONLY = new Set([
@@ -28,22 +35,7 @@ const CONFIGURATIONS: [string, LibraConfigInput | undefined][] = [
     'configured applications, roles and an EMR on EKS pool',
     {
       pools: {
-        shared: {
-          backends: {
-            emrServerless: {
-              applicationId: '00fexisting',
-              executionRoleArn: 'arn:aws:iam::123456789012:role/shared-jobs',
-            },
-          },
-        },
-        k8s: {
-          backends: {
-            eks: {
-              virtualClusterId: 'vc0123456789',
-              executionRoleArn: 'arn:aws:iam::123456789012:role/eks-jobs',
-            },
-          },
-        },
+        ...CONFIGURED_BACKEND_POOLS,
       },
     },
   ],
