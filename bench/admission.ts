@@ -21,6 +21,8 @@ import {
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 1000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** Rounds run first and not counted: the benchmark process's code is compiled and optimized by them. */
+const WARMUP_ROUNDS = Number(process.env.BENCH_WARMUP_ROUNDS ?? 1);
 const SLOTS = 10;
 const SUBMITTERS = 16;
 const TARGET = { admissionsPerSecond: 200, releaseToAdmitP99Ms: 250, peakMB: 400 } as const;
@@ -380,6 +382,12 @@ const mb = (bytes: number) => (bytes / 1e6).toFixed(0);
 
 async function main(): Promise<void> {
   const load = os.loadavg()[0] ?? Number.NaN;
+  for (let round = 1; round <= WARMUP_ROUNDS; round++) {
+    const result = await drainRound();
+    console.log(
+      `warm-up round ${round} (not counted): ${result.admissionsPerSecond.toFixed(0)} admissions/s, release → admission p99 ${ms(result.p99)} ms`,
+    );
+  }
   const rounds: DrainResult[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     const result = await drainRound();
@@ -406,7 +414,7 @@ async function main(): Promise<void> {
   const reading = `A job cost ${cpuPerJob.toFixed(1)} ms of CPU (median over the rounds): ${median(rounds.map((r) => r.callsPerJob.ok + r.callsPerJob.conditionFailed)).toFixed(1)} DynamoDB requests, each paying for the SDK client, the trip to dynalite's thread and dynalite's own work. The machine's ${os.cpus().length} cores allow at most ${ceiling.toFixed(0)} jobs/s at that cost with nothing else running, and the main thread alone, at ${mainPerJob.toFixed(1)} ms a job, ${mainCeiling.toFixed(0)}/s. The drain reached ${median(rates).toFixed(0)}/s: ${
     cpuBound
       ? 'close to what the CPU allows, so it is bound by CPU.'
-      : `well below what the CPU allows, so it is bound by waiting: an admission makes its requests one after the other (the lease, the state move and its history item, the queue slot), each a round trip of about ${ms(median(rounds.map((r) => r.requestP50)))} ms (p50) while the workflows' requests run alongside.`
+      : `well below what the CPU allows, so it is bound by waiting: a pass takes its leases one after the other (the state moves go on meanwhile) and the next pass waits for those moves, each request a round trip of about ${ms(median(rounds.map((r) => r.requestP50)))} ms (p50) while the workflows' requests run alongside.`
   } Release → admission latency follows from the rate: slots given back wait for an admission pass to reach them.`;
   const verdicts = {
     rate: worstRate >= TARGET.admissionsPerSecond,
@@ -432,6 +440,9 @@ workflows held, then ${JOBS} jobs are submitted over HTTP by ${SUBMITTERS} clien
 \`onWorkflowStart\` hook) ends at once, apart from the start call as an execution runs apart from
 \`StartExecution\`: SCHEDULED → RUNNING, then \`finisher.finish(jobId, 'SUCCEEDED')\`, which gives the lease back
 and sends the wake. Admission passes on those wakes are all that moves the queue (the tick is set to an hour).
+${WARMUP_ROUNDS} round${WARMUP_ROUNDS === 1 ? ' is' : 's are'} run the same way first and not counted: the first drain in a process runs the
+admission and SDK code before V8 has optimized it, as a cold Lambda does and a busy one does not. Every round,
+counted or not, starts its runtime afresh, dynalite's thread included.
 
 Timed in the benchmark process: a release when the pool item's conditional update that removes the job's
 lease committed, whoever made it (the finisher, or admission giving back the lease of a job it finds already

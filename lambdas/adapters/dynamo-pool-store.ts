@@ -131,20 +131,37 @@ export class DynamoPoolStore implements PoolStore {
     }
   }
 
-  async freeQueueSlot(pool: string): Promise<void> {
+  async freeQueueSlot(pool: string, count = 1): Promise<void> {
     await this.#ensure(pool);
     try {
       await this.#client.send(
         new UpdateCommand({
           TableName: this.#table,
           Key: poolKey(pool),
-          UpdateExpression: 'SET waiting = waiting - :one',
-          ConditionExpression: 'waiting > :zero',
-          ExpressionAttributeValues: { ':one': 1, ':zero': 0 },
+          UpdateExpression: 'SET waiting = waiting - :n',
+          ConditionExpression: 'waiting >= :n',
+          ExpressionAttributeValues: { ':n': count },
+        }),
+      );
+      return;
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+    // Fewer than `count` counted: the counter drifted low, and the reconciler recounts it. Until
+    // then it stops at zero, as `count` decrements of one would.
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: poolKey(pool),
+          UpdateExpression: 'SET waiting = :zero',
+          ConditionExpression: 'waiting < :n',
+          ExpressionAttributeValues: { ':n': count, ':zero': 0 },
         }),
       );
     } catch (error) {
-      // Already zero: the counter drifted low, and the reconciler recounts it.
+      // Another free or a submit moved the counter between the two: it is at or above `count` now,
+      // or already zero; either way this free is not taken again, which can only leave it high.
       if (!isConditionFailure(error)) throw error;
     }
   }

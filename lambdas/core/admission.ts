@@ -129,11 +129,17 @@ export class Admission {
   readonly #deps: AdmissionDeps;
   /**
    * Each pool's pass still taking leases in this process, and the one pass waiting to follow
-   * it. A pass's starts go on while the next pass takes its leases: only the leasing, which
-   * decides the order, is one at a time.
+   * it. Only the leasing, which decides the order, is one at a time: a pass moves each job it
+   * leased while it leases the next, and its moves and starts go on while the next pass takes
+   * its leases.
    */
   readonly #leasing = new Map<string, Promise<void>>();
   readonly #following = new Map<string, Promise<AdmitOutcome>>();
+  /**
+   * Per pool, the jobs a pass here has leased and is still moving to SCHEDULED: still in the
+   * waiting index, but admitted. The next pass steps over them instead of leasing them again.
+   */
+  readonly #moving = new Map<string, Set<string>>();
 
   constructor(deps: AdmissionDeps) {
     this.#deps = deps;
@@ -185,7 +191,7 @@ export class Admission {
     let settled: PromiseSettledResult<void>[] = [];
     let outcome: AdmitOutcome;
     try {
-      outcome = await this.#leaseAndMove(poolName, launches);
+      outcome = await this.#leaseAndMove(poolName, launches, leased);
     } finally {
       leased();
       // Every start of the jobs this pass moved ends before the pass does, even when it failed.
@@ -196,7 +202,11 @@ export class Admission {
     return outcome;
   }
 
-  async #leaseAndMove(poolName: string, launches: Promise<void>[]): Promise<AdmitOutcome> {
+  async #leaseAndMove(
+    poolName: string,
+    launches: Promise<void>[],
+    leased: () => void,
+  ): Promise<AdmitOutcome> {
     const { config, jobs, pools, logger } = this.#deps;
     const outcome: { admitted: string[]; startFailures: string[]; blockedBy?: string } = {
       admitted: [],
@@ -209,12 +219,31 @@ export class Admission {
     }
     const limits = poolLimits(pool);
     let free = new FreeCapacity(limits, await pools.getPool(poolName));
+    // The leased jobs' moves, in lease order. A move goes on while the next head is leased: the
+    // leases alone decide the order, so they are taken one at a time, and each job's move only
+    // needs its own lease. Every stop decision waits for the moves first, since a job that left
+    // the queue gives its lease back and makes room for the heads behind it in this same pass.
+    const moves: Promise<JobRecord | 'lost' | 'released'>[] = [];
+    let moveFailed = false;
+    let leasingDone = false;
+    const inFlight = this.#movingIn(poolName);
+    const settleMoves = () => Promise.allSettled(moves);
 
     let start: Readonly<Record<string, unknown>> | undefined;
     pages: do {
-      if (free.exhausted) break;
+      if (free.exhausted) {
+        await settleMoves();
+        if (free.exhausted) break;
+      }
       const page = await jobs.listWaiting(poolName, PAGE_SIZE, start);
       for (const head of page.jobs) {
+        if (moveFailed) break pages;
+        // Leased by an earlier pass here, its move not yet written: its lease counts in `free`.
+        if (inFlight.has(head.jobId)) continue;
+        if (!free.fits(head.reservation)) {
+          await settleMoves();
+          if (moveFailed) break pages;
+        }
         if (!free.fits(head.reservation)) {
           if (!pool.backfill) {
             outcome.blockedBy = head.jobId;
@@ -225,7 +254,9 @@ export class Admission {
         }
         const acquired = await pools.acquire(poolName, limits, head.jobId, head.reservation, this.#now());
         if (acquired === 'no-capacity') {
-          // Someone else took capacity since we looked: look again before deciding.
+          // Someone else took capacity since we looked: look again, once our own moves are done,
+          // before deciding.
+          await settleMoves();
           free = new FreeCapacity(limits, await pools.getPool(poolName));
           if (!pool.backfill) {
             outcome.blockedBy = head.jobId;
@@ -234,28 +265,73 @@ export class Admission {
           continue;
         }
         if (acquired === 'acquired') free.take(head.reservation);
-        const moved = await this.#move(poolName, head);
-        // The job had left the queue (cancelled, timed out) and its lease was given back: the
-        // room is free again for the jobs behind it in this pass, not only at the next wake.
-        // A lease that was already held counted in `free` from the start, so it is returned too.
-        if (moved === 'released') free.give(head.reservation);
-        if (typeof moved !== 'string') {
-          // The start goes on while this pass takes the next lease.
-          outcome.admitted.push(head.jobId);
-          const launch = this.#launch(poolName, moved).then((started) => {
-            if (started === 'start-failed') outcome.startFailures.push(head.jobId);
-          });
-          // Handled here so a failure is not reported unhandled before the pass collects it.
-          launch.catch(() => undefined);
-          launches.push(launch);
-        }
+        inFlight.add(head.jobId);
+        const move = this.#move(poolName, head).then((moved) => {
+          // The job had left the queue (cancelled, timed out) and its lease was given back: the
+          // room is free again for the jobs behind it in this pass, not only at the next wake.
+          // A lease that was already held counted in `free` from the start, so it is returned too.
+          if (moved === 'released') {
+            free.give(head.reservation);
+            // Too late for this pass, which has stopped leasing: another pass takes the room.
+            if (leasingDone) launches.push(this.#passAgain(poolName));
+          }
+          if (typeof moved !== 'string') {
+            // The start goes on while this pass takes the next lease.
+            const launch = this.startWorkflow(moved).then((started) => {
+              if (!started) outcome.startFailures.push(head.jobId);
+            });
+            // Handled here so a failure is not reported unhandled before the pass collects it.
+            launch.catch(() => undefined);
+            launches.push(launch);
+          }
+          return moved;
+        });
+        move.catch(() => {
+          moveFailed = true;
+        });
+        move.finally(() => inFlight.delete(head.jobId)).catch(() => undefined);
+        moves.push(move);
       }
       start = page.next;
     } while (start);
 
-    if (outcome.admitted.length > 0) this.#deps.metrics.count('admitted', poolName, outcome.admitted.length);
+    // The next pass may take its leases now: it steps over the jobs still moving.
+    leasingDone = true;
+    leased();
+    const moved = await settleMoves();
+    for (const result of moved) {
+      if (result.status === 'fulfilled' && typeof result.value !== 'string') {
+        outcome.admitted.push(result.value.jobId);
+      }
+    }
+    if (outcome.admitted.length > 0) {
+      this.#deps.metrics.count('admitted', poolName, outcome.admitted.length);
+      // One write for the pass, the jobs it moved having left the waiting index. Like the starts,
+      // it goes on while the next pass takes its leases.
+      const freed = pools.freeQueueSlot(poolName, outcome.admitted.length);
+      freed.catch(() => undefined);
+      launches.push(freed);
+    }
+    const failed = moved.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
     // startFailures fill in as the launches end; the pass's caller sees them once it resolves.
     return { pool: poolName, ...outcome, startFailures: outcome.startFailures };
+  }
+
+  #movingIn(poolName: string): Set<string> {
+    let moving = this.#moving.get(poolName);
+    if (!moving) {
+      moving = new Set();
+      this.#moving.set(poolName, moving);
+    }
+    return moving;
+  }
+
+  /** A pass after this one, which the caller of this one waits for, as for a start. */
+  #passAgain(poolName: string): Promise<void> {
+    const again = this.admitPool(poolName).then(() => undefined);
+    again.catch(() => undefined);
+    return again;
   }
 
   /**
@@ -269,7 +345,8 @@ export class Admission {
   ): Promise<'started' | 'start-failed' | 'lost' | 'released'> {
     const moved = await this.#move(poolName, waiting);
     if (typeof moved === 'string') return moved;
-    return this.#launch(poolName, moved);
+    await this.#deps.pools.freeQueueSlot(poolName);
+    return (await this.startWorkflow(moved)) ? 'started' : 'start-failed';
   }
 
   /** QUEUED → SCHEDULED for a job holding its lease; one that left the queue gives the lease back. */
@@ -292,12 +369,6 @@ export class Admission {
       }
       return 'lost';
     }
-  }
-
-  /** After the move: one fewer waiting, and the workflow started. */
-  async #launch(poolName: string, job: JobRecord): Promise<'started' | 'start-failed'> {
-    await this.#deps.pools.freeQueueSlot(poolName);
-    return (await this.startWorkflow(job)) ? 'started' : 'start-failed';
   }
 
   /** Starts the job's workflow; a failure is logged and left to the reconciler, which starts it again. */

@@ -157,8 +157,8 @@ export interface PoolStore {
   release(pool: string, jobId: string, reservation?: Reservation): Promise<boolean>;
   /** Counts one more waiting job unless the pool's queue is full; false when full. */
   reserveQueueSlot(pool: string, maxQueueSize: number): Promise<boolean>;
-  /** Counts one waiting job less (never below zero). */
-  freeQueueSlot(pool: string): Promise<void>;
+  /** Counts `count` waiting jobs less (never below zero). */
+  freeQueueSlot(pool: string, count?: number): Promise<void>;
   /** Sets the waiting count to what the reconciler counted. */
   setWaiting(pool: string, waiting: number): Promise<void>;
   getPool(pool: string): Promise<PoolUsage>;

@@ -129,6 +129,29 @@ describe('a job cancelled between its lease and its move to SCHEDULED', () => {
     expect(startOrder(h)).toEqual([B, C]);
     await checkConverged(h, [A, B, C]);
   });
+
+  it('gives its room to a pass of its own when its pass had already stopped leasing', async () => {
+    const h = await harness();
+    const A = await submit(h, sizedJob('one', 1));
+    h.intake.messages.splice(0);
+    let B = '';
+    // The pass has listed only A. While A's move is on its way, A is cancelled and B submitted;
+    // B's own message is lost, so only admission's own follow-up can start it now.
+    h.faults.interpose('cancel A, submit B', transitionTo('SCHEDULED', A), async () => {
+      expect((await h.api.cancel(cancelEvent(OWNER, A))).status).toBe(200);
+      B = await submit(h, sizedJob('one', 1));
+      h.intake.messages.splice(0);
+    });
+
+    const outcome = await h.admission.admitPool('one');
+
+    expect(h.faults.interposed).toEqual(['cancel A, submit B']);
+    expect(outcome.admitted).toEqual([]);
+    expect((await h.jobs.getJob(A))?.status).toBe('CANCELLED');
+    expect((await h.jobs.getJob(B))?.status).toBe('SCHEDULED');
+    expect(startOrder(h)).toEqual([B]);
+    await checkConverged(h, [A, B]);
+  });
 });
 
 describe('the waiting counter', () => {
@@ -150,6 +173,24 @@ describe('the waiting counter', () => {
     expect((await h.submit(sizedJob('small', 1))).status).toBe(429);
     expect(await waitingJobs(h, 'small')).toHaveLength(3);
     expect((await h.pools.getPool('small')).waiting).toBe(3);
+  });
+
+  it('is lowered once per pass by the jobs it admitted, and stops at zero when it had drifted low', async () => {
+    const h = await harness();
+    for (let i = 0; i < 3; i++) await submit(h, sizedJob('two', 2));
+    expect((await h.pools.getPool('two')).waiting).toBe(3);
+
+    // Two fit: one pass admits both and writes one decrement of two.
+    await deliverAll(h);
+    const decrements = h.faults.committed
+      .filter(CALLS.freeQueueSlot)
+      .map((c) => (c.input.ExpressionAttributeValues as Record<string, unknown>)[':n']);
+    expect(decrements).toEqual([2]);
+    expect((await h.pools.getPool('two')).waiting).toBe(1);
+
+    // A decrement larger than the counter (drifted low) stops it at zero, not below.
+    await h.pools.freeQueueSlot('two', 3);
+    expect((await h.pools.getPool('two')).waiting).toBe(0);
   });
 
   it('drifted high by a crash is brought back to the jobs that wait once the pool is quiet for a tick', async () => {

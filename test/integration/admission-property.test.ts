@@ -275,8 +275,14 @@ afterAll(async () => {
   await db.stop();
 });
 
+/** PROPERTY_RUNS=500 for a longer search than the suite's. */
+const RUNS = Number(process.env.PROPERTY_RUNS ?? 30);
+
 describe('admission under random interleavings, races and faults', () => {
-  it('never exceeds capacity, never admits twice or out of order, and converges after a tick', async () => {
+  const timeout = Math.max(60_000, RUNS * 2_000);
+  it('never exceeds capacity, never admits twice or out of order, and converges after a tick', {
+    timeout,
+  }, async () => {
     await fc.assert(
       fc.asyncProperty(stepsArb, async (steps: Step[]) => {
         const h = createHarness(db, { config, tableName: await freshTable(db) });
@@ -303,7 +309,7 @@ describe('admission under random interleavings, races and faults', () => {
         await checkConverged(h, await world.allJobIds(), { exactWaitingCounter: true });
       }),
       // About 0.4 s a run; a failure prints its seed and path, which replay it when passed here.
-      { numRuns: 30, endOnFailure: true },
+      { numRuns: RUNS, endOnFailure: true },
     );
-  }, 60_000);
+  });
 });

@@ -210,6 +210,13 @@ describe('the intake queue of the local runtime', () => {
     const rt = await start();
     const first = await post(rt, sizedJob('default', 1));
     await eventually('the first job is admitted', () => startedOf(rt).has(first.body.jobId));
+    // No pass may be left to run: the first job's message is done with, and so is the tick the
+    // runtime ran at start (tick() waits for a tick that is running, or runs one that finds nothing).
+    await eventually('the intake queue is idle', () => {
+      const counts = rt.intake.getAttributes();
+      return counts.ApproximateNumberOfMessages + counts.ApproximateNumberOfMessagesNotVisible === 0;
+    });
+    await rt.tick();
     const lost = await writeWithoutMessage(rt, first.body.jobId);
     // Nothing wakes the pool: no message, no release.
     await new Promise((resolve) => setTimeout(resolve, 50));

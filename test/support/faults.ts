@@ -228,7 +228,7 @@ export const CALLS = {
   freeQueueSlot: (c: BoundaryCall) =>
     c.operation === 'UpdateCommand' &&
     isPoolKey(c.input.Key) &&
-    expression(c, 'UpdateExpression').includes('waiting = waiting - :one'),
+    /^SET waiting = (waiting - :n|:zero)$/.test(expression(c, 'UpdateExpression')),
   setWaiting: (c: BoundaryCall) =>
     c.operation === 'UpdateCommand' &&
     isPoolKey(c.input.Key) &&
