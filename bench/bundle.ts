@@ -9,7 +9,7 @@ import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { RUNTIME_PROVIDED_MODULES } from '../lib/libra-function.ts';
 import { LibraStack } from '../lib/libra-stack.ts';
-import { provideRuntimeModules, standIn } from '../test/support/lambda-bundle.ts';
+import { lambdaRuntimeEnvironment, provideRuntimeModules, standIn } from '../test/support/lambda-bundle.ts';
 import { machineLine, writeBenchmarkSection } from './support.ts';
 
 /**
@@ -88,7 +88,7 @@ function synthesize(outdir: string): Bundle[] {
     const properties = template.Resources[logicalId]?.Properties;
     const code = properties?.Code as { S3Key: string } | undefined;
     if (!code) throw new Error(`${fn.node.path}: no function resource`);
-    const file = join(assembly.directory, `asset.${code.S3Key.replace(/\.zip$/, '')}`, 'index.mjs');
+    const file = join(assembly.directory, `asset.${code.S3Key.replace(/\.zip$/, '')}`, 'index.js');
     const variables = (properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
       ?.Variables;
     const seen = byFile.get(file);
@@ -214,10 +214,10 @@ function runNode(
 }
 
 function importOnce(bundle: Bundle): { importMs: number; wallMs: number } {
-  const { ms, stdout } = runNode(
-    ['--input-type=module', '--eval', IMPORT_BUNDLE, bundle.file],
-    bundle.environment,
-  );
+  const { ms, stdout } = runNode(['--input-type=module', '--eval', IMPORT_BUNDLE, bundle.file], {
+    ...lambdaRuntimeEnvironment(dirname(bundle.file)),
+    ...bundle.environment,
+  });
   return { importMs: Number(stdout.trim()), wallMs: ms };
 }
 
@@ -307,12 +307,14 @@ Machine: ${machineLine()}; 1-minute load average ${load.toFixed(2)} at start; ru
 
 **Method.** LibraStack is synthesized with cdk.json's context, as \`cdk synth\` does (${fixed(synthSeconds)} s),
 so every function is bundled by the one factory, \`libraFunction\` in \`lib/libra-function.ts\` (NodejsFunction,
-esbuild on this machine, ESM, minified, source map beside): these are the files the stack deploys, one row per
-bundle, its entry read from its source map. **Size** is \`index.mjs\` in KB of 1024 bytes; its largest parts come
+esbuild on this machine, CommonJS, minified, source map beside): these are the files the stack deploys, one row per
+bundle, its entry read from its source map. **Size** is \`index.js\` in KB of 1024 bytes; its largest parts come
 from decoding the source map. Each bundle is then imported by a fresh \`node\` process (${process.version}),
 ${RUNS} times per bundle after one warm-up, round robin over the bundles, with the environment the stack gives
 that function (deploy-time references stood in for, as \`test/infra/bundles.test.ts\` does;
-\`NODE_OPTIONS=--enable-source-maps\` included) and \`AWS_REGION\`. **Init** is measured inside the child:
+\`NODE_OPTIONS=--enable-source-maps\` included) and the variables the Lambda runtime sets that tell the
+Powertools Tracer and the X-Ray SDK they run in Lambda (\`AWS_EXECUTION_ENV\`, \`LAMBDA_TASK_ROOT\`, …:
+\`lambdaRuntimeEnvironment\`), so the Tracer is on and patches what it traces at init, as deployed. **Init** is measured inside the child:
 \`performance.now()\` around \`await import(bundle)\`, which loads and evaluates the bundle and all it imports,
 the AWS SDK included, and runs its module scope (configuration parsed, clients made). **Wall** is the whole
 child process, measured by the parent: Node's own start and exit included (a \`node\` that imports nothing

@@ -9,6 +9,7 @@ import { composeApi, documentClient, type StoreWiring } from './compose.ts';
 import { PowertoolsMetricsSink } from './powertools-metrics.ts';
 import { onFirstUse } from './sdk.ts';
 import { SqsIntakeQueue } from './sqs-intake-queue.ts';
+import { traced } from './tracing.ts';
 
 /**
  * What the deployed functions share, read from the environment the stack sets, once per
@@ -38,7 +39,7 @@ export function configFromEnvironment(): LibraConfig {
 /** The table (DynamoDB, at init), the configuration, the logger and the metrics. */
 export function storeWiringFromEnvironment(): StoreWiring {
   return {
-    documentClient: documentClient(new DynamoDBClient({})),
+    documentClient: documentClient(traced(new DynamoDBClient({}))),
     tableName: requiredEnv('TABLE_NAME'),
     config: configFromEnvironment(),
     logger: new Logger({ serviceName: 'libra' }),

@@ -14,7 +14,10 @@
  *   for a job a cancel ends at once, S3 for inline code) is imported the first time it is needed,
  *   and kept for the life of the container.
  * A client a function never calls is not given to it at all.
+ * Every client made here is traced (tracing.ts): each of its calls is a subsegment of the invocation.
  */
+
+import { traced } from './tracing.ts';
 
 export interface SdkClient<M, C> {
   /** The package: its commands and its error classes. */
@@ -27,7 +30,7 @@ export type Sdk<M, C> = () => Promise<SdkClient<M, C>>;
 
 /** A package the entry imported statically: the client is made now, at init. */
 export function atInit<M, C>(sdk: M, makeClient: (sdk: M) => C): Sdk<M, C> {
-  const loaded = Promise.resolve({ sdk, client: makeClient(sdk) });
+  const loaded = Promise.resolve({ sdk, client: traced(makeClient(sdk)) });
   return () => loaded;
 }
 
@@ -39,7 +42,7 @@ export function onFirstUse<M, C>(load: () => Promise<M>, makeClient: (sdk: M) =>
   let loading: Promise<SdkClient<M, C>> | undefined;
   return () => {
     if (!loading) {
-      const attempt = load().then((sdk) => ({ sdk, client: makeClient(sdk) }));
+      const attempt = load().then((sdk) => ({ sdk, client: traced(makeClient(sdk)) }));
       loading = attempt;
       attempt.catch(() => {
         if (loading === attempt) loading = undefined;

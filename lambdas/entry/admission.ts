@@ -4,6 +4,7 @@ import { requiredEnv, storeWiringFromEnvironment } from '#adapters/aws-environme
 import { composeAdmitter } from '#adapters/compose.ts';
 import { atInit } from '#adapters/sdk.ts';
 import { StepFunctionsExecutions } from '#adapters/sfn-workflow-starter.ts';
+import { tracedHandler } from '#adapters/tracing.ts';
 import { JobLauncher } from '#core/launcher.ts';
 import { createAdmissionHandler } from '#handlers/admission.ts';
 
@@ -24,4 +25,6 @@ const starter = new JobLauncher({
   retentionDays: wiring.config.retention.days,
 });
 
-export const handler = createAdmissionHandler({ ...wiring, ...composeAdmitter({ ...wiring, starter }) });
+export const handler = tracedHandler(
+  createAdmissionHandler({ ...wiring, ...composeAdmitter({ ...wiring, starter }) }),
+);

@@ -10,6 +10,7 @@ import {
 import { composeCore } from '#adapters/compose.ts';
 import { atInit } from '#adapters/sdk.ts';
 import { SqsIntakeQueue } from '#adapters/sqs-intake-queue.ts';
+import { tracedHandler } from '#adapters/tracing.ts';
 import { createFinalizerHandler } from '#handlers/finalizer.ts';
 
 // Ends the jobs whose workflow execution was stopped, failed or timed out, and stops the runs the
@@ -20,17 +21,19 @@ import { createFinalizerHandler } from '#handlers/finalizer.ts';
 // (a job stopped before its run started has none to stop). Never: Step Functions, S3.
 const wiring = storeWiringFromEnvironment();
 
-export const handler = createFinalizerHandler({
-  ...wiring,
-  ...composeCore({
+export const handler = tracedHandler(
+  createFinalizerHandler({
     ...wiring,
-    intake: new SqsIntakeQueue(
-      atInit(sqs, (sdk) => new sdk.SQSClient({})),
-      requiredEnv('INTAKE_QUEUE_URL'),
-    ),
-    notifier: notifierFunction(atInit(lambda, (sdk) => new sdk.LambdaClient({}))),
-    runs: emrRunControlOnFirstUse(),
-    workflows: notGivenWorkflows,
-    allowInsecureWebhooks: false,
+    ...composeCore({
+      ...wiring,
+      intake: new SqsIntakeQueue(
+        atInit(sqs, (sdk) => new sdk.SQSClient({})),
+        requiredEnv('INTAKE_QUEUE_URL'),
+      ),
+      notifier: notifierFunction(atInit(lambda, (sdk) => new sdk.LambdaClient({}))),
+      runs: emrRunControlOnFirstUse(),
+      workflows: notGivenWorkflows,
+      allowInsecureWebhooks: false,
+    }),
   }),
-});
+);

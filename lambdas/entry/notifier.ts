@@ -4,6 +4,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { configFromEnvironment, requiredEnv } from '#adapters/aws-environment.ts';
 import { documentClient } from '#adapters/compose.ts';
 import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
+import { traced, tracedHandler } from '#adapters/tracing.ts';
 import { HttpWebhookSender, SecretsManagerWebhookSecrets } from '#adapters/webhook-sender.ts';
 import { Notifier } from '#core/webhook.ts';
 import { createNotifierHandler } from '#handlers/notifier.ts';
@@ -19,17 +20,17 @@ const logger = new Logger({ serviceName: 'libra' });
 const prefix = process.env.WEBHOOK_SECRET_PREFIX ?? 'libra/webhooks/';
 const notifier = new Notifier({
   jobs: new DynamoJobStore({
-    client: documentClient(new DynamoDBClient({})),
+    client: documentClient(traced(new DynamoDBClient({}))),
     tableName: requiredEnv('TABLE_NAME'),
     retentionDays: config.retention.days,
   }),
   sender: new HttpWebhookSender({ allowPrivateTargets: false }),
   secrets: new SecretsManagerWebhookSecrets({
-    client: new SecretsManagerClient({}),
+    client: traced(new SecretsManagerClient({})),
     secretIdFor: (pool) => `${prefix}${pool}`,
   }),
   clock: () => new Date(),
   logger,
 });
 
-export const handler = createNotifierHandler({ notifier, logger });
+export const handler = tracedHandler(createNotifierHandler({ notifier, logger }));

@@ -1,6 +1,7 @@
 import { artifactLocations, emrRunControlOnFirstUse } from '#adapters/aws-backends.ts';
 import { requiredEnv, storeWiringFromEnvironment } from '#adapters/aws-environment.ts';
 import { composeStores } from '#adapters/compose.ts';
+import { tracedHandler } from '#adapters/tracing.ts';
 import { RunRecorder } from '#core/run-recorder.ts';
 import { createRunRecorderHandler } from '#handlers/run-recorder.ts';
 
@@ -11,10 +12,12 @@ import { createRunRecorderHandler } from '#handlers/run-recorder.ts';
 const wiring = storeWiringFromEnvironment();
 const runs = emrRunControlOnFirstUse();
 
-export const handler = createRunRecorderHandler({
-  recorder: new RunRecorder({ jobs: composeStores(wiring).jobs, logger: wiring.logger }),
-  logger: wiring.logger,
-  logUri: artifactLocations(requiredEnv('ARTIFACTS_BUCKET')).logUri ?? '',
-  region: requiredEnv('AWS_REGION'),
-  serverlessJobIdOf: (applicationId, jobRunId) => runs.jobIdOf(applicationId, jobRunId),
-});
+export const handler = tracedHandler(
+  createRunRecorderHandler({
+    recorder: new RunRecorder({ jobs: composeStores(wiring).jobs, logger: wiring.logger }),
+    logger: wiring.logger,
+    logUri: artifactLocations(requiredEnv('ARTIFACTS_BUCKET')).logUri ?? '',
+    region: requiredEnv('AWS_REGION'),
+    serverlessJobIdOf: (applicationId, jobRunId) => runs.jobIdOf(applicationId, jobRunId),
+  }),
+);

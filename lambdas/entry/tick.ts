@@ -14,6 +14,7 @@ import {
 import { composeAdmission } from '#adapters/compose.ts';
 import { atInit } from '#adapters/sdk.ts';
 import { StepFunctionsControl, StepFunctionsExecutions } from '#adapters/sfn-workflow-starter.ts';
+import { tracedHandler } from '#adapters/tracing.ts';
 import { JobLauncher } from '#core/launcher.ts';
 import { createTickHandler } from '#handlers/tick.ts';
 
@@ -35,15 +36,17 @@ const starter = new JobLauncher({
   retentionDays: wiring.config.retention.days,
 });
 
-export const handler = createTickHandler({
-  ...wiring,
-  ...composeAdmission({
+export const handler = tracedHandler(
+  createTickHandler({
     ...wiring,
-    starter,
-    workflows: new StepFunctionsControl(stepFunctions, stateMachineArn),
-    intake: intakeOnFirstUse(),
-    runs: emrRunControlOnFirstUse(),
-    notifier: notifierOnFirstUse(),
-    allowInsecureWebhooks: false,
+    ...composeAdmission({
+      ...wiring,
+      starter,
+      workflows: new StepFunctionsControl(stepFunctions, stateMachineArn),
+      intake: intakeOnFirstUse(),
+      runs: emrRunControlOnFirstUse(),
+      notifier: notifierOnFirstUse(),
+      allowInsecureWebhooks: false,
+    }),
   }),
-});
+);

@@ -57,3 +57,18 @@ export function provideRuntimeModules(assemblyDirectory: string): void {
     if (!existsSync(link)) symlinkSync(join(PROJECT_NODE_MODULES, scope), link, 'dir');
   }
 }
+
+/**
+ * Variables the Lambda runtime sets in every function's process that our code or its libraries
+ * read at init: the region, and what tells the Powertools Tracer and the X-Ray SDK that they run
+ * in Lambda (without AWS_EXECUTION_ENV the Tracer turns itself off, and init would not pay for it).
+ */
+export function lambdaRuntimeEnvironment(bundleDirectory: string): Record<string, string> {
+  return {
+    AWS_REGION: 'eu-west-1',
+    AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
+    AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+    LAMBDA_TASK_ROOT: bundleDirectory,
+    _HANDLER: 'index.handler',
+  };
+}
