@@ -10,6 +10,7 @@ import {
   percentile,
   sourceVersion,
   startRuntimeProcess,
+  threadCpuMs,
   writeBenchmarkSection,
 } from './support.ts';
 
@@ -116,6 +117,8 @@ interface DrainResult {
   /** CPU per admitted job while draining: this process's main thread, and its other threads (dynalite's, V8's). */
   readonly mainCpuMs: number;
   readonly otherCpuMs: number;
+  /** The share of the drain's wall-clock time dynalite's thread was busy (0..1). */
+  readonly dynaliteBusy: number;
   /** DynamoDB requests per admitted job while draining, by everyone: answered, and refused by their condition. */
   readonly callsPerJob: { readonly ok: number; readonly conditionFailed: number };
   /** Round-trip time of those requests (the SDK client, HTTP and dynalite), p50 and p99 ms. */
@@ -222,6 +225,7 @@ async function drainRound(): Promise<DrainResult> {
     phase = 'draining';
     const drainStarted = performance.now();
     const cpuStarted = { all: process.cpuUsage(), main: process.threadCpuUsage() };
+    const threadsStarted = await threadCpuMs(process.pid);
     for (const job of blockers) {
       void finish(job, runtime.parts.jobs, runtime.parts.finisher).catch((error: unknown) => {
         failure ??= error;
@@ -238,11 +242,15 @@ async function drainRound(): Promise<DrainResult> {
       );
     }
     const drainSeconds = ((admissions.at(-1) ?? Number.NaN) - drainStarted) / 1000;
+    const threadsEnded = await threadCpuMs(process.pid);
     const cpuAll = process.cpuUsage(cpuStarted.all);
     const cpuMain = process.threadCpuUsage(cpuStarted.main);
     const perJob = (micros: number) => micros / 1000 / JOBS;
     const mainCpuMs = perJob(cpuMain.user + cpuMain.system);
     const otherCpuMs = perJob(cpuAll.user + cpuAll.system) - mainCpuMs;
+    // dynalite's thread (the one worker thread here), busy for this share of the drain.
+    const dynaliteBusy =
+      ((threadsEnded.get('worker') ?? 0) - (threadsStarted.get('worker') ?? 0)) / (drainSeconds * 1000);
     const callsPerJob = { ok: calls.ok / JOBS, conditionFailed: calls.conditionFailed / JOBS };
     callMs.sort((a, b) => a - b);
     await until('the intake queue to settle', intakeIdle);
@@ -266,6 +274,7 @@ async function drainRound(): Promise<DrainResult> {
       leasesTakenAgain,
       mainCpuMs,
       otherCpuMs,
+      dynaliteBusy,
       callsPerJob,
       requestP50: percentile(callMs, 50),
       requestP99: percentile(callMs, 99),
@@ -393,7 +402,7 @@ async function main(): Promise<void> {
     const result = await drainRound();
     rounds.push(result);
     console.log(
-      `round ${round}: filled ${JOBS} in ${result.fillSeconds.toFixed(2)} s; drained in ${result.drainSeconds.toFixed(2)} s = ${result.admissionsPerSecond.toFixed(0)} admissions/s; release → admission p50 ${ms(result.p50)} p99 ${ms(result.p99)} max ${ms(result.max)} ms; at most ${result.maxRunning} running; ${result.leasesTakenAgain} leases taken again for ended jobs and given back; per job: CPU ${result.mainCpuMs.toFixed(1)} ms main + ${result.otherCpuMs.toFixed(1)} ms other threads, ${result.callsPerJob.ok.toFixed(1)} DynamoDB requests + ${result.callsPerJob.conditionFailed.toFixed(1)} refused by their condition, round trip p50 ${ms(result.requestP50)} p99 ${ms(result.requestP99)} ms`,
+      `round ${round}: filled ${JOBS} in ${result.fillSeconds.toFixed(2)} s; drained in ${result.drainSeconds.toFixed(2)} s = ${result.admissionsPerSecond.toFixed(0)} admissions/s; release → admission p50 ${ms(result.p50)} p99 ${ms(result.p99)} max ${ms(result.max)} ms; at most ${result.maxRunning} running; ${result.leasesTakenAgain} leases taken again for ended jobs and given back; per job: CPU ${result.mainCpuMs.toFixed(1)} ms main + ${result.otherCpuMs.toFixed(1)} ms other threads (dynalite's thread busy ${(100 * result.dynaliteBusy).toFixed(0)}% of the drain), ${result.callsPerJob.ok.toFixed(1)} DynamoDB requests + ${result.callsPerJob.conditionFailed.toFixed(1)} refused by their condition, round trip p50 ${ms(result.requestP50)} p99 ${ms(result.requestP99)} ms`,
     );
   }
   const memory = await memoryWhileWaiting();
@@ -463,13 +472,14 @@ submitted over HTTP from the benchmark process and waiting: the process's reside
 ${rounds
   .map(
     (r, i) =>
-      `| ${i + 1} | ${r.fillSeconds.toFixed(2)} | ${r.drainSeconds.toFixed(2)} | ${r.admissionsPerSecond.toFixed(0)} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.max)} | ${r.mainCpuMs.toFixed(1)} + ${r.otherCpuMs.toFixed(1)} | ${r.callsPerJob.ok.toFixed(1)} (+ ${r.callsPerJob.conditionFailed.toFixed(1)}) | ${ms(r.requestP50)} / ${ms(r.requestP99)} | ${r.leasesTakenAgain} |`,
+      `| ${i + 1} | ${r.fillSeconds.toFixed(2)} | ${r.drainSeconds.toFixed(2)} | ${r.admissionsPerSecond.toFixed(0)} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.max)} | ${r.mainCpuMs.toFixed(1)} + ${r.otherCpuMs.toFixed(1)} (dynalite busy ${(100 * r.dynaliteBusy).toFixed(0)}%) | ${r.callsPerJob.ok.toFixed(1)} (+ ${r.callsPerJob.conditionFailed.toFixed(1)}) | ${ms(r.requestP50)} / ${ms(r.requestP99)} | ${r.leasesTakenAgain} |`,
   )
   .join('\n')}
 
 CPU per job is this process's while draining, over the jobs admitted: the main thread (admission, the
 finisher, the SDK clients, the benchmark's hook) and the other threads (dynalite's worker, V8's GC and
-compiler helpers). DynamoDB requests per job count every request sent while draining — admission, the
+compiler helpers); "dynalite busy" is the share of the drain's wall-clock time dynalite's thread ran (from
+\`/proc/self/task\`, 10 ms ticks): under 100%, the local DynamoDB is not what the drain waits on. DynamoDB requests per job count every request sent while draining — admission, the
 workflow's moves, the finisher — and, apart, those refused by their condition (such as two admission passes
 racing for the same head). "Leases taken again": a pass working from a page of waiting jobs read before
 another pass admitted one of them leased it again after that job had ended, and gave it back.

@@ -45,6 +45,9 @@ export interface AdmitOutcome {
 
 const PAGE_SIZE = 25;
 
+/** What asked for a pass: a job was submitted, or capacity may have been given back (a wake, the tick). */
+export type PassCause = 'submitted' | 'wake';
+
 /**
  * A pass over every pool in which some pools failed. The other pools were still passed:
  * one pool whose item or index cannot be read must not stop admission and repair in all.
@@ -135,6 +138,8 @@ export class Admission {
    */
   readonly #leasing = new Map<string, Promise<void>>();
   readonly #following = new Map<string, Promise<AdmitOutcome>>();
+  /** Pools whose following pass was asked for by a wake, not only by submits. */
+  readonly #followingWoken = new Set<string>();
   /**
    * Per pool, the jobs a pass here has leased and is still moving to SCHEDULED: still in the
    * waiting index, but admitted. The next pass steps over them instead of leasing them again.
@@ -160,22 +165,29 @@ export class Admission {
    * passes of one pool never race each other here for the same heads (across processes the
    * conditional writes keep them apart). No wake-up is lost: each is answered by a pass that
    * started after it.
+   *
+   * `cause` is what woke the pass. After a wake (capacity given back, or the tick) the pass reads
+   * the pool item and the head of the waiting index at once, as it will most likely lease.
+   * After a submit it reads the pool item first: a full pool, where a submit mostly lands, then
+   * costs no read of the index.
    */
-  admitPool(poolName: string): Promise<AdmitOutcome> {
+  admitPool(poolName: string, cause: PassCause = 'wake'): Promise<AdmitOutcome> {
     const leasing = this.#leasing.get(poolName);
-    if (!leasing) return this.#startPass(poolName);
+    if (!leasing) return this.#startPass(poolName, cause);
+    if (cause === 'wake') this.#followingWoken.add(poolName);
     let following = this.#following.get(poolName);
     if (!following) {
       following = leasing.then(() => {
         this.#following.delete(poolName);
-        return this.#startPass(poolName);
+        const woken = this.#followingWoken.delete(poolName);
+        return this.#startPass(poolName, woken ? 'wake' : 'submitted');
       });
       this.#following.set(poolName, following);
     }
     return following;
   }
 
-  #startPass(poolName: string): Promise<AdmitOutcome> {
+  #startPass(poolName: string, cause: PassCause): Promise<AdmitOutcome> {
     let leased = () => {};
     const leasing = new Promise<void>((resolve) => {
       leased = resolve;
@@ -183,15 +195,15 @@ export class Admission {
       if (this.#leasing.get(poolName) === leasing) this.#leasing.delete(poolName);
     });
     this.#leasing.set(poolName, leasing);
-    return this.#pass(poolName, leased);
+    return this.#pass(poolName, cause, leased);
   }
 
-  async #pass(poolName: string, leased: () => void): Promise<AdmitOutcome> {
+  async #pass(poolName: string, cause: PassCause, leased: () => void): Promise<AdmitOutcome> {
     const launches: Promise<void>[] = [];
     let settled: PromiseSettledResult<void>[] = [];
     let outcome: AdmitOutcome;
     try {
-      outcome = await this.#leaseAndMove(poolName, launches, leased);
+      outcome = await this.#leaseAndMove(poolName, cause, launches, leased);
     } finally {
       leased();
       // Every start of the jobs this pass moved ends before the pass does, even when it failed.
@@ -204,6 +216,7 @@ export class Admission {
 
   async #leaseAndMove(
     poolName: string,
+    cause: PassCause,
     launches: Promise<void>[],
     leased: () => void,
   ): Promise<AdmitOutcome> {
@@ -218,32 +231,29 @@ export class Admission {
       return { pool: poolName, ...outcome };
     }
     const limits = poolLimits(pool);
+    const firstPage = cause === 'wake' ? jobs.listWaiting(poolName, PAGE_SIZE) : undefined;
+    firstPage?.catch(() => undefined);
     let free = new FreeCapacity(limits, await pools.getPool(poolName));
     // The leased jobs' moves, in lease order. A move goes on while the next head is leased: the
     // leases alone decide the order, so they are taken one at a time, and each job's move only
-    // needs its own lease. Every stop decision waits for the moves first, since a job that left
-    // the queue gives its lease back and makes room for the heads behind it in this same pass.
+    // needs its own lease. A job that turns out to have left the queue gives its lease back; the
+    // room it leaves is used by this pass if it is still leasing, or else by a pass of its own.
     const moves: Promise<JobRecord | 'lost' | 'released'>[] = [];
     let moveFailed = false;
     let leasingDone = false;
     const inFlight = this.#movingIn(poolName);
-    const settleMoves = () => Promise.allSettled(moves);
 
     let start: Readonly<Record<string, unknown>> | undefined;
     pages: do {
-      if (free.exhausted) {
-        await settleMoves();
-        if (free.exhausted) break;
-      }
-      const page = await jobs.listWaiting(poolName, PAGE_SIZE, start);
+      if (free.exhausted) break;
+      const page =
+        start === undefined && firstPage
+          ? await firstPage
+          : await jobs.listWaiting(poolName, PAGE_SIZE, start);
       for (const head of page.jobs) {
         if (moveFailed) break pages;
         // Leased by an earlier pass here, its move not yet written: its lease counts in `free`.
         if (inFlight.has(head.jobId)) continue;
-        if (!free.fits(head.reservation)) {
-          await settleMoves();
-          if (moveFailed) break pages;
-        }
         if (!free.fits(head.reservation)) {
           if (!pool.backfill) {
             outcome.blockedBy = head.jobId;
@@ -254,9 +264,7 @@ export class Admission {
         }
         const acquired = await pools.acquire(poolName, limits, head.jobId, head.reservation, this.#now());
         if (acquired === 'no-capacity') {
-          // Someone else took capacity since we looked: look again, once our own moves are done,
-          // before deciding.
-          await settleMoves();
+          // Someone else took capacity since we looked: look again before deciding.
           free = new FreeCapacity(limits, await pools.getPool(poolName));
           if (!pool.backfill) {
             outcome.blockedBy = head.jobId;
@@ -272,7 +280,7 @@ export class Admission {
           // A lease that was already held counted in `free` from the start, so it is returned too.
           if (moved === 'released') {
             free.give(head.reservation);
-            // Too late for this pass, which has stopped leasing: another pass takes the room.
+            // This pass stopped leasing before it knew: another pass takes the room.
             if (leasingDone) launches.push(this.#passAgain(poolName));
           }
           if (typeof moved !== 'string') {
@@ -298,7 +306,7 @@ export class Admission {
     // The next pass may take its leases now: it steps over the jobs still moving.
     leasingDone = true;
     leased();
-    const moved = await settleMoves();
+    const moved = await Promise.allSettled(moves);
     for (const result of moved) {
       if (result.status === 'fulfilled' && typeof result.value !== 'string') {
         outcome.admitted.push(result.value.jobId);

@@ -40,7 +40,7 @@ export function createAdmissionHandler(deps: AdmissionHandlerDeps) {
       }
       let pass = passes.get(message.pool);
       if (!pass) {
-        pass = deps.admission.admitPool(message.pool);
+        pass = deps.admission.admitPool(message.pool, message.kind);
         passes.set(message.pool, pass);
       }
       await pass;

@@ -111,7 +111,7 @@ describe('queuePosition', () => {
 });
 
 describe('a job cancelled between its lease and its move to SCHEDULED', () => {
-  it('gives its lease back, and the same pass admits the jobs behind it in its room', async () => {
+  it('gives its lease back, and the jobs behind it are admitted in its room before the pass ends', async () => {
     const h = await harness();
     const A = await submit(h, sizedJob('two', 2, 9));
     const B = await submit(h, sizedJob('two', 2, 5));
@@ -125,8 +125,12 @@ describe('a job cancelled between its lease and its move to SCHEDULED', () => {
     expect(h.faults.interposed).toEqual(['cancel A']);
     expect((await h.jobs.getJob(A))?.status).toBe('CANCELLED');
     expect((await h.pools.getPool('two')).leases[A]).toBeUndefined();
-    expect(outcome.admitted).toEqual([B, C]);
+    // B fits beside A's lease. C takes A's room: in this pass if it still leases when A's lease
+    // comes back, or else in the pass that follows, which this one awaits. No wake is needed.
+    expect(outcome.admitted[0]).toBe(B);
     expect(startOrder(h)).toEqual([B, C]);
+    expect((await h.jobs.getJob(C))?.status).toBe('SCHEDULED');
+    expect(h.intake.messages.filter((m) => m.kind === 'wake')).toEqual([]);
     await checkConverged(h, [A, B, C]);
   });
 
@@ -151,6 +155,32 @@ describe('a job cancelled between its lease and its move to SCHEDULED', () => {
     expect((await h.jobs.getJob(B))?.status).toBe('SCHEDULED');
     expect(startOrder(h)).toEqual([B]);
     await checkConverged(h, [A, B]);
+  });
+});
+
+describe('what a pass reads', () => {
+  it('after a submit, the pool item alone when the pool is full; after a wake, the waiting index with it', async () => {
+    const h = await harness();
+    const running = await submit(h, sizedJob('one', 1));
+    await deliverAll(h);
+    await submit(h, sizedJob('one', 1));
+    const reads = () => ({
+      pool: h.faults.committed.filter(onPool('getPool', 'one')).length,
+      index: h.faults.committed.filter(onPool('listWaiting', 'one')).length,
+    });
+
+    const before = reads();
+    await deliverAll(h);
+    const afterSubmit = reads();
+    await runToEnd(h, running);
+    await deliverAll(h);
+    const afterWake = reads();
+
+    // The submitted job's pass finds the pool full and stops there.
+    expect(afterSubmit).toEqual({ pool: before.pool + 1, index: before.index });
+    // The wake's pass reads both at once, and admits the job.
+    expect(afterWake).toEqual({ pool: afterSubmit.pool + 1, index: afterSubmit.index + 1 });
+    expect(startOrder(h)).toHaveLength(2);
   });
 });
 
