@@ -1,24 +1,23 @@
-import * as lambda from '@aws-sdk/client-lambda';
-import * as sqs from '@aws-sdk/client-sqs';
 import { emrRunControlOnFirstUse } from '#adapters/aws-backends.ts';
 import {
+  intakeOnFirstUse,
   notGivenWorkflows,
-  notifierFunction,
-  requiredEnv,
+  notifierOnFirstUse,
   storeWiringFromEnvironment,
 } from '#adapters/aws-environment.ts';
 import { composeCore } from '#adapters/compose.ts';
-import { atInit } from '#adapters/sdk.ts';
-import { SqsIntakeQueue } from '#adapters/sqs-intake-queue.ts';
 import { tracedHandler } from '#adapters/tracing.ts';
 import { createFinalizerHandler } from '#handlers/finalizer.ts';
 
 // Ends the jobs whose workflow execution was stopped, failed or timed out, and stops the runs the
-// workflow's StopRun step names.
-// At init: DynamoDB (it reads the job every time), SQS (ending a job wakes its pool's admission)
-// and Lambda (the notifier is invoked for every job it ends): an ended execution means all three.
-// On first use: EMR Serverless or EMR on EKS, only the backend of a run that may still be going
-// (a job stopped before its run started has none to stop). Never: Step Functions, S3.
+// workflow's StopRun step names. It is invoked two ways, and only the table serves both:
+// - an execution that ended (a cancel stopped it, or it failed or timed out): the job is ended,
+//   which gives its lease back, wakes the pool's admission (SQS) and notifies (Lambda);
+// - the workflow's StopTimedOutRun and StopRun, after a run's state timeout: the run is stopped
+//   (EMR), and nothing is woken or notified.
+// So at init: DynamoDB. On first use: SQS and Lambda, once the container first ends a job, and
+// EMR Serverless or EMR on EKS, the backend of a run that may still be going. Never: Step
+// Functions, S3.
 const wiring = storeWiringFromEnvironment();
 
 export const handler = tracedHandler(
@@ -26,11 +25,8 @@ export const handler = tracedHandler(
     ...wiring,
     ...composeCore({
       ...wiring,
-      intake: new SqsIntakeQueue(
-        atInit(sqs, (sdk) => new sdk.SQSClient({})),
-        requiredEnv('INTAKE_QUEUE_URL'),
-      ),
-      notifier: notifierFunction(atInit(lambda, (sdk) => new sdk.LambdaClient({}))),
+      intake: intakeOnFirstUse(),
+      notifier: notifierOnFirstUse(),
       runs: emrRunControlOnFirstUse(),
       workflows: notGivenWorkflows,
       allowInsecureWebhooks: false,

@@ -25,7 +25,7 @@ const DYNAMODB = ['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb'];
 const SDK_AT_INIT: Record<string, string[]> = {
   'admission.ts': [...DYNAMODB, '@aws-sdk/client-sfn'],
   'cancel-job.ts': [...DYNAMODB, '@aws-sdk/client-sfn'],
-  'finalizer.ts': [...DYNAMODB, '@aws-sdk/client-lambda', '@aws-sdk/client-sqs'],
+  'finalizer.ts': DYNAMODB,
   'get-job.ts': DYNAMODB,
   'list-job-events.ts': DYNAMODB,
   'list-jobs.ts': DYNAMODB,
