@@ -17,7 +17,8 @@ export interface DynamoPoolStoreOptions {
 /**
  * The pool items of DESIGN §4: `cpuUsed`, `memoryUsed` (MiB), `running`, `waiting` and the
  * `leases` map (jobId → reservation). Acquire and release are mirror-image conditional
- * updates: a repeated acquire or release fails its condition and changes nothing.
+ * updates: a repeated acquire or release fails its condition and changes nothing. acquireAll
+ * is acquire for several jobs in the one update: all of them, or none.
  */
 export class DynamoPoolStore implements PoolStore {
   readonly #client: DynamoDBDocumentClient;
@@ -83,6 +84,54 @@ export class DynamoPoolStore implements PoolStore {
     }
     const usage = await this.getPool(pool);
     return usage.leases[jobId] ? 'held' : 'no-capacity';
+  }
+
+  async acquireAll(
+    pool: string,
+    limits: PoolLimits,
+    jobs: readonly { readonly jobId: string; readonly reservation: Reservation }[],
+    at: string,
+  ): Promise<boolean> {
+    await this.#ensure(pool);
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    const setLeases: string[] = [];
+    const noLeases: string[] = [];
+    let cpu = 0;
+    let memory = 0;
+    jobs.forEach(({ jobId, reservation }, i) => {
+      names[`#j${i}`] = jobId;
+      values[`:l${i}`] = { cpuCores: reservation.cpuCores, memoryMiB: reservation.memoryMiB, at };
+      setLeases.push(`leases.#j${i} = :l${i}`);
+      noLeases.push(`attribute_not_exists(leases.#j${i})`);
+      cpu += reservation.cpuCores;
+      memory += reservation.memoryMiB;
+    });
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: poolKey(pool),
+          UpdateExpression: `SET cpuUsed = cpuUsed + :c, memoryUsed = memoryUsed + :m, running = running + :k, ${setLeases.join(', ')}`,
+          // The same limits as acquire's, for the sum of the jobs: used + all of them ≤ the limit.
+          ConditionExpression: `cpuUsed <= :cpuMax AND memoryUsed <= :memMax AND running <= :jobsMax AND ${noLeases.join(' AND ')}`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: {
+            ...values,
+            ':c': cpu,
+            ':m': memory,
+            ':k': jobs.length,
+            ':cpuMax': limits.cpuCores - cpu,
+            ':memMax': limits.memoryMiB - memory,
+            ':jobsMax': limits.maxConcurrentJobs - jobs.length,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
   }
 
   async release(pool: string, jobId: string, reservation?: Reservation): Promise<boolean> {

@@ -123,9 +123,42 @@ class FreeCapacity {
     this.jobs += 1;
   }
 
+  copy(): FreeCapacity {
+    return Object.assign(Object.create(FreeCapacity.prototype), this);
+  }
+
   get exhausted(): boolean {
     return this.jobs < 1 || this.cpu < 1;
   }
+}
+
+/**
+ * The heads from `from` on that fit together in what is free, in admission order: stopping at
+ * the first that does not fit, or stepping over it when the pool backfills. Jobs still being
+ * moved by an earlier pass are stepped over. `next` is where the scan stopped; `free` is what
+ * is left once the wave is leased.
+ */
+function nextWave(
+  heads: readonly WaitingJob[],
+  from: number,
+  free: FreeCapacity,
+  moving: ReadonlySet<string>,
+  backfill: boolean,
+): { jobs: WaitingJob[]; next: number; free: FreeCapacity } {
+  const left = free.copy();
+  const jobs: WaitingJob[] = [];
+  let next = from;
+  for (; next < heads.length && !left.exhausted; next++) {
+    const head = heads[next] as WaitingJob;
+    if (moving.has(head.jobId)) continue;
+    if (!left.fits(head.reservation)) {
+      if (!backfill) break;
+      continue;
+    }
+    left.take(head.reservation);
+    jobs.push(head);
+  }
+  return { jobs, next, free: left };
 }
 
 export class Admission {
@@ -243,6 +276,37 @@ export class Admission {
     let leasingDone = false;
     const inFlight = this.#movingIn(poolName);
 
+    // Leases in one write when several heads fit at once (acquireAll), one at a time otherwise.
+    let together = true;
+    /** A leased job's move to SCHEDULED, then its start; both go on while the pass leases on. */
+    const moveLeased = (head: WaitingJob): void => {
+      inFlight.add(head.jobId);
+      const move = this.#move(poolName, head).then((moved) => {
+        // The job had left the queue (cancelled, timed out) and its lease was given back: the
+        // room is free again for the jobs behind it in this pass, not only at the next wake.
+        // A lease that was already held counted in `free` from the start, so it is returned too.
+        if (moved === 'released') {
+          free.give(head.reservation);
+          // This pass stopped leasing before it knew: another pass takes the room.
+          if (leasingDone) launches.push(this.#passAgain(poolName));
+        }
+        if (typeof moved !== 'string') {
+          const launch = this.startWorkflow(moved).then((started) => {
+            if (!started) outcome.startFailures.push(head.jobId);
+          });
+          // Handled here so a failure is not reported unhandled before the pass collects it.
+          launch.catch(() => undefined);
+          launches.push(launch);
+        }
+        return moved;
+      });
+      move.catch(() => {
+        moveFailed = true;
+      });
+      move.finally(() => inFlight.delete(head.jobId)).catch(() => undefined);
+      moves.push(move);
+    };
+
     let start: Readonly<Record<string, unknown>> | undefined;
     pages: do {
       if (free.exhausted) break;
@@ -250,8 +314,25 @@ export class Admission {
         start === undefined && firstPage
           ? await firstPage
           : await jobs.listWaiting(poolName, PAGE_SIZE, start);
-      for (const head of page.jobs) {
+      const heads = page.jobs;
+      for (let i = 0; i < heads.length; ) {
         if (moveFailed) break pages;
+        if (together) {
+          const wave = nextWave(heads, i, free, inFlight, pool.backfill);
+          if (wave.jobs.length >= 2) {
+            if (await pools.acquireAll(poolName, limits, wave.jobs, this.#now())) {
+              free = wave.free;
+              for (const head of wave.jobs) moveLeased(head);
+              i = wave.next;
+              continue;
+            }
+            // Not all together: capacity is not what was read (another admission took some), or
+            // one of them already holds a lease (a pass that failed after leasing). The rest of
+            // this pass goes one job at a time, which tells those cases apart.
+            together = false;
+          }
+        }
+        const head = heads[i++] as WaitingJob;
         // Leased by an earlier pass here, its move not yet written: its lease counts in `free`.
         if (inFlight.has(head.jobId)) continue;
         if (!free.fits(head.reservation)) {
@@ -273,32 +354,7 @@ export class Admission {
           continue;
         }
         if (acquired === 'acquired') free.take(head.reservation);
-        inFlight.add(head.jobId);
-        const move = this.#move(poolName, head).then((moved) => {
-          // The job had left the queue (cancelled, timed out) and its lease was given back: the
-          // room is free again for the jobs behind it in this pass, not only at the next wake.
-          // A lease that was already held counted in `free` from the start, so it is returned too.
-          if (moved === 'released') {
-            free.give(head.reservation);
-            // This pass stopped leasing before it knew: another pass takes the room.
-            if (leasingDone) launches.push(this.#passAgain(poolName));
-          }
-          if (typeof moved !== 'string') {
-            // The start goes on while this pass takes the next lease.
-            const launch = this.startWorkflow(moved).then((started) => {
-              if (!started) outcome.startFailures.push(head.jobId);
-            });
-            // Handled here so a failure is not reported unhandled before the pass collects it.
-            launch.catch(() => undefined);
-            launches.push(launch);
-          }
-          return moved;
-        });
-        move.catch(() => {
-          moveFailed = true;
-        });
-        move.finally(() => inFlight.delete(head.jobId)).catch(() => undefined);
-        moves.push(move);
+        moveLeased(head);
       }
       start = page.next;
     } while (start);

@@ -153,6 +153,16 @@ export interface PoolStore {
     reservation: Reservation,
     at: string,
   ): Promise<AcquireResult>;
+  /**
+   * Leases every one of `jobs` in one conditional update, or none of them: false (nothing
+   * changed) when they do not all fit together, or one of them already holds a lease.
+   */
+  acquireAll(
+    pool: string,
+    limits: PoolLimits,
+    jobs: readonly { readonly jobId: string; readonly reservation: Reservation }[],
+    at: string,
+  ): Promise<boolean>;
   /** Gives the job's lease back; false when it held none (a retried release). */
   release(pool: string, jobId: string, reservation?: Reservation): Promise<boolean>;
   /** Counts one more waiting job unless the pool's queue is full; false when full. */

@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { poolLimits } from '#core/admission.ts';
+import type { PoolConfig } from '#core/config.ts';
+import type { Reservation } from '#core/job-record.ts';
 import {
   aheadOf,
   checkConverged,
@@ -155,6 +158,41 @@ describe('a job cancelled between its lease and its move to SCHEDULED', () => {
     expect((await h.jobs.getJob(B))?.status).toBe('SCHEDULED');
     expect(startOrder(h)).toEqual([B]);
     await checkConverged(h, [A, B]);
+  });
+});
+
+describe('leasing several jobs at once', () => {
+  it('leases the heads that fit in one write, and one at a time when capacity changed under it', async () => {
+    // Two fit, all in one write.
+    const h = await harness();
+    const A = await submit(h, sizedJob('two', 2, 9));
+    const B = await submit(h, sizedJob('two', 2, 5));
+    await deliverAll(h);
+    expect(h.faults.committed.filter(CALLS.acquireAll)).toHaveLength(1);
+    expect(h.faults.committed.filter(CALLS.acquire)).toHaveLength(0);
+    expect(startOrder(h)).toEqual([A, B]);
+
+    // Another admission takes a slot between this pass's read and its write: the write of two is
+    // refused, and the pass leases one job at a time, in order, and stops at the head that no
+    // longer fits.
+    const g = await harness();
+    const C = await submit(g, sizedJob('two', 2, 9));
+    const D = await submit(g, sizedJob('two', 2, 5));
+    const E = await submit(g, sizedJob('two', 2, 1));
+    g.intake.messages.splice(0);
+    g.faults.interpose('another admission leases E', CALLS.acquireAll, async () => {
+      const e = await g.jobs.getJob(E);
+      const limits = poolLimits(config.pools.two as PoolConfig);
+      expect(await g.pools.acquire('two', limits, E, e?.reservation as Reservation, 'now')).toBe('acquired');
+    });
+
+    const outcome = await g.admission.admitPool('two');
+
+    expect(g.faults.interposed).toEqual(['another admission leases E']);
+    expect(g.faults.committed.filter(CALLS.acquireAll)).toHaveLength(0);
+    expect(outcome.admitted).toEqual([C]);
+    expect(outcome.blockedBy).toBe(D);
+    expect(Object.keys((await g.pools.getPool('two')).leases).sort()).toEqual([C, E].sort());
   });
 });
 

@@ -217,6 +217,10 @@ export const CALLS = {
     c.operation === 'UpdateCommand' &&
     isPoolKey(c.input.Key) &&
     expression(c, 'ConditionExpression').includes('attribute_not_exists(leases.#job)'),
+  acquireAll: (c: BoundaryCall) =>
+    c.operation === 'UpdateCommand' &&
+    isPoolKey(c.input.Key) &&
+    expression(c, 'ConditionExpression').includes('attribute_not_exists(leases.#j0)'),
   release: (c: BoundaryCall) =>
     c.operation === 'UpdateCommand' &&
     isPoolKey(c.input.Key) &&
@@ -309,7 +313,7 @@ export function forJob(name: CallName, jobId: string): CallMatcher {
       i?.name === jobId ||
       i?.Key?.pk === `JOB#${jobId}` ||
       i?.Item?.pk === `JOB#${jobId}` ||
-      i?.ExpressionAttributeNames?.['#job'] === jobId
+      Object.values(i?.ExpressionAttributeNames ?? {}).includes(jobId)
     );
   };
 }
