@@ -428,7 +428,7 @@ async function main(): Promise<void> {
   const reading = `A job cost ${cpuPerJob.toFixed(1)} ms of CPU (median over the rounds): ${median(rounds.map((r) => r.callsPerJob.ok + r.callsPerJob.conditionFailed)).toFixed(1)} DynamoDB requests, each paying for the SDK client, the trip to dynalite's thread and dynalite's own work. The machine's ${os.cpus().length} cores allow at most ${ceiling.toFixed(0)} jobs/s at that cost with nothing else running, and the main thread alone, at ${mainPerJob.toFixed(1)} ms a job, ${mainCeiling.toFixed(0)}/s. The drain reached ${median(rates).toFixed(0)}/s, with the main thread busy ${pct(mainBusy)} of the time and dynalite's ${pct(dynaliteBusy)}: ${
     saturated
       ? 'one of them is saturated, so the drain is bound by CPU.'
-      : `neither is saturated, so the drain is bound by its chain of leases: a pool's leases are taken one at a time, in order, each a round trip of about ${ms(median(rounds.map((r) => r.requestP50)))} ms (p50) with both threads this busy, while the moves, starts and the workflows' requests run alongside.`
+      : `neither is saturated, so the drain is bound by waiting: a slot given back waits for its wake to be delivered and for a pass — the pool item and the waiting index read, the heads that fit leased in one write, each moved to SCHEDULED — and then for its job's own moves, each request a round trip of about ${ms(median(rounds.map((r) => r.requestP50)))} ms (p50) with both threads this busy.`
   } Release → admission latency follows from the rate: slots given back wait for an admission pass to reach them.`;
   const verdicts = {
     rate: worstRate >= TARGET.admissionsPerSecond,
