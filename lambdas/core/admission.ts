@@ -17,7 +17,8 @@ import type {
 
 /**
  * Admission (DESIGN §4): for a pool, take waiting jobs in key order (priority, then submit
- * order), lease their capacity with one conditional update of the pool item, move each
+ * order), lease their capacity with conditional updates of the pool item (one for the heads
+ * that fit together, or one per job), move each
  * QUEUED → SCHEDULED and start its workflow. The first head that does not fit blocks the pool
  * unless the pool backfills. Every step is idempotent, so a message delivered twice, two
  * admissions racing, or a crash between any two steps can at worst leave work for the
@@ -165,9 +166,9 @@ export class Admission {
   readonly #deps: AdmissionDeps;
   /**
    * Each pool's pass still taking leases in this process, and the one pass waiting to follow
-   * it. Only the leasing, which decides the order, is one at a time: a pass moves each job it
-   * leased while it leases the next, and its moves and starts go on while the next pass takes
-   * its leases.
+   * it. Only the leasing, which decides the order, is one pass at a time: a pass moves the jobs
+   * it leased while it leases the next, and its moves and starts go on while the next pass
+   * takes its leases.
    */
   readonly #leasing = new Map<string, Promise<void>>();
   readonly #following = new Map<string, Promise<AdmitOutcome>>();
@@ -267,10 +268,11 @@ export class Admission {
     const firstPage = cause === 'wake' ? jobs.listWaiting(poolName, PAGE_SIZE) : undefined;
     firstPage?.catch(() => undefined);
     let free = new FreeCapacity(limits, await pools.getPool(poolName));
-    // The leased jobs' moves, in lease order. A move goes on while the next head is leased: the
-    // leases alone decide the order, so they are taken one at a time, and each job's move only
-    // needs its own lease. A job that turns out to have left the queue gives its lease back; the
-    // room it leaves is used by this pass if it is still leasing, or else by a pass of its own.
+    // The leased jobs' moves, in lease order. A move goes on while the next heads are leased: the
+    // leases alone decide the order, so they are taken in order (the heads that fit together in
+    // one write, or one at a time), and each job's move only needs its own lease. A job that turns
+    // out to have left the queue gives its lease back; the room it leaves is used by this pass if
+    // it is still leasing, or else by a pass of its own.
     const moves: Promise<JobRecord | 'lost' | 'released'>[] = [];
     let moveFailed = false;
     let leasingDone = false;
