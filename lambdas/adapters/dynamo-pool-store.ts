@@ -18,7 +18,7 @@ export interface DynamoPoolStoreOptions {
  * The pool items of DESIGN §4: `cpuUsed`, `memoryUsed` (MiB), `running`, `waiting` and the
  * `leases` map (jobId → reservation). Acquire and release are mirror-image conditional
  * updates: a repeated acquire or release fails its condition and changes nothing. acquireAll
- * is acquire for several jobs in the one update: all of them, or none.
+ * leases several jobs in the one update, all of them or none; acquire is acquireAll of one.
  */
 export class DynamoPoolStore implements PoolStore {
   readonly #client: DynamoDBDocumentClient;
@@ -55,33 +55,7 @@ export class DynamoPoolStore implements PoolStore {
     reservation: Reservation,
     at: string,
   ): Promise<AcquireResult> {
-    await this.#ensure(pool);
-    const lease: Lease = { cpuCores: reservation.cpuCores, memoryMiB: reservation.memoryMiB, at };
-    try {
-      await this.#client.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: poolKey(pool),
-          UpdateExpression:
-            'SET cpuUsed = cpuUsed + :c, memoryUsed = memoryUsed + :m, running = running + :one, leases.#job = :lease',
-          ConditionExpression:
-            'cpuUsed <= :cpuMax AND memoryUsed <= :memMax AND running < :maxJobs AND attribute_not_exists(leases.#job)',
-          ExpressionAttributeNames: { '#job': jobId },
-          ExpressionAttributeValues: {
-            ':c': reservation.cpuCores,
-            ':m': reservation.memoryMiB,
-            ':one': 1,
-            ':lease': lease,
-            ':cpuMax': limits.cpuCores - reservation.cpuCores,
-            ':memMax': limits.memoryMiB - reservation.memoryMiB,
-            ':maxJobs': limits.maxConcurrentJobs,
-          },
-        }),
-      );
-      return 'acquired';
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
+    if (await this.acquireAll(pool, limits, [{ jobId, reservation }], at)) return 'acquired';
     const usage = await this.getPool(pool);
     return usage.leases[jobId] ? 'held' : 'no-capacity';
   }
@@ -113,7 +87,8 @@ export class DynamoPoolStore implements PoolStore {
           TableName: this.#table,
           Key: poolKey(pool),
           UpdateExpression: `SET cpuUsed = cpuUsed + :c, memoryUsed = memoryUsed + :m, running = running + :k, ${setLeases.join(', ')}`,
-          // The same limits as acquire's, for the sum of the jobs: used + all of them ≤ the limit.
+          // Each limit against what is used plus all of the jobs, and no job leased already: a
+          // retried acquire fails here and changes nothing.
           ConditionExpression: `cpuUsed <= :cpuMax AND memoryUsed <= :memMax AND running <= :jobsMax AND ${noLeases.join(' AND ')}`,
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: {

@@ -209,18 +209,19 @@ const expression = (call: BoundaryCall, field: string) => String(call.input?.[fi
  * matcher. `classify` names a call, so a test can check that a pass makes no call outside
  * this catalogue (a new call must get its fault test).
  */
+/** How many leases a pool-item update takes (0: it is not one that takes leases). */
+function leasesTaken(c: BoundaryCall): number {
+  if (c.operation !== 'UpdateCommand' || !isPoolKey(c.input.Key)) return 0;
+  return expression(c, 'ConditionExpression').split('attribute_not_exists(leases.').length - 1;
+}
+
 export const CALLS = {
   // DynamoDB, pool item
   ensurePool: (c: BoundaryCall) => c.operation === 'PutCommand' && isPoolKey(c.input.Item),
   getPool: (c: BoundaryCall) => c.operation === 'GetCommand' && isPoolKey(c.input.Key),
-  acquire: (c: BoundaryCall) =>
-    c.operation === 'UpdateCommand' &&
-    isPoolKey(c.input.Key) &&
-    expression(c, 'ConditionExpression').includes('attribute_not_exists(leases.#job)'),
-  acquireAll: (c: BoundaryCall) =>
-    c.operation === 'UpdateCommand' &&
-    isPoolKey(c.input.Key) &&
-    expression(c, 'ConditionExpression').includes('attribute_not_exists(leases.#j0)'),
+  // One pool-item update leases jobs (DynamoPoolStore.acquireAll): one job is an acquire.
+  acquire: (c: BoundaryCall) => leasesTaken(c) === 1,
+  acquireAll: (c: BoundaryCall) => leasesTaken(c) > 1,
   release: (c: BoundaryCall) =>
     c.operation === 'UpdateCommand' &&
     isPoolKey(c.input.Key) &&
