@@ -17,6 +17,7 @@ import type {
   JobStore,
   JobSummary,
   ListJobsQuery,
+  RunStateChange,
   TransitionChange,
   WaitingJob,
   WaitingJobs,
@@ -331,14 +332,7 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog {
     return { jobs, ...(page.LastEvaluatedKey && { next: page.LastEvaluatedKey }) };
   }
 
-  async recordRun(change: {
-    readonly jobId: string;
-    readonly runId: string;
-    readonly state: string;
-    readonly details?: string;
-    readonly links?: Readonly<Record<string, string>>;
-    readonly at: string;
-  }): Promise<boolean> {
+  async recordRun(change: RunStateChange): Promise<boolean> {
     try {
       await this.#client.send(
         new UpdateCommand({

@@ -52,6 +52,16 @@ export type IdempotencyClaim =
   | { readonly claimed: true }
   | { readonly claimed: false; readonly jobId: string; readonly requestHash: string };
 
+/** A backend's report that a job's run changed state (EMR job-run state-change events). */
+export interface RunStateChange {
+  readonly jobId: string;
+  readonly runId: string;
+  readonly state: string;
+  readonly details?: string;
+  readonly links?: Readonly<Record<string, string>>;
+  readonly at: string;
+}
+
 /** The job store (DESIGN §3). Every status move is a conditional write; the loser gets TransitionConflict. */
 export interface JobStore {
   /** Writes a new job in one conditional put; 'exists' when the id is already taken (a replayed create). */
@@ -71,14 +81,7 @@ export interface JobStore {
    * Records the backend's view of the job's current run (id, state, links); false when the job
    * does not exist. An older report never overwrites a newer one.
    */
-  recordRun(change: {
-    readonly jobId: string;
-    readonly runId: string;
-    readonly state: string;
-    readonly details?: string;
-    readonly links?: Readonly<Record<string, string>>;
-    readonly at: string;
-  }): Promise<boolean>;
+  recordRun(change: RunStateChange): Promise<boolean>;
   /** 1 = next to be admitted in its pool. */
   queuePosition(job: JobRecord): Promise<number>;
   /** Ties an Idempotency-Key to a job id, once; a later claim gets what the first one stored. */

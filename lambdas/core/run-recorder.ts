@@ -1,14 +1,4 @@
-import type { JobStore, LogPort } from './ports.ts';
-
-/** A backend's report that a job's run changed state (EMR job-run state-change events). */
-export interface RunStateChange {
-  readonly jobId: string;
-  readonly runId: string;
-  readonly state: string;
-  readonly details?: string;
-  readonly links?: Readonly<Record<string, string>>;
-  readonly at: string;
-}
+import type { JobStore, LogPort, RunStateChange } from './ports.ts';
 
 export interface RunRecorderDeps {
   readonly jobs: Pick<JobStore, 'recordRun'>;
