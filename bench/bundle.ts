@@ -2,14 +2,17 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import os from 'node:os';
-import { basename, dirname, join, relative } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { App } from 'aws-cdk-lib';
-import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { RUNTIME_PROVIDED_MODULES } from '../lib/libra-function.ts';
 import { LibraStack } from '../lib/libra-stack.ts';
-import { lambdaRuntimeEnvironment, provideRuntimeModules, standIn } from '../test/support/lambda-bundle.ts';
+import {
+  deployedFunction,
+  lambdaRuntimeEnvironment,
+  provideRuntimeModules,
+} from '../test/support/lambda-bundle.ts';
 import { machineLine, writeBenchmarkSection } from './support.ts';
 
 /**
@@ -79,40 +82,23 @@ function synthesize(outdir: string): Bundle[] {
   const app = new App({ outdir, context });
   const stack = new LibraStack(app, 'Libra', { config: context.libra });
   const assembly = app.synth();
-  const template = assembly.getStackByName(stack.stackName).template as {
-    Resources: Record<string, { Properties: Record<string, unknown> }>;
-  };
   const byFile = new Map<string, Bundle>();
   for (const fn of stack.node.findAll().filter((child) => child instanceof NodejsFunction)) {
-    const logicalId = stack.getLogicalId(fn.node.defaultChild as CfnFunction);
-    const properties = template.Resources[logicalId]?.Properties;
-    const code = properties?.Code as { S3Key: string } | undefined;
-    if (!code) throw new Error(`${fn.node.path}: no function resource`);
-    const file = join(assembly.directory, `asset.${code.S3Key.replace(/\.zip$/, '')}`, 'index.js');
-    const variables = (properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
-      ?.Variables;
-    const seen = byFile.get(file);
+    const deployed = deployedFunction(assembly, stack, fn);
+    const seen = byFile.get(deployed.file);
     if (seen) {
       seen.constructs.push(fn.node.path);
       continue;
     }
-    const map = JSON.parse(readFileSync(`${file}.map`, 'utf8')) as { sources: string[]; mappings: string };
-    const sources = map.sources.map((source) => relative(PROJECT_ROOT, join(file, '..', source)));
-    const entry =
-      sources.find((source) => source.startsWith(ENTRY_DIR)) ??
-      sources.find((source) => source.startsWith('lib/')) ??
-      '?';
-    const text = readFileSync(file, 'utf8');
-    byFile.set(file, {
-      entry,
+    const text = readFileSync(deployed.file, 'utf8');
+    byFile.set(deployed.file, {
+      entry: deployed.entry,
       constructs: [fn.node.path],
-      file,
-      bytes: statSync(file).size,
-      environment: Object.fromEntries(
-        Object.entries(variables ?? {}).map(([key, value]) => [key, standIn(value)]),
-      ),
+      file: deployed.file,
+      bytes: statSync(deployed.file).size,
+      environment: deployed.environment,
       imports: externalImports(text),
-      composition: composition(text, sources, map.mappings),
+      composition: composition(text, deployed.sources, deployed.mappings),
     });
   }
   return [...byFile.values()].sort((a, b) => a.entry.localeCompare(b.entry));

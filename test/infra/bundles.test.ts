@@ -2,16 +2,19 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { basename, join } from 'node:path';
+import { basename, dirname } from 'node:path';
 import type { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getEvent, iamCaller } from '../support/api.ts';
 import { startTestDatabase, type TestDatabase } from '../support/dynalite.ts';
-import { lambdaRuntimeEnvironment, provideRuntimeModules, standIn } from '../support/lambda-bundle.ts';
-import { libraStack, logicalId, testApp } from './app.ts';
+import {
+  deployedFunction,
+  lambdaRuntimeEnvironment,
+  provideRuntimeModules,
+} from '../support/lambda-bundle.ts';
+import { libraStack, testApp } from './app.ts';
 
 /** Imports a bundle as the Lambda runtime would and prints what `handler` is. */
 const LOAD_BUNDLE = 'const module = await import(process.argv[1]); console.log(typeof module.handler);';
@@ -61,18 +64,6 @@ describe('function bundles', () => {
     provideRuntimeModules(assembly.directory);
   }, 120_000);
 
-  /** The asset directory and the environment (deploy-time values stood in for) of a function. */
-  function deployed(fn: NodejsFunction): { directory: string; environment: Record<string, string> } {
-    const functions = Template.fromStack(stack).findResources('AWS::Lambda::Function');
-    const properties = functions[logicalId(stack, fn)]?.Properties;
-    return {
-      directory: join(assembly.directory, `asset.${String(properties.Code.S3Key).replace(/\.zip$/, '')}`),
-      environment: Object.fromEntries(
-        Object.entries(properties.Environment?.Variables ?? {}).map(([key, value]) => [key, standIn(value)]),
-      ),
-    };
-  }
-
   const libraFunctions = () => stack.node.findAll().filter((child) => child instanceof NodejsFunction);
 
   it('are built locally with esbuild and load on Node 24 with the environment the stack sets', {
@@ -84,27 +75,23 @@ describe('function bundles', () => {
     expect(functions).toHaveLength(13);
     for (const fn of functions) {
       const name = fn.node.path;
-      const { directory, environment } = deployed(fn);
+      const { file, environment, sources, entry } = deployedFunction(assembly, stack, fn);
+      const directory = dirname(file);
       expect(readdirSync(directory).sort(), name).toEqual(['index.js', 'index.js.map']);
       // Issue 5's budget; the AWS SDK is not in it (lib/libra-function.ts, RUNTIME_PROVIDED_MODULES).
-      expect(statSync(join(directory, 'index.js')).size, name).toBeLessThanOrEqual(300 * 1024);
-      expect(sdkImportedAtInit(readFileSync(join(directory, 'index.js'), 'utf8')), name).toEqual(
-        [...(SDK_AT_INIT[entryOf(directory)] ?? ['an entry of SDK_AT_INIT'])].sort(),
+      expect(statSync(file).size, name).toBeLessThanOrEqual(300 * 1024);
+      expect(sdkImportedAtInit(readFileSync(file, 'utf8')), name).toEqual(
+        [...(SDK_AT_INIT[basename(entry)] ?? ['an entry of SDK_AT_INIT'])].sort(),
       );
       // Every function of Libra's traces with the Powertools Tracer; the secret writer, a
       // CloudFormation custom resource that runs at deployment only, has X-Ray's own tracing.
-      const sources: string[] = JSON.parse(readFileSync(join(directory, 'index.js.map'), 'utf8')).sources;
       const tracer = sources.some((source) => source.includes('@aws-lambda-powertools/tracer/'));
-      expect(tracer, name).toBe(entryOf(directory) !== 'webhook-secret-handler.ts');
+      expect(tracer, name).toBe(basename(entry) !== 'webhook-secret-handler.ts');
 
-      const loaded = spawnSync(
-        process.execPath,
-        ['--input-type=module', '--eval', LOAD_BUNDLE, join(directory, 'index.js')],
-        {
-          encoding: 'utf8',
-          env: { PATH: process.env.PATH, ...lambdaRuntimeEnvironment(directory), ...environment },
-        },
-      );
+      const loaded = spawnSync(process.execPath, ['--input-type=module', '--eval', LOAD_BUNDLE, file], {
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH, ...lambdaRuntimeEnvironment(directory), ...environment },
+      });
       expect(loaded.stderr, name).toBe('');
       expect(loaded.stdout.trim(), name).toBe('function');
     }
@@ -125,9 +112,12 @@ describe('function bundles', () => {
       // Prepare: the get-job bundle in a Node process set up as Lambda sets one up for an
       // invocation with active tracing (trace header, daemon address), its table in dynalite, and
       // a UDP socket standing in for the X-Ray daemon, as the X-Ray SDK sends it what it records.
-      const getJob = libraFunctions().find((fn) => entryOf(deployed(fn).directory) === 'get-job.ts');
+      const getJob = libraFunctions()
+        .map((fn) => deployedFunction(assembly, stack, fn))
+        .find((deployed) => deployed.entry === 'lambdas/entry/get-job.ts');
       if (!getJob) throw new Error('no get-job function in the stack');
-      const { directory, environment } = deployed(getJob);
+      const { file, environment } = getJob;
+      const directory = dirname(file);
       db = await startTestDatabase(environment.TABLE_NAME);
       const documents: Record<string, unknown>[] = [];
       daemon.on('message', (message) => {
@@ -141,7 +131,7 @@ describe('function bundles', () => {
 
       // Act
       const reply = await invoke(
-        join(directory, 'index.js'),
+        file,
         getEvent(iamCaller('tracer'), 'job-00000000-0000-4000-8000-000000000000'),
         {
           ...environment,
@@ -221,13 +211,4 @@ async function invoke(
   const line = stdout.split('\n').find((l) => l.startsWith('REPLY '));
   if (!line) throw new Error(`no reply from the handler: ${stdout}`);
   return JSON.parse(line.slice('REPLY '.length));
-}
-
-/** A bundle's entry file, from its source map: a file of lambdas/entry, or of lib (the custom resource). */
-function entryOf(directory: string): string {
-  const sources: string[] = JSON.parse(readFileSync(join(directory, 'index.js.map'), 'utf8')).sources;
-  const entry = sources.find(
-    (source) => !source.includes('node_modules') && /(^|\/)(lambdas\/entry|lib)\/[^/]+\.ts$/.test(source),
-  );
-  return basename(entry ?? '?');
 }

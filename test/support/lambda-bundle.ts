@@ -1,6 +1,10 @@
-import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Stack } from 'aws-cdk-lib';
+import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { RUNTIME_PROVIDED_MODULES } from '../../lib/libra-function.ts';
 
 /**
@@ -35,7 +39,51 @@ export function standIn(value: unknown): string {
   throw new Error(`no stand-in for ${JSON.stringify(value)}`);
 }
 
-const PROJECT_NODE_MODULES = fileURLToPath(new URL('../../node_modules/', import.meta.url));
+const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const PROJECT_NODE_MODULES = join(PROJECT_ROOT, 'node_modules');
+
+/** A function of a synthesized stack as deployed: its bundle, its source map and its environment. */
+export interface DeployedFunction {
+  /** The bundle, `index.js` in the function's asset directory. */
+  readonly file: string;
+  /** The stack's variables, deploy-time values stood in for (standIn). */
+  readonly environment: Record<string, string>;
+  /** The bundle's sources, relative to the project, and the source map's mappings. */
+  readonly sources: string[];
+  readonly mappings: string;
+  /** The source it was built from: a file of lambdas/entry, or of lib (the custom resource). */
+  readonly entry: string;
+}
+
+export function deployedFunction(
+  assembly: CloudAssembly,
+  stack: Stack,
+  fn: NodejsFunction,
+): DeployedFunction {
+  const template = assembly.getStackByName(stack.stackName).template as {
+    Resources: Record<string, { Properties?: Record<string, unknown> }>;
+  };
+  const properties = template.Resources[stack.getLogicalId(fn.node.defaultChild as CfnFunction)]?.Properties;
+  const code = properties?.Code as { S3Key: string } | undefined;
+  if (!code) throw new Error(`${fn.node.path}: no function resource`);
+  const file = join(assembly.directory, `asset.${code.S3Key.replace(/\.zip$/, '')}`, 'index.js');
+  const variables = (properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
+    ?.Variables;
+  const map = JSON.parse(readFileSync(`${file}.map`, 'utf8')) as { sources: string[]; mappings: string };
+  const sources = map.sources.map((source) => relative(PROJECT_ROOT, join(file, '..', source)));
+  return {
+    file,
+    environment: Object.fromEntries(
+      Object.entries(variables ?? {}).map(([key, value]) => [key, standIn(value)]),
+    ),
+    sources,
+    mappings: map.mappings,
+    entry:
+      sources.find((source) => source.startsWith('lambdas/entry/')) ??
+      sources.find((source) => source.startsWith('lib/')) ??
+      '?',
+  };
+}
 
 /**
  * The bundles leave out what the `nodejs24.x` runtime ships (RUNTIME_PROVIDED_MODULES: the AWS
