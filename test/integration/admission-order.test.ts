@@ -1,13 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { poolLimits } from '#core/admission.ts';
-import type { PoolConfig } from '#core/config.ts';
-import type { Reservation } from '#core/job-record.ts';
 import {
   aheadOf,
   checkConverged,
   createHarness,
   freshTable,
   type Harness,
+  leaseOutsideAdmission,
   OWNER,
   sizedJob,
   waitingJobs,
@@ -180,11 +178,7 @@ describe('leasing several jobs at once', () => {
     const D = await submit(g, sizedJob('two', 2, 5));
     const E = await submit(g, sizedJob('two', 2, 1));
     g.intake.messages.splice(0);
-    g.faults.interpose('another admission leases E', CALLS.acquireAll, async () => {
-      const e = await g.jobs.getJob(E);
-      const limits = poolLimits(config.pools.two as PoolConfig);
-      expect(await g.pools.acquire('two', limits, E, e?.reservation as Reservation, 'now')).toBe('acquired');
-    });
+    g.faults.interpose('another admission leases E', CALLS.acquireAll, () => leaseOutsideAdmission(g, E));
 
     const outcome = await g.admission.admitPool('two');
 

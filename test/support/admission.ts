@@ -96,6 +96,21 @@ export interface HarnessOptions {
 
 let tableCount = 0;
 
+/**
+ * Leases a waiting job outside any pass of the harness's admission, as another admission, or a
+ * pass that stopped before it moved the job, leaves it: the lease held, the job still QUEUED.
+ */
+export async function leaseOutsideAdmission(h: Harness, jobId: string): Promise<void> {
+  const job = await h.jobs.getJob(jobId);
+  const pool = job && h.config.pools[job.pool];
+  if (!job || !pool) throw new Error(`${jobId} was not written, or its pool is not configured`);
+  const at = h.clock.now().toISOString();
+  expectTrue(
+    (await h.pools.acquire(job.pool, poolLimits(pool), jobId, job.reservation, at)) === 'acquired',
+    `${jobId} could not be leased`,
+  );
+}
+
 /** A new empty job table on the test database, named uniquely. */
 export async function freshTable(db: TestDatabase): Promise<string> {
   const name = `admission-${++tableCount}`;
