@@ -137,6 +137,10 @@ describe('Libra', () => {
 });
 
 describe('bin/libra.ts', () => {
+  // Each case runs the whole app in a child process; on two busy cores one synthesis can take
+  // most of the default 30 s, so they get a bound fit for that machine.
+  const SYNTH_TIMEOUT = 120_000;
+
   let outdir: string | undefined;
   afterEach(() => {
     if (outdir) rmSync(outdir, { recursive: true, force: true });
@@ -152,7 +156,9 @@ describe('bin/libra.ts', () => {
     });
   }
 
-  it('synthesizes the cdk.json configuration with AwsSolutions checks passing', () => {
+  it('synthesizes the cdk.json configuration with AwsSolutions checks passing', {
+    timeout: SYNTH_TIMEOUT,
+  }, () => {
     const result = runApp(CDK_JSON_CONTEXT.libra);
 
     expect(result.stderr).toBe('');
@@ -164,7 +170,9 @@ describe('bin/libra.ts', () => {
     );
   });
 
-  it('exits 1 naming the offending cdk.json key when the configuration is bad', () => {
+  it('exits 1 naming the offending cdk.json key when the configuration is bad', {
+    timeout: SYNTH_TIMEOUT,
+  }, () => {
     const result = runApp({ pools: { etl: { maxConcurrentJobs: 0 } }, retention: { days: 'long' } });
 
     expect(result.status).toBe(1);
@@ -174,14 +182,24 @@ describe('bin/libra.ts', () => {
     expect(existsSync(join(outdir ?? '', 'Libra.template.json'))).toBe(false);
   });
 
-  it('takes --context libra as the JSON string the CLI passes, and names bad JSON', () => {
-    const good = runApp(JSON.stringify({ pools: { etl: { cpuCores: 32 } } }));
-    expect(good.status).toBe(0);
-    const template = JSON.parse(readFileSync(join(outdir ?? '', 'Libra.template.json'), 'utf8'));
-    expect(JSON.stringify(template)).toContain('etl');
+  it(
+    'takes --context libra as the JSON string the CLI passes',
+    () => {
+      const good = runApp(JSON.stringify({ pools: { etl: { cpuCores: 32 } } }));
+      expect(good.status).toBe(0);
+      const template = JSON.parse(readFileSync(join(outdir ?? '', 'Libra.template.json'), 'utf8'));
+      expect(JSON.stringify(template)).toContain('etl');
+    },
+    SYNTH_TIMEOUT,
+  );
 
-    const bad = runApp('{not json');
-    expect(bad.status).toBe(1);
-    expect(bad.stderr).toContain('--context libra is not JSON');
-  });
+  it(
+    'names a --context libra that is not JSON',
+    () => {
+      const bad = runApp('{not json');
+      expect(bad.status).toBe(1);
+      expect(bad.stderr).toContain('--context libra is not JSON');
+    },
+    SYNTH_TIMEOUT,
+  );
 });
