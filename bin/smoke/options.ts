@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { Webhook } from 'standardwebhooks';
+import { isWebhookSecret } from '#adapters/webhook-sender.ts';
 import { regionOfEndpoint } from './sigv4.ts';
 
 export const USAGE =
@@ -129,11 +129,10 @@ function receiver(
     throw new UsageError(
       "--webhook-receiver needs the pool's signing secret: --webhook-secret whsec_… or LIBRA_WEBHOOK_SECRET",
     );
-  try {
-    new Webhook(secret);
-  } catch (error) {
-    throw new UsageError(`--webhook-secret is not a Standard Webhooks secret: ${(error as Error).message}`);
-  }
+  if (!isWebhookSecret(secret))
+    throw new UsageError(
+      '--webhook-secret must be a Standard Webhooks secret: whsec_ followed by base64 of 24 to 64 bytes',
+    );
   if (where === 'local') {
     const address = listen === undefined ? { host: '127.0.0.1', port: 0 } : hostPort(listen);
     return { receiver: { ...address, secret } };
