@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CHECKS, type CheckResult } from '../../bin/smoke/checks.ts';
-import { parseSmokeArgs, type SmokeCommand, UsageError } from '../../bin/smoke/options.ts';
+import { parseSmokeArgs, type SmokeCommand, USAGE, UsageError } from '../../bin/smoke/options.ts';
 import { formatTable } from '../../bin/smoke/table.ts';
 
 /** The smoke's command line: what each option means, its defaults, and a one-line error for every bad one. */
@@ -158,5 +159,29 @@ describe('the pass/fail table', () => {
       '',
       '1 passed, 1 failed, 1 skipped',
     ]);
+  });
+});
+
+describe("docs/deploy.md's smoke section", () => {
+  const doc = readFileSync(new URL('../../docs/deploy.md', import.meta.url), 'utf8');
+  const section = doc.split('## Smoke test after `cdk deploy`')[1]?.split('\n## ')[0] ?? '';
+
+  it('lists every check by the name the table gives it, and no other', () => {
+    const documented = section.split('\n').flatMap((line) => /^\| `([^`]+)` \|/.exec(line)?.[1] ?? []);
+    expect(documented).toEqual(Object.values(CHECKS));
+  });
+
+  it('names only options the smoke takes', () => {
+    // The smoke's own command lines (with their continuations), and the prose's code spans.
+    const commands = [...section.matchAll(/\.\/npmw run smoke --((?:[^\n]*\\\n)*[^\n]*)/g)].map((m) => m[1]);
+    const spans = [...section.matchAll(/`(--[^`]+)`/g)].map((m) => m[1]);
+    const named = new Set(
+      [...commands, ...spans].flatMap((text) =>
+        [...(text ?? '').matchAll(/(?<![\w-])--([a-z][a-z-]+)/g)].map((m) => m[1]),
+      ),
+    );
+    expect(named.size).toBeGreaterThan(5);
+    const taken = new Set([...USAGE.matchAll(/--([a-z][a-z-]+)/g)].map((match) => match[1]));
+    expect([...named].filter((option) => !taken.has(option))).toEqual([]);
   });
 });
