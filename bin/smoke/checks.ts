@@ -128,7 +128,7 @@ class Smoke {
   async api(): Promise<string> {
     const answer = await this.#client.request('GET', '/api/v1/spark/pools');
     if (answer.status !== 200 || !Array.isArray(answer.body?.pools))
-      throw new CheckFailed(`GET /api/v1/spark/pools: ${describeAnswer(answer)}`);
+      throw new CheckFailed(`GET /api/v1/spark/pools: ${describeAnswer(answer)}${gatewayHint(answer)}`);
     const names = (answer.body.pools as { name: string }[]).map((pool) => pool.name);
     const pool = this.#options.pool ?? 'default';
     if (!names.includes(pool))
@@ -304,6 +304,19 @@ class Smoke {
 }
 
 class TimedOut extends CheckFailed {}
+
+/**
+ * API Gateway answers a refused signature or token itself, with `{"message": …}` rather than
+ * Libra's problem document: say what to look at.
+ */
+function gatewayHint(answer: Answer): string {
+  if (answer.body?.type !== undefined || typeof answer.body?.message !== 'string') return '';
+  if (answer.status === 403)
+    return ' (API Gateway refused the signature: check the region, the credentials and execute-api:Invoke)';
+  if (answer.status === 401)
+    return " (API Gateway refused the token: check it is the issuer's, for the configured audience, not expired)";
+  return '';
+}
 
 function reasonOf(job: JobView): string {
   return job.reason ? ` (${job.reason.code}: ${job.reason.message})` : '';
