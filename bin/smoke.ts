@@ -1,6 +1,6 @@
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { runSmoke } from './smoke/checks.ts';
-import { type Auth, LibraClient } from './smoke/client.ts';
+import { type Auth, describeAnswer, LibraClient } from './smoke/client.ts';
 import { parseSmokeArgs, type SmokeCommand, USAGE, UsageError } from './smoke/options.ts';
 import { startWebhookReceiver, type WebhookReceiver } from './smoke/receiver.ts';
 import { formatTable } from './smoke/table.ts';
@@ -8,7 +8,8 @@ import { formatTable } from './smoke/table.ts';
 /**
  * `npm run smoke -- --endpoint URL …`: checks a running Libra — deployed or local — end to end
  * and prints a pass/fail table. Exit 0 when every check passed, 1 when one failed, 2 when the
- * smoke could not run at all (bad options, no credentials, no port for the receiver).
+ * smoke could not run at all (bad options, no credentials, no port for the receiver), 130 when
+ * interrupted (after cancelling its jobs).
  */
 async function main(): Promise<number> {
   let command: SmokeCommand | 'help';
@@ -43,19 +44,46 @@ async function main(): Promise<number> {
   console.error(
     `libra smoke: ${command.endpoint.href} (auth ${command.auth.mode}${receiver ? `, webhooks to ${receiver.url}` : ''})`,
   );
+  const client = new LibraClient({ endpoint: command.endpoint, auth });
+  const submitted: string[] = [];
+  process.once('SIGINT', () => void interrupted(client, submitted));
   try {
     const rows = await runSmoke({
-      client: new LibraClient({ endpoint: command.endpoint, auth }),
+      client,
       timeoutMs: command.timeoutMs,
       ...(command.pool !== undefined && { pool: command.pool }),
       ...(receiver && { receiver }),
       progress: (line) => console.error(`  ${line}`),
+      submitted: (jobId) => submitted.push(jobId),
     });
     console.log(formatTable(rows));
     return rows.some((row) => row.outcome === 'FAIL') ? 1 : 0;
   } finally {
     await receiver?.close();
   }
+}
+
+/**
+ * Ctrl-C: the smoke's jobs are cancelled rather than left running (deployed, each is an EMR run),
+ * and it exits 130 with no table.
+ */
+async function interrupted(client: LibraClient, jobs: readonly string[]): Promise<never> {
+  console.error('libra smoke: interrupted; cancelling the jobs it submitted');
+  await Promise.all(
+    jobs.map(async (jobId) => {
+      const said = await client.request('DELETE', `/api/v1/spark/jobs/${jobId}`).then(
+        (answer) =>
+          answer.status === 409
+            ? 'had already ended'
+            : answer.status < 300
+              ? answer.body?.status
+              : describeAnswer(answer),
+        (error: unknown) => (error as Error).message,
+      );
+      console.error(`  ${jobId}: ${said}`);
+    }),
+  );
+  process.exit(130);
 }
 
 /** The caller's credentials are resolved before any check, so that missing ones are said once. */

@@ -43,6 +43,8 @@ export interface SmokeOptions {
   readonly poll?: { readonly firstMs: number; readonly maxMs: number };
   /** Told about each step as it happens: a deployed smoke takes minutes. */
   readonly progress?: (line: string) => void;
+  /** Told each job the smoke submits, so that an interrupted smoke can cancel what it started. */
+  readonly submitted?: (jobId: string) => void;
 }
 
 /** A check's failure, said in one line. */
@@ -246,6 +248,7 @@ class Smoke {
     const jobId = answer.body?.jobId;
     if (answer.status !== 202 || typeof jobId !== 'string')
       throw new CheckFailed(`submit: expected 202 with a job id, got ${describeAnswer(answer)}`);
+    this.#options.submitted?.(jobId);
     this.#options.progress?.(`${request.name}: submitted ${jobId}`);
     return jobId;
   }

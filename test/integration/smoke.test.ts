@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -166,6 +167,42 @@ describe('npm run smoke against the local runtime', () => {
         detail: 'not run: api: list pools failed',
       });
     expect(run.rows.get('webhook: signed delivery')).toMatchObject({ outcome: 'SKIP' });
+  });
+
+  it('on Ctrl-C cancels the jobs it submitted and exits 130', async () => {
+    const runtime = await startLocalProcess();
+    runtimes.push(runtime);
+    const child = spawn(process.execPath, ['bin/smoke.ts', '--endpoint', runtime.url, '--timeout', '60s'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    const longJob = await new Promise<string>((resolve) => {
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        const submitted = /libra-smoke-cancel: submitted (job-[0-9a-f-]+)/.exec(stderr)?.[1];
+        if (submitted) resolve(submitted);
+      });
+    });
+    child.kill('SIGINT');
+    const [code] = (await once(child, 'exit')) as [number | null];
+
+    expect(code, stderr).toBe(130);
+    expect(stdout).toBe('');
+    expect(stderr).toContain('libra smoke: interrupted; cancelling the jobs it submitted');
+    expect(stderr).toMatch(new RegExp(`  ${longJob}: (CANCELLING|CANCELLED|had already ended)`));
+    let status = '';
+    for (let i = 0; i < 50 && status !== 'CANCELLED'; i++) {
+      const job = (await fetch(`${runtime.url}/api/v1/spark/jobs/${longJob}`, {
+        headers: { 'x-libra-user': 'libra-smoke' },
+      }).then((response) => response.json())) as { status: string };
+      status = job.status;
+      if (status !== 'CANCELLED') await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(status).toBe('CANCELLED');
   });
 
   it('cannot run without what it needs: one line, no stack trace, exit 2', async () => {
