@@ -10,7 +10,7 @@ import { Finisher } from '#core/finisher.ts';
 import type { JobRecord } from '#core/job-record.ts';
 import type { JobService } from '#core/job-service.ts';
 import { isTerminal, type JobStatus } from '#core/job-states.ts';
-import type { IntakeMessage, PoolUsage, StartResult, WaitingJob } from '#core/ports.ts';
+import type { IntakeMessage, JobNotifier, PoolUsage, StartResult, WaitingJob } from '#core/ports.ts';
 import { Reconciler } from '#core/reconciler.ts';
 import { createAdmissionHandler } from '#handlers/admission.ts';
 import { createTickHandler } from '#handlers/tick.ts';
@@ -63,6 +63,11 @@ export class CountingStarter extends RecordingStarter {
 
 export const OWNER = iamCaller('admission-tests');
 
+export interface Notified {
+  readonly jobId: string;
+  readonly status: JobStatus;
+}
+
 export interface Harness {
   readonly config: LibraConfig;
   readonly tableName: string;
@@ -71,6 +76,8 @@ export interface Harness {
   /** The intake queue as a list: what was sent and not yet delivered. */
   readonly intake: RecordingIntake;
   readonly starter: CountingStarter;
+  /** The webhooks asked for by admission and the reconciler (the notifier function's invocations). */
+  readonly notified: Notified[];
   readonly metrics: InMemoryMetrics;
   readonly api: Api;
   readonly service: JobService;
@@ -132,13 +139,24 @@ export function createHarness(db: TestDatabase, options: HarnessOptions): Harnes
   const metrics = new InMemoryMetrics();
   const logger = silent();
 
+  const notified: Notified[] = [];
+  const notifier: JobNotifier = {
+    notify: (jobId, status) =>
+      faults.run({ service: 'lambda', operation: 'Invoke', input: { jobId, status } }, async () => {
+        notified.push({ jobId, status });
+      }),
+  };
+
   // As composeAdmission builds them, with the injected clock.
   const jobs = new DynamoJobStore({ client, tableName, retentionDays: config.retention.days });
   const pools = new DynamoPoolStore({ client, tableName });
+  const finisher = new Finisher({ jobs, pools, intake: faultyIntake, clock: clock.now, logger, metrics });
   const deps: AdmissionDeps = {
     jobs,
     pools,
     starter: faults.wrapStarter(starter),
+    finisher,
+    notifier,
     config,
     metrics,
     logger,
@@ -146,7 +164,6 @@ export function createHarness(db: TestDatabase, options: HarnessOptions): Harnes
   };
   const admission = new Admission(deps);
   const reconciler = new Reconciler(deps, admission);
-  const finisher = new Finisher({ ...deps, intake: faultyIntake });
   const admissionHandler = createAdmissionHandler({ admission, metrics, logger });
   const tickHandler = createTickHandler({ admission, reconciler, metrics, logger });
   // As composeApi builds it (serviceApi), over the same faulty client and intake.
@@ -164,6 +181,7 @@ export function createHarness(db: TestDatabase, options: HarnessOptions): Harnes
     faults,
     intake,
     starter,
+    notified,
     metrics,
     api,
     service,
