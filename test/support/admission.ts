@@ -313,7 +313,8 @@ export interface ConvergedOptions {
 /**
  * What must hold once a tick (reconciler pass + admission pass) ran after the faults, besides
  * the step invariants: every lease belongs to an admitted, unfinished job and every such job
- * holds one; every job that was admitted was started, once, and no other job was; no waiting
+ * holds one; every job that was admitted was started, once, and no other job was (but one that
+ * ended START_FAILED, never started); no waiting
  * job that could be admitted still waits.
  */
 export async function checkConverged(
@@ -360,9 +361,11 @@ export async function checkConverged(
       const lease = states.get(job.pool)?.usage.leases[jobId];
       expectTrue(lease !== undefined, `${jobId} is ${job.status} and holds no lease`);
     }
+    // A job whose workflow could not start was admitted, and ended START_FAILED unstarted.
+    const startFailed = job.status === 'FAILED' && job.reason?.code === 'START_FAILED';
     expectTrue(
-      admitted === started,
-      `${jobId} is ${job.status}, admitted=${admitted} but started=${started}`,
+      startFailed ? admitted && !started : admitted === started,
+      `${jobId} is ${job.status}${startFailed ? ' (START_FAILED)' : ''}, admitted=${admitted} but started=${started}`,
     );
   }
   expectTrue(
