@@ -53,10 +53,14 @@ export class CountingStarter extends RecordingStarter {
   readonly calls = new Map<string, number>();
   /** Starts asked for a job whose record was not SCHEDULED. */
   readonly notScheduled: { jobId: string; status: JobStatus }[] = [];
+  /** Jobs whose every start is refused for good, with what Step Functions answers (StartRefused). */
+  readonly refused = new Map<string, () => Error>();
 
   override async start(job: JobRecord): Promise<StartResult> {
     this.calls.set(job.jobId, (this.calls.get(job.jobId) ?? 0) + 1);
     if (job.status !== 'SCHEDULED') this.notScheduled.push({ jobId: job.jobId, status: job.status });
+    const refusal = this.refused.get(job.jobId);
+    if (refusal) throw refusal();
     return super.start(job);
   }
 }
