@@ -6,7 +6,7 @@ import type { JobRecord } from '#core/job-record.ts';
 import type { RecordingStarter } from '../../local/recording-starter.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import { checkStartExecution, MAX_EXECUTION_INPUT_BYTES } from '../../local/start-execution.ts';
-import { sizedJob } from '../support/admission.ts';
+import { eventually, sizedJob } from '../support/admission.ts';
 import { testConfig } from '../support/api.ts';
 
 /**
@@ -28,14 +28,6 @@ afterEach(async () => {
   await new Promise((resolve) => (receiver ? receiver.close(resolve) : resolve(undefined)));
   receiver = undefined;
 });
-
-async function eventually(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`still not true: ${what}`);
-}
 
 async function readBody(request: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];

@@ -34,27 +34,25 @@ const RETRY = config.startRetry;
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
 
-/** What StartExecution answers for an input over its limit, as the adapter hands it on. */
-function inputTooLarge(): Error {
-  return asStartRefusal(
-    new sfn.InvalidExecutionInput({
-      message: 'Input exceeds the maximum allowed size of 262144 bytes.',
-      $metadata: { httpStatusCode: 400 },
-    }),
-    START_EXECUTION_ERRORS,
-  ) as Error;
+/** A Step Functions answer to StartExecution, as the SDK raises it and the adapter hands it on. */
+function startAnswer(
+  ErrorClass: typeof sfn.InvalidExecutionInput | typeof sfn.ExecutionLimitExceeded,
+  message: string,
+) {
+  return () =>
+    asStartRefusal(
+      new ErrorClass({ message, $metadata: { httpStatusCode: 400 } }),
+      START_EXECUTION_ERRORS,
+    ) as Error;
 }
 
+/** The input was over StartExecution's limit: refused for good. */
+const inputTooLarge = startAnswer(
+  sfn.InvalidExecutionInput,
+  'Input exceeds the maximum allowed size of 262144 bytes.',
+);
 /** The account's open executions are at their limit: clears once some end. */
-function executionLimit(): Error {
-  return asStartRefusal(
-    new sfn.ExecutionLimitExceeded({
-      message: 'Execution limit exceeded',
-      $metadata: { httpStatusCode: 400 },
-    }),
-    START_EXECUTION_ERRORS,
-  ) as Error;
-}
+const executionLimit = startAnswer(sfn.ExecutionLimitExceeded, 'Execution limit exceeded');
 
 let db: TestDatabase;
 
@@ -76,6 +74,27 @@ async function twoJobs(h: Harness): Promise<{ A: string; B: string }> {
   const b = await h.submit(sizedJob('one', 2));
   expect([a.status, b.status]).toEqual([202, 202]);
   return { A: a.jobId as string, B: b.jobId as string };
+}
+
+/**
+ * A and B submitted to pool `one`, every start of A failing: as `error` says, or when absent as
+ * an InjectedFault (an error no adapter sorts as refused: transient).
+ */
+async function startsOfAFail(
+  name: string,
+  error?: () => Error,
+  h?: Harness,
+): Promise<{ h: Harness; A: string; B: string }> {
+  const world = h ?? (await harness());
+  const ids = await twoJobs(world);
+  world.faults.arm({
+    name,
+    match: forJob('start', ids.A),
+    timing: 'before',
+    persistent: true,
+    ...(error && { error }),
+  });
+  return { h: world, ...ids };
 }
 
 const deliverAll = (h: Harness) => h.deliver(h.intake.messages.splice(0));
@@ -115,15 +134,7 @@ async function runs(h: Harness, jobId: string): Promise<void> {
 
 describe('a start Step Functions refuses for good', () => {
   it('through admission: the job ends START_FAILED with AWS’s message, at once, and the next job runs', async () => {
-    const h = await harness();
-    const { A, B } = await twoJobs(h);
-    h.faults.arm({
-      name: 'refused',
-      match: forJob('start', A),
-      timing: 'before',
-      persistent: true,
-      error: inputTooLarge,
-    });
+    const { h, A, B } = await startsOfAFail('refused', inputTooLarge);
 
     await deliverAll(h);
 
@@ -262,15 +273,7 @@ describe('a start that fails transiently', () => {
   });
 
   it('that never succeeds: tried maxAttempts times with growing waits, then START_FAILED, and the next job runs', async () => {
-    const h = await harness();
-    const { A, B } = await twoJobs(h);
-    h.faults.arm({
-      name: 'limit',
-      match: forJob('start', A),
-      timing: 'before',
-      persistent: true,
-      error: executionLimit,
-    });
+    const { h, A, B } = await startsOfAFail('limit', executionLimit);
     const admittedAt = h.clock.now().getTime();
     await deliverAll(h);
 
@@ -315,12 +318,14 @@ describe('a start that fails transiently', () => {
   });
 
   it('with a smaller bound in the configuration, ends after that many attempts', async () => {
-    const h = createHarness(db, {
-      config: testConfig({ ...config, startRetry: { maxAttempts: 2, initialDelaySeconds: 5 } }),
-      tableName: await freshTable(db),
-    });
-    const { A, B } = await twoJobs(h);
-    h.faults.arm({ name: 'net', match: forJob('start', A), timing: 'before', persistent: true });
+    const { h, A, B } = await startsOfAFail(
+      'net',
+      undefined,
+      createHarness(db, {
+        config: testConfig({ ...config, startRetry: { maxAttempts: 2, initialDelaySeconds: 5 } }),
+        tableName: await freshTable(db),
+      }),
+    );
 
     await deliverAll(h);
     expect((await h.jobs.getJob(A))?.status).toBe('SCHEDULED');

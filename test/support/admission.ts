@@ -122,6 +122,15 @@ export async function leaseOutsideAdmission(h: Harness, jobId: string): Promise<
   );
 }
 
+/** Waits for something a runtime does in the background (its intake queue, a tick); 5 s at most. */
+export async function eventually(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`still not true: ${what}`);
+}
+
 /** A new empty job table on the test database, named uniquely. */
 export async function freshTable(db: TestDatabase): Promise<string> {
   const name = `admission-${++tableCount}`;
