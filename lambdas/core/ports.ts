@@ -213,7 +213,10 @@ export interface StartAttempts {
   recordStartFailure(jobId: string, failure: StartFailure): Promise<boolean>;
 }
 
-/** Starts the job's workflow, named after the job so that a second start of the same job is a no-op. */
+/**
+ * Starts the job's workflow, named after the job so that a second start of the same job is a
+ * no-op. A start AWS refuses for good is thrown as StartRefused; any other error is transient.
+ */
 export interface WorkflowStarter {
   start(job: JobRecord): Promise<StartResult>;
 }
@@ -265,7 +268,10 @@ export interface SparkRunControl {
   cancelRun(job: JobRecord): Promise<void>;
 }
 
-/** Where inline code is kept for the backend to read (the artifacts bucket, a folder locally). */
+/**
+ * Where inline code is kept for the backend to read (the artifacts bucket, a folder locally). A
+ * put refused for good is thrown as StartRefused, as a workflow start is.
+ */
 export interface ArtifactStore {
   putCode(jobId: string, jobType: 'sql' | 'python', code: string): Promise<void>;
 }
