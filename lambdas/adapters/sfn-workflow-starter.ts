@@ -12,7 +12,8 @@ export function executionArn(stateMachineArn: string, jobId: string): string {
 
 /**
  * StartExecution's errors in Step Functions' model (botocore data/stepfunctions, checked by
- * test/unit/aws-errors.test.ts), but ExecutionAlreadyExists, which is a start already made. The
+ * test/integration/start-refusals.test.ts), but ExecutionAlreadyExists, which is a start already
+ * made; and AccessDeniedException, which every AWS API may answer. The
  * execution limit (a million open executions) and KMS throttling clear by themselves; the rest
  * answer the same every time.
  */
