@@ -194,6 +194,13 @@ export class Observability extends Construct {
           'it will time out unless capacity frees up',
       );
       alarm(
+        `StartFailed${suffix}`,
+        poolMetric('startFailed', pool),
+        1,
+        `a job of pool ${pool} ended START_FAILED: its workflow could not be started (refused by AWS, ` +
+          'or still failing after its retries); the job record holds AWS’s message',
+      );
+      alarm(
         `CapacitySaturated${suffix}`,
         saturation(pool, limits.maxConcurrentJobs),
         0.95,
@@ -260,7 +267,7 @@ export class Observability extends Construct {
       graph('Waiting jobs', perPool('waiting', Stats.MAXIMUM)),
       graph('Oldest wait (s)', perPool('oldestWaitSeconds', Stats.MAXIMUM)),
       graph('Queue wait exceeded (→ TIMEOUT)', perPool('queueWaitExceeded')),
-      graph('Workflow starts that failed', perPool('startFailed')),
+      graph('Workflow starts that failed', [...perPool('startRetried'), ...perPool('startFailed')]),
     );
     for (const [pool, limits] of Object.entries(config.pools)) {
       this.dashboard.addWidgets(

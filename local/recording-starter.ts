@@ -4,7 +4,8 @@ import type { StartResult, WorkflowStarter } from '#core/ports.ts';
 /**
  * A workflow starter with Step Functions' naming rule — one execution per job id, a second
  * start is a no-op — that records what it started. The local runtime uses it until the job
- * workflow runs on the local ASL interpreter; `onStart` lets a caller act on each start.
+ * workflow runs on the local ASL interpreter; `onStart` lets a caller act on each start, and
+ * fail it as Step Functions would (StartRefused for a start refused for good).
  */
 export class RecordingStarter implements WorkflowStarter {
   readonly started = new Map<string, { job: JobRecord; at: number }>();
@@ -17,7 +18,14 @@ export class RecordingStarter implements WorkflowStarter {
   async start(job: JobRecord): Promise<StartResult> {
     if (this.started.has(job.jobId)) return 'already-started';
     this.started.set(job.jobId, { job, at: Date.now() });
-    await this.#onStart?.(job);
+    try {
+      await this.#onStart?.(job);
+    } catch (error) {
+      // A start that failed (StartRefused for one refused for good) started nothing: a later
+      // start of the job is a start, not a no-op.
+      this.started.delete(job.jobId);
+      throw error;
+    }
     return 'started';
   }
 }

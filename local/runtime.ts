@@ -36,6 +36,7 @@ import { InMemoryMetrics } from './metrics.ts';
 import { LocalQueue } from './queue.ts';
 import { RecordingStarter } from './recording-starter.ts';
 import { serveRunOutput } from './run-output.ts';
+import { checkStartExecution } from './start-execution.ts';
 import { Usage } from './usage.ts';
 import { type LambdaFunction, localBindings } from './workflow/bindings.ts';
 import { LocalWorkflow } from './workflow/runner.ts';
@@ -174,8 +175,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     locations: artifacts.locations,
     targets: () => LOCAL_TARGETS,
     executions: {
-      startExecution: async (name, input) =>
-        workflow?.start(name, input) === 'started' ? 'started' : 'already-started',
+      // Refused as Step Functions refuses a start (a name it does not take, input over its
+      // limit): the job ends START_FAILED here as it would in AWS.
+      startExecution: async (name, input) => {
+        checkStartExecution(name, input);
+        return workflow?.start(name, input) === 'started' ? 'started' : 'already-started';
+      },
     },
     retentionDays: options.config.retention.days,
   });

@@ -7,6 +7,7 @@ import type { JobRecord } from '#core/job-record.ts';
 import type { ArtifactStore, SparkRunControl } from '#core/ports.ts';
 import type { ArtifactLocations, BackendTargets } from '#core/workflow-input.ts';
 import * as z from '#core/zod.ts';
+import { asStartRefusal, type OperationErrors } from './aws-errors.ts';
 import { onFirstUse, type Sdk } from './sdk.ts';
 
 /**
@@ -58,6 +59,18 @@ export type EmrServerlessSdk = Sdk<typeof EmrServerless, EmrServerless.EMRServer
 export type EmrContainersSdk = Sdk<typeof EmrContainers, EmrContainers.EMRContainersClient>;
 export type LambdaSdk = Sdk<typeof Lambda, Lambda.LambdaClient>;
 
+/**
+ * PutObject of a job's inline code, the first half of its start. S3 answers most errors as
+ * unmodeled codes: its client faults (AccessDenied, NoSuchBucket, a KMS key it may not use …)
+ * are permanent; these few client faults clear by themselves.
+ */
+export const PUT_CODE_ERRORS: OperationErrors = {
+  call: 'S3 PutObject of the inline code',
+  permanent: ['AccessDenied', 'NoSuchBucket', 'InvalidBucketName', 'EntityTooLarge'],
+  // OperationAborted: a conflicting operation on the bucket is under way.
+  transient: ['OperationAborted', 'InternalError', 'ServiceUnavailable'],
+};
+
 export class S3ArtifactStore implements ArtifactStore {
   readonly #s3: S3Sdk;
   readonly #bucket: string;
@@ -69,14 +82,18 @@ export class S3ArtifactStore implements ArtifactStore {
 
   async putCode(jobId: string, jobType: 'sql' | 'python', code: string): Promise<void> {
     const { sdk, client } = await this.#s3();
-    await client.send(
-      new sdk.PutObjectCommand({
-        Bucket: this.#bucket,
-        Key: `jobs/${jobId}/code.${jobType === 'sql' ? 'sql' : 'py'}`,
-        Body: code,
-        ContentType: 'text/plain; charset=utf-8',
-      }),
-    );
+    try {
+      await client.send(
+        new sdk.PutObjectCommand({
+          Bucket: this.#bucket,
+          Key: `jobs/${jobId}/code.${jobType === 'sql' ? 'sql' : 'py'}`,
+          Body: code,
+          ContentType: 'text/plain; charset=utf-8',
+        }),
+      );
+    } catch (error) {
+      throw asStartRefusal(error, PUT_CODE_ERRORS);
+    }
   }
 }
 

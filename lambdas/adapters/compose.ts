@@ -98,14 +98,29 @@ export function composeApi(wiring: Wiring): ApiDeps {
   return { config: wiring.config, logger: wiring.logger, jobs, pools };
 }
 
+/** What admission needs besides the table: the starter, and for a start that fails, a wake and a webhook. */
+export interface AdmitterWiring extends StoreWiring {
+  readonly starter: WorkflowStarter;
+  readonly intake: IntakeQueue;
+  readonly notifier: JobNotifier;
+}
+
 function admissionDeps(
-  wiring: StoreWiring & { readonly starter: WorkflowStarter },
+  wiring: AdmitterWiring,
   stores: ReturnType<typeof composeStores>,
+  finisher = new Finisher({
+    ...stores,
+    intake: wiring.intake,
+    logger: wiring.logger,
+    metrics: wiring.metrics,
+  }),
 ): AdmissionDeps {
   return {
     jobs: stores.jobs,
     pools: stores.pools,
     starter: wiring.starter,
+    finisher,
+    notifier: wiring.notifier,
     config: wiring.config,
     metrics: wiring.metrics,
     logger: wiring.logger,
@@ -113,8 +128,11 @@ function admissionDeps(
   };
 }
 
-/** Admission alone, as the intake queue's function runs it: it only admits and starts workflows. */
-export function composeAdmitter(wiring: StoreWiring & { readonly starter: WorkflowStarter }) {
+/**
+ * Admission alone, as the intake queue's function runs it: it admits and starts workflows, and
+ * ends the jobs whose workflow cannot start.
+ */
+export function composeAdmitter(wiring: AdmitterWiring) {
   return { admission: new Admission(admissionDeps(wiring, composeStores(wiring))) };
 }
 
@@ -125,7 +143,7 @@ export interface AdmissionWiring extends Wiring {
 /** Admission and the reconciler, which finalizes jobs whose workflow execution ended unseen. */
 export function composeAdmission(wiring: AdmissionWiring) {
   const core = composeCore(wiring);
-  const deps = admissionDeps(wiring, core);
+  const deps = admissionDeps(wiring, core, core.finisher);
   const admission = new Admission(deps);
   const reconciler = new Reconciler(deps, admission, {
     workflows: wiring.workflows,

@@ -18,6 +18,8 @@ import type {
   JobSummary,
   ListJobsQuery,
   RunStateChange,
+  StartAttempts,
+  StartFailure,
   TransitionChange,
   WaitingJob,
   WaitingJobs,
@@ -79,7 +81,7 @@ export interface DynamoJobStoreOptions {
 /** Orders history items written in the same millisecond by this process. */
 let eventSequence = 0;
 
-export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog {
+export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartAttempts {
   readonly #client: DynamoDBDocumentClient;
   readonly #table: string;
   readonly #retentionSeconds: number;
@@ -357,6 +359,34 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog {
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException)
         return (await this.getJob(change.jobId)) !== undefined;
+      throw error;
+    }
+  }
+
+  async recordStartFailure(jobId: string, failure: StartFailure): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: jobKey(jobId),
+          UpdateExpression: 'SET startAttempts = :attempts, nextStartAt = :retryAt, #updatedAt = :at',
+          ConditionExpression:
+            failure.attempts === 1
+              ? '#status = :scheduled AND attribute_not_exists(startAttempts)'
+              : '#status = :scheduled AND startAttempts = :previous',
+          ExpressionAttributeNames: { '#status': 'status', '#updatedAt': 'updatedAt' },
+          ExpressionAttributeValues: {
+            ':attempts': failure.attempts,
+            ':retryAt': failure.retryAt,
+            ':at': failure.at,
+            ':scheduled': 'SCHEDULED',
+            ...(failure.attempts > 1 && { ':previous': failure.attempts - 1 }),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
       throw error;
     }
   }

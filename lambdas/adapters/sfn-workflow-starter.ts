@@ -1,5 +1,6 @@
 import type * as Sfn from '@aws-sdk/client-sfn';
 import type { ExecutionStarter, ExecutionState, StartResult, WorkflowControl } from '#core/ports.ts';
+import { asStartRefusal, type OperationErrors } from './aws-errors.ts';
 import type { Sdk } from './sdk.ts';
 
 export type SfnSdk = Sdk<typeof Sfn, Sfn.SFNClient>;
@@ -10,8 +11,32 @@ export function executionArn(stateMachineArn: string, jobId: string): string {
 }
 
 /**
+ * StartExecution's errors in Step Functions' model (botocore data/stepfunctions, checked by
+ * test/integration/start-refusals.test.ts), but ExecutionAlreadyExists, which is a start already
+ * made; and AccessDeniedException, which every AWS API may answer. The
+ * execution limit (a million open executions) and KMS throttling clear by themselves; the rest
+ * answer the same every time.
+ */
+export const START_EXECUTION_ERRORS: OperationErrors = {
+  call: 'Step Functions StartExecution',
+  permanent: [
+    'InvalidArn',
+    'InvalidExecutionInput',
+    'InvalidName',
+    'StateMachineDoesNotExist',
+    'StateMachineDeleting',
+    'ValidationException',
+    'KmsAccessDeniedException',
+    'KmsInvalidStateException',
+    'AccessDeniedException',
+  ],
+  transient: ['ExecutionLimitExceeded', 'KmsThrottlingException'],
+};
+
+/**
  * Starts the job's Standard workflow named after the job: Step Functions refuses a second
- * execution of the same name, so a retried admission can never run a job twice.
+ * execution of the same name, so a retried admission can never run a job twice. A start it
+ * refuses for good is thrown as StartRefused; any other error as it came.
  */
 export class StepFunctionsExecutions implements ExecutionStarter {
   readonly #sfn: SfnSdk;
@@ -35,7 +60,7 @@ export class StepFunctionsExecutions implements ExecutionStarter {
       return 'started';
     } catch (error) {
       if (error instanceof sdk.ExecutionAlreadyExists) return 'already-started';
-      throw error;
+      throw asStartRefusal(error, START_EXECUTION_ERRORS);
     }
   }
 }

@@ -1,15 +1,19 @@
+import { startRetryDelaySeconds } from './backoff.ts';
 import type { LibraConfig, PoolConfig } from './config.ts';
-import { TransitionConflict } from './errors.ts';
+import { StartRefused, TransitionConflict } from './errors.ts';
+import type { Finisher } from './finisher.ts';
 import type { JobRecord, Reservation } from './job-record.ts';
 import { isTerminal } from './job-states.ts';
 import type {
   Clock,
+  JobNotifier,
   JobStore,
   LogPort,
   MetricsSink,
   PoolLimits,
   PoolStore,
   PoolUsage,
+  StartAttempts,
   WaitingJob,
   WaitingJobs,
   WorkflowStarter,
@@ -27,9 +31,13 @@ import type {
 
 export interface AdmissionDeps {
   readonly config: LibraConfig;
-  readonly jobs: JobStore & WaitingJobs;
+  readonly jobs: JobStore & WaitingJobs & StartAttempts;
   readonly pools: PoolStore;
   readonly starter: WorkflowStarter;
+  /** Ends a job whose workflow cannot start: the final move, the release and the wake. */
+  readonly finisher: Finisher;
+  /** Tells the owner of a job that ended START_FAILED. */
+  readonly notifier: JobNotifier;
   readonly metrics: MetricsSink;
   readonly clock: Clock;
   readonly logger: LogPort;
@@ -40,11 +48,22 @@ export interface AdmitOutcome {
   readonly admitted: string[];
   /** The head that did not fit and blocks the pool, when one did. */
   readonly blockedBy?: string;
-  /** Admitted jobs whose workflow did not start; the reconciler starts them again. */
+  /**
+   * Admitted jobs whose workflow did not start: ended START_FAILED, or (a transient failure)
+   * started again by the tick after a backoff.
+   */
   readonly startFailures: string[];
 }
 
 const PAGE_SIZE = 25;
+/** AWS's messages are short; a reason is shown in every listing, so an unexpected long one is cut. */
+const MAX_REASON_CHARS = 2_000;
+
+function describe(error: unknown): string {
+  if (error instanceof Error)
+    return error.name && error.name !== 'Error' ? `${error.name}: ${error.message}` : error.message;
+  return String(error);
+}
 
 /** What asked for a pass: a job was submitted, or capacity may have been given back (a wake, the tick). */
 export type PassCause = 'submitted' | 'wake';
@@ -437,18 +456,72 @@ export class Admission {
     }
   }
 
-  /** Starts the job's workflow; a failure is logged and left to the reconciler, which starts it again. */
+  /**
+   * Starts the job's workflow; true when it started (or had already). A start that fails must
+   * not hold the job's capacity for good: one AWS refused for good (StartRefused) ends the job
+   * START_FAILED at once; any other failure is counted on the job, which stays SCHEDULED for the
+   * tick to start again after a backoff, until config.startRetry.maxAttempts attempts failed.
+   */
   async startWorkflow(job: JobRecord): Promise<boolean> {
     try {
       await this.#deps.starter.start(job);
       return true;
     } catch (error) {
-      this.#deps.logger.error('workflow start failed; the reconciler will start it again', {
+      await this.#startFailed(job, error);
+      return false;
+    }
+  }
+
+  async #startFailed(job: JobRecord, error: unknown): Promise<void> {
+    const { config, jobs, metrics, logger, clock } = this.#deps;
+    const attempts = (job.startAttempts ?? 0) + 1;
+    if (!(error instanceof StartRefused) && attempts < config.startRetry.maxAttempts) {
+      const at = clock();
+      const delay = startRetryDelaySeconds(config.startRetry, attempts);
+      const retryAt = new Date(at.getTime() + delay * 1000).toISOString();
+      metrics.count('startRetried', job.pool);
+      const recorded = await jobs.recordStartFailure(job.jobId, { attempts, retryAt, at: at.toISOString() });
+      logger.warn('workflow start failed; the tick starts it again', {
         jobId: job.jobId,
+        attempt: attempts,
+        of: config.startRetry.maxAttempts,
+        retryAt,
+        // Not recorded: another party counted this failure, or the job moved on (a cancel).
+        recorded,
         error: error as Error,
       });
-      this.#deps.metrics.count('startFailed', job.pool);
-      return false;
+      return;
+    }
+    const message =
+      error instanceof StartRefused
+        ? error.message
+        : `the workflow did not start in ${attempts} attempts; the last failed with: ${describe(error)}`;
+    logger.error('workflow start failed for good; the job ends START_FAILED', {
+      jobId: job.jobId,
+      attempts,
+      error: error as Error,
+    });
+    await this.#endStartFailed(job.jobId, message);
+  }
+
+  /**
+   * The end of a job whose workflow cannot start, as every other end: the move (only from
+   * SCHEDULED: a job that started meanwhile is not failed), the release and the wake, then the
+   * owner's webhook.
+   */
+  async #endStartFailed(jobId: string, message: string): Promise<void> {
+    const { finisher, notifier, logger } = this.#deps;
+    const ended = await finisher.finish(
+      jobId,
+      'FAILED',
+      { code: 'START_FAILED', message: message.slice(0, MAX_REASON_CHARS) },
+      { from: ['SCHEDULED'], alsoCount: 'startFailed' },
+    );
+    if (ended?.status !== 'FAILED' || ended.reason?.code !== 'START_FAILED') return;
+    try {
+      await notifier.notify(jobId, 'FAILED');
+    } catch (error) {
+      logger.warn('webhook for a start failure not delivered', { jobId, error: error as Error });
     }
   }
 

@@ -1,3 +1,4 @@
+import type { LibraConfig } from './config.ts';
 import type { RetryPolicy } from './job-request.ts';
 
 /**
@@ -11,4 +12,13 @@ export function retryDelaysSeconds(policy: RetryPolicy): number[] {
     delays.push(Math.min(policy.maxDelaySeconds, Math.round(raw)));
   }
   return delays;
+}
+
+/**
+ * The wait after a job's `failedAttempts`-th failed workflow start before the next:
+ * initial × multiplier^(failedAttempts - 1), capped.
+ */
+export function startRetryDelaySeconds(policy: LibraConfig['startRetry'], failedAttempts: number): number {
+  const raw = policy.initialDelaySeconds * policy.backoffMultiplier ** (failedAttempts - 1);
+  return Math.min(policy.maxDelaySeconds, Math.round(raw));
 }

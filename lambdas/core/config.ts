@@ -98,6 +98,22 @@ export const libraConfigSchema = z.strictObject({
     }),
     { maxBodyBytes: 256 * 1024, maxCodeBytes: 128 * 1024 },
   ),
+  /**
+   * Workflow starts that fail for a while (throttling, AWS 5xx, ExecutionLimitExceeded, the
+   * network): the job keeps its lease and stays SCHEDULED, and the tick starts it again once
+   * the delay after its last failed attempt has passed; after `maxAttempts` starts in all it
+   * ends START_FAILED. Each attempt is itself one SDK call with its own quick retries. A start
+   * AWS refuses for good (validation, access) ends the job at once. See docs/deploy.md.
+   */
+  startRetry: z._default(
+    z.strictObject({
+      maxAttempts: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(20)), 5),
+      initialDelaySeconds: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(3600)), 30),
+      backoffMultiplier: z._default(z.number().check(z.minimum(1), z.maximum(10)), 2),
+      maxDelaySeconds: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(3600)), 300),
+    }),
+    { maxAttempts: 5, initialDelaySeconds: 30, backoffMultiplier: 2, maxDelaySeconds: 300 },
+  ),
   alarmEmail: z.optional(z.email()),
 });
 

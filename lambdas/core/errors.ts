@@ -82,3 +82,20 @@ export class TransitionConflict extends Error {
     this.actualStatus = actualStatus;
   }
 }
+
+/**
+ * A workflow start that AWS refused for good (validation, a missing or deleted state machine,
+ * input too large, access denied, a KMS key it cannot use): trying again changes nothing, so
+ * the job ends START_FAILED at once. The adapters decide which errors are this; any other start
+ * error is taken as transient and tried again a bounded number of times.
+ */
+export class StartRefused extends Error {
+  /** AWS's error name, e.g. InvalidExecutionInput. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StartRefused';
+    this.code = code;
+  }
+}

@@ -1,7 +1,13 @@
 import { TransitionConflict } from './errors.ts';
 import { countJobFinished } from './job-ends.ts';
 import type { JobRecord } from './job-record.ts';
-import { allowedSources, isTerminal, type Reason, type TerminalStatus } from './job-states.ts';
+import {
+  allowedSources,
+  isTerminal,
+  type JobStatus,
+  type Reason,
+  type TerminalStatus,
+} from './job-states.ts';
 import type { Clock, IntakeQueue, JobStore, LogPort, MetricsSink, PoolStore } from './ports.ts';
 
 export interface FinisherDeps {
@@ -12,6 +18,13 @@ export interface FinisherDeps {
   readonly logger: LogPort;
   /** Counts jobsFinished for each end this finisher records; none when absent. */
   readonly metrics?: MetricsSink;
+}
+
+export interface FinishOptions {
+  /** The only statuses the job may end from; every status that may reach `status` when absent. */
+  readonly from?: readonly JobStatus[];
+  /** A metric counted, with jobsFinished, by the call that makes the move. */
+  readonly alsoCount?: string;
 }
 
 /**
@@ -29,17 +42,25 @@ export class Finisher {
     this.#deps = deps;
   }
 
-  async finish(jobId: string, status: TerminalStatus, reason?: Reason): Promise<JobRecord | undefined> {
+  async finish(
+    jobId: string,
+    status: TerminalStatus,
+    reason?: Reason,
+    options: FinishOptions = {},
+  ): Promise<JobRecord | undefined> {
     const { jobs, pools, intake, clock, logger, metrics } = this.#deps;
     let job: JobRecord | undefined;
     try {
-      job = await jobs.transition(jobId, allowedSources(status), status, {
+      job = await jobs.transition(jobId, options.from ?? allowedSources(status), status, {
         at: clock().toISOString(),
         ...(reason && { reason }),
       });
       // Counted as soon as the move is made: a later step that fails is retried, and the retry
       // finds the job ended and does not count it again.
-      if (metrics) countJobFinished(metrics, job.pool, status);
+      if (metrics) {
+        countJobFinished(metrics, job.pool, status);
+        if (options.alsoCount) metrics.count(options.alsoCount, job.pool);
+      }
     } catch (error) {
       if (!(error instanceof TransitionConflict)) throw error;
       job = await jobs.getJob(jobId);

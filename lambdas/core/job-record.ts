@@ -50,6 +50,10 @@ export interface JobRecord {
   readonly backendState?: string;
   /** Where to look at the run: Spark UI, logs, local output files. */
   readonly links?: Readonly<Record<string, string>>;
+  /** Workflow starts that failed transiently while the job was SCHEDULED (none: absent). */
+  readonly startAttempts?: number;
+  /** When the tick may try the job's start again after such a failure. */
+  readonly nextStartAt?: string;
   /** Hash of the submitted body, kept for Idempotency-Key replays. */
   readonly requestHash: string;
 }

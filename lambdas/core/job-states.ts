@@ -30,7 +30,7 @@ export const MOVES: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
   SUBMITTED: ['VALIDATING'],
   VALIDATING: ['QUEUED'],
   QUEUED: ['SCHEDULED', 'CANCELLED', 'TIMEOUT'],
-  SCHEDULED: ['RUNNING', 'CANCELLING', 'CANCELLED'],
+  SCHEDULED: ['RUNNING', 'CANCELLING', 'CANCELLED', 'FAILED'],
   RUNNING: ['SUCCEEDED', 'FAILED', 'TIMEOUT', 'RETRYING', 'CANCELLING'],
   RETRYING: ['RUNNING', 'CANCELLING', 'FAILED'],
   CANCELLING: ['CANCELLED', 'SUCCEEDED', 'FAILED'],
@@ -71,6 +71,8 @@ export const REASON_CODES = [
   'CANCELLED_BY_USER',
   'BACKEND_UNAVAILABLE',
   'LOCAL_SPARK_UNAVAILABLE',
+  /** The workflow could not be started: refused for good, or still failing after its retries. */
+  'START_FAILED',
 ] as const;
 export type ReasonCode = (typeof REASON_CODES)[number];
 

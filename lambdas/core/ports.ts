@@ -191,7 +191,32 @@ export interface IntakeQueue {
 
 export type StartResult = 'started' | 'already-started';
 
-/** Starts the job's workflow, named after the job so that a second start of the same job is a no-op. */
+/** A workflow start that failed transiently, as kept on the SCHEDULED job between its attempts. */
+export interface StartFailure {
+  /** The attempts failed so far, this one included. */
+  readonly attempts: number;
+  /** When the start may be tried again. */
+  readonly retryAt: string;
+  readonly at: string;
+}
+
+/**
+ * The count of a SCHEDULED job's failed workflow starts, kept on its record across admission
+ * passes and ticks: one conditional write each, so two parties that saw the same failure count
+ * it once.
+ */
+export interface StartAttempts {
+  /**
+   * Records failed attempt `failure.attempts` if the job is SCHEDULED and had `attempts - 1`
+   * failures recorded; false when it was not (another party recorded it, or the job moved on).
+   */
+  recordStartFailure(jobId: string, failure: StartFailure): Promise<boolean>;
+}
+
+/**
+ * Starts the job's workflow, named after the job so that a second start of the same job is a
+ * no-op. A start AWS refuses for good is thrown as StartRefused; any other error is transient.
+ */
 export interface WorkflowStarter {
   start(job: JobRecord): Promise<StartResult>;
 }
@@ -243,7 +268,10 @@ export interface SparkRunControl {
   cancelRun(job: JobRecord): Promise<void>;
 }
 
-/** Where inline code is kept for the backend to read (the artifacts bucket, a folder locally). */
+/**
+ * Where inline code is kept for the backend to read (the artifacts bucket, a folder locally). A
+ * put refused for good is thrown as StartRefused, as a workflow start is.
+ */
 export interface ArtifactStore {
   putCode(jobId: string, jobType: 'sql' | 'python', code: string): Promise<void>;
 }

@@ -18,7 +18,8 @@ export interface ExecutionWatch {
  * The reconciler, run on every tick (DESIGN §4). It makes the store true again after any
  * crash between two steps: leases of finished or missing jobs are released; a job that holds
  * a lease but is still QUEUED is scheduled (its admission stopped half-way); SCHEDULED jobs
- * whose workflow may not have started are started again (idempotent by name); QUEUED jobs past
+ * whose workflow may not have started are started again (idempotent by name), after the backoff
+ * of their last failed start, and end START_FAILED when they cannot be; QUEUED jobs past
  * the pool's maxWaitMinutes time out; the waiting counter is recounted.
  */
 
@@ -98,8 +99,12 @@ export class Reconciler {
           );
           report.finalized.push(jobId);
         } else if (state === undefined && job.status === 'SCHEDULED') {
-          const since = Date.parse(job.scheduledAt ?? job.updatedAt);
-          if (now.getTime() - since >= START_GRACE_MS && (await this.#admission.startWorkflow(job))) {
+          // After a failed start, when its backoff is over; else once admission had time to start it.
+          const due =
+            job.nextStartAt !== undefined
+              ? Date.parse(job.nextStartAt)
+              : Date.parse(job.scheduledAt ?? job.updatedAt) + START_GRACE_MS;
+          if (now.getTime() >= due && (await this.#admission.startWorkflow(job))) {
             report.restarted.push(jobId);
           }
         }

@@ -1,6 +1,11 @@
 import * as sfn from '@aws-sdk/client-sfn';
 import { artifactLocations, s3ArtifactStoreOnFirstUse, targetsFromJson } from '#adapters/aws-backends.ts';
-import { requiredEnv, storeWiringFromEnvironment } from '#adapters/aws-environment.ts';
+import {
+  intakeOnFirstUse,
+  notifierOnFirstUse,
+  requiredEnv,
+  storeWiringFromEnvironment,
+} from '#adapters/aws-environment.ts';
 import { composeAdmitter } from '#adapters/compose.ts';
 import { atInit } from '#adapters/sdk.ts';
 import { StepFunctionsExecutions } from '#adapters/sfn-workflow-starter.ts';
@@ -10,8 +15,9 @@ import { createAdmissionHandler } from '#handlers/admission.ts';
 
 // The intake queue's function: it leases capacity and starts the workflow of each job it admits.
 // At init: DynamoDB (every pass reads the pool and its waiting jobs) and Step Functions (starting
-// workflows is what admitting a job is). On first use: S3, for jobs whose code is inline only.
-// Never: SQS, Lambda, EMR — admission does not wake pools, notify or stop runs.
+// workflows is what admitting a job is). On first use: S3, for jobs whose code is inline only;
+// SQS and Lambda, for the rare job whose workflow cannot start, which admission ends START_FAILED
+// (waking its pool, invoking the notifier). Never: EMR — admission does not stop runs.
 const wiring = storeWiringFromEnvironment();
 const bucket = requiredEnv('ARTIFACTS_BUCKET');
 const starter = new JobLauncher({
@@ -26,5 +32,8 @@ const starter = new JobLauncher({
 });
 
 export const handler = tracedHandler(
-  createAdmissionHandler({ ...wiring, ...composeAdmitter({ ...wiring, starter }) }),
+  createAdmissionHandler({
+    ...wiring,
+    ...composeAdmitter({ ...wiring, starter, intake: intakeOnFirstUse(), notifier: notifierOnFirstUse() }),
+  }),
 );

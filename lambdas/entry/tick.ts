@@ -22,8 +22,9 @@ import { createTickHandler } from '#handlers/tick.ts';
 // At init: DynamoDB (every tick reads each pool, its leases and its waiting jobs) and Step
 // Functions (the reconciler describes the execution of every job that holds a lease, and
 // admitting starts workflows). On first use, for the rare job whose execution ended unseen, which
-// the reconciler finalizes: EMR Serverless or EMR on EKS (stopping its run, if one may be going),
-// SQS (waking its pool) and Lambda (invoking the notifier); and S3, for inline code only.
+// the reconciler finalizes, or whose workflow cannot start: EMR Serverless or EMR on EKS (stopping
+// its run, if one may be going), SQS (waking its pool) and Lambda (invoking the notifier); and S3,
+// for inline code only.
 const wiring = storeWiringFromEnvironment();
 const stateMachineArn = requiredEnv('STATE_MACHINE_ARN');
 const stepFunctions = atInit(sfn, (sdk) => new sdk.SFNClient({}));

@@ -85,6 +85,8 @@ describe('Observability alarms', () => {
         'DeadLetters',
         'OldestWaitDefault',
         'OldestWaitEtlNightly',
+        'StartFailedDefault',
+        'StartFailedEtlNightly',
         'WorkflowFailures',
       ].sort(),
     );
@@ -164,6 +166,22 @@ describe('Observability alarms', () => {
         },
       ],
     });
+  });
+
+  it('fires per pool as soon as one job ends START_FAILED', () => {
+    expect(alarmOf('StartFailedEtlNightly')).toMatchObject({
+      Namespace: 'Libra',
+      MetricName: 'startFailed',
+      Dimensions: [
+        { Name: 'pool', Value: 'etl-nightly' },
+        { Name: 'service', Value: 'libra' },
+      ],
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 1,
+      EvaluationPeriods: 1,
+    });
+    expect(alarmOf('StartFailedDefault').Dimensions).toContainEqual({ Name: 'pool', Value: 'default' });
   });
 
   it('fires per pool when the oldest wait nears maxWaitMinutes and when capacity stays saturated 30 minutes', () => {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StartRefused } from '#core/errors.ts';
 import {
   checkConverged,
   createHarness,
@@ -212,6 +213,48 @@ const reconcilerPass: Scenario = {
   },
 };
 
+/**
+ * Pool p, A (priority 7), B and C submitted; every start of A is refused for good. The
+ * operation: the admission pass, which ends A START_FAILED and starts B; C takes A's room.
+ */
+const startRefused: Scenario = {
+  async setup(h) {
+    const ids = await admissionPass.setup(h);
+    h.starter.refused.set(
+      ids.A as string,
+      () => new StartRefused('InvalidExecutionInput', 'Step Functions StartExecution refused it'),
+    );
+    return ids;
+  },
+  run: admissionPass.run,
+  async settled(h, { A, B, C }) {
+    const a = await h.jobs.getJob(A as string);
+    expect(a?.status).toBe('FAILED');
+    expect(a?.reason?.code).toBe('START_FAILED');
+    // The wake, lost or not, is answered by the tick's admission pass.
+    expect(started(h)).toEqual(sorted(B, C));
+  },
+};
+
+/**
+ * Pool p, A (priority 7), B and C submitted; A's first start fails transiently. The operation:
+ * the admission pass, which counts A's failed start on its record; the tick starts A again.
+ */
+const startRetried: Scenario = {
+  async setup(h) {
+    const ids = await admissionPass.setup(h);
+    h.faults.arm({ name: 'prep', match: forJob('start', ids.A as string), timing: 'before' });
+    return ids;
+  },
+  run: admissionPass.run,
+  async settled(h, { A, B, C }) {
+    expect(h.faults.firedNamed('prep')).toHaveLength(1);
+    expect(started(h)).toEqual(sorted(A, B));
+    expect(await status(h, A as string)).toBe('SCHEDULED');
+    expect(await status(h, C as string)).toBe('QUEUED');
+  },
+};
+
 /** Pool p full with A (RUNNING) and B; C waits. The operation: the workflow finishes A. */
 const finish: Scenario = {
   async setup(h) {
@@ -390,6 +433,35 @@ const SCENARIOS = {
       { call: 'ensurePool', label: 'of a pool never used', match: () => onPool('ensurePool', 'idle') },
     ],
   },
+  'admission pass, a start refused for good': {
+    scenario: startRefused,
+    cases: [
+      { call: 'transition', label: 'to FAILED', match: ({ A }) => transitionTo('FAILED', A) },
+      {
+        call: 'history',
+        label: 'of FAILED',
+        match: ({ A }) => and(historyOf('FAILED'), forJob('history', A as string)),
+      },
+      {
+        call: 'release',
+        label: 'of the job that cannot start',
+        match: ({ A }) => forJob('release', A as string),
+      },
+      { call: 'intakeSend', label: 'of the wake', match: () => CALLS.intakeSend },
+      // A webhook can never fail a job's end: it is logged.
+      { call: 'notify', label: 'of FAILED', match: ({ A }) => forJob('notify', A as string), absorbed: true },
+    ],
+  },
+  'admission pass, a start that fails transiently': {
+    scenario: startRetried,
+    cases: [
+      {
+        call: 'recordStartFailure',
+        label: 'of the failed attempt',
+        match: ({ A }) => forJob('recordStartFailure', A as string),
+      },
+    ],
+  },
   finish: {
     scenario: finish,
     cases: [
@@ -490,7 +562,9 @@ describe('the catalogue of calls', () => {
       h.faults.committed.length = 0;
       await scenario.run(h, ids);
       // A tick ends with an admission pass: its calls are those the admission-pass table fails.
-      const alsoCovered = scenario === reconcilerPass ? SCENARIOS['admission pass'].cases : [];
+      const alsoCovered = [reconcilerPass, startRefused, startRetried].includes(scenario)
+        ? SCENARIOS['admission pass'].cases
+        : [];
       const covered = new Set([...cases, ...alsoCovered].map((c) => c.call as string));
       const made = new Set(
         h.faults.committed.map((call) => classify(call) ?? `unknown ${JSON.stringify(call)}`),

@@ -4,7 +4,7 @@ import type { JobStatus } from '#core/job-states.ts';
 import type { RecordingStarter } from '../../local/recording-starter.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import { startLocalRuntime } from '../../local/runtime.ts';
-import { aheadOf, sizedJob } from '../support/admission.ts';
+import { aheadOf, eventually, sizedJob } from '../support/admission.ts';
 import { type Reply, testConfig } from '../support/api.ts';
 
 /**
@@ -42,15 +42,6 @@ async function start(): Promise<LocalRuntime> {
 }
 
 const startedOf = (rt: LocalRuntime) => (rt.starter as RecordingStarter).started;
-
-/** Waits for something the runtime does in the background (the intake queue, a tick). */
-async function eventually(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`still not true: ${what}`);
-}
 
 /** A reply over HTTP, shaped as the handler tests read one. */
 async function reply(response: Response): Promise<Reply> {

@@ -77,6 +77,8 @@ describe('jobs that end while queued', () => {
         jobs: parts.jobs,
         pools: parts.pools,
         starter: new RecordingStarter(),
+        finisher: parts.finisher,
+        notifier: w.notifier,
         config: w.config,
         metrics,
         logger: w.logger,

@@ -10,7 +10,7 @@ import { Finisher } from '#core/finisher.ts';
 import type { JobRecord } from '#core/job-record.ts';
 import type { JobService } from '#core/job-service.ts';
 import { isTerminal, type JobStatus } from '#core/job-states.ts';
-import type { IntakeMessage, PoolUsage, StartResult, WaitingJob } from '#core/ports.ts';
+import type { IntakeMessage, JobNotifier, PoolUsage, StartResult, WaitingJob } from '#core/ports.ts';
 import { Reconciler } from '#core/reconciler.ts';
 import { createAdmissionHandler } from '#handlers/admission.ts';
 import { createTickHandler } from '#handlers/tick.ts';
@@ -53,15 +53,24 @@ export class CountingStarter extends RecordingStarter {
   readonly calls = new Map<string, number>();
   /** Starts asked for a job whose record was not SCHEDULED. */
   readonly notScheduled: { jobId: string; status: JobStatus }[] = [];
+  /** Jobs whose every start is refused for good, with what Step Functions answers (StartRefused). */
+  readonly refused = new Map<string, () => Error>();
 
   override async start(job: JobRecord): Promise<StartResult> {
     this.calls.set(job.jobId, (this.calls.get(job.jobId) ?? 0) + 1);
     if (job.status !== 'SCHEDULED') this.notScheduled.push({ jobId: job.jobId, status: job.status });
+    const refusal = this.refused.get(job.jobId);
+    if (refusal) throw refusal();
     return super.start(job);
   }
 }
 
 export const OWNER = iamCaller('admission-tests');
+
+export interface Notified {
+  readonly jobId: string;
+  readonly status: JobStatus;
+}
 
 export interface Harness {
   readonly config: LibraConfig;
@@ -71,6 +80,8 @@ export interface Harness {
   /** The intake queue as a list: what was sent and not yet delivered. */
   readonly intake: RecordingIntake;
   readonly starter: CountingStarter;
+  /** The webhooks asked for by admission and the reconciler (the notifier function's invocations). */
+  readonly notified: Notified[];
   readonly metrics: InMemoryMetrics;
   readonly api: Api;
   readonly service: JobService;
@@ -111,6 +122,15 @@ export async function leaseOutsideAdmission(h: Harness, jobId: string): Promise<
   );
 }
 
+/** Waits for something a runtime does in the background (its intake queue, a tick); 5 s at most. */
+export async function eventually(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`still not true: ${what}`);
+}
+
 /** A new empty job table on the test database, named uniquely. */
 export async function freshTable(db: TestDatabase): Promise<string> {
   const name = `admission-${++tableCount}`;
@@ -132,13 +152,24 @@ export function createHarness(db: TestDatabase, options: HarnessOptions): Harnes
   const metrics = new InMemoryMetrics();
   const logger = silent();
 
+  const notified: Notified[] = [];
+  const notifier: JobNotifier = {
+    notify: (jobId, status) =>
+      faults.run({ service: 'lambda', operation: 'Invoke', input: { jobId, status } }, async () => {
+        notified.push({ jobId, status });
+      }),
+  };
+
   // As composeAdmission builds them, with the injected clock.
   const jobs = new DynamoJobStore({ client, tableName, retentionDays: config.retention.days });
   const pools = new DynamoPoolStore({ client, tableName });
+  const finisher = new Finisher({ jobs, pools, intake: faultyIntake, clock: clock.now, logger, metrics });
   const deps: AdmissionDeps = {
     jobs,
     pools,
     starter: faults.wrapStarter(starter),
+    finisher,
+    notifier,
     config,
     metrics,
     logger,
@@ -146,7 +177,6 @@ export function createHarness(db: TestDatabase, options: HarnessOptions): Harnes
   };
   const admission = new Admission(deps);
   const reconciler = new Reconciler(deps, admission);
-  const finisher = new Finisher({ ...deps, intake: faultyIntake });
   const admissionHandler = createAdmissionHandler({ admission, metrics, logger });
   const tickHandler = createTickHandler({ admission, reconciler, metrics, logger });
   // As composeApi builds it (serviceApi), over the same faulty client and intake.
@@ -164,6 +194,7 @@ export function createHarness(db: TestDatabase, options: HarnessOptions): Harnes
     faults,
     intake,
     starter,
+    notified,
     metrics,
     api,
     service,
@@ -295,7 +326,8 @@ export interface ConvergedOptions {
 /**
  * What must hold once a tick (reconciler pass + admission pass) ran after the faults, besides
  * the step invariants: every lease belongs to an admitted, unfinished job and every such job
- * holds one; every job that was admitted was started, once, and no other job was; no waiting
+ * holds one; every job that was admitted was started, once, and no other job was (but one that
+ * ended START_FAILED, never started); no waiting
  * job that could be admitted still waits.
  */
 export async function checkConverged(
@@ -342,9 +374,11 @@ export async function checkConverged(
       const lease = states.get(job.pool)?.usage.leases[jobId];
       expectTrue(lease !== undefined, `${jobId} is ${job.status} and holds no lease`);
     }
+    // A job whose workflow could not start was admitted, and ended START_FAILED unstarted.
+    const startFailed = job.status === 'FAILED' && job.reason?.code === 'START_FAILED';
     expectTrue(
-      admitted === started,
-      `${jobId} is ${job.status}, admitted=${admitted} but started=${started}`,
+      startFailed ? admitted && !started : admitted === started,
+      `${jobId} is ${job.status}${startFailed ? ' (START_FAILED)' : ''}, admitted=${admitted} but started=${started}`,
     );
   }
   expectTrue(

@@ -19,8 +19,11 @@ export type FaultTiming = 'before' | 'after';
 
 /** One call through a wrapped port: a DynamoDB command, an intake send or a workflow start. */
 export interface BoundaryCall {
-  readonly service: 'dynamodb' | 'sqs' | 'sfn';
-  /** DynamoDB: the command's class name (GetCommand …); SQS: 'SendMessage'; Step Functions: 'StartExecution'. */
+  readonly service: 'dynamodb' | 'sqs' | 'sfn' | 'lambda';
+  /**
+   * DynamoDB: the command's class name (GetCommand …); SQS: 'SendMessage'; Step Functions:
+   * 'StartExecution'; Lambda: 'Invoke' (the notifier function).
+   */
   readonly operation: string;
   // biome-ignore lint/suspicious/noExplicitAny: command inputs are read loosely by matchers
   readonly input: any;
@@ -37,6 +40,11 @@ export interface FaultPlan {
   readonly nth?: number;
   /** Every matching call from the nth on fails: a fault that does not go away by itself. */
   readonly persistent?: boolean;
+  /**
+   * What the call throws instead of an InjectedFault ('before' only): an error the service
+   * itself would answer, e.g. a start Step Functions refuses for good.
+   */
+  readonly error?: (call: BoundaryCall) => Error;
 }
 
 export interface FiredFault {
@@ -166,6 +174,7 @@ export class FaultInjector {
   #fire(armed: Armed, call: BoundaryCall): never {
     if (!armed.plan.persistent) this.#armed = this.#armed.filter((a) => a !== armed);
     this.fired.push({ name: armed.plan.name, timing: armed.plan.timing, call });
+    if (armed.plan.error && armed.plan.timing === 'before') throw armed.plan.error(call);
     throw new InjectedFault(armed.plan.name, armed.plan.timing);
   }
 
@@ -251,9 +260,15 @@ export const CALLS = {
     c.operation === 'QueryCommand' &&
     c.input.IndexName === JOB_TABLE.indexes.waiting.indexName &&
     c.input.Select !== 'COUNT',
-  // SQS and Step Functions
+  // A failed workflow start counted on the job (DynamoJobStore.recordStartFailure).
+  recordStartFailure: (c: BoundaryCall) =>
+    c.operation === 'UpdateCommand' &&
+    isJobKey(c.input.Key) &&
+    expression(c, 'UpdateExpression').includes('startAttempts = :attempts'),
+  // SQS, Step Functions and the notifier function
   intakeSend: (c: BoundaryCall) => c.service === 'sqs',
   start: (c: BoundaryCall) => c.service === 'sfn',
+  notify: (c: BoundaryCall) => c.service === 'lambda',
 } as const satisfies Record<string, CallMatcher>;
 
 export type CallName = keyof typeof CALLS;

@@ -356,6 +356,12 @@ export class WorkflowHarness {
       jobs: this.jobs,
       pools: this.pools,
       starter: launcher,
+      finisher,
+      notifier: {
+        notify: async (jobId, status) => {
+          await notifier.notify(jobId, status);
+        },
+      },
       metrics,
       clock,
       logger,

@@ -44,6 +44,16 @@ describe('config: defaults', () => {
       admins: [],
       retention: { days: 90 },
       limits: { maxBodyBytes: 256 * 1024, maxCodeBytes: 128 * 1024 },
+      startRetry: { maxAttempts: 5, initialDelaySeconds: 30, backoffMultiplier: 2, maxDelaySeconds: 300 },
+    });
+  });
+
+  it('fills the start retries a configuration leaves out from those it gives', () => {
+    expect(parseConfig({ startRetry: { maxAttempts: 2, maxDelaySeconds: 60 } }).startRetry).toEqual({
+      maxAttempts: 2,
+      initialDelaySeconds: 30,
+      backoffMultiplier: 2,
+      maxDelaySeconds: 60,
     });
   });
 
@@ -149,6 +159,11 @@ describe('config: refusals name the offending key', () => {
     [{ retention: { days: 0 } }, 'libra.retention.days', undefined],
     [{ retention: { days: 3651 } }, 'libra.retention.days', undefined],
     [{ limits: { maxBodyBytes: 0 } }, 'libra.limits.maxBodyBytes', undefined],
+    [{ startRetry: { maxAttempts: 0 } }, 'libra.startRetry.maxAttempts', undefined],
+    [{ startRetry: { maxAttempts: 1.5 } }, 'libra.startRetry.maxAttempts', undefined],
+    [{ startRetry: { backoffMultiplier: 0.5 } }, 'libra.startRetry.backoffMultiplier', undefined],
+    [{ startRetry: { initialDelaySeconds: 0 } }, 'libra.startRetry.initialDelaySeconds', undefined],
+    [{ startRetry: { retries: 3 } }, 'libra.startRetry.retries', 'unknown key'],
     [{ admins: [''] }, 'libra.admins.0', undefined],
     [{ alarmEmail: 'not-an-email' }, 'libra.alarmEmail', undefined],
   ])('refuses %j at %s', (raw, key, message) => {

@@ -21,6 +21,8 @@ const DESIGN_MOVES: ReadonlyArray<readonly [JobStatus, JobStatus]> = [
   ['SCHEDULED', 'RUNNING'],
   ['SCHEDULED', 'CANCELLING'],
   ['SCHEDULED', 'CANCELLED'],
+  // A workflow that cannot start: START_FAILED (the AWS contract's "no poison job").
+  ['SCHEDULED', 'FAILED'],
   ['RUNNING', 'SUCCEEDED'],
   ['RUNNING', 'FAILED'],
   ['RUNNING', 'TIMEOUT'],
