@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { awsRequestProblems, SUBMIT_LOCATIONS, submitTargets } from './aws-limits.ts';
 import { retryDelaysSeconds } from './backoff.ts';
 import { isAdmin, type LibraConfig, mayUsePool } from './config.ts';
 import {
@@ -29,6 +30,7 @@ import type {
   WorkflowControl,
 } from './ports.ts';
 import { sizeJob } from './sizing.ts';
+import { workflowInput } from './workflow-input.ts';
 
 export interface JobServiceDeps {
   readonly store: JobStore;
@@ -175,24 +177,8 @@ export class JobService {
     if (!placed.ok) throw new ValidationError('the job does not fit its pool', placed.errors);
 
     const hash = requestHash(body);
-    let jobId = this.#deps.newJobId();
-    if (idempotencyKey !== undefined) {
-      const claim = await this.#deps.store.claimIdempotencyKey(principal, idempotencyKey, jobId, hash);
-      if (!claim.claimed) {
-        if (claim.requestHash !== hash) {
-          throw new ConflictError('this Idempotency-Key was used with another request body', [
-            { field: 'Idempotency-Key', message: `already used for job ${claim.jobId}` },
-          ]);
-        }
-        const existing = await this.#deps.store.getJob(claim.jobId);
-        if (existing) return { job: existing, replayed: true };
-        // The first call claimed the key and stopped before writing the job: finish its work.
-        jobId = claim.jobId;
-      }
-    }
-
     const now = this.#deps.clock().toISOString();
-    const job: JobRecord = {
+    const jobWithId = (jobId: string): JobRecord => ({
       jobId,
       owner: principal,
       status: 'QUEUED',
@@ -223,7 +209,32 @@ export class JobService {
       queuedAt: now,
       updatedAt: now,
       requestHash: hash,
-    };
+    });
+
+    let jobId = this.#deps.newJobId();
+    // What AWS would refuse when the job starts is refused now, before anything is stored: the
+    // workflow input admission would build (measured with the longest targets the pool may
+    // have), the StartExecution that carries it and the backend's StartJobRun.
+    const refused = awsRequestProblems(
+      workflowInput(jobWithId(jobId), submitTargets(pool), SUBMIT_LOCATIONS, config.retention.days),
+    );
+    if (refused.length > 0) throw new ValidationError('AWS would refuse to run this job', refused);
+
+    if (idempotencyKey !== undefined) {
+      const claim = await this.#deps.store.claimIdempotencyKey(principal, idempotencyKey, jobId, hash);
+      if (!claim.claimed) {
+        if (claim.requestHash !== hash) {
+          throw new ConflictError('this Idempotency-Key was used with another request body', [
+            { field: 'Idempotency-Key', message: `already used for job ${claim.jobId}` },
+          ]);
+        }
+        const existing = await this.#deps.store.getJob(claim.jobId);
+        if (existing) return { job: existing, replayed: true };
+        // The first call claimed the key and stopped before writing the job: finish its work.
+        jobId = claim.jobId;
+      }
+    }
+    const job = jobWithId(jobId);
     const { store, pools, intake, metrics, logger } = this.#deps;
     // Backpressure before the job is written: a full queue refuses, and nothing is stored.
     if (!(await pools.reserveQueueSlot(poolName, pool.maxQueueSize))) {
