@@ -61,7 +61,9 @@ export function awsPattern(pattern: string): RegExp {
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i] as string;
     if (c === '\\') {
-      source += c + (pattern[i + 1] ?? '');
+      const next = pattern[i + 1] ?? '';
+      // Java lets any punctuation be escaped; a unicode-mode RegExp only its own syntax characters.
+      source += /[A-Za-z0-9]/.test(next) ? c + next : `\\u{${next.codePointAt(0)?.toString(16) ?? '5c'}}`;
       i++;
     } else if (c === '[') {
       inClass = true;
