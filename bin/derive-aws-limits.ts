@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
+import type { AwsLimit } from '../lambdas/core/aws-limits.ts';
 
 /**
  * Derives the limits AWS puts on the calls a job request reaches — EMR Serverless and EMR on EKS
@@ -66,7 +67,8 @@ const LIMIT_PATHS: Record<Api, Record<string, string>> = {
   stepFunctions: { name: 'name', input: 'input' },
 };
 
-interface ModelShape {
+/** A shape of a botocore service model, as the contract test reads it too. */
+export interface ModelShape {
   type: string;
   min?: number;
   max?: number;
@@ -85,18 +87,8 @@ interface Model {
   shapes: Record<string, ModelShape>;
 }
 
-export interface Limit {
-  /** Where AWS puts it: `<service> <Operation> <member path>`, as an error message names it. */
-  readonly where: string;
-  readonly shape: string;
-  readonly type: string;
-  readonly min?: number;
-  readonly max?: number;
-  readonly pattern?: string;
-}
-
 export interface Derived {
-  readonly limits: Record<Api, Record<string, Limit>>;
+  readonly limits: Record<Api, Record<string, AwsLimit>>;
   readonly shapes: {
     readonly apiVersions: Record<string, string>;
     readonly operations: Record<Api, { service: string; operation: string; input: string }>;
@@ -177,7 +169,7 @@ function shapeAt(model: Model, root: string, path: string): string {
 
 export function derive(dir: string = botocoreDir()): Derived {
   const dataDir = join(dir, 'data');
-  const limits = {} as Record<Api, Record<string, Limit>>;
+  const limits = {} as Record<Api, Record<string, AwsLimit>>;
   const apiVersions: Record<string, string> = {};
   const operations = {} as Derived['shapes']['operations'];
   const shapes: Record<string, Record<string, ModelShape>> = {};

@@ -6,6 +6,7 @@ import { awsPattern } from '#core/aws-limits.ts';
 import type { JobRecord } from '#core/job-record.ts';
 import { JobLauncher } from '#core/launcher.ts';
 import type { ArtifactLocations, BackendTargets } from '#core/workflow-input.ts';
+import type { ModelShape } from '../../bin/derive-aws-limits.ts';
 
 /**
  * AWS's side of the contract, for tests: the calls a job makes, exactly as Libra makes them —
@@ -15,25 +16,12 @@ import type { ArtifactLocations, BackendTargets } from '#core/workflow-input.ts'
  * (test/contract/aws-shapes.json, derived by bin/derive-aws-limits.ts).
  */
 
-interface Shape {
-  type: string;
-  min?: number;
-  max?: number;
-  pattern?: string;
-  enum?: string[];
-  required?: string[];
-  union?: boolean;
-  members?: Record<string, { shape: string }>;
-  member?: { shape: string };
-  key?: { shape: string };
-  value?: { shape: string };
-}
 interface ShapesFile {
   operations: Record<
     'emrServerless' | 'eks' | 'stepFunctions',
     { service: string; operation: string; input: string }
   >;
-  shapes: Record<string, Record<string, Shape>>;
+  shapes: Record<string, Record<string, ModelShape>>;
 }
 
 const SHAPES = JSON.parse(
