@@ -27,7 +27,9 @@ import {
 
 export type LimitedApi = keyof typeof AWS_LIMITS;
 
+/** One member's constraints in a model: its length or size bounds and pattern. */
 export interface AwsLimit {
+  /** `<service> <Operation> <member path>`, as refusals name it. */
   readonly where: string;
   readonly shape: string;
   readonly type: string;
