@@ -5,7 +5,7 @@ import type * as S3 from '@aws-sdk/client-s3';
 import { ConfigError } from '#core/config.ts';
 import type { JobRecord } from '#core/job-record.ts';
 import type { ArtifactStore, SparkRunControl } from '#core/ports.ts';
-import type { ArtifactLocations, BackendTargets } from '#core/workflow-input.ts';
+import type { BackendTargets } from '#core/workflow-input.ts';
 import * as z from '#core/zod.ts';
 import { asStartRefusal, type OperationErrors } from './aws-errors.ts';
 import { onFirstUse, type Sdk } from './sdk.ts';
@@ -46,13 +46,8 @@ export function targetsFromJson(json: string): (pool: string) => BackendTargets 
   };
 }
 
-export function artifactLocations(bucket: string): ArtifactLocations {
-  return {
-    runnersUri: `s3://${bucket}/runners/`,
-    codeUri: (jobId, jobType) => `s3://${bucket}/jobs/${jobId}/code.${jobType === 'sql' ? 'sql' : 'py'}`,
-    logUri: `s3://${bucket}/logs/`,
-  };
-}
+/** The artifacts bucket's layout; core owns it, since submit measures workflow inputs with it. */
+export { s3ArtifactLocations as artifactLocations } from '#core/workflow-input.ts';
 
 export type S3Sdk = Sdk<typeof S3, S3.S3Client>;
 export type EmrServerlessSdk = Sdk<typeof EmrServerless, EmrServerless.EMRServerlessClient>;

@@ -1,3 +1,9 @@
+import {
+  AWS_LIMIT_NOTE,
+  MAX_SPARK_CONF_KEYS,
+  MAX_SPARK_CONF_VALUE_LENGTH,
+  MAX_USER_TAGS,
+} from './aws-limits.ts';
 import type { FieldProblem } from './errors.ts';
 import { JOB_STATUSES } from './job-states.ts';
 import { sparkConfProblems } from './spark-conf-policy.ts';
@@ -83,13 +89,25 @@ export const jobRequestSchema = z
     timeoutMinutes: z.optional(intBetween(1, 10_080)),
     // Checked on the field itself so that forbidden keys are reported even when other fields are invalid.
     sparkConf: z._default(
-      z.record(text(1, 256), z.string().check(z.maxLength(4096))).check(
-        z.superRefine((conf, ctx) => {
-          for (const problem of sparkConfProblems(conf)) {
-            ctx.addIssue({ code: 'custom', path: [problem.key], message: problem.message });
-          }
-        }),
-      ),
+      z
+        .record(
+          text(1, 256),
+          z
+            .string()
+            .check(
+              z.maxLength(
+                MAX_SPARK_CONF_VALUE_LENGTH,
+                `at most ${MAX_SPARK_CONF_VALUE_LENGTH} characters ${AWS_LIMIT_NOTE.propertyValue}`,
+              ),
+            ),
+        )
+        .check(
+          z.superRefine((conf, ctx) => {
+            for (const problem of sparkConfProblems(conf)) {
+              ctx.addIssue({ code: 'custom', path: [problem.key], message: problem.message });
+            }
+          }),
+        ),
       {},
     ),
     name: z.optional(text(1, 256)),
@@ -115,11 +133,20 @@ export const jobRequestSchema = z
       if (req.mainClass !== undefined && (req.code !== undefined || jobTypeOf(req) !== 'jar')) {
         ctx.addIssue({ code: 'custom', path: ['mainClass'], message: 'only with a JAR entryPoint' });
       }
-      if (Object.keys(req.tags).length > 50) {
-        ctx.addIssue({ code: 'custom', path: ['tags'], message: 'at most 50 tags' });
+      // The backend's own limits (fewer tags on EMR on EKS) are checked once it is chosen.
+      if (Object.keys(req.tags).length > MAX_USER_TAGS) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tags'],
+          message: `at most ${MAX_USER_TAGS} tags ${AWS_LIMIT_NOTE.tags}`,
+        });
       }
-      if (Object.keys(req.sparkConf).length > 200) {
-        ctx.addIssue({ code: 'custom', path: ['sparkConf'], message: 'at most 200 keys' });
+      if (Object.keys(req.sparkConf).length > MAX_SPARK_CONF_KEYS) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sparkConf'],
+          message: `at most ${MAX_SPARK_CONF_KEYS} keys ${AWS_LIMIT_NOTE.properties}`,
+        });
       }
       if (req.retryPolicy.initialDelaySeconds > req.retryPolicy.maxDelaySeconds) {
         ctx.addIssue({

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
+import { awsRequestProblems, SUBMIT_LOCATIONS, submitTargets } from './aws-limits.ts';
 import { retryDelaysSeconds } from './backoff.ts';
-import { isAdmin, type LibraConfig, mayUsePool } from './config.ts';
+import { isAdmin, type LibraConfig, mayUsePool, type PoolConfig } from './config.ts';
 import {
   ConflictError,
+  type FieldProblem,
   ForbiddenError,
   NotFoundError,
   PayloadTooLargeError,
@@ -29,6 +31,7 @@ import type {
   WorkflowControl,
 } from './ports.ts';
 import { sizeJob } from './sizing.ts';
+import { workflowInput } from './workflow-input.ts';
 
 export interface JobServiceDeps {
   readonly store: JobStore;
@@ -114,6 +117,112 @@ export function requestHash(body: unknown): string {
   return createHash('sha256').update(canonicalJson(body)).digest('base64url');
 }
 
+/** What a valid request becomes before anything is stored: its pool and its job record, for any id. */
+export interface PreparedJob {
+  readonly poolName: string;
+  readonly pool: PoolConfig;
+  readonly hash: string;
+  jobWithId(jobId: string): JobRecord;
+}
+
+/**
+ * Parses, authorizes, sizes and places a request: the job it would be, or the error that refuses
+ * it. AWS's limits are checked apart (awsRefusals), on the job this builds.
+ */
+export function prepareJob(
+  config: LibraConfig,
+  principal: string,
+  body: unknown,
+  options: { readonly allowInsecureWebhooks: boolean; readonly now: string },
+): PreparedJob {
+  const parsed = parseJobRequest(body);
+  if (!parsed.ok) throw new ValidationError('the job request has invalid fields', parsed.errors);
+  const request = parsed.request;
+
+  const poolName = request.pool ?? 'default';
+  const pool = config.pools[poolName];
+  if (pool === undefined) {
+    throw new ValidationError(`unknown pool '${poolName}'`, [
+      {
+        field: 'pool',
+        message: `no pool named '${poolName}'; pools: ${Object.keys(config.pools).join(', ')}`,
+      },
+    ]);
+  }
+  if (!mayUsePool(pool, principal)) {
+    throw new ForbiddenError(`you may not submit to pool '${poolName}'`, [
+      { field: 'pool', message: 'not allowed for this caller' },
+    ]);
+  }
+  if (
+    request.notifications &&
+    !options.allowInsecureWebhooks &&
+    !request.notifications.webhook.startsWith('https:')
+  ) {
+    throw new ValidationError('webhooks must use https', [
+      { field: 'notifications.webhook', message: 'must be https' },
+    ]);
+  }
+
+  const sized = sizeJob(request.sparkConf, { defaultMaxExecutors: pool.defaultMaxExecutors });
+  if (!sized.ok) throw new ValidationError('the Spark conf cannot be sized', sized.errors);
+  const { resources, sparkConf } = sized.sizing;
+  const placed = placeJob(request.executionMode, resources, pool, poolName);
+  if (!placed.ok) throw new ValidationError('the job does not fit its pool', placed.errors);
+
+  const hash = requestHash(body);
+  const { now } = options;
+  const jobWithId = (jobId: string): JobRecord => ({
+    jobId,
+    owner: principal,
+    status: 'QUEUED',
+    pool: poolName,
+    backend: placed.backend,
+    priority: request.priority,
+    ...(request.name !== undefined && { name: request.name }),
+    tags: request.tags,
+    spec: {
+      jobType: jobTypeOf(request),
+      ...(request.code !== undefined && { code: request.code }),
+      ...(request.entryPoint !== undefined && { entryPoint: request.entryPoint }),
+      ...(request.entryPointArguments !== undefined && {
+        entryPointArguments: request.entryPointArguments,
+      }),
+      ...(request.mainClass !== undefined && { mainClass: request.mainClass }),
+      sparkConf,
+      retryPolicy: request.retryPolicy,
+      retryDelaysSeconds: retryDelaysSeconds(request.retryPolicy),
+      retryOnTimeout: request.retryOnTimeout,
+      timeoutMinutes: request.timeoutMinutes ?? pool.defaultTimeoutMinutes,
+      ...(request.notifications !== undefined && { notifications: request.notifications }),
+    },
+    resources,
+    reservation: { cpuCores: resources.totalCores, memoryMiB: resources.totalMemoryMiB },
+    attempts: 0,
+    submittedAt: now,
+    queuedAt: now,
+    updatedAt: now,
+    requestHash: hash,
+  });
+  return { poolName, pool, hash, jobWithId };
+}
+
+/**
+ * What AWS would refuse of the calls the job makes once admitted (aws-limits.ts): measured on the
+ * workflow input admission builds, with the pool's targets or, where the stack chooses them, the
+ * longest the models allow, and the longest artifacts bucket name.
+ */
+export function awsRefusals(prepared: PreparedJob, jobId: string, config: LibraConfig): FieldProblem[] {
+  return awsRequestProblems(
+    workflowInput(
+      prepared.jobWithId(jobId),
+      submitTargets(prepared.pool),
+      SUBMIT_LOCATIONS,
+      config.retention.days,
+    ),
+  );
+}
+
 /** The job use cases behind the HTTP API: submit, status, list, history, cancel. */
 export class JobService {
   readonly #deps: JobServiceDeps;
@@ -139,43 +248,16 @@ export class JobService {
       ]);
     }
 
-    const parsed = parseJobRequest(body);
-    if (!parsed.ok) throw new ValidationError('the job request has invalid fields', parsed.errors);
-    const request = parsed.request;
-
-    const poolName = request.pool ?? 'default';
-    const pool = config.pools[poolName];
-    if (pool === undefined) {
-      throw new ValidationError(`unknown pool '${poolName}'`, [
-        {
-          field: 'pool',
-          message: `no pool named '${poolName}'; pools: ${Object.keys(config.pools).join(', ')}`,
-        },
-      ]);
-    }
-    if (!mayUsePool(pool, principal)) {
-      throw new ForbiddenError(`you may not submit to pool '${poolName}'`, [
-        { field: 'pool', message: 'not allowed for this caller' },
-      ]);
-    }
-    if (
-      request.notifications &&
-      !this.#deps.allowInsecureWebhooks &&
-      !request.notifications.webhook.startsWith('https:')
-    ) {
-      throw new ValidationError('webhooks must use https', [
-        { field: 'notifications.webhook', message: 'must be https' },
-      ]);
-    }
-
-    const sized = sizeJob(request.sparkConf, { defaultMaxExecutors: pool.defaultMaxExecutors });
-    if (!sized.ok) throw new ValidationError('the Spark conf cannot be sized', sized.errors);
-    const { resources, sparkConf } = sized.sizing;
-    const placed = placeJob(request.executionMode, resources, pool, poolName);
-    if (!placed.ok) throw new ValidationError('the job does not fit its pool', placed.errors);
-
-    const hash = requestHash(body);
+    const prepared = prepareJob(config, principal, body, {
+      allowInsecureWebhooks: this.#deps.allowInsecureWebhooks,
+      now: this.#deps.clock().toISOString(),
+    });
+    const { poolName, pool, hash, jobWithId } = prepared;
     let jobId = this.#deps.newJobId();
+    // What AWS would refuse when the job starts is refused now, before anything is stored.
+    const refused = awsRefusals(prepared, jobId, config);
+    if (refused.length > 0) throw new ValidationError('AWS would refuse to run this job', refused);
+
     if (idempotencyKey !== undefined) {
       const claim = await this.#deps.store.claimIdempotencyKey(principal, idempotencyKey, jobId, hash);
       if (!claim.claimed) {
@@ -190,40 +272,7 @@ export class JobService {
         jobId = claim.jobId;
       }
     }
-
-    const now = this.#deps.clock().toISOString();
-    const job: JobRecord = {
-      jobId,
-      owner: principal,
-      status: 'QUEUED',
-      pool: poolName,
-      backend: placed.backend,
-      priority: request.priority,
-      ...(request.name !== undefined && { name: request.name }),
-      tags: request.tags,
-      spec: {
-        jobType: jobTypeOf(request),
-        ...(request.code !== undefined && { code: request.code }),
-        ...(request.entryPoint !== undefined && { entryPoint: request.entryPoint }),
-        ...(request.entryPointArguments !== undefined && {
-          entryPointArguments: request.entryPointArguments,
-        }),
-        ...(request.mainClass !== undefined && { mainClass: request.mainClass }),
-        sparkConf,
-        retryPolicy: request.retryPolicy,
-        retryDelaysSeconds: retryDelaysSeconds(request.retryPolicy),
-        retryOnTimeout: request.retryOnTimeout,
-        timeoutMinutes: request.timeoutMinutes ?? pool.defaultTimeoutMinutes,
-        ...(request.notifications !== undefined && { notifications: request.notifications }),
-      },
-      resources,
-      reservation: { cpuCores: resources.totalCores, memoryMiB: resources.totalMemoryMiB },
-      attempts: 0,
-      submittedAt: now,
-      queuedAt: now,
-      updatedAt: now,
-      requestHash: hash,
-    };
+    const job = jobWithId(jobId);
     const { store, pools, intake, metrics, logger } = this.#deps;
     // Backpressure before the job is written: a full queue refuses, and nothing is stored.
     if (!(await pools.reserveQueueSlot(poolName, pool.maxQueueSize))) {

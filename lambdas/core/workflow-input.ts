@@ -29,6 +29,15 @@ export interface ArtifactLocations {
   readonly logUri?: string;
 }
 
+/** The artifacts bucket's layout, as deployed: runner scripts, inline code, Spark logs. */
+export function s3ArtifactLocations(bucket: string): ArtifactLocations {
+  return {
+    runnersUri: `s3://${bucket}/runners/`,
+    codeUri: (jobId, jobType) => `s3://${bucket}/jobs/${jobId}/code.${jobType === 'sql' ? 'sql' : 'py'}`,
+    logUri: `s3://${bucket}/logs/`,
+  };
+}
+
 export const NOTIFIABLE_STATUSES = [
   'RUNNING',
   'RETRYING',

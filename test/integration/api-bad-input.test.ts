@@ -27,6 +27,11 @@ beforeAll(async () => {
       pools: {
         tiny: { cpuCores: 4, memoryGb: 8 },
         private: { allowedPrincipals: [iamCaller('insider')] },
+        eks: {
+          backends: {
+            eks: { virtualClusterId: 'abc123', executionRoleArn: 'arn:aws:iam::123456789012:role/etl' },
+          },
+        },
       },
     }),
   );
@@ -114,13 +119,78 @@ describe('submit refuses bad bodies before any write', () => {
     }
   });
 
-  it('413 for a body over 256 KiB, also when base64-encoded; 256 KiB exactly is taken', async () => {
+  it('413 for a body over 256 KiB, also when base64-encoded; 256 KiB exactly is read, then refused for its workflow input', async () => {
     await refused(413, undefined, { rawBody: bodyOfBytes(256 * KIB + 1) });
     await refused(413, undefined, { rawBody: bodyOfBytes(256 * KIB + 1), base64: true });
     await refused(413, undefined, { rawBody: 'x'.repeat(300 * KIB), contentType: 'text/plain' });
 
-    const exact = await api.submit(submitEvent(CALLER, undefined, { rawBody: bodyOfBytes(256 * KIB) }));
-    expect(exact.status).toBe(202);
+    // Taken by the body limit, but the execution input built from it would pass Step Functions' limit.
+    const exact = await refused(400, undefined, { rawBody: bodyOfBytes(256 * KIB) });
+    expect(exact.body.errors).toEqual([
+      { field: '', message: expect.stringMatching(/stepfunctions StartExecution input, max 262144\)$/) },
+    ]);
+    const fits = await api.submit(submitEvent(CALLER, undefined, { rawBody: bodyOfBytes(250 * KIB) }));
+    expect(fits.status).toBe(202);
+  });
+
+  it("400 naming the field and AWS's limit for what EMR would refuse", async () => {
+    const job = (overrides: Readonly<Record<string, unknown>>) => ({
+      entryPoint: 's3://libra-test-bucket/jobs/etl.py',
+      ...overrides,
+    });
+    const manyProperties = Object.fromEntries(
+      Array.from({ length: 101 }, (_, i) => [`spark.custom.k${i}`, 'v']),
+    );
+    const cases: [Record<string, unknown>, string, RegExp][] = [
+      [
+        job({ sparkConf: manyProperties }),
+        'sparkConf',
+        /at most 100 properties, got 101 .*properties, max 100/,
+      ],
+      [job({ sparkConf: { 'spark.custom.a': 'x'.repeat(1025) } }), 'sparkConf.spark.custom.a', /max 1024/],
+      [job({ sparkConf: { 'spark.custom.a': '' } }), 'sparkConf.spark.custom.a', /properties\{value\}/],
+      [job({ sparkConf: { 'spark.custom.a': '   ' } }), 'sparkConf.spark.custom.a', /pattern \.\*\\S\.\*/],
+      [job({ entryPointArguments: ['--day', ' '] }), 'entryPointArguments.1', /entryPointArguments\[\]/],
+      [job({ entryPointArguments: [''] }), 'entryPointArguments.0', /must not be empty/],
+      [job({ tags: { team: 'data,eng' } }), 'tags.team', /tags\{value\}, pattern/],
+      [job({ tags: { owner: 'José' } }), 'tags.owner', /\[A-Za-z0-9 \/_.:=\+@-\]\*/],
+      [
+        job({ pool: 'eks', tags: Object.fromEntries(Array.from({ length: 49 }, (_, i) => [`t${i}`, 'v'])) }),
+        'tags',
+        /at most 50 tags, got 51 \(AWS: emr-containers StartJobRun tags, max 50\); Libra adds its own/,
+      ],
+      [
+        job({ pool: 'eks', entryPoint: `s3://libra-test-bucket/${'a'.repeat(240)}.py` }),
+        'entryPoint',
+        /emr-containers StartJobRun jobDriver\.sparkSubmitJobDriver\.entryPoint, max 256/,
+      ],
+      [
+        job({ mainClass: `a${'b'.repeat(102_400)}`, entryPoint: 's3://libra-test-bucket/a.jar' }),
+        'mainClass',
+        /max 102400/,
+      ],
+    ];
+    for (const [body, field, message] of cases) {
+      const reply = await refused(400, body);
+      expect(reply.body.errors, JSON.stringify(body).slice(0, 200)).toEqual([
+        { field, message: expect.stringMatching(message) },
+      ]);
+    }
+    // Just inside each limit is taken.
+    const inside = [
+      job({
+        sparkConf: Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`spark.custom.k${i}`, 'v'])),
+      }),
+      job({ sparkConf: { 'spark.custom.a': 'x'.repeat(1024) }, entryPointArguments: ['a b', '-'] }),
+      job({ tags: { team: 'data eng/+=.:_@-' } }),
+      job({ pool: 'eks', tags: Object.fromEntries(Array.from({ length: 48 }, (_, i) => [`t${i}`, 'v'])) }),
+      job({ pool: 'eks', tags: { team: 'data,eng José' } }),
+      job({ pool: 'eks', entryPoint: `s3://libra-test-bucket/${'a'.repeat(230)}.py` }),
+    ];
+    for (const body of inside) {
+      const reply = await api.submit(submitEvent(CALLER, body));
+      expect(reply.status, JSON.stringify(reply.body).slice(0, 400)).toBe(202);
+    }
   });
 
   it('413 for code over 128 KiB, counted in UTF-8 bytes; 128 KiB exactly is taken', async () => {

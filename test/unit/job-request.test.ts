@@ -330,19 +330,31 @@ describe('job request: bounds', () => {
     ]);
   });
 
-  it('refuses more than 50 tags and more than 200 conf keys', () => {
-    // Prepare
-    const tags = Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`t${i}`, 'v']));
-    const sparkConf = Object.fromEntries(Array.from({ length: 201 }, (_, i) => [`spark.custom.k${i}`, 'v']));
+  it("refuses more tags and conf keys than either backend's StartJobRun could take, naming AWS's limits", () => {
+    // Prepare: EMR Serverless takes 200 tags (Libra adds 2), each backend 100 properties (sizing keys go elsewhere).
+    const tags = Object.fromEntries(Array.from({ length: 199 }, (_, i) => [`t${i}`, 'v']));
+    const sparkConf = Object.fromEntries(Array.from({ length: 115 }, (_, i) => [`spark.custom.k${i}`, 'v']));
 
     // Act
     const errors = refused(sqlJob({ tags, sparkConf }));
 
     // Assess
+    expect(fields(errors)).toEqual(['tags', 'sparkConf']);
+    expect(errors[0]?.message).toMatch(
+      /^at most 198 tags \(AWS: emr-serverless StartJobRun tags, max 200; emr-containers StartJobRun tags, max 50;/,
+    );
+    expect(errors[1]?.message).toMatch(/^at most 114 keys \(AWS: .*properties, max 100;/);
+  });
+
+  it("refuses a conf value longer than EMR's properties take (1024, not Libra's former 4096)", () => {
+    const errors = refused(sqlJob({ sparkConf: { 'spark.custom.v': 'x'.repeat(1025) } }));
     expect(errors).toEqual([
-      { field: 'tags', message: 'at most 50 tags' },
-      { field: 'sparkConf', message: 'at most 200 keys' },
+      {
+        field: 'sparkConf.spark.custom.v',
+        message: expect.stringMatching(/^at most 1024 characters \(AWS: /),
+      },
     ]);
+    expect(parseJobRequest(sqlJob({ sparkConf: { 'spark.custom.v': 'x'.repeat(1024) } })).ok).toBe(true);
   });
 
   it('refuses a tag key with characters AWS tags do not allow', () => {
