@@ -333,7 +333,9 @@ describe('job request: bounds', () => {
   it('refuses more than 50 tags and more than 200 conf keys', () => {
     // Prepare
     const tags = Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`t${i}`, 'v']));
-    const sparkConf = Object.fromEntries(Array.from({ length: 201 }, (_, i) => [`spark.custom.k${i}`, 'v']));
+    const sparkConf = Object.fromEntries(
+      Array.from({ length: 201 }, (_, i) => [`spark.sql.custom.k${i}`, 'v']),
+    );
 
     // Act
     const errors = refused(sqlJob({ tags, sparkConf }));
