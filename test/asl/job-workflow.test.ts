@@ -145,6 +145,44 @@ describe.concurrent('job.asl.json scenarios', () => {
     expect(await h.lease(jobId)).toBeUndefined();
   });
 
+  it("EMR on EKS with the pool's job template: the run starts with JobTemplateId, on every attempt", async ({
+    expect,
+  }) => {
+    const config = testConfig({
+      pools: {
+        default: {
+          backends: {
+            eks: {
+              virtualClusterId: 'vc-config',
+              executionRoleArn: 'arn:aws:iam::000000000000:role/asl-eks',
+              jobTemplateId: 'tpl0123',
+            },
+          },
+        },
+      },
+    });
+    const withTemplate: HarnessOptions['input'] = (input) => ({
+      ...input,
+      request: { eks: { ...(input.request.eks ?? expect.unreachable()), JobTemplateId: 'tpl0123' } },
+    });
+    const h = await harness({ spark: [fail(), succeed], config, input: withTemplate });
+    const { jobId, execution } = await h.start(
+      sqlJob({ executionMode: 'eks', retryPolicy: { maxRetries: 1 } }),
+    );
+    await execution.done;
+
+    expect(execution.statesEntered.filter((state) => state.startsWith('RunOn'))).toEqual([
+      'RunOnEksWithTemplate',
+      'RunOnEksWithTemplate',
+    ]);
+    expect(await h.job(jobId)).toMatchObject({ status: 'SUCCEEDED', backend: 'eks', attempts: 2 });
+    expect(h.spark.calls.map((call) => call.request.JobTemplateId)).toEqual(['tpl0123', 'tpl0123']);
+    expect(h.spark.calls[1]?.request).toMatchObject({
+      VirtualClusterId: 'vc-asl',
+      ClientToken: `${jobId}-1`,
+    });
+  });
+
   it('nothing here can run it: LOCAL_SPARK_UNAVAILABLE at once, not retried', async ({ expect }) => {
     const h = await harness({ spark: [throwError('Libra.LocalSparkUnavailable')] });
     const { jobId, execution } = await h.start(sqlJob({ retryPolicy: { maxRetries: 2 } }));

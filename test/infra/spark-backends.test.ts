@@ -228,3 +228,81 @@ describe('SparkBackends with pools of their own', () => {
     expect(bring.libra.backends.eksExecutionRoleArns).toEqual([EKS_ROLE]);
   });
 });
+
+describe("SparkBackends with an EKS pool's job template and pod templates", () => {
+  const withTemplates = libraStack({
+    config: {
+      pools: {
+        k8s: {
+          backends: {
+            eks: {
+              virtualClusterId: 'vc0123456789',
+              executionRoleArn: EKS_ROLE,
+              jobTemplateId: 'tpl0abc',
+              podTemplate: {
+                driver: 's3://platform-templates/spark/driver.yaml',
+                executor: 's3://platform-templates/spark/executor.yaml',
+              },
+            },
+          },
+        },
+      },
+    },
+  });
+  const synthesized = Template.fromStack(withTemplates);
+
+  it('tells admission the job template and the pod templates of the pool', () => {
+    const targets = deployedTargets(
+      environmentOf(synthesized, withTemplates, withTemplates.libra.admission.tick),
+    );
+    expect(targets).toMatchObject({
+      k8s: {
+        eks: {
+          virtualClusterId: 'vc0123456789',
+          executionRoleArn: EKS_ROLE,
+          jobTemplateId: 'tpl0abc',
+          podTemplate: {
+            driver: 's3://platform-templates/spark/driver.yaml',
+            executor: 's3://platform-templates/spark/executor.yaml',
+          },
+        },
+      },
+    });
+  });
+
+  it('lets the workflow describe that job template only, and the job role read those pod templates only', () => {
+    const statements = allStatements(synthesized);
+    const describeTemplate = statements.filter((s) =>
+      s.Action.includes('emr-containers:DescribeJobTemplate'),
+    );
+    expect(describeTemplate).toHaveLength(1);
+    expect(JSON.stringify(describeTemplate[0]?.Resource)).toContain(':/jobtemplates/tpl0abc');
+    expect(describeTemplate[0]?.roles).toEqual([logicalId(withTemplates, withTemplates.libra.workflow.role)]);
+
+    const reads = Object.values(synthesized.findResources('AWS::IAM::Policy')).filter((policy) =>
+      JSON.stringify(policy.Properties.PolicyDocument).includes('platform-templates'),
+    );
+    expect(reads).toHaveLength(1);
+    expect(reads[0]?.Properties.Roles).toEqual(['eks-jobs']);
+    expect(reads[0]?.Properties.PolicyDocument.Statement).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 's3:GetObject',
+        Resource: [
+          {
+            'Fn::Join': [
+              '',
+              ['arn:', { Ref: 'AWS::Partition' }, ':s3:::platform-templates/spark/driver.yaml'],
+            ],
+          },
+          {
+            'Fn::Join': [
+              '',
+              ['arn:', { Ref: 'AWS::Partition' }, ':s3:::platform-templates/spark/executor.yaml'],
+            ],
+          },
+        ],
+      },
+    ]);
+  });
+});
