@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FAMILIES, sparkConfProblems } from '#core/spark-conf-policy.ts';
@@ -673,5 +674,19 @@ describe('Spark conf policy: dangerous families cannot slip through (property)',
       ),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('docs/spark-conf.md', () => {
+  it('lists every family of the policy, and no other', () => {
+    const doc = readFileSync(new URL('../../docs/spark-conf.md', import.meta.url), 'utf8');
+    const section = doc.split('## Allowed families')[1]?.split('\n## ')[0] ?? '';
+    const listed = [...section.matchAll(/^\| ([^|]+?) \| (both|EMR on EKS|EMR Serverless) \|/gm)].map((m) => [
+      m[1],
+      m[2],
+    ]);
+    const label = (backends: readonly string[]) =>
+      backends.length === 2 ? 'both' : backends[0] === 'eks' ? 'EMR on EKS' : 'EMR Serverless';
+    expect(listed).toEqual(FAMILIES.map((family) => [family.name, label(family.backends)]));
   });
 });
