@@ -168,6 +168,14 @@ describe('Spark conf policy: smuggling', () => {
     expectRefused(key, "keys are letters, digits, '.', '_' and '-'");
   });
 
+  it('names what a Unicode look-alike key reads as once NFKC-folded', () => {
+    const key = '\uff53park.kubernetes.driver.podTemplateFile';
+    expectRefused(
+      key,
+      "keys are letters, digits, '.', '_' and '-' (it reads as spark.kubernetes.driver.podTemplateFile)",
+    );
+  });
+
   it.each(['1\nspark.kubernetes.container.image=evil', '1\rspark.master=local', 'x\u0000', '\u007f'])(
     'refuses a value with a control character (%j)',
     (value) => {
