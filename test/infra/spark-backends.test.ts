@@ -230,44 +230,23 @@ describe('SparkBackends with pools of their own', () => {
 });
 
 describe("SparkBackends with an EKS pool's job template and pod templates", () => {
-  const withTemplates = libraStack({
-    config: {
-      pools: {
-        k8s: {
-          backends: {
-            eks: {
-              virtualClusterId: 'vc0123456789',
-              executionRoleArn: EKS_ROLE,
-              jobTemplateId: 'tpl0abc',
-              podTemplate: {
-                driver: 's3://platform-templates/spark/driver.yaml',
-                executor: 's3://platform-templates/spark/executor.yaml',
-              },
-            },
-          },
-        },
-      },
+  const eks = {
+    virtualClusterId: 'vc0123456789',
+    executionRoleArn: EKS_ROLE,
+    jobTemplateId: 'tpl0abc',
+    podTemplate: {
+      driver: 's3://platform-templates/spark/driver.yaml',
+      executor: 's3://platform-templates/spark/executor.yaml',
     },
-  });
+  };
+  const withTemplates = libraStack({ config: { pools: { k8s: { backends: { eks } } } } });
   const synthesized = Template.fromStack(withTemplates);
 
   it('tells admission the job template and the pod templates of the pool', () => {
     const targets = deployedTargets(
       environmentOf(synthesized, withTemplates, withTemplates.libra.admission.tick),
     );
-    expect(targets).toMatchObject({
-      k8s: {
-        eks: {
-          virtualClusterId: 'vc0123456789',
-          executionRoleArn: EKS_ROLE,
-          jobTemplateId: 'tpl0abc',
-          podTemplate: {
-            driver: 's3://platform-templates/spark/driver.yaml',
-            executor: 's3://platform-templates/spark/executor.yaml',
-          },
-        },
-      },
-    });
+    expect(targets).toMatchObject({ k8s: { eks: { ...eks, releaseLabel: 'emr-7.5.0-latest' } } });
   });
 
   it('lets the workflow describe that job template only, and the job role read those pod templates only', () => {
