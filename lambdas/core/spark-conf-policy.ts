@@ -308,6 +308,8 @@ function catalogValue(value: string, key: string): string | undefined {
  */
 export function javaOptionsProblem(value: string): string | undefined {
   if (/["'\\]/.test(value)) return 'quotes and backslashes are not allowed in JVM options';
+  // Java splits on whitespace by its own definition, not JavaScript's: with ASCII only, both split alike.
+  if (/[^\x20-\x7e]/.test(value)) return 'JVM options are printable ASCII separated by spaces';
   for (const option of value.split(/\s+/).filter((part) => part !== '')) {
     const why = javaOptionProblem(option);
     if (why) return `${option}: ${why}`;

@@ -559,6 +559,8 @@ describe('Spark conf policy: JVM options', () => {
     ["'-Dspark.master=local'", 'quotes and backslashes'],
     ['-Dspark\\.master=local', 'quotes and backslashes'],
     ['-Xmx64g', 'heap sizes come from'],
+    ['-Dfile.encoding=UTF-8\u00a0-javaagent:/tmp/a.jar', 'printable ASCII'],
+    ['-XX:+UseG1GC\u2003-Dspark.master=local', 'printable ASCII'],
   ])('refuses %s', (options, reason) => {
     for (const key of OPTION_KEYS) expect(problemOf(key, options)?.message).toContain(reason);
   });
