@@ -123,18 +123,22 @@ const KNOWN_CATALOGS = new Set([
 const CATALOG_OPTIONS =
   /^(type|warehouse|uri|default-namespace|cache-enabled|cache\.expiration-interval-ms|catalog-impl|io-impl|glue\.id|glue\.skip-archive|glue\.skip-name-validation|lock-impl|lock\.table|client\.region|s3\.(endpoint|path-style-access|sse\.type|sse\.key|multipart\.[\w.-]+|write\.tags\.[\w.-]+|delete-enabled|preload-client-enabled)|table-default\.[\w.-]+|table-override\.[\w.-]+)$/;
 
-/** Iceberg catalog and FileIO implementations a catalog may name (`catalog-impl`, `io-impl`). */
-const KNOWN_CATALOG_IMPLS = new Set([
-  'org.apache.iceberg.aws.glue.GlueCatalog',
-  'org.apache.iceberg.hive.HiveCatalog',
-  'org.apache.iceberg.hadoop.HadoopCatalog',
-  'org.apache.iceberg.rest.RESTCatalog',
-  'org.apache.iceberg.aws.dynamodb.DynamoDbCatalog',
-  'org.apache.iceberg.aws.s3.S3FileIO',
-  'org.apache.iceberg.hadoop.HadoopFileIO',
-  'org.apache.iceberg.io.ResolvingFileIO',
-  'org.apache.iceberg.aws.dynamodb.DynamoDbLockManager',
-]);
+/** Iceberg implementations a catalog may name, by option. */
+const KNOWN_CATALOG_IMPLS: Readonly<Record<string, ReadonlySet<string>>> = {
+  'catalog-impl': new Set([
+    'org.apache.iceberg.aws.glue.GlueCatalog',
+    'org.apache.iceberg.hive.HiveCatalog',
+    'org.apache.iceberg.hadoop.HadoopCatalog',
+    'org.apache.iceberg.rest.RESTCatalog',
+    'org.apache.iceberg.aws.dynamodb.DynamoDbCatalog',
+  ]),
+  'io-impl': new Set([
+    'org.apache.iceberg.aws.s3.S3FileIO',
+    'org.apache.iceberg.hadoop.HadoopFileIO',
+    'org.apache.iceberg.io.ResolvingFileIO',
+  ]),
+  'lock-impl': new Set(['org.apache.iceberg.aws.dynamodb.DynamoDbLockManager']),
+};
 
 /** `spark.sql.*` keys that load a class, listen to every query or unmask redacted values. */
 const SQL_REFUSED =
@@ -295,10 +299,8 @@ function catalogValue(value: string, key: string): string | undefined {
   // Spark hands a catalog its options as a case-insensitive map.
   const name = option.join('.').toLowerCase();
   if (!CATALOG_OPTIONS.test(name)) return `the catalog option ${name} is not among the allowed ones`;
-  if (name === 'catalog-impl' || name === 'io-impl' || name === 'lock-impl') {
-    return oneOf(KNOWN_CATALOG_IMPLS, name)(value, key);
-  }
-  return undefined;
+  const impls = KNOWN_CATALOG_IMPLS[name];
+  return impls === undefined ? undefined : oneOf(impls, name)(value, key);
 }
 
 /**

@@ -468,6 +468,8 @@ describe('Spark conf policy: the allow-list', () => {
     ['spark.sql.catalog.lake', 'com.evil.Catalog', 'a catalog class must be one of'],
     ['spark.sql.catalog.lake.io-impl', 'com.evil.FileIO', 'io-impl must be one of'],
     ['spark.sql.catalog.lake.IO-IMPL', 'com.evil.FileIO', 'io-impl must be one of'],
+    ['spark.sql.catalog.lake.io-impl', 'org.apache.iceberg.aws.glue.GlueCatalog', 'io-impl must be one of'],
+    ['spark.sql.catalog.lake.lock-impl', 'org.apache.iceberg.aws.s3.S3FileIO', 'lock-impl must be one of'],
     ['spark.sql.catalog.lake.Catalog-Impl', 'com.evil.Catalog', 'catalog-impl must be one of'],
     [
       'spark.sql.catalog.lake.client.factory',
