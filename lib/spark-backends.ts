@@ -1,4 +1,4 @@
-import { ArnFormat, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Aws, Stack } from 'aws-cdk-lib';
 import { CfnApplication } from 'aws-cdk-lib/aws-emrserverless';
 import { Grant, type IGrantable, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
@@ -54,6 +54,8 @@ export class SparkBackends extends Construct {
   readonly virtualClusters: readonly VirtualCluster[];
   /** Roles EMR on EKS job runs may run as: the configured ones. */
   readonly eksExecutionRoleArns: readonly string[];
+  /** The EMR on EKS job templates the pools start their runs with. */
+  readonly jobTemplateArns: readonly string[];
 
   constructor(scope: Construct, id: string, props: SparkBackendsProps) {
     super(scope, id);
@@ -121,6 +123,8 @@ export class SparkBackends extends Construct {
             virtualClusterId: eks.virtualClusterId,
             executionRoleArn: eks.executionRoleArn,
             releaseLabel: eks.releaseLabel,
+            ...(eks.jobTemplateId !== undefined && { jobTemplateId: eks.jobTemplateId }),
+            ...(eks.podTemplate !== undefined && { podTemplate: eks.podTemplate }),
           },
         }),
       };
@@ -141,6 +145,39 @@ export class SparkBackends extends Construct {
       pools.flatMap(([, pool]) => pool.backends.eks?.executionRoleArn ?? []),
       (arn) => arn,
     );
+    this.jobTemplateArns = unique(
+      pools.flatMap(([, pool]) => {
+        const id = pool.backends.eks?.jobTemplateId;
+        return id === undefined ? [] : [jobTemplateArn(stack, id)];
+      }),
+      (arn) => arn,
+    );
+    this.#grantPodTemplateReads(pools);
+  }
+
+  /**
+   * Lets each pool's EMR on EKS execution role read that pool's pod templates: EMR on EKS reads
+   * them as the job's role when it builds the pods. Only a role in this account can be given a
+   * policy here; a role elsewhere needs the read granted where it lives (docs/deploy.md).
+   */
+  #grantPodTemplateReads(pools: readonly (readonly [string, PoolConfig])[]): void {
+    const byRole = new Map<string, string[]>();
+    for (const [, pool] of pools) {
+      const eks = pool.backends.eks;
+      const uris = [eks?.podTemplate?.driver, eks?.podTemplate?.executor].flatMap((uri) => uri ?? []);
+      if (eks && uris.length > 0)
+        byRole.set(eks.executionRoleArn, [...(byRole.get(eks.executionRoleArn) ?? []), ...uris]);
+    }
+    let index = 0;
+    for (const [roleArn, uris] of byRole) {
+      const role = Role.fromRoleArn(this, `EksExecutionRole${index++}`, roleArn, { mutable: true });
+      role.addToPrincipalPolicy(
+        new PolicyStatement({
+          actions: ['s3:GetObject'],
+          resources: unique(uris, (uri) => uri).map(s3ObjectArn),
+        }),
+      );
+    }
   }
 
   /** Tells `fn` where each pool's jobs run (LIBRA_BACKENDS). */
@@ -204,6 +241,15 @@ export class SparkBackends extends Construct {
         }),
       );
       this.#grantOnRuns(grantee, 'emr-containers:DescribeJobRun', 'emr-containers:CancelJobRun');
+    }
+    if (this.jobTemplateArns.length > 0) {
+      // StartJobRun with a jobTemplateId reads the template as the caller.
+      principal.addToPrincipalPolicy(
+        new PolicyStatement({
+          actions: ['emr-containers:DescribeJobTemplate'],
+          resources: [...this.jobTemplateArns],
+        }),
+      );
     }
   }
 
@@ -290,6 +336,21 @@ export function virtualClusterArn(stack: Stack, virtualClusterId: string): strin
     resourceName: virtualClusterId,
     arnFormat: ArnFormat.SLASH_RESOURCE_SLASH_RESOURCE_NAME,
   });
+}
+
+/** A job template's ARN: `arn:aws:emr-containers:<region>:<account>:/jobtemplates/<id>`. */
+export function jobTemplateArn(stack: Stack, jobTemplateId: string): string {
+  return stack.formatArn({
+    service: 'emr-containers',
+    resource: '/jobtemplates',
+    resourceName: jobTemplateId,
+    arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+  });
+}
+
+/** `s3://bucket/key` → the object's ARN, in the stack's partition. */
+function s3ObjectArn(uri: string): string {
+  return `arn:${Aws.PARTITION}:s3:::${uri.slice('s3://'.length)}`;
 }
 
 function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {

@@ -27,6 +27,10 @@ const backendTargetsSchema = z.record(
         virtualClusterId: nonEmpty(),
         executionRoleArn: nonEmpty(),
         releaseLabel: nonEmpty(),
+        jobTemplateId: z.optional(nonEmpty()),
+        podTemplate: z.optional(
+          z.object({ driver: z.optional(nonEmpty()), executor: z.optional(nonEmpty()) }),
+        ),
       }),
     ),
   }),

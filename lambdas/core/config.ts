@@ -23,12 +23,29 @@ const emrServerlessBackend = z.strictObject({
   executionRoleArn: z.optional(arn),
 });
 
+const s3ObjectUri = z
+  .string()
+  .check(z.regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/\S+$/, 'must be an s3:// URI of an object'));
+
 const eksBackend = z.strictObject({
   virtualClusterId: nonEmpty(),
   executionRoleArn: arn,
   releaseLabel: z._default(
     z.string().check(z.regex(/^emr-\d+\.\d+\.\d+(-latest)?$/, 'must look like emr-7.5.0-latest')),
     'emr-7.5.0-latest',
+  ),
+  /** The platform's EMR on EKS job template: every run of the pool starts with it. */
+  jobTemplateId: z.optional(z.string().check(z.regex(/^[0-9a-z]{1,64}$/, 'must be a job template id'))),
+  /** The platform's pod templates: Libra sets spark.kubernetes.*.podTemplateFile to them, callers never do. */
+  podTemplate: z.optional(
+    z
+      .strictObject({ driver: z.optional(s3ObjectUri), executor: z.optional(s3ObjectUri) })
+      .check(
+        z.refine(
+          (t) => t.driver !== undefined || t.executor !== undefined,
+          'name a driver or an executor template',
+        ),
+      ),
   ),
 });
 

@@ -31,6 +31,7 @@ import type {
   WorkflowControl,
 } from './ports.ts';
 import { sizeJob } from './sizing.ts';
+import { sparkConfProblems } from './spark-conf-policy.ts';
 import { workflowInput } from './workflow-input.ts';
 
 export interface JobServiceDeps {
@@ -169,6 +170,14 @@ export function prepareJob(
   const { resources, sparkConf } = sized.sizing;
   const placed = placeJob(request.executionMode, resources, pool, poolName);
   if (!placed.ok) throw new ValidationError('the job does not fit its pool', placed.errors);
+  // The request was checked against both backends' families; now the one it will run on is known.
+  const onBackend = sparkConfProblems(request.sparkConf, placed.backend);
+  if (onBackend.length > 0) {
+    throw new ValidationError(
+      `the Spark conf is not allowed on ${placed.backend}`,
+      onBackend.map((problem) => ({ field: `sparkConf.${problem.key}`, message: problem.message })),
+    );
+  }
 
   const hash = requestHash(body);
   const { now } = options;

@@ -16,8 +16,18 @@ export interface BackendTargets {
     readonly virtualClusterId: string;
     readonly executionRoleArn: string;
     readonly releaseLabel: string;
+    /** The pool's job template, when configured: the run starts with it. */
+    readonly jobTemplateId?: string;
+    /** The pool's pod templates (S3 URIs), when configured. */
+    readonly podTemplate?: { readonly driver?: string; readonly executor?: string };
   };
 }
+
+/** The conf keys through which Libra, never the caller, names the pool's pod templates. */
+export const POD_TEMPLATE_KEYS = {
+  driver: 'spark.kubernetes.driver.podTemplateFile',
+  executor: 'spark.kubernetes.executor.podTemplateFile',
+} as const;
 
 /** Where job artifacts live: the artifacts bucket in AWS, a folder locally. */
 export interface ArtifactLocations {
@@ -90,6 +100,8 @@ export interface WorkflowInput {
       readonly JobDriver: { readonly SparkSubmitJobDriver: SparkSubmitDriver };
       readonly ConfigurationOverrides: ConfigurationOverrides;
       readonly Tags: Readonly<Record<string, string>>;
+      /** Present only for a pool with a job template; the workflow then starts the run with it. */
+      readonly JobTemplateId?: string;
     };
   };
 }
@@ -138,6 +150,15 @@ export function sparkDriver(
   };
 }
 
+function podTemplateConf(templates: { readonly driver?: string; readonly executor?: string } | undefined) {
+  const conf: Record<string, string> = {};
+  for (const role of ['driver', 'executor'] as const) {
+    const template = templates?.[role];
+    if (template !== undefined) conf[POD_TEMPLATE_KEYS[role]] = template;
+  }
+  return conf;
+}
+
 export function workflowInput(
   job: JobRecord,
   targets: BackendTargets,
@@ -145,7 +166,12 @@ export function workflowInput(
   retentionDays: number,
 ): WorkflowInput {
   const { spec } = job;
-  const { driver, defaults } = sparkDriver(job, artifacts);
+  const { driver, defaults: callerDefaults } = sparkDriver(job, artifacts);
+  // Written over the caller's keys: the pool's pod templates decide pod identity, whatever the request said.
+  const defaults =
+    job.backend === 'eks'
+      ? { ...callerDefaults, ...podTemplateConf(targets.eks?.podTemplate) }
+      : callerDefaults;
   const overrides: ConfigurationOverrides = {
     ApplicationConfiguration: [{ Classification: 'spark-defaults', Properties: defaults }],
     ...(artifacts.logUri && {
@@ -170,6 +196,7 @@ export function workflowInput(
         JobDriver: { SparkSubmitJobDriver: driver },
         ConfigurationOverrides: overrides,
         Tags: tags,
+        ...(eks.jobTemplateId !== undefined && { JobTemplateId: eks.jobTemplateId }),
       },
     };
   } else {

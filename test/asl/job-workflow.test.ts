@@ -55,6 +55,12 @@ const HAPPY_STATES = [
   'NotifyFinal',
 ];
 
+/** A configuration whose default pool runs on EMR on EKS only. */
+function eksConfig(extra: Readonly<Record<string, unknown>> = {}) {
+  const eks = { virtualClusterId: 'vc-config', executionRoleArn: 'arn:aws:iam::000000000000:role/asl-eks' };
+  return testConfig({ pools: { default: { backends: { eks: { ...eks, ...extra } } } } });
+}
+
 /** A one-second run timeout: the run state's TimeoutSecondsPath reads it. */
 const oneSecondTimeout: HarnessOptions['input'] = (input) => ({ ...input, timeoutSeconds: 1 });
 
@@ -114,18 +120,7 @@ describe.concurrent('job.asl.json scenarios', () => {
   it('happy path on EMR on EKS: the run goes to emr-containers with the virtual cluster', async ({
     expect,
   }) => {
-    const config = testConfig({
-      pools: {
-        default: {
-          backends: {
-            eks: {
-              virtualClusterId: 'vc-config',
-              executionRoleArn: 'arn:aws:iam::000000000000:role/asl-eks',
-            },
-          },
-        },
-      },
-    });
+    const config = eksConfig();
     const h = await harness({ spark: [succeed], config });
     const { jobId, execution } = await h.start(sqlJob({ executionMode: 'eks' }));
     await execution.done;
@@ -143,6 +138,32 @@ describe.concurrent('job.asl.json scenarios', () => {
       JobDriver: { SparkSubmitJobDriver: { EntryPoint: 's3://asl-artifacts/runners/sql_runner.py' } },
     });
     expect(await h.lease(jobId)).toBeUndefined();
+  });
+
+  it("EMR on EKS with the pool's job template: the run starts with JobTemplateId, on every attempt", async ({
+    expect,
+  }) => {
+    const config = eksConfig({ jobTemplateId: 'tpl0123' });
+    const withTemplate: HarnessOptions['input'] = (input) => ({
+      ...input,
+      request: { eks: { ...(input.request.eks ?? expect.unreachable()), JobTemplateId: 'tpl0123' } },
+    });
+    const h = await harness({ spark: [fail(), succeed], config, input: withTemplate });
+    const { jobId, execution } = await h.start(
+      sqlJob({ executionMode: 'eks', retryPolicy: { maxRetries: 1 } }),
+    );
+    await execution.done;
+
+    expect(execution.statesEntered.filter((state) => state.startsWith('RunOn'))).toEqual([
+      'RunOnEksWithTemplate',
+      'RunOnEksWithTemplate',
+    ]);
+    expect(await h.job(jobId)).toMatchObject({ status: 'SUCCEEDED', backend: 'eks', attempts: 2 });
+    expect(h.spark.calls.map((call) => call.request.JobTemplateId)).toEqual(['tpl0123', 'tpl0123']);
+    expect(h.spark.calls[1]?.request).toMatchObject({
+      VirtualClusterId: 'vc-asl',
+      ClientToken: `${jobId}-1`,
+    });
   });
 
   it('nothing here can run it: LOCAL_SPARK_UNAVAILABLE at once, not retried', async ({ expect }) => {

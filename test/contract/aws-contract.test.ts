@@ -253,8 +253,8 @@ const requestArb = fc
     pool: r.pool,
     ...r.entry,
     sparkConf: {
-      ...keyed('spark.custom.k', r.properties - 1, 'v'),
-      ...(r.properties > 0 && { [`spark.x.${r.propertyKey}`]: r.value }),
+      ...keyed('spark.sql.custom.k', r.properties - 1, 'v'),
+      ...(r.properties > 0 && { [`spark.sql.x.${r.propertyKey}`]: r.value }),
       ...(r.sizing && { 'spark.executor.instances': '3', 'spark.executor.memory': '2g' }),
     },
     tags: { ...keyed('t', r.tags - 1, 'v'), ...(r.tags > 0 && { [`k${r.tagKey}`]: r.tagValue }) },
@@ -272,11 +272,11 @@ describe('the AWS contract: what submit accepts, AWS accepts', () => {
     const cases: [Record<string, unknown>, Outcome][] = [];
     for (const pool of ['default', 'eks']) {
       cases.push(
-        [job(pool, { sparkConf: keyed('spark.custom.k', 100, 'v') }), 'accepted'],
-        [job(pool, { sparkConf: keyed('spark.custom.k', 101, 'v') }), 'refused: AWS would refuse'],
-        [job(pool, { sparkConf: { 'spark.custom.v': 'x'.repeat(1024) } }), 'accepted'],
-        [job(pool, { sparkConf: { 'spark.custom.v': '' } }), 'refused: AWS would refuse'],
-        [job(pool, { sparkConf: { 'spark.custom.v': '   ' } }), 'refused: AWS would refuse'],
+        [job(pool, { sparkConf: keyed('spark.sql.custom.k', 100, 'v') }), 'accepted'],
+        [job(pool, { sparkConf: keyed('spark.sql.custom.k', 101, 'v') }), 'refused: AWS would refuse'],
+        [job(pool, { sparkConf: { 'spark.sql.custom.v': 'x'.repeat(1024) } }), 'accepted'],
+        [job(pool, { sparkConf: { 'spark.sql.custom.v': '' } }), 'refused: AWS would refuse'],
+        [job(pool, { sparkConf: { 'spark.sql.custom.v': '   ' } }), 'refused: AWS would refuse'],
         [job(pool, { entryPointArguments: ['--day', '2026-01-01'] }), 'accepted'],
         [job(pool, { entryPointArguments: ['--day', ''] }), 'refused: AWS would refuse'],
         [job(pool, { entryPointArguments: ['  '] }), 'refused: AWS would refuse'],

@@ -44,6 +44,16 @@ export const CONFIGURED_BACKEND_POOLS = {
       },
     },
   },
+  k8stemplated: {
+    backends: {
+      eks: {
+        virtualClusterId: 'vc0123456789',
+        executionRoleArn: 'arn:aws:iam::123456789012:role/eks-platform-jobs',
+        jobTemplateId: 'tpl0abc',
+        podTemplate: { driver: 's3://platform-templates/spark/driver.yaml' },
+      },
+    },
+  },
 } as const satisfies NonNullable<LibraConfigInput['pools']>;
 
 /** LibraStack with cdk.json's configuration unless props name another. */

@@ -1,3 +1,4 @@
+import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import type { LibraConfigInput } from '../../lib/libra-props.ts';
@@ -226,5 +227,146 @@ describe('SparkBackends with pools of their own', () => {
     expect(bring.libra.backends.executionRole).toBeUndefined();
     expect(bring.libra.backends.serverlessExecutionRoleArns).toEqual([SHARED_ROLE]);
     expect(bring.libra.backends.eksExecutionRoleArns).toEqual([EKS_ROLE]);
+  });
+});
+
+describe("SparkBackends with an EKS pool's job template and pod templates", () => {
+  const eks = {
+    virtualClusterId: 'vc0123456789',
+    executionRoleArn: EKS_ROLE,
+    jobTemplateId: 'tpl0abc',
+    podTemplate: {
+      driver: 's3://platform-templates/spark/driver.yaml',
+      executor: 's3://platform-templates/spark/executor.yaml',
+    },
+  };
+  const withTemplates = libraStack({ config: { pools: { k8s: { backends: { eks } } } } });
+  const synthesized = Template.fromStack(withTemplates);
+
+  it('tells admission the job template and the pod templates of the pool', () => {
+    const targets = deployedTargets(
+      environmentOf(synthesized, withTemplates, withTemplates.libra.admission.tick),
+    );
+    expect(targets).toMatchObject({ k8s: { eks: { ...eks, releaseLabel: 'emr-7.5.0-latest' } } });
+  });
+
+  it('lets the workflow describe that job template only, and the job role read those pod templates only', () => {
+    const statements = allStatements(synthesized);
+    const describeTemplate = statements.filter((s) =>
+      s.Action.includes('emr-containers:DescribeJobTemplate'),
+    );
+    expect(describeTemplate).toHaveLength(1);
+    expect(JSON.stringify(describeTemplate[0]?.Resource)).toContain(':/jobtemplates/tpl0abc');
+    expect(describeTemplate[0]?.roles).toEqual([logicalId(withTemplates, withTemplates.libra.workflow.role)]);
+
+    const reads = Object.values(synthesized.findResources('AWS::IAM::Policy')).filter((policy) =>
+      JSON.stringify(policy.Properties.PolicyDocument).includes('platform-templates'),
+    );
+    expect(reads).toHaveLength(1);
+    expect(reads[0]?.Properties.Roles).toEqual(['eks-jobs']);
+    expect(reads[0]?.Properties.PolicyDocument.Statement).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 's3:GetObject',
+        Resource: [
+          {
+            'Fn::Join': [
+              '',
+              ['arn:', { Ref: 'AWS::Partition' }, ':s3:::platform-templates/spark/driver.yaml'],
+            ],
+          },
+          {
+            'Fn::Join': [
+              '',
+              ['arn:', { Ref: 'AWS::Partition' }, ':s3:::platform-templates/spark/executor.yaml'],
+            ],
+          },
+        ],
+      },
+    ]);
+  });
+
+  /** CloudFormation values with the pseudo parameters of one account and region filled in. */
+  const ACCOUNT = '123456789012';
+  const resolve = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(resolve);
+    if (value === null || typeof value !== 'object') return value;
+    const node = value as Record<string, unknown>;
+    if ('Ref' in node) {
+      const pseudo: Record<string, string> = {
+        'AWS::Partition': 'aws',
+        'AWS::Region': 'eu-west-1',
+        'AWS::AccountId': ACCOUNT,
+      };
+      return pseudo[String(node.Ref)] ?? `ref-${String(node.Ref)}`;
+    }
+    if ('Fn::Join' in node) {
+      const [separator, parts] = node['Fn::Join'] as [string, unknown[]];
+      return parts.map(resolve).join(separator);
+    }
+    if ('Fn::GetAtt' in node) return `getatt-${(node['Fn::GetAtt'] as string[]).join('-')}`;
+    return Object.fromEntries(Object.entries(node).map(([key, inner]) => [key, resolve(inner)]));
+  };
+  /** The identity policies attached to a role, named by its logical id (Ref) or, for an imported role, its name. */
+  const policiesOf = (role: string) =>
+    Object.entries(synthesized.findResources('AWS::IAM::Policy'))
+      .filter(([, policy]) =>
+        (policy.Properties.Roles as unknown[]).some(
+          (r) => r === role || JSON.stringify(r) === JSON.stringify({ Ref: role }),
+        ),
+      )
+      .map(([name, policy]) => ({ name, policy: resolve(policy.Properties.PolicyDocument) }));
+  const decide = async (
+    role: string,
+    action: string,
+    resource: string,
+    context: Record<string, string> = {},
+  ) => {
+    const result = await runSimulation(
+      {
+        request: {
+          principal: `arn:aws:iam::${ACCOUNT}:role/${role}`,
+          action,
+          resource: { resource, accountId: ACCOUNT },
+          contextVariables: context,
+        },
+        identityPolicies: policiesOf(role),
+        serviceControlPolicies: [],
+        resourceControlPolicies: [],
+        resourcePolicy: undefined,
+      },
+      {},
+    );
+    if (result.resultType !== 'single') throw new Error(`simulation did not run: ${JSON.stringify(result)}`);
+    return result.overallResult;
+  };
+
+  it('allows, as IAM evaluates it, the workflow to start templated runs and the job role to read the pod templates', async () => {
+    const workflow = logicalId(withTemplates, withTemplates.libra.workflow.role);
+    const templateArn = (id: string) => `arn:aws:emr-containers:eu-west-1:${ACCOUNT}:/jobtemplates/${id}`;
+    expect(await decide(workflow, 'emr-containers:DescribeJobTemplate', templateArn('tpl0abc'))).toBe(
+      'Allowed',
+    );
+    expect(await decide(workflow, 'emr-containers:DescribeJobTemplate', templateArn('other1'))).toBe(
+      'ImplicitlyDenied',
+    );
+    const cluster = `arn:aws:emr-containers:eu-west-1:${ACCOUNT}:/virtualclusters/vc0123456789`;
+    expect(
+      await decide(workflow, 'emr-containers:StartJobRun', cluster, {
+        'emr-containers:ExecutionRoleArn': EKS_ROLE,
+      }),
+    ).toBe('Allowed');
+    expect(
+      await decide(workflow, 'emr-containers:StartJobRun', cluster, {
+        'emr-containers:ExecutionRoleArn': `arn:aws:iam::${ACCOUNT}:role/admin`,
+      }),
+    ).toBe('ImplicitlyDenied');
+
+    expect(
+      await decide('eks-jobs', 's3:GetObject', 'arn:aws:s3:::platform-templates/spark/driver.yaml'),
+    ).toBe('Allowed');
+    expect(await decide('eks-jobs', 's3:GetObject', 'arn:aws:s3:::platform-templates/spark/other.yaml')).toBe(
+      'ImplicitlyDenied',
+    );
   });
 });

@@ -139,7 +139,7 @@ describe('submit refuses bad bodies before any write', () => {
       ...overrides,
     });
     const manyProperties = Object.fromEntries(
-      Array.from({ length: 101 }, (_, i) => [`spark.custom.k${i}`, 'v']),
+      Array.from({ length: 101 }, (_, i) => [`spark.sql.custom.k${i}`, 'v']),
     );
     const cases: [Record<string, unknown>, string, RegExp][] = [
       [
@@ -147,9 +147,9 @@ describe('submit refuses bad bodies before any write', () => {
         'sparkConf',
         /at most 100 properties, got 101 .*properties, max 100/,
       ],
-      [job({ sparkConf: { 'spark.custom.a': 'x'.repeat(1025) } }), 'sparkConf.spark.custom.a', /max 1024/],
-      [job({ sparkConf: { 'spark.custom.a': '' } }), 'sparkConf.spark.custom.a', /properties\{value\}/],
-      [job({ sparkConf: { 'spark.custom.a': '   ' } }), 'sparkConf.spark.custom.a', /pattern \.\*\\S\.\*/],
+      [job({ sparkConf: { 'spark.sql.custom.a': 'x'.repeat(1025) } }), 'sparkConf.spark.sql.custom.a', /max 1024/],
+      [job({ sparkConf: { 'spark.sql.custom.a': '' } }), 'sparkConf.spark.sql.custom.a', /properties\{value\}/],
+      [job({ sparkConf: { 'spark.sql.custom.a': '   ' } }), 'sparkConf.spark.sql.custom.a', /pattern \.\*\\S\.\*/],
       [job({ entryPointArguments: ['--day', ' '] }), 'entryPointArguments.1', /entryPointArguments\[\]/],
       [job({ entryPointArguments: [''] }), 'entryPointArguments.0', /must not be empty/],
       [job({ tags: { team: 'data,eng' } }), 'tags.team', /tags\{value\}, pattern/],
@@ -179,9 +179,9 @@ describe('submit refuses bad bodies before any write', () => {
     // Just inside each limit is taken.
     const inside = [
       job({
-        sparkConf: Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`spark.custom.k${i}`, 'v'])),
+        sparkConf: Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`spark.sql.custom.k${i}`, 'v'])),
       }),
-      job({ sparkConf: { 'spark.custom.a': 'x'.repeat(1024) }, entryPointArguments: ['a b', '-'] }),
+      job({ sparkConf: { 'spark.sql.custom.a': 'x'.repeat(1024) }, entryPointArguments: ['a b', '-'] }),
       job({ tags: { team: 'data eng/+=.:_@-' } }),
       job({ pool: 'eks', tags: Object.fromEntries(Array.from({ length: 48 }, (_, i) => [`t${i}`, 'v'])) }),
       job({ pool: 'eks', tags: { team: 'data,eng José' } }),

@@ -73,12 +73,19 @@ describe('POST /api/v1/spark/jobs/submit', () => {
     expect(reply.status).toBe(401);
     expect(reply.headers['content-type']).toBe('application/problem+json');
   });
-  it("keeps tags and Spark conf keys that are also names of an object's members", async () => {
+  it("keeps tags that are also names of an object's members, and names such a Spark conf key when refusing it", async () => {
     const caller = iamCaller('odd-keys');
     const tags = { constructor: 'c', toString: 't', valueOf: 'v', hasOwnProperty: 'h' };
 
-    const reply = await api.submit(
+    // No Spark conf family has such a key: it is refused by name, not dropped.
+    const refused = await api.submit(
       submitEvent(caller, sqlJob({ tags, sparkConf: { constructor: 'x', 'spark.executor.instances': '1' } })),
+    );
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors.map((e: { field: string }) => e.field)).toEqual(['sparkConf.constructor']);
+
+    const reply = await api.submit(
+      submitEvent(caller, sqlJob({ tags, sparkConf: { 'spark.executor.instances': '1' } })),
     );
 
     expect(reply.status).toBe(202);

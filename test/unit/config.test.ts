@@ -82,6 +82,21 @@ describe('config: defaults', () => {
     });
   });
 
+  it("reads an EKS pool's job template and pod templates", () => {
+    // Prepare
+    const eks = {
+      ...EKS,
+      jobTemplateId: '0a1b2c3d4e5f',
+      podTemplate: { driver: 's3://platform/pods/driver.yaml', executor: 's3://platform/pods/executor.yaml' },
+    };
+
+    // Act
+    const config = parseConfig({ pools: { k8s: { backends: { eks } } } });
+
+    // Assess
+    expect(config.pools.k8s?.backends.eks).toEqual({ ...eks, releaseLabel: 'emr-7.5.0-latest' });
+  });
+
   it('reads a full configuration as written', () => {
     // Prepare
     const raw = {
@@ -154,6 +169,30 @@ describe('config: refusals name the offending key', () => {
       { pools: { etl: { backends: { eks: { virtualClusterId: 'vc' } } } } },
       'libra.pools.etl.backends.eks.executionRoleArn',
       undefined,
+    ],
+    [
+      { pools: { etl: { backends: { eks: { ...EKS, jobTemplateId: 'Template-1' } } } } },
+      'libra.pools.etl.backends.eks.jobTemplateId',
+      'must be a job template id',
+    ],
+    [
+      { pools: { etl: { backends: { eks: { ...EKS, podTemplate: {} } } } } },
+      'libra.pools.etl.backends.eks.podTemplate',
+      'name a driver or an executor template',
+    ],
+    [
+      { pools: { etl: { backends: { eks: { ...EKS, podTemplate: { driver: 'https://x/pod.yaml' } } } } } },
+      'libra.pools.etl.backends.eks.podTemplate.driver',
+      'must be an s3:// URI of an object',
+    ],
+    [
+      {
+        pools: {
+          etl: { backends: { eks: { ...EKS, podTemplate: { executor: 's3://bucket/pod.yaml', sa: 'x' } } } },
+        },
+      },
+      'libra.pools.etl.backends.eks.podTemplate.sa',
+      'unknown key',
     ],
     [{ pools: { etl: { backends: {} } } }, 'libra.pools.etl.backends', 'a pool needs at least one backend'],
     [{ retention: { days: 0 } }, 'libra.retention.days', undefined],

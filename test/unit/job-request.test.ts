@@ -333,7 +333,9 @@ describe('job request: bounds', () => {
   it("refuses more tags and conf keys than either backend's StartJobRun could take, naming AWS's limits", () => {
     // Prepare: EMR Serverless takes 200 tags (Libra adds 2), each backend 100 properties (sizing keys go elsewhere).
     const tags = Object.fromEntries(Array.from({ length: 199 }, (_, i) => [`t${i}`, 'v']));
-    const sparkConf = Object.fromEntries(Array.from({ length: 115 }, (_, i) => [`spark.custom.k${i}`, 'v']));
+    const sparkConf = Object.fromEntries(
+      Array.from({ length: 115 }, (_, i) => [`spark.sql.custom.k${i}`, 'v']),
+    );
 
     // Act
     const errors = refused(sqlJob({ tags, sparkConf }));
@@ -347,14 +349,14 @@ describe('job request: bounds', () => {
   });
 
   it("refuses a conf value longer than EMR's properties take (1024, not Libra's former 4096)", () => {
-    const errors = refused(sqlJob({ sparkConf: { 'spark.custom.v': 'x'.repeat(1025) } }));
+    const errors = refused(sqlJob({ sparkConf: { 'spark.sql.custom.v': 'x'.repeat(1025) } }));
     expect(errors).toEqual([
       {
-        field: 'sparkConf.spark.custom.v',
+        field: 'sparkConf.spark.sql.custom.v',
         message: expect.stringMatching(/^at most 1024 characters \(AWS: /),
       },
     ]);
-    expect(parseJobRequest(sqlJob({ sparkConf: { 'spark.custom.v': 'x'.repeat(1024) } })).ok).toBe(true);
+    expect(parseJobRequest(sqlJob({ sparkConf: { 'spark.sql.custom.v': 'x'.repeat(1024) } })).ok).toBe(true);
   });
 
   it('refuses a tag key with characters AWS tags do not allow', () => {
