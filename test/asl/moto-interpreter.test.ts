@@ -47,6 +47,11 @@ afterAll(async () => {
   await Promise.all([server?.stop(), db?.stop()]);
 });
 
+/** moto_server can die under a request it cannot handle: say so rather than fail on a refused connection. */
+function assertServing(): void {
+  if (!server.alive()) throw new Error(`this file's moto_server died:\n${server.log()}`);
+}
+
 async function bothInterpreters(options: HarnessOptions) {
   const [local, moto] = await Promise.all([
     WorkflowHarness.create(db, options),
@@ -95,6 +100,7 @@ interface Outcome {
   readonly wakes: unknown;
   readonly sparkRequests: unknown;
   readonly lambdas: unknown;
+  readonly webhooksSent: number;
 }
 
 async function outcomeOf(
@@ -119,6 +125,7 @@ async function outcomeOf(
         end,
       })),
       lambdas,
+      webhooksSent: h.sender.sent.length,
     },
     jobId,
   ) as Outcome;
@@ -137,7 +144,10 @@ async function localOutcome(h: WorkflowHarness, jobId: string): Promise<Outcome>
 }
 
 async function motoOutcome(h: MotoWorkflowHarness, jobId: string): Promise<Outcome> {
-  const execution = await h.finished(jobId);
+  const execution = await h.finished(jobId).catch((error: Error) => {
+    // A 500 from moto is a Python exception: its log says which.
+    throw new Error(`${error.message}\nmoto_server's log ends with:\n${server.log()}`, { cause: error });
+  });
   const invoked = (fn: 'notifier' | 'finalizer') =>
     execution.lambdaInvocations
       .filter((invocation) => invocation.functionName.includes(`asl-${fn}-`))
@@ -157,16 +167,22 @@ async function runOnBoth(options: HarnessOptions, body: Record<string, unknown>)
     local.start(body).then(({ jobId }) => localOutcome(local, jobId)),
     moto.start(body).then(({ jobId }) => motoOutcome(moto, jobId)),
   ]);
+  assertServing();
   return { onLocal, onMoto };
 }
 
-const oneSecondTimeout: HarnessOptions['input'] = (input) => ({ ...input, timeoutSeconds: 1 });
+/**
+ * A 3-second run timeout. Not 1 s: on a loaded machine moto's task thread can start after a 1 s
+ * timeout has already expired, and then records a TaskScheduled event its GetExecutionHistory
+ * cannot serialise (docs/emulators.md).
+ */
+const runTimeout: HarnessOptions['input'] = (input) => ({ ...input, timeoutSeconds: 3 });
 
-describe.concurrent('job.asl.json on moto and on aws-local-stepfunctions', () => {
+// moto's interpreter is slow (a new boto3 client per service call) and the machine is shared.
+describe.concurrent('job.asl.json on moto and on aws-local-stepfunctions', { timeout: 120_000 }, () => {
   it('success: the same record, history, pool and wake', async ({ expect }) => {
     const { onLocal, onMoto } = await runOnBoth({ spark: [succeed] }, sqlJob());
 
-    expect(server.alive()).toBe(true);
     expect(onMoto).toEqual(onLocal);
     expect(onMoto.execution).toEqual({
       status: 'SUCCEEDED',
@@ -185,7 +201,33 @@ describe.concurrent('job.asl.json on moto and on aws-local-stepfunctions', () =>
     expect(onMoto.job).toMatchObject({ status: 'SUCCEEDED', attempts: 1, backendState: 'SUCCESS' });
     expect(onMoto.pool).toMatchObject({ running: 0, cpuUsed: 0, memoryUsedMiB: 0, leases: {} });
     expect(onMoto.wakes).toEqual([{ kind: 'wake', pool: 'default', jobId: '<job>' }]);
+    // NotifyFinal always runs; with no subscription the notifier sends nothing.
     expect(onMoto.lambdas).toEqual({ notifier: [{ jobId: '<job>', status: 'SUCCEEDED' }], finalizer: [] });
+    expect(onMoto.webhooksSent).toBe(0);
+  });
+
+  it('$$.State.EnteredTime: moto writes microseconds and +00:00 where AWS and the local interpreter write milliseconds and Z', async ({
+    expect,
+  }) => {
+    const { local, moto } = await bothInterpreters({ spark: [succeed] });
+    const [onLocal, onMoto] = await Promise.all([
+      local.start(sqlJob()).then(async ({ jobId, execution }) => {
+        await execution.done;
+        return local.job(jobId);
+      }),
+      moto.start(sqlJob()).then(async ({ jobId }) => {
+        await moto.finished(jobId);
+        return moto.job(jobId);
+      }),
+    ]);
+    assertServing();
+    // startedAt and completedAt come from the workflow's $$.State.EnteredTime; submittedAt from the API.
+    expect(onLocal.startedAt).toMatch(/\.\d{3}Z$/);
+    expect(onMoto.startedAt).toMatch(/\.\d{6}\+00:00$/);
+    expect(onMoto.completedAt).toMatch(/\.\d{6}\+00:00$/);
+    expect(onMoto.submittedAt).toMatch(/\.\d{3}Z$/);
+    // Both forms parse as instants.
+    expect(Date.parse(onMoto.completedAt ?? '')).toBeGreaterThanOrEqual(Date.parse(onMoto.startedAt ?? ''));
   });
 
   it('retry then failure: one retry after 1 s, then FAILED with the last run as the reason', async ({
@@ -216,7 +258,7 @@ describe.concurrent('job.asl.json on moto and on aws-local-stepfunctions', () =>
   it('run timeout: TimeoutSecondsPath ends the run state → TIMEOUT, StopRun called, lease released', async ({
     expect,
   }) => {
-    const { onLocal, onMoto } = await runOnBoth({ spark: [hang], input: oneSecondTimeout }, sqlJob());
+    const { onLocal, onMoto } = await runOnBoth({ spark: [hang], input: runTimeout }, sqlJob());
 
     expect(onMoto).toEqual(onLocal);
     expect(onMoto.execution.states).toEqual([
@@ -235,7 +277,7 @@ describe.concurrent('job.asl.json on moto and on aws-local-stepfunctions', () =>
     ]);
     expect(onMoto.job).toMatchObject({
       status: 'TIMEOUT',
-      reason: { code: 'RUN_TIMEOUT', message: 'the run took longer than 1 seconds' },
+      reason: { code: 'RUN_TIMEOUT', message: 'the run took longer than 3 seconds' },
     });
     expect(onMoto.lambdas).toEqual({
       notifier: [{ jobId: '<job>', status: 'TIMEOUT' }],
@@ -261,7 +303,7 @@ describe.concurrent('job.asl.json on moto and on aws-local-stepfunctions', () =>
       cancelBeforeStart(local).then((jobId) => localOutcome(local, jobId)),
       cancelBeforeStart(moto).then((jobId) => motoOutcome(moto, jobId)),
     ]);
-    expect(server.alive()).toBe(true);
+    assertServing();
 
     expect(onMoto).toEqual(onLocal);
     expect(onMoto.execution).toEqual({ status: 'SUCCEEDED', states: ['MarkRunning', 'NotRunnable'] });

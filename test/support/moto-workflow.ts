@@ -31,7 +31,7 @@ import type { WorkflowInput } from '#core/workflow-input.ts';
 import { readJobWorkflow, substitute } from '../../state-machines/job-workflow.ts';
 import type { MotoServer } from '../global/moto.ts';
 import { MOTO_ACCOUNT, motoName } from './moto.ts';
-import { type HarnessOptions, ScriptedSpark, scenarioWorld, until } from './workflow.ts';
+import { type HarnessOptions, type ScriptedSender, ScriptedSpark, scenarioWorld, until } from './workflow.ts';
 
 /**
  * The job workflow (state-machines/job.asl.json) on moto's Step Functions interpreter (derived from
@@ -236,6 +236,7 @@ export class MotoWorkflowHarness {
   readonly jobs: DynamoJobStore;
   readonly pools: DynamoPoolStore;
   readonly service: JobService;
+  readonly sender: ScriptedSender;
   readonly world: ReturnType<typeof scenarioWorld>;
   readonly executions = new Map<string, MotoExecution>();
   readonly #sfn: SFNClient;
@@ -306,6 +307,7 @@ export class MotoWorkflowHarness {
     this.jobs = this.world.jobs;
     this.pools = this.world.pools;
     this.service = this.world.service;
+    this.sender = this.world.sender;
     this.spark.attach(new RunRecorder({ jobs: this.jobs, logger: this.world.logger }));
     this.#functions = {
       [init.notifierArn]: this.world.notifierHandler,
@@ -427,8 +429,8 @@ export class MotoWorkflowHarness {
   }
 
   /** Waits for the job's execution to end, then hands its lambda:invoke payloads to the handlers. */
-  async finished(jobId: string, timeoutMs = 60_000): Promise<MotoExecution> {
-    const execution = await until('the moto execution to start', () => this.executions.get(jobId), timeoutMs);
+  async finished(jobId: string): Promise<MotoExecution> {
+    const execution = await until('the moto execution to start', () => this.executions.get(jobId));
     await execution.done;
     for (const { functionName, payload } of execution.lambdaInvocations) {
       const handler = this.#functions[functionName];
@@ -483,6 +485,8 @@ export class MotoWorkflowHarness {
         return described.status !== 'RUNNING' && described;
       },
       60_000,
+      // Each poll is a request to a moto_server that also runs the interpreter: poll gently.
+      250,
     );
     execution.status = ended.status as ExecutionState;
     if (ended.error !== undefined) execution.error = ended.error;
@@ -491,9 +495,17 @@ export class MotoWorkflowHarness {
     const events: HistoryEvent[] = [];
     let nextToken: string | undefined;
     do {
-      const page = await this.#sfn.send(
-        new GetExecutionHistoryCommand({ executionArn: execution.arn, maxResults: 1000, nextToken }),
-      );
+      const page = await this.#sfn
+        .send(new GetExecutionHistoryCommand({ executionArn: execution.arn, maxResults: 1000, nextToken }))
+        .catch((error: Error & { $metadata?: { httpStatusCode?: number } }) => {
+          if (error.$metadata?.httpStatusCode !== 500) throw error;
+          throw new Error(
+            `moto answered 500 to GetExecutionHistory of ${execution.name}: seen when a task's timeout ` +
+              'expired before moto had scheduled the task (a TaskScheduled event with a bad timeoutInSeconds); ' +
+              'see docs/emulators.md',
+            { cause: error },
+          );
+        });
       events.push(...(page.events ?? []));
       nextToken = page.nextToken;
     } while (nextToken);
