@@ -14,7 +14,7 @@ import {
   until,
   WorkflowHarness,
 } from '../support/workflow.ts';
-import { jobWorkflowDefinition } from './definition.ts';
+import { HAPPY_PATH_STATES, jobWorkflowDefinition, TIMEOUT_PATH_STATES } from './definition.ts';
 
 /**
  * state-machines/job.asl.json on a second interpreter: moto's Step Functions (derived from
@@ -184,20 +184,7 @@ describe.concurrent('job.asl.json on moto and on aws-local-stepfunctions', { tim
     const { onLocal, onMoto } = await runOnBoth({ spark: [succeed] }, sqlJob());
 
     expect(onMoto).toEqual(onLocal);
-    expect(onMoto.execution).toEqual({
-      status: 'SUCCEEDED',
-      states: [
-        'MarkRunning',
-        'RecordRunning',
-        'BeforeRun',
-        'RunOnEmrServerless',
-        'MarkSucceeded',
-        'RecordFinal',
-        'Release',
-        'Wake',
-        'NotifyFinal',
-      ],
-    });
+    expect(onMoto.execution).toEqual({ status: 'SUCCEEDED', states: HAPPY_PATH_STATES });
     expect(onMoto.job).toMatchObject({ status: 'SUCCEEDED', attempts: 1, backendState: 'SUCCESS' });
     expect(onMoto.pool).toMatchObject({ running: 0, cpuUsed: 0, memoryUsedMiB: 0, leases: {} });
     expect(onMoto.wakes).toEqual([{ kind: 'wake', pool: 'default', jobId: '<job>' }]);
@@ -261,20 +248,7 @@ describe.concurrent('job.asl.json on moto and on aws-local-stepfunctions', { tim
     const { onLocal, onMoto } = await runOnBoth({ spark: [hang], input: runTimeout }, sqlJob());
 
     expect(onMoto).toEqual(onLocal);
-    expect(onMoto.execution.states).toEqual([
-      'MarkRunning',
-      'RecordRunning',
-      'BeforeRun',
-      'RunOnEmrServerless',
-      'TimedOut',
-      'OnTimeout',
-      'MarkTimeout',
-      'StopRun',
-      'RecordFinal',
-      'Release',
-      'Wake',
-      'NotifyFinal',
-    ]);
+    expect(onMoto.execution.states).toEqual(TIMEOUT_PATH_STATES);
     expect(onMoto.job).toMatchObject({
       status: 'TIMEOUT',
       reason: { code: 'RUN_TIMEOUT', message: 'the run took longer than 3 seconds' },
