@@ -223,11 +223,6 @@ export interface MotoExecution {
   readonly done: Promise<MotoExecution>;
 }
 
-export interface StartedMotoJob {
-  readonly jobId: string;
-  readonly execution: () => MotoExecution | undefined;
-}
-
 /** One scenario on moto: its own region, table, queues, functions and state machine. */
 export class MotoWorkflowHarness {
   readonly region: string;
@@ -385,9 +380,8 @@ export class MotoWorkflowHarness {
   }
 
   /** Submits and admits the job, as the local harness does. */
-  async start(body: Record<string, unknown>): Promise<StartedMotoJob> {
-    const jobId = await this.world.submitAndAdmit(body);
-    return { jobId, execution: () => this.executions.get(jobId) };
+  async start(body: Record<string, unknown>): Promise<{ jobId: string }> {
+    return { jobId: await this.world.submitAndAdmit(body) };
   }
 
   /** Starts the StartExecution calls admission made while starts were held. */
@@ -465,14 +459,15 @@ export class MotoWorkflowHarness {
       throw error;
     }
     if (!arn) throw new Error('moto StartExecution returned no ARN');
-    const execution = {
+    const execution: MotoExecution = {
       name,
       arn,
       status: 'RUNNING',
       statesEntered: [],
       lambdaInvocations: [],
-    } as unknown as MotoExecution;
-    (execution as { done: Promise<MotoExecution> }).done = this.#settle(execution);
+      // Settled from the next tick on, when `execution` is assigned.
+      done: Promise.resolve().then(() => this.#settle(execution)),
+    };
     this.executions.set(name, execution);
     return 'started';
   }
