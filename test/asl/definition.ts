@@ -74,3 +74,32 @@ type AslValidator = (
 
 /** asl-validator's JS API (a CommonJS module without types). */
 export const validateAsl = createRequire(import.meta.url)('asl-validator') as AslValidator;
+
+/** The states a successful run on EMR Serverless enters, in order. */
+export const HAPPY_PATH_STATES = [
+  'MarkRunning',
+  'RecordRunning',
+  'BeforeRun',
+  'RunOnEmrServerless',
+  'MarkSucceeded',
+  'RecordFinal',
+  'Release',
+  'Wake',
+  'NotifyFinal',
+];
+
+/** The states a run whose state timed out (no retry on timeout) enters, in order. */
+export const TIMEOUT_PATH_STATES = [
+  'MarkRunning',
+  'RecordRunning',
+  'BeforeRun',
+  'RunOnEmrServerless',
+  'TimedOut',
+  'OnTimeout',
+  'MarkTimeout',
+  'StopRun',
+  'RecordFinal',
+  'Release',
+  'Wake',
+  'NotifyFinal',
+];

@@ -15,7 +15,7 @@ import {
   until,
   WorkflowHarness,
 } from '../support/workflow.ts';
-import { jobWorkflowDefinition, retrierOf } from './definition.ts';
+import { HAPPY_PATH_STATES, jobWorkflowDefinition, retrierOf, TIMEOUT_PATH_STATES } from './definition.ts';
 
 /**
  * Every path through state-machines/job.asl.json as a named scenario on the local interpreter
@@ -43,18 +43,6 @@ afterAll(async () => {
   await db?.stop();
 });
 
-const HAPPY_STATES = [
-  'MarkRunning',
-  'RecordRunning',
-  'BeforeRun',
-  'RunOnEmrServerless',
-  'MarkSucceeded',
-  'RecordFinal',
-  'Release',
-  'Wake',
-  'NotifyFinal',
-];
-
 /** A configuration whose default pool runs on EMR on EKS only. */
 function eksConfig(extra: Readonly<Record<string, unknown>> = {}) {
   const eks = { virtualClusterId: 'vc-config', executionRoleArn: 'arn:aws:iam::000000000000:role/asl-eks' };
@@ -74,7 +62,7 @@ describe.concurrent('job.asl.json scenarios', () => {
 
     await execution.done;
     expect(execution.status).toBe('SUCCEEDED');
-    expect(execution.statesEntered).toEqual(HAPPY_STATES);
+    expect(execution.statesEntered).toEqual(HAPPY_PATH_STATES);
     expect(execution.transitions).toBeLessThanOrEqual(10);
 
     const job = await h.job(jobId);
@@ -126,7 +114,7 @@ describe.concurrent('job.asl.json scenarios', () => {
     await execution.done;
 
     expect(execution.statesEntered).toEqual(
-      HAPPY_STATES.map((state) => state.replace('RunOnEmrServerless', 'RunOnEks')),
+      HAPPY_PATH_STATES.map((state) => state.replace('RunOnEmrServerless', 'RunOnEks')),
     );
     expect(await h.job(jobId)).toMatchObject({ status: 'SUCCEEDED', backend: 'eks', attempts: 1 });
     expect(h.spark.calls.map((call) => call.kind)).toEqual(['eks']);
@@ -278,20 +266,7 @@ describe.concurrent('job.asl.json scenarios', () => {
     await execution.done;
 
     expect(execution.status).toBe('SUCCEEDED');
-    expect(execution.statesEntered).toEqual([
-      'MarkRunning',
-      'RecordRunning',
-      'BeforeRun',
-      'RunOnEmrServerless',
-      'TimedOut',
-      'OnTimeout',
-      'MarkTimeout',
-      'StopRun',
-      'RecordFinal',
-      'Release',
-      'Wake',
-      'NotifyFinal',
-    ]);
+    expect(execution.statesEntered).toEqual(TIMEOUT_PATH_STATES);
     const job = await h.job(jobId);
     expect(job).toMatchObject({
       status: 'TIMEOUT',
@@ -452,9 +427,9 @@ describe.concurrent('job.asl.json scenarios', () => {
       [`${jobId}-0`, 'EMRServerless.ThrottlingException'],
       [`${jobId}-0`, 'SUCCESS'],
     ]);
-    expect(execution.statesEntered).toEqual(HAPPY_STATES);
+    expect(execution.statesEntered).toEqual(HAPPY_PATH_STATES);
     // Each retry of the run state is billed as a transition.
-    expect(execution.transitions).toBe(HAPPY_STATES.length + 2);
+    expect(execution.transitions).toBe(HAPPY_PATH_STATES.length + 2);
     expect(await h.statusHistory(jobId)).toEqual(['SCHEDULED', 'RUNNING', 'SUCCEEDED']);
   });
 

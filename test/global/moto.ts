@@ -45,12 +45,23 @@ async function waitUntilServing(endpoint: string, child: ChildProcess, deadlineM
   }
 }
 
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+export interface MotoServer {
+  readonly endpoint: string;
+  /** Whether the process is still running: moto can die under a request it cannot handle. */
+  alive(): boolean;
+  /** The tail of its log, for a failure message. */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+/** Starts a moto_server on a free loopback port and waits until it answers. */
+export async function startMotoServer(): Promise<MotoServer> {
   if (spawnSync('moto_server', ['--help'], { stdio: 'ignore' }).error) throw new Error(MISSING);
   const port = await freePort();
   const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, MOTO_ALLOW_NONEXISTENT_REGION: 'false' },
+    // MOTO_PORT is where moto's own Step Functions interpreter sends its service calls.
+    env: { ...process.env, MOTO_ALLOW_NONEXISTENT_REGION: 'false', MOTO_PORT: String(port) },
   });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
@@ -64,13 +75,23 @@ export default async function setup(project: TestProject): Promise<() => Promise
     child.kill('SIGKILL');
     throw new Error(`${(error as Error).message}\n${stderr}`);
   }
-  project.provide('motoEndpoint', endpoint);
-  return async () => {
-    if (child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
+  return {
+    endpoint,
+    alive: () => child.exitCode === null && child.signalCode === null,
+    log: () => stderr,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    },
   };
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const server = await startMotoServer();
+  project.provide('motoEndpoint', server.endpoint);
+  return () => server.stop();
 }

@@ -1,4 +1,5 @@
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
 import { DynamoPoolStore } from '#adapters/dynamo-pool-store.ts';
 import { createJobTableInput } from '#adapters/table-definition.ts';
@@ -10,7 +11,14 @@ import { Finisher } from '#core/finisher.ts';
 import { type JobEvent, newJobId } from '#core/job-record.ts';
 import { JobService } from '#core/job-service.ts';
 import { JobLauncher } from '#core/launcher.ts';
-import type { IntakeMessage, IntakeQueue, Lease, SparkRunControl } from '#core/ports.ts';
+import type {
+  ExecutionStarter,
+  IntakeMessage,
+  IntakeQueue,
+  Lease,
+  SparkRunControl,
+  WorkflowControl,
+} from '#core/ports.ts';
 import { RunRecorder } from '#core/run-recorder.ts';
 import { Notifier, type WebhookJob, type WebhookRequest, type WebhookResponse } from '#core/webhook.ts';
 import type { BackendTargets, WorkflowInput } from '#core/workflow-input.ts';
@@ -220,11 +228,115 @@ export interface HarnessOptions {
   /** Changes the workflow input admission computed, e.g. a 1-second run timeout. */
   readonly input?: (input: WorkflowInput) => WorkflowInput;
   readonly config?: LibraConfig;
+  /** Admission's StartExecution is held until releaseStarts(): a job cancelled before it runs. */
+  readonly holdStarts?: boolean;
 }
 
 export interface StartedJob {
   readonly jobId: string;
   readonly execution: LocalExecution;
+}
+
+export interface ScenarioWorldOptions {
+  readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+  readonly config?: LibraConfig;
+  readonly sender?: ScriptedSender;
+  readonly spark: ScriptedSpark;
+  /** Where submit and the finisher send intake messages. */
+  readonly intake: IntakeQueue;
+  /** Admission's StartExecution, with the input admission computed. */
+  readonly executions: ExecutionStarter;
+  /** The cancel's StopExecution and DescribeExecution. */
+  readonly workflows: WorkflowControl;
+}
+
+/**
+ * The use cases around one scenario's workflow, whatever interpreter runs it: job and pool stores
+ * on the scenario's table, submit and cancel (JobService), admission with the launcher, and the
+ * finalizer and notifier with their Lambda handlers; only the Spark backend and the webhook
+ * receiver are scripted.
+ */
+export function scenarioWorld(options: ScenarioWorldOptions) {
+  const config = options.config ?? testConfig();
+  const logger = silentLogger();
+  const clock = () => new Date();
+  const { intake, spark } = options;
+  const sender = options.sender ?? new ScriptedSender();
+  const jobs = new DynamoJobStore({
+    client: options.client,
+    tableName: options.tableName,
+    retentionDays: config.retention.days,
+  });
+  const pools = new DynamoPoolStore({ client: options.client, tableName: options.tableName });
+  const finisher = new Finisher({ jobs, pools, intake, clock, logger });
+  const notifier = new Notifier({ jobs, sender, secrets: localWebhookSecrets({}).secrets, clock, logger });
+  const notify = {
+    notify: async (jobId: string, status: Parameters<Notifier['notify']>[1]) => {
+      await notifier.notify(jobId, status);
+    },
+  };
+  const finalizer = new Finalizer({ jobs, finisher, runs: spark, notifier: notify, clock, logger });
+  const launcher = new JobLauncher({
+    artifacts: { putCode: async () => undefined },
+    locations: {
+      runnersUri: 's3://asl-artifacts/runners/',
+      codeUri: (jobId, jobType) =>
+        `s3://asl-artifacts/jobs/${jobId}/code.${jobType === 'sql' ? 'sql' : 'py'}`,
+    },
+    targets: () => TARGETS,
+    executions: options.executions,
+    retentionDays: config.retention.days,
+  });
+  const metrics = new InMemoryMetrics();
+  const admission = new Admission({
+    config,
+    jobs,
+    pools,
+    starter: launcher,
+    finisher,
+    notifier: notify,
+    metrics,
+    clock,
+    logger,
+  });
+  const service = new JobService({
+    store: jobs,
+    pools,
+    workflows: options.workflows,
+    notifier: notify,
+    finalizeStopped: async (jobId) => {
+      await finalizer.executionEnded(jobId, 'ABORTED');
+    },
+    intake,
+    metrics,
+    logger,
+    config,
+    clock,
+    newJobId,
+    allowInsecureWebhooks: true,
+  });
+  return {
+    config,
+    logger,
+    sender,
+    jobs,
+    pools,
+    finalizer,
+    admission,
+    service,
+    finalizerHandler: createFinalizerHandler({ finalizer, logger }),
+    notifierHandler: createNotifierHandler({ notifier, logger }),
+    /** Submits the job through JobService and admits it (lease, SCHEDULED, StartExecution). */
+    async submitAndAdmit(body: Record<string, unknown>): Promise<string> {
+      const { job } = await service.submit(OWNER, body);
+      const outcome = await admission.admitPool(job.pool);
+      if (!outcome.admitted.includes(job.jobId)) {
+        throw new Error(`job ${job.jobId} was not admitted: ${JSON.stringify(outcome)}`);
+      }
+      return job.jobId;
+    },
+  };
 }
 
 let tables = 0;
@@ -247,49 +359,48 @@ export class WorkflowHarness {
   /** Executions that ended other than by succeeding (what the EventBridge rule sees). */
   readonly ended: ExecutionEnd[] = [];
   readonly #received: IntakeMessage[] = [];
+  readonly #world: ReturnType<typeof scenarioWorld>;
+  readonly #held: (() => void)[] = [];
 
   private constructor(db: TestDatabase, tableName: string, options: HarnessOptions) {
-    const config = options.config ?? testConfig();
-    const logger = silentLogger();
-    const clock = () => new Date();
     this.tableName = tableName;
     this.intake = new LocalQueue({ name: 'asl-intake', visibilityTimeoutSeconds: 300 });
     this.spark = new ScriptedSpark(options.spark);
-    this.sender = options.sender ?? new ScriptedSender();
-    this.jobs = new DynamoJobStore({
+    const adjust = options.input ?? ((input) => input);
+    const world = scenarioWorld({
       client: db.documentClient,
       tableName,
-      retentionDays: config.retention.days,
-    });
-    this.pools = new DynamoPoolStore({ client: db.documentClient, tableName });
-    const intake: IntakeQueue = {
-      send: async (message) => {
-        this.intake.send(JSON.stringify(message));
-      },
-    };
-    const finisher = new Finisher({ jobs: this.jobs, pools: this.pools, intake, clock, logger });
-    const notifier = new Notifier({
-      jobs: this.jobs,
-      sender: this.sender,
-      secrets: localWebhookSecrets({}).secrets,
-      clock,
-      logger,
-    });
-    const finalizer = new Finalizer({
-      jobs: this.jobs,
-      finisher,
-      runs: this.spark,
-      notifier: {
-        notify: async (jobId, status) => {
-          await notifier.notify(jobId, status);
+      ...(options.config && { config: options.config }),
+      ...(options.sender && { sender: options.sender }),
+      spark: this.spark,
+      intake: {
+        send: async (message) => {
+          this.intake.send(JSON.stringify(message));
         },
       },
-      clock,
-      logger,
+      executions: {
+        startExecution: async (name, input) => {
+          const start = () => this.workflow.start(name, adjust(input as WorkflowInput));
+          if (options.holdStarts) {
+            this.#held.push(() => void start());
+            return 'started';
+          }
+          return start() === 'started' ? 'started' : 'already-started';
+        },
+      },
+      workflows: {
+        stop: async (jobId) => this.workflow.stop(jobId),
+        state: async (jobId) => this.workflow.get(jobId)?.status,
+      },
     });
-    this.spark.attach(new RunRecorder({ jobs: this.jobs, logger }));
-    const finalizerHandler = createFinalizerHandler({ finalizer, logger });
-    const notifierHandler = createNotifierHandler({ notifier, logger });
+    this.#world = world;
+    this.sender = world.sender;
+    this.jobs = world.jobs;
+    this.pools = world.pools;
+    this.service = world.service;
+    this.admission = world.admission;
+    this.spark.attach(new RunRecorder({ jobs: this.jobs, logger: world.logger }));
+    const { finalizerHandler, notifierHandler } = world;
 
     this.workflow = new LocalWorkflow({
       definition: substitute(readJobWorkflow(), {
@@ -333,62 +444,6 @@ export class WorkflowHarness {
         });
       },
     });
-
-    const workflow = this.workflow;
-    const adjust = options.input ?? ((input) => input);
-    const launcher = new JobLauncher({
-      artifacts: { putCode: async () => undefined },
-      locations: {
-        runnersUri: 's3://asl-artifacts/runners/',
-        codeUri: (jobId, jobType) =>
-          `s3://asl-artifacts/jobs/${jobId}/code.${jobType === 'sql' ? 'sql' : 'py'}`,
-      },
-      targets: () => TARGETS,
-      executions: {
-        startExecution: async (name, input) =>
-          workflow.start(name, adjust(input as WorkflowInput)) === 'started' ? 'started' : 'already-started',
-      },
-      retentionDays: config.retention.days,
-    });
-    const metrics = new InMemoryMetrics();
-    this.admission = new Admission({
-      config,
-      jobs: this.jobs,
-      pools: this.pools,
-      starter: launcher,
-      finisher,
-      notifier: {
-        notify: async (jobId, status) => {
-          await notifier.notify(jobId, status);
-        },
-      },
-      metrics,
-      clock,
-      logger,
-    });
-    this.service = new JobService({
-      store: this.jobs,
-      pools: this.pools,
-      workflows: {
-        stop: async (jobId) => workflow.stop(jobId),
-        state: async (jobId) => workflow.get(jobId)?.status,
-      },
-      notifier: {
-        notify: async (jobId, status) => {
-          await notifier.notify(jobId, status);
-        },
-      },
-      finalizeStopped: async (jobId) => {
-        await finalizer.executionEnded(jobId, 'ABORTED');
-      },
-      intake,
-      metrics,
-      logger,
-      config,
-      clock,
-      newJobId,
-      allowInsecureWebhooks: true,
-    });
   }
 
   static async create(db: TestDatabase, options: HarnessOptions): Promise<WorkflowHarness> {
@@ -399,14 +454,20 @@ export class WorkflowHarness {
 
   /** Submits the job through JobService and admits it (lease, SCHEDULED, StartExecution). */
   async start(body: Record<string, unknown>): Promise<StartedJob> {
-    const { job } = await this.service.submit(OWNER, body);
-    const outcome = await this.admission.admitPool(job.pool);
-    if (!outcome.admitted.includes(job.jobId)) {
-      throw new Error(`job ${job.jobId} was not admitted: ${JSON.stringify(outcome)}`);
-    }
-    const execution = this.workflow.get(job.jobId);
-    if (!execution) throw new Error(`no execution started for ${job.jobId}`);
-    return { jobId: job.jobId, execution };
+    const jobId = await this.#world.submitAndAdmit(body);
+    const execution = this.workflow.get(jobId);
+    if (!execution) throw new Error(`no execution started for ${jobId}`);
+    return { jobId, execution };
+  }
+
+  /** Submits and admits the job with its start held (options.holdStarts); releaseStarts() starts it. */
+  async admitHeld(body: Record<string, unknown>): Promise<string> {
+    return this.#world.submitAndAdmit(body);
+  }
+
+  /** Starts the executions admission started while starts were held. */
+  releaseStarts(): void {
+    for (const start of this.#held.splice(0)) start();
   }
 
   async job(jobId: string): Promise<WebhookJob> {
@@ -459,12 +520,13 @@ export async function until<T>(
   what: string,
   check: () => T | undefined | false | Promise<T | undefined | false>,
   timeoutMs = 10_000,
+  intervalMs = 20,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value !== undefined && value !== false) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
