@@ -12,7 +12,16 @@ import { documentClient } from '#adapters/compose.ts';
 import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
 import { executionArn } from '#adapters/sfn-workflow-starter.ts';
 import type { JobRecord } from '#core/job-record.ts';
-import { cancelEvent, iamCaller, lambdaContext, sqlJob, submitEvent } from '../support/api.ts';
+import {
+  cancelEvent,
+  eventsEvent,
+  getEvent,
+  iamCaller,
+  lambdaContext,
+  listEvent,
+  sqlJob,
+  submitEvent,
+} from '../support/api.ts';
 import {
   createLambdaRole,
   createMotoTable,
@@ -444,5 +453,68 @@ describe('the deployed entries on moto', () => {
     ).toEqual([['secretsmanager.GetSecretValue', `${secretPrefix}default`, 200]]);
     const deliveries = (await jobs.listEvents(notified)).filter((e) => e.type === 'WEBHOOK');
     expect(deliveries.map((e) => e.detail?.outcome)).toEqual(['blocked']);
+  });
+
+  it('the read-only routes read the job, its history, the listing and the pools from the table', async () => {
+    const got = await call<HttpEvent, HttpReply>('get-job', getEvent(CALLER, jobId));
+    expect(got.statusCode).toBe(200);
+    expect(JSON.parse(got.body)).toMatchObject({ jobId, status: 'CANCELLED', backend: 'emr-serverless' });
+
+    const history = await call<HttpEvent, HttpReply>('list-job-events', eventsEvent(CALLER, jobId));
+    expect(history.statusCode).toBe(200);
+    expect(JSON.stringify(JSON.parse(history.body))).toMatch(/SCHEDULED.*RUNNING.*CANCELLING.*CANCELLED/s);
+
+    const listed = await call<HttpEvent, HttpReply>('list-jobs', listEvent(CALLER, { limit: '50' }));
+    expect(listed.statusCode).toBe(200);
+    expect(JSON.stringify(JSON.parse(listed.body))).toContain(jobId);
+
+    const poolsEvent = listEvent(CALLER);
+    poolsEvent.rawPath = '/api/v1/spark/pools';
+    poolsEvent.routeKey = 'GET /api/v1/spark/pools';
+    poolsEvent.requestContext.http.path = poolsEvent.rawPath;
+    const pools = await call<HttpEvent, HttpReply>('list-pools', poolsEvent);
+    expect(pools.statusCode, pools.body).toBe(200);
+    expect(JSON.stringify(JSON.parse(pools.body))).toMatch(/default.*kube|kube.*default/s);
+  });
+
+  it('the tick admits a job whose intake message was lost, then finalizes it when its execution ends unseen', async () => {
+    const lost = await submit(sqlJob({ name: 'lost message' }));
+    const { Messages = [] } = await clients.sqs.send(
+      new sqs.ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+    );
+    for (const message of Messages) {
+      await clients.sqs.send(
+        new sqs.DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }),
+      );
+    }
+    const schedule = {
+      version: '0',
+      id: '89d1a02d-5ec7-412e-82f5-13505f849b41',
+      'detail-type': 'Scheduled Event',
+      source: 'aws.events',
+      account: MOTO_ACCOUNT,
+      time: new Date().toISOString(),
+      region: MOTO_REGION,
+      resources: [`arn:aws:events:${MOTO_REGION}:${MOTO_ACCOUNT}:rule/libra-tick`],
+      detail: {},
+    };
+
+    expect(await call('tick', schedule)).toEqual({ reconciled: 2, admitted: 1 });
+    expect(await jobs.getJob(lost)).toMatchObject({ status: 'SCHEDULED' });
+    const arn = executionArn(stateMachineArn, lost);
+    expect((await clients.sfn.send(new sfn.DescribeExecutionCommand({ executionArn: arn }))).status).toBe(
+      'RUNNING',
+    );
+
+    // The execution stops and no event reaches the finalizer: the next tick finds it ended.
+    await clients.sfn.send(new sfn.StopExecutionCommand({ executionArn: arn, cause: 'stopped unseen' }));
+    const invokesBefore = callsTo('lambda', `/2015-03-31/functions/${notifierName}/invocations`).length;
+    expect(await call('tick', schedule)).toEqual({ reconciled: 2, admitted: 0 });
+
+    expect(await jobs.getJob(lost)).toMatchObject({ status: 'CANCELLED' });
+    const invokes = callsTo('lambda', `/2015-03-31/functions/${notifierName}/invocations`).slice(
+      invokesBefore,
+    );
+    expect(invokes.map((c) => JSON.parse(c.body))).toEqual([{ jobId: lost, status: 'CANCELLED' }]);
   });
 });
