@@ -402,7 +402,7 @@ describe('the deployed entries on moto', () => {
     expect(JSON.parse(invokes[0]?.body ?? '')).toEqual({ jobId, status: 'CANCELLED' });
   });
 
-  it('the run recorder keeps an EMR on EKS run from its state-change event, and ignores runs Libra did not name', async () => {
+  it('the run recorder keeps an EMR on EKS run from its state-change events; cancel and finalizer stop that run', async () => {
     const eksJob = await submit(sqlJob({ pool: 'kube' }));
     await receiveIntake().then((intake) => call('admission', intake));
     await markRunning(eksJob);
@@ -410,20 +410,35 @@ describe('the deployed entries on moto', () => {
     const stranger = await createEksRun(clients.containers, 'nightly-etl', virtualClusterId);
 
     await call('run-recorder', eksStateChange(eksRun, eksJob, 'RUNNING', '2030-01-01T00:01:00Z'));
-    await call('run-recorder', eksStateChange(eksRun, eksJob, 'FAILED', '2030-01-01T00:02:00Z'));
+    await call('run-recorder', eksStateChange(eksRun, eksJob, 'SUBMITTED', '2030-01-01T00:00:30Z'));
+    const tableCalls = callsTo('dynamodb').length;
+    // A run Libra did not name is not Libra's: nothing is read or written for it.
     await call('run-recorder', eksStateChange(stranger, 'nightly-etl', 'FAILED', '2030-01-01T00:02:00Z'));
+    expect(callsTo('dynamodb')).toHaveLength(tableCalls);
 
     expect(await jobs.getJob(eksJob)).toMatchObject({
       status: 'RUNNING',
       backend: 'eks',
       backendRunId: `${virtualClusterId}/${eksRun.id}`,
-      backendState: 'FAILED',
+      backendState: 'RUNNING',
+      backendDetails: 'JobRun is RUNNING',
       links: { logs: `s3://${bucket}/logs/${eksJob}/${virtualClusterId}/jobs/${eksRun.id}/` },
     });
     const execution = await clients.sfn.send(
       new sfn.DescribeExecutionCommand({ executionArn: executionArn(stateMachineArn, eksJob) }),
     );
     expect(JSON.stringify(JSON.parse(execution.input ?? '{}'))).toContain(virtualClusterId);
+
+    await call<HttpEvent, HttpReply>('cancel-job', cancelEvent(CALLER, eksJob));
+    expect(await call('finalizer', executionStatusChange(eksJob, 'ABORTED'))).toEqual({
+      jobId: eksJob,
+      status: 'CANCELLED',
+    });
+    const { jobRun } = await clients.containers.send(
+      new emrContainers.DescribeJobRunCommand({ virtualClusterId, id: eksRun.id }),
+    );
+    expect(jobRun?.state).toBe('CANCELLED');
+    await receiveIntake(); // the wake of pool kube
   });
 
   it('the notifier reads the pool secret from Secrets Manager before it sends (and the guard refuses loopback)', async () => {
