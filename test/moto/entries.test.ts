@@ -200,6 +200,7 @@ function serverlessStateChange(
   run: { applicationId: string; jobRunId: string },
   state: string,
   time: string,
+  updatedAt = time,
 ) {
   return {
     version: '0',
@@ -218,7 +219,7 @@ function serverlessStateChange(
       state,
       previousState: 'SCHEDULED',
       createdBy: `arn:aws:sts::${MOTO_ACCOUNT}:assumed-role/libra-workflow/states`,
-      updatedAt: time,
+      updatedAt,
       createdAt: time,
     },
   };
@@ -366,6 +367,26 @@ describe('the deployed entries on moto', () => {
     ]);
   });
 
+  it("orders one second's EMR Serverless events by the run's updatedAt, not EventBridge's whole-second time", async () => {
+    const quick = await submit(sqlJob({ name: 'quick run' }));
+    const quickRun = await createServerlessRun(clients.serverless, quick, applicationId);
+
+    // A run that starts and ends within one second; EventBridge delivers the end first.
+    await call(
+      'run-recorder',
+      serverlessStateChange(quickRun, 'SUCCESS', '2030-01-01T00:00:42Z', '2030-01-01T00:00:42.900512Z'),
+    );
+    await call(
+      'run-recorder',
+      serverlessStateChange(quickRun, 'RUNNING', '2030-01-01T00:00:42Z', '2030-01-01T00:00:42.100317Z'),
+    );
+
+    expect(await jobs.getJob(quick)).toMatchObject({ backendState: 'SUCCESS' });
+    // This job is not admitted: take back its submit message and cancel it while it waits.
+    await receiveIntake();
+    await call<HttpEvent, HttpReply>('cancel-job', cancelEvent(CALLER, quick));
+  });
+
   it('cancel describes the running execution and stops it', async () => {
     const reply = await call<HttpEvent, HttpReply>('cancel-job', cancelEvent(CALLER, jobId));
 
@@ -395,7 +416,9 @@ describe('the deployed entries on moto', () => {
     // moto accepts the Event invoke (202) and runs the function at once in docker; where it has no
     // docker it puts the docker error in the body with X-Amz-Function-Error, which AWS never sends
     // for an Event invoke. The adapter reads neither, so both are the same to it.
-    const invokes = callsTo('lambda', `/2015-03-31/functions/${notifierName}/invocations`);
+    const invokes = callsTo('lambda', `/2015-03-31/functions/${notifierName}/invocations`).filter(
+      (c) => JSON.parse(c.body).jobId === jobId,
+    );
     expect(invokes).toHaveLength(1);
     expect(invokes[0]?.status).toBe(202);
     expect(invokes[0]?.headers['x-amz-invocation-type']).toBe('Event');
