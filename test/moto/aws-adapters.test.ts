@@ -12,17 +12,13 @@ import { StepFunctionsControl, StepFunctionsExecutions } from '#adapters/sfn-wor
 import { SqsIntakeQueue } from '#adapters/sqs-intake-queue.ts';
 import { SecretsManagerWebhookSecrets } from '#adapters/webhook-sender.ts';
 import { type JobRecord, newJobId } from '#core/job-record.ts';
-import {
-  createLambdaRole,
-  motoClientConfig,
-  motoName,
-  startWireRecorder,
-  type WireRecorder,
-} from '../support/moto.ts';
+import { motoClientConfig, motoName, startWireRecorder, type WireRecorder } from '../support/moto.ts';
 import {
   createEksRun,
+  createNotifierFunction,
   createServerlessRun,
   createWaitingStateMachine,
+  motoClients,
   WEBHOOK_SECRET,
 } from './moto-resources.ts';
 
@@ -32,18 +28,9 @@ import {
  * does differently from AWS is written down in docs/emulators.md.
  */
 
-const clients = {
-  sfn: new sfn.SFNClient(motoClientConfig()),
-  serverless: new emrServerless.EMRServerlessClient(motoClientConfig()),
-  containers: new emrContainers.EMRContainersClient(motoClientConfig()),
-  s3: new s3.S3Client(motoClientConfig()),
-  sqs: new sqs.SQSClient(motoClientConfig()),
-  secrets: new secretsManager.SecretsManagerClient(motoClientConfig()),
-};
+const clients = motoClients();
 
-afterAll(() => {
-  for (const client of Object.values(clients)) client.destroy();
-});
+afterAll(() => clients.destroy());
 
 /** A job record with only what the run control reads. */
 function jobOnRun(backend: JobRecord['backend'], backendRunId: string, backendState: string): JobRecord {
@@ -230,16 +217,7 @@ describe('lambdaInvoker on moto', () => {
   beforeAll(async () => {
     recorder = await startWireRecorder();
     client = new lambda.LambdaClient({ ...motoClientConfig(), endpoint: recorder.endpoint });
-    functionName = motoName('notifier');
-    await client.send(
-      new lambda.CreateFunctionCommand({
-        FunctionName: functionName,
-        Runtime: 'nodejs22.x',
-        Role: await createLambdaRole(),
-        Handler: 'index.handler',
-        Code: { ZipFile: emptyZip() },
-      }),
-    );
+    functionName = await createNotifierFunction(client);
   });
 
   afterAll(async () => {
@@ -292,8 +270,3 @@ describe('SecretsManagerWebhookSecrets on moto', () => {
     await expect(secrets.secretFor('absent')).rejects.toThrow(secretsManager.ResourceNotFoundException);
   });
 });
-
-/** The smallest zip file (an empty archive): moto stores the code and never runs it here. */
-function emptyZip(): Uint8Array {
-  return new Uint8Array([0x50, 0x4b, 0x05, 0x06, ...new Array<number>(18).fill(0)]);
-}

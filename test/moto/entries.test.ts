@@ -1,7 +1,6 @@
-import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import * as emrContainers from '@aws-sdk/client-emr-containers';
 import * as emrServerless from '@aws-sdk/client-emr-serverless';
-import * as lambda from '@aws-sdk/client-lambda';
 import * as s3 from '@aws-sdk/client-s3';
 import * as secretsManager from '@aws-sdk/client-secrets-manager';
 import * as sfn from '@aws-sdk/client-sfn';
@@ -23,12 +22,10 @@ import {
   submitEvent,
 } from '../support/api.ts';
 import {
-  createLambdaRole,
   createMotoTable,
   importEntry,
   MOTO_ACCOUNT,
   MOTO_REGION,
-  motoClientConfig,
   motoName,
   motoSdkEnvironment,
   setEnvironment,
@@ -38,11 +35,13 @@ import {
 } from '../support/moto.ts';
 import {
   createEksRun,
+  createNotifierFunction,
   createServerlessApplication,
   createServerlessRun,
   createVirtualCluster,
   createWaitingStateMachine,
   EXECUTION_ROLE,
+  motoClients,
   WEBHOOK_SECRET,
 } from './moto-resources.ts';
 
@@ -61,16 +60,7 @@ type Entry<E, R> = { handler: (event: E, context: Context) => Promise<R> };
 type HttpReply = { statusCode: number; body: string };
 
 const CALLER = iamCaller('moto-entries');
-const clients = {
-  sfn: new sfn.SFNClient(motoClientConfig()),
-  serverless: new emrServerless.EMRServerlessClient(motoClientConfig()),
-  containers: new emrContainers.EMRContainersClient(motoClientConfig()),
-  s3: new s3.S3Client(motoClientConfig()),
-  sqs: new sqs.SQSClient(motoClientConfig()),
-  secrets: new secretsManager.SecretsManagerClient(motoClientConfig()),
-  lambda: new lambda.LambdaClient(motoClientConfig()),
-  dynamo: new DynamoDBClient(motoClientConfig()),
-};
+const clients = motoClients();
 
 let recorder: WireRecorder;
 let restoreEnvironment: () => void;
@@ -98,16 +88,7 @@ beforeAll(async () => {
   await clients.s3.send(new s3.CreateBucketCommand({ Bucket: bucket }));
   applicationId = await createServerlessApplication(clients.serverless);
   virtualClusterId = await createVirtualCluster(clients.containers);
-  notifierName = motoName('libra-notifier');
-  await clients.lambda.send(
-    new lambda.CreateFunctionCommand({
-      FunctionName: notifierName,
-      Runtime: 'nodejs22.x',
-      Role: await createLambdaRole(),
-      Handler: 'index.handler',
-      Code: { ZipFile: new Uint8Array([0x50, 0x4b, 0x05, 0x06, ...new Array<number>(18).fill(0)]) },
-    }),
-  );
+  notifierName = await createNotifierFunction(clients.lambda);
   secretPrefix = `${motoName('libra')}/webhooks/`;
   await clients.secrets.send(
     new secretsManager.CreateSecretCommand({ Name: `${secretPrefix}default`, SecretString: WEBHOOK_SECRET }),
@@ -141,7 +122,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   restoreEnvironment?.();
-  for (const client of Object.values(clients)) client.destroy();
+  clients.destroy();
   await recorder?.close();
 });
 

@@ -1,11 +1,55 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import * as emrContainers from '@aws-sdk/client-emr-containers';
 import * as emrServerless from '@aws-sdk/client-emr-serverless';
+import * as lambda from '@aws-sdk/client-lambda';
+import * as s3 from '@aws-sdk/client-s3';
+import * as secretsManager from '@aws-sdk/client-secrets-manager';
 import * as sfn from '@aws-sdk/client-sfn';
-import { MOTO_ACCOUNT, motoName } from '../support/moto.ts';
+import * as sqs from '@aws-sdk/client-sqs';
+import { createLambdaRole, MOTO_ACCOUNT, motoClientConfig, motoName } from '../support/moto.ts';
 
 /** The resources the adapters address, made on moto for one test. */
 
 export const EXECUTION_ROLE = `arn:aws:iam::${MOTO_ACCOUNT}:role/libra-spark`;
+/** One SDK client on moto per service the adapters use; `destroy` closes them all. */
+export function motoClients(options: { readonly endpoint?: string } = {}) {
+  const config = { ...motoClientConfig(), ...options };
+  const clients = {
+    sfn: new sfn.SFNClient(config),
+    serverless: new emrServerless.EMRServerlessClient(config),
+    containers: new emrContainers.EMRContainersClient(config),
+    s3: new s3.S3Client(config),
+    sqs: new sqs.SQSClient(config),
+    secrets: new secretsManager.SecretsManagerClient(config),
+    lambda: new lambda.LambdaClient(config),
+    dynamo: new DynamoDBClient(config),
+  };
+  return {
+    ...clients,
+    destroy: () => {
+      for (const client of Object.values(clients)) client.destroy();
+    },
+  };
+}
+
+/**
+ * A function standing for the notifier, with the role moto requires it to have; its code is the
+ * smallest zip file (an empty archive): moto keeps it and never runs it here.
+ */
+export async function createNotifierFunction(client: lambda.LambdaClient): Promise<string> {
+  const name = motoName('libra-notifier');
+  await client.send(
+    new lambda.CreateFunctionCommand({
+      FunctionName: name,
+      Runtime: 'nodejs22.x',
+      Role: await createLambdaRole(),
+      Handler: 'index.handler',
+      Code: { ZipFile: new Uint8Array([0x50, 0x4b, 0x05, 0x06, ...new Array<number>(18).fill(0)]) },
+    }),
+  );
+  return name;
+}
+
 /** A Standard Webhooks secret (whsec_ + base64 of 32 bytes). */
 export const WEBHOOK_SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
 
