@@ -474,6 +474,35 @@ describe('the deployed entries on moto', () => {
     expect(deliveries.map((e) => e.detail?.outcome)).toEqual(['blocked']);
   });
 
+  it("the notifier records a failed delivery, and sends nothing, when the pool's secret is missing", async () => {
+    const notified = await submit(
+      sqlJob({ notifications: { webhook: 'https://hooks.example.com/libra', events: ['CANCELLED'] } }),
+    );
+    await receiveIntake();
+    await call<HttpEvent, HttpReply>('cancel-job', cancelEvent(CALLER, notified));
+    const missingPrefix = `${motoName('nowhere')}/webhooks/`;
+    const restore = setEnvironment({ WEBHOOK_SECRET_PREFIX: missingPrefix });
+    const before = callsTo('secretsmanager').length;
+    try {
+      await expect(call('notifier', { jobId: notified, status: 'CANCELLED' })).rejects.toMatchObject({
+        name: 'WebhookDeliveryFailed',
+      });
+    } finally {
+      restore();
+    }
+
+    const reads = callsTo('secretsmanager').slice(before);
+    // moto answers 404; AWS's JSON protocol answers 400 (the model gives the error no status).
+    // The SDK goes by the error's type, the same on both.
+    expect(reads.map((c) => [JSON.parse(c.body).SecretId, JSON.parse(c.responseBody).__type])).toEqual([
+      [`${missingPrefix}default`, 'ResourceNotFoundException'],
+    ]);
+    const deliveries = (await jobs.listEvents(notified)).filter((e) => e.type === 'WEBHOOK');
+    expect(deliveries.map((e) => [e.detail?.outcome, e.detail?.error])).toEqual([
+      ['failed', 'the signing secret could not be read'],
+    ]);
+  });
+
   it('the read-only routes read the job, its history, the listing and the pools from the table', async () => {
     const got = await call<HttpEvent, HttpReply>('get-job', getEvent(CALLER, jobId));
     expect(got.statusCode).toBe(200);
