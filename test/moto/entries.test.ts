@@ -207,8 +207,9 @@ function serverlessStateChange(
 }
 
 /**
- * EventBridge's "EMR Job Run State Change" from EMR on EKS (source aws.emr-containers), with the
- * detail fields of its EventBridge schema: id, name, arn, virtualClusterId, state, ….
+ * EventBridge's "EMR Job Run State Change" from EMR on EKS (source aws.emr-containers). No full
+ * example is printed in AWS's guides: the detail carries the job run's fields as DescribeJobRun
+ * names them (id, name, arn, virtualClusterId, state, …); docs/emulators.md lists it to confirm.
  */
 function eksStateChange(
   run: { virtualClusterId: string; id: string },
