@@ -17,6 +17,7 @@ const serverlessEvent = z.object({
     state: z.string(),
     jobRunName: z.optional(z.string()),
     stateDetails: z.optional(z.string()),
+    updatedAt: z.optional(z.string()),
   }),
 });
 
@@ -29,8 +30,23 @@ const containersEvent = z.object({
     state: z.string(),
     name: z.optional(z.string()),
     stateDetails: z.optional(z.string()),
+    updatedAt: z.optional(z.string()),
   }),
 });
+
+/**
+ * When the run reached the state an event reports, as one ISO-8601 form (milliseconds), so that
+ * the store's order check compares like with like. The run's own `updatedAt` (EMR writes it to the
+ * microsecond) comes first: EventBridge's `time` is whole seconds, and a run that starts and ends
+ * within one second would otherwise have its RUNNING report, delivered late, overwrite SUCCESS.
+ */
+function reportedAt(updatedAt: string | undefined, time: string): string {
+  for (const candidate of [updatedAt, time]) {
+    const ms = candidate === undefined ? Number.NaN : Date.parse(candidate);
+    if (!Number.isNaN(ms)) return new Date(ms).toISOString();
+  }
+  return time;
+}
 
 export interface RunRecorderHandlerDeps {
   readonly recorder: RunRecorder;
@@ -45,7 +61,7 @@ export function createRunRecorderHandler(deps: RunRecorderHandlerDeps) {
   return async (event: unknown): Promise<void> => {
     const serverless = serverlessEvent.safeParse(event);
     if (serverless.success) {
-      const { jobRunId, applicationId, state, jobRunName, stateDetails } = serverless.data.detail;
+      const { jobRunId, applicationId, state, jobRunName, stateDetails, updatedAt } = serverless.data.detail;
       const jobId = jobRunName ?? (await deps.serverlessJobIdOf(applicationId, jobRunId));
       if (!jobId?.startsWith('job-')) return;
       await deps.recorder.record({
@@ -57,13 +73,13 @@ export function createRunRecorderHandler(deps: RunRecorderHandlerDeps) {
           console: `https://${deps.region}.console.aws.amazon.com/emr/home?region=${deps.region}#/serverless/applications/${applicationId}/job-runs/${jobRunId}`,
           logs: `${deps.logUri}${jobId}/applications/${applicationId}/jobs/${jobRunId}/`,
         },
-        at: serverless.data.time,
+        at: reportedAt(updatedAt, serverless.data.time),
       });
       return;
     }
     const containers = containersEvent.safeParse(event);
     if (containers.success) {
-      const { id, virtualClusterId, state, name, stateDetails } = containers.data.detail;
+      const { id, virtualClusterId, state, name, stateDetails, updatedAt } = containers.data.detail;
       if (!name?.startsWith('job-')) return;
       await deps.recorder.record({
         jobId: name,
@@ -71,7 +87,7 @@ export function createRunRecorderHandler(deps: RunRecorderHandlerDeps) {
         state,
         ...(stateDetails !== undefined && { details: stateDetails }),
         links: { logs: `${deps.logUri}${name}/${virtualClusterId}/jobs/${id}/` },
-        at: containers.data.time,
+        at: reportedAt(updatedAt, containers.data.time),
       });
       return;
     }

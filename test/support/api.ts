@@ -119,7 +119,7 @@ type Handler = (event: HttpEvent, context: Context) => Promise<HttpResult>;
 
 let invocation = 0;
 
-function lambdaContext(functionName: string): Context {
+export function lambdaContext(functionName: string): Context {
   invocation++;
   return {
     callbackWaitsForEmptyEventLoop: false,
