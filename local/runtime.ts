@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSEvent } from 'aws-lambda';
 import { composeAdmission, composeApi, documentClient, type Wiring } from '#adapters/compose.ts';
@@ -31,10 +31,12 @@ import { readJobWorkflow, substitute } from '../state-machines/job-workflow.ts';
 import { apiGateway, type LambdaHandler, type LocalRoute } from './api-gateway.ts';
 import { startLocalDynamoDB } from './dynamodb.ts';
 import { LocalSparkEngine } from './engine/index.ts';
+import { ProcessLog } from './engine/process-log.ts';
 import { type EventSourceMapping, startEventSourceMapping } from './event-source-mapping.ts';
 import { InMemoryMetrics } from './metrics.ts';
 import { LocalQueue } from './queue.ts';
 import { RecordingStarter } from './recording-starter.ts';
+import { recoverAtStart } from './recovery.ts';
 import { serveRunOutput } from './run-output.ts';
 import { checkStartExecution } from './start-execution.ts';
 import { Usage } from './usage.ts';
@@ -127,8 +129,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     maxReceiveCount: INTAKE_MAX_RECEIVES,
     deadLetterQueue: intakeDeadLetters,
   });
+  // Each run process is recorded, so that a start after a crash can stop what was left running.
+  const processLog = new ProcessLog(join(dataDir, 'engine', 'processes.jsonl'));
   const engine = new LocalSparkEngine({
     dataDir: join(dataDir, 'engine'),
+    processLog,
     ...(process.env.SPARK_HOME && { sparkHome: process.env.SPARK_HOME }),
   });
   const artifacts = new LocalArtifacts(join(dataDir, 'artifacts'));
@@ -187,7 +192,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const starter: WorkflowStarter = options.onWorkflowStart
     ? new RecordingStarter((job) => options.onWorkflowStart?.(job, { finisher, jobs }))
     : launcher;
-  const { admission, reconciler, finisher, finalizer, jobs } = composeAdmission({
+  const { admission, reconciler, finisher, finalizer, jobs, pools } = composeAdmission({
     ...wiring,
     logger: workerLogger,
     starter,
@@ -283,10 +288,22 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const tickTimer = setInterval(() => void tick(), (options.tickSeconds ?? 60) * 1000);
   tickTimer.unref();
 
+  // Requests wait while the start recovers what an earlier runtime left: until then the table
+  // and the pools are not what a caller should see or act on.
+  let serve: () => void = () => {};
+  const serving = new Promise<void>((resolve) => {
+    serve = resolve;
+  });
+  const whenServing =
+    <A extends unknown[], R>(handler: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      await serving;
+      return handler(...args);
+    };
   const route = (routeKey: string, functionName: string, handler: LambdaHandler): LocalRoute => ({
     routeKey,
     functionName,
-    handler: usage.lambdaFunction(functionName, handler),
+    handler: usage.lambdaFunction(functionName, whenServing(handler)),
   });
   const routes = [
     route('POST /api/v1/spark/jobs/submit', 'libra-submit-job', createSubmitJobHandler(deps)),
@@ -300,7 +317,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const server: Server = createServer(
     apiGateway({
       routes,
-      extra: (request, response, url) => serveRunOutput(engine, request, response, url),
+      extra: whenServing((request, response, url) => serveRunOutput(engine, request, response, url)),
       onHandlerError: (error, routeKey) => logger.error('handler threw', { routeKey, error: error as Error }),
     }),
   );
@@ -316,10 +333,32 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     await dynamo.close();
     throw error;
   }
-  // A restart over persisted data admits what waited and mends what a crash left half-done.
-  void tick();
   const { port } = server.address() as AddressInfo;
   baseUrl = `http://${options.host ?? '127.0.0.1'}:${port}`;
+  // A restart over persisted data goes on with the jobs an earlier runtime left in flight, then
+  // mends what a crash left half-done and admits what waited, so that counters and queues are
+  // right before the first request, not after the first tick.
+  if (options.dataDir !== undefined) {
+    await recoverAtStart({
+      config: options.config,
+      processLog,
+      jobs,
+      pools,
+      launch: (job, attempt) => launcher.start(job, attempt),
+      startScheduled: (job) => admission.startWorkflow(job),
+      runAttempt: async (jobId, runId) => {
+        const dir = await engine.outputDirOf(jobId, runId);
+        return dir === undefined ? undefined : Number.parseInt(basename(dir), 10);
+      },
+      finisher,
+      finalizer,
+      notifier: wiring.notifier,
+      logger: workerLogger,
+      clock: () => new Date(),
+    }).catch((error: unknown) => logger.error('recovery at start failed', { error: error as Error }));
+  }
+  await tick();
+  serve();
 
   return {
     url: baseUrl,

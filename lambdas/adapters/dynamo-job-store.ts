@@ -184,6 +184,7 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
     }
     const record = toRecord(updated ?? {});
     await this.#putEvent({
+      ...change.event,
       jobId,
       at: change.at,
       type: 'STATUS',

@@ -73,6 +73,11 @@ export const REASON_CODES = [
   'LOCAL_SPARK_UNAVAILABLE',
   /** The workflow could not be started: refused for good, or still failing after its retries. */
   'START_FAILED',
+  /**
+   * The local runtime stopped (or was killed) while the job ran: in a move to RETRYING's history
+   * when the job runs again as its next attempt, as the reason when its retry policy was spent.
+   */
+  'RUNTIME_RESTARTED',
 ] as const;
 export type ReasonCode = (typeof REASON_CODES)[number];
 
