@@ -45,6 +45,11 @@ export class ProcessLog {
     this.path = path;
     this.#now = now;
     mkdirSync(dirname(path), { recursive: true });
+    // A line a kill cut short is ended here, so that it does not swallow the next one.
+    if (existsSync(path)) {
+      const text = readFileSync(path, 'utf8');
+      if (text !== '' && !text.endsWith('\n')) appendFileSync(path, '\n');
+    }
   }
 
   started(run: { pid: number; jobId: string; attempt: number; runId: string }): void {
