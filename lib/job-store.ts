@@ -12,6 +12,8 @@ import type { JobStoreProps } from './job-store-props.ts';
  */
 const READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query'];
 const WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem'];
+/** The run recorder's calls: recordRun's UpdateItem, then GetItem when its condition fails. */
+const RUN_RECORD_ACTIONS = ['dynamodb:GetItem', 'dynamodb:UpdateItem'];
 /**
  * DynamoDB uses a customer managed key on the caller's behalf: Decrypt to unwrap the table key on
  * every access, and, for writers, the encrypting calls too. Named one by one, unlike CDK's
@@ -68,11 +70,12 @@ export class JobStore extends Construct {
   }
 
   /**
-   * Lets `fn` record what happens to a job without reading anything: the run recorder's
-   * conditional update of the job and its history item.
+   * Lets `fn` record a run's state on its job: the conditional update of the job, and the read
+   * that tells a report older than the recorded one (a failed condition) from an unknown job.
+   * Nothing else: it creates no item and queries no index.
    */
-  grantWrite(fn: LambdaFunction): void {
-    Grant.addToPrincipal({ grantee: fn, actions: WRITE_ACTIONS, resourceArns: [this.table.tableArn] });
+  grantRunRecords(fn: LambdaFunction): void {
+    Grant.addToPrincipal({ grantee: fn, actions: RUN_RECORD_ACTIONS, resourceArns: [this.table.tableArn] });
     this.table.encryptionKey?.grant(fn, ...KEY_WRITE_ACTIONS);
     fn.addEnvironment('TABLE_NAME', this.table.tableName);
   }

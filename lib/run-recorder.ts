@@ -50,7 +50,7 @@ export class RunRecorder extends Construct {
       memorySize: props.memorySize,
       logRetention: props.logRetention,
     });
-    props.store.grantWrite(this.function);
+    props.store.grantRunRecords(this.function);
     props.artifacts.shareName(this.function);
     props.backends.grantReadServerlessRuns(this.function);
 
