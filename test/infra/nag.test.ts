@@ -91,10 +91,10 @@ describe('cdk-nag AwsSolutions on LibraStack', () => {
     expect(acknowledged.map(({ line }) => line).sort()).toEqual(
       [
         ...iam5('*', ...FUNCTION_ROLES, 'Workflow/Role'),
-        ...iam5(`${application}/jobruns/*`, 'Admission/Admission/Role', 'Admission/Tick/Role'),
+        ...iam5(`${application}/jobruns/*`, 'Admission/Tick/Role'),
         ...iam5(`${application}/jobruns/*`, 'Workflow/Finalizer/Role', 'Workflow/Role'),
         ...iam5(`${application}/jobruns/*`, 'RunRecorder/RunRecorder/Role', 'JobApi/CancelJob/Role'),
-        ...iam5(executions, 'Admission/Admission/Role', 'Admission/Tick/Role', 'JobApi/CancelJob/Role'),
+        ...iam5(executions, 'Admission/Tick/Role', 'JobApi/CancelJob/Role'),
         ...iam5(
           `${bucket}/jobs/*`,
           'Admission/Admission/Role',
