@@ -48,7 +48,8 @@ export async function loadEntry(
 
 let invocation = 0;
 
-export function lambdaContext(functionName: string, region: string, account: string): Context {
+/** The context Lambda hands an invocation of `functionName`, each with a request id of its own. */
+export function lambdaContext(functionName: string, region = 'eu-west-1', account = '123456789012'): Context {
   invocation++;
   return {
     callbackWaitsForEmptyEventLoop: false,
@@ -56,7 +57,7 @@ export function lambdaContext(functionName: string, region: string, account: str
     functionVersion: '$LATEST',
     invokedFunctionArn: `arn:aws:lambda:${region}:${account}:function:${functionName}`,
     memoryLimitInMB: '512',
-    awsRequestId: `00000000-0000-4000-8000-${String(invocation).padStart(12, '0')}`,
+    awsRequestId: `c6af9ac6-7b61-11e6-9a41-${String(invocation).padStart(12, '0')}`,
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: '2025/01/01/[$LATEST]0123456789abcdef',
     getRemainingTimeInMillis: () => 30_000,
