@@ -15,17 +15,11 @@ import {
 } from '@aws-sdk/client-emr-serverless';
 import { CreateFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import {
-  CreateSecretCommand,
-  DescribeSecretCommand,
-  ResourceExistsException,
-  SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
   CreateStateMachineCommand,
   DescribeExecutionCommand,
   SFNClient,
-  StateMachineAlreadyExists,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -481,7 +475,12 @@ beforeAll(async () => {
       },
     },
   } as LibraStackProps['config'];
-  const stack = libraStack({ config });
+  // Names of this run's own, through the stack's options: one moto_server serves every test file.
+  const stack = libraStack({
+    config,
+    workflow: { stateMachineName: `libra-iam-${suffix}` },
+    notifier: { webhookSecretPrefix: `libra-iam-${suffix}/webhooks/` },
+  });
   const template = CdkTemplate.fromStack(stack).toJSON() as Template;
   functions = libraFunctions(stack);
   workflowRoleId = logicalId(stack, stack.libra.workflow.role);
@@ -509,14 +508,9 @@ beforeAll(async () => {
   for (const [id, resource] of Object.entries(template.Resources)) {
     if (resource.Type !== 'AWS::SecretsManager::Secret') continue;
     const name = draft.name(id);
-    let arn: string;
-    try {
-      arn = (await clients.secrets.send(new CreateSecretCommand({ Name: name, SecretString: 'placeholder' })))
-        .ARN as string;
-    } catch (error) {
-      if (!(error instanceof ResourceExistsException)) throw error;
-      arn = (await clients.secrets.send(new DescribeSecretCommand({ SecretId: name }))).ARN as string;
-    }
+    const arn = (
+      await clients.secrets.send(new CreateSecretCommand({ Name: name, SecretString: 'placeholder' }))
+    ).ARN as string;
     overrides[id] = arn;
     overrides[`${id}.Arn`] = arn;
   }
@@ -530,17 +524,13 @@ beforeAll(async () => {
     }),
   );
   const machineId = logicalIdOfType('AWS::StepFunctions::StateMachine', 'Libra');
-  try {
-    await clients.sfn.send(
-      new CreateStateMachineCommand({
-        name: values.name(machineId),
-        definition: HOLD_DEFINITION,
-        roleArn: values.getAtt(workflowRoleId, 'Arn'),
-      }),
-    );
-  } catch (error) {
-    if (!(error instanceof StateMachineAlreadyExists)) throw error;
-  }
+  await clients.sfn.send(
+    new CreateStateMachineCommand({
+      name: values.name(machineId),
+      definition: HOLD_DEFINITION,
+      roleArn: values.getAtt(workflowRoleId, 'Arn'),
+    }),
+  );
   const substitutions = values.resolve(
     template.Resources[machineId]?.Properties?.DefinitionSubstitutions,
   ) as Record<string, string>;
