@@ -69,7 +69,11 @@ const UNUSED: {
   readonly stateMachine: Record<string, string>;
 } = JSON.parse(readFileSync(new URL('./iam-unused-grants.json', import.meta.url), 'utf8'));
 
-/** Never runs: a state machine that waits, so an execution stays RUNNING whatever moto is set to. */
+/**
+ * The state machine the functions start, describe and stop executions of: one Wait state, so an
+ * execution stays RUNNING whether or not moto is set to run state machines. The workflow's own
+ * tasks are evaluated from the ASL, against the state machine's role.
+ */
 const HOLD_DEFINITION = JSON.stringify({
   Comment: 'stands in for the job workflow: the functions only start, describe and stop executions',
   StartAt: 'Hold',
