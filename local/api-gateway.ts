@@ -136,6 +136,14 @@ function headerBytes(request: IncomingMessage): number {
   return bytes;
 }
 
+/** Body bytes may still be on their way (the request event comes as soon as the headers are in). */
+function bodyPending(request: IncomingMessage): boolean {
+  if (request.complete) return false;
+  return (
+    request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0
+  );
+}
+
 type BodyRead =
   | { readonly kind: 'body'; readonly bytes: Buffer }
   | { readonly kind: 'too-large' }
@@ -232,14 +240,18 @@ export function apiGateway(options: ApiGatewayOptions): Listener {
 
   /**
    * Answers without reading (the rest of) the body. A client still sending gets `lingerMs` to
-   * read the answer while its bytes are dropped unheld; then the connection is closed.
+   * read the answer while the rest of its body is read and dropped, unheld: closing at once,
+   * with its bytes unread, would reset the connection and could lose the answer on the way.
+   * Past `lingerMs` the connection is closed; a body that ends sooner leaves it open for more.
    */
   const answerUnread = (request: IncomingMessage, response: ServerResponse, result: HttpResult): void => {
-    if (!request.complete) {
-      result = { ...result, headers: { ...result.headers, connection: 'close' } };
-      const linger = setTimeout(() => request.socket.destroy(), limits.lingerMs);
+    if (bodyPending(request)) {
+      const linger = setTimeout(() => {
+        if (!request.complete) request.socket.destroy();
+      }, limits.lingerMs);
       linger.unref();
-      request.socket.once('close', () => clearTimeout(linger));
+      request.once('end', () => clearTimeout(linger));
+      request.once('close', () => clearTimeout(linger));
       request.resume();
     }
     send(response, result);
@@ -369,15 +381,30 @@ export function apiGateway(options: ApiGatewayOptions): Listener {
   };
 }
 
+type ServerSocket = Duplex & { _httpMessage?: ServerResponse };
+
 /**
  * What the edge answers on a connection whose request Node could not parse or that ran out of
  * time: 431 for headers over the limit, 408 for a request too slow to arrive, 400 otherwise;
- * nothing at all to a client that is gone or already has an answer on its way.
+ * nothing at all to a client that is gone. When the fault is in a request pipelined behind one
+ * still being answered, that answer goes out first and the connection ends after it.
  */
-function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
-  const answered = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage?.headersSent;
-  if (error.code === 'ECONNRESET' || !socket.writable || answered) {
+function answerClientError(error: NodeJS.ErrnoException, socket: ServerSocket, patienceMs: number): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
+    return;
+  }
+  // A client that neither reads nor closes is not waited for.
+  const giveUp = (ms: number) => setTimeout(() => socket.destroy(), ms).unref();
+  const pending = socket._httpMessage;
+  if (pending && (pending.headersSent || pending.req.complete)) {
+    const end = () => {
+      socket.end();
+      giveUp(1_000);
+    };
+    if (pending.writableFinished) end();
+    else pending.once('finish', end);
+    giveUp(patienceMs);
     return;
   }
   const status =
@@ -386,8 +413,7 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
   );
-  // A client that neither reads nor closes is not waited for.
-  setTimeout(() => socket.destroy(), 1_000).unref();
+  giveUp(1_000);
 }
 
 /** The HTTP server of the local API: the routes behind API Gateway's edge, with its limits. */
@@ -410,6 +436,8 @@ export function apiGatewayServer(options: ApiGatewayOptions): Server {
   server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
     void listener(request, response, true);
   });
-  server.on('clientError', answerClientError);
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: ServerSocket) =>
+    answerClientError(error, socket, limits.requestTimeoutMs),
+  );
   return server;
 }
