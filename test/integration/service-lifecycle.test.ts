@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCK_FILE } from '../../local/data-lock.ts';
 import { type Launcher, type LocalProcess, startLocalProcess } from '../support/local-process.ts';
-import { isAlive, membersOf, portIsFree, processTree, waitFor } from '../support/processes.ts';
+import { isAlive, membersOf, portIsFree, processTree } from '../support/processes.ts';
+import { until } from '../support/workflow.ts';
 
 /**
  * The local runtime as a service: started as the README says (`./npmw start`, `npm start`, or
@@ -52,14 +53,13 @@ async function runningPythonJob(started: Started): Promise<number> {
   });
   expect(submitted.status).toBe(202);
   const { jobId } = (await submitted.json()) as { jobId: string };
-  return waitFor(
+  return until(
     `the python3 process of ${jobId}`,
     () =>
       processTree(started.node).find(
         (p) => p.command.startsWith('python3') || /\/python3?\S* /.test(p.command),
       )?.pid,
     20_000,
-    100,
   );
 }
 
@@ -72,8 +72,8 @@ async function stopsCleanly(started: Started, target: number, signal: NodeJS.Sig
   const pgids = new Set(recorded.map((p) => p.pgid));
   const began = Date.now();
   process.kill(target, signal);
-  await waitFor(
-    `every process to exit after ${signal} to ${target}: ${JSON.stringify(recorded.filter((p) => isAlive(p.pid)))}`,
+  await until(
+    `every process of ${JSON.stringify(recorded.map((p) => `${p.pid} ${p.command}`))} to exit after ${signal} to ${target}`,
     () => recorded.every((p) => !isAlive(p.pid)) && membersOf(pgids).length === 0,
     STOP_WITHIN_MS,
   );
@@ -120,7 +120,7 @@ describe('a signal stops the runtime and every run it started, whichever process
     const started = await start('npm', join(dir, 'npm-killed'));
     const npm = started.runtime.child.pid as number;
     process.kill(npm, 'SIGKILL');
-    await waitFor('the runtime to notice npm is gone and stop', () => !isAlive(started.node), STOP_WITHIN_MS);
+    await until('the runtime to notice npm is gone and stop', () => !isAlive(started.node), STOP_WITHIN_MS);
     expect(await portIsFree(started.port)).toBe(true);
   });
 });
