@@ -105,6 +105,7 @@ describe('a signal stops the runtime and every run it started, whichever process
         const python = withJob ? await runningPythonJob(started) : undefined;
         const target = to === 'node' ? started.node : (started.runtime.child.pid as number);
         const took = await stopsCleanly(started, target, signal);
+        console.info(`${name}: every process gone and the port free ${took} ms after the signal`);
         expect(took).toBeLessThan(STOP_WITHIN_MS);
         if (python !== undefined) expect(isAlive(python)).toBe(false);
         // The runtime itself stopped cleanly (not by the signal's default action).
