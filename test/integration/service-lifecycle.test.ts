@@ -40,8 +40,16 @@ async function start(launcher: Launcher, data: string): Promise<Started> {
   const runtime = await startLocalProcess(['--data', data], {}, { launcher, detached: true });
   const root = runtime.child.pid as number;
   const node = processTree(root).find((p) => /(^|\/)node local\/main\.ts /.test(p.command));
-  if (!node) throw new Error(`no node process running local/main.ts under pid ${root}`);
+  if (!node) {
+    killAll(root);
+    throw new Error(`no node process running local/main.ts under pid ${root}`);
+  }
   return { runtime, node: node.pid, port: Number(new URL(runtime.url).port) };
+}
+
+/** Whatever a test started and left running, when it failed part way. */
+function killAll(root: number): void {
+  for (const p of processTree(root)) process.kill(p.pid, 'SIGKILL');
 }
 
 /** Submits a Python job that sleeps, and resolves with the pid of its python3 once it runs. */
@@ -112,17 +120,20 @@ describe('a signal stops the runtime and every run it started, whichever process
         expect(started.runtime.output()).toMatch(/stopping\s+stopped/);
         await expect(readFile(join(data, LOCK_FILE))).rejects.toThrow(/ENOENT/);
       } finally {
-        for (const p of processTree(started.runtime.child.pid as number)) process.kill(p.pid, 'SIGKILL');
+        killAll(started.runtime.child.pid as number);
       }
     });
   }
 
   it('stops when npm, its parent, is killed outright', async () => {
     const started = await start('npm', join(dir, 'npm-killed'));
-    const npm = started.runtime.child.pid as number;
-    process.kill(npm, 'SIGKILL');
-    await until('the runtime to notice npm is gone and stop', () => !isAlive(started.node), STOP_WITHIN_MS);
-    expect(await portIsFree(started.port)).toBe(true);
+    try {
+      process.kill(started.runtime.child.pid as number, 'SIGKILL');
+      await until('the runtime to notice npm is gone and stop', () => !isAlive(started.node), STOP_WITHIN_MS);
+      expect(await portIsFree(started.port)).toBe(true);
+    } finally {
+      if (isAlive(started.node)) process.kill(started.node, 'SIGKILL');
+    }
   });
 });
 
