@@ -16,7 +16,8 @@ export const ADMISSION_BATCH_SIZE = 10;
  * Admission and the tick (DESIGN §4): the admission function on the intake queue, with partial
  * batch failures, and the one-minute tick that reconciles every pool and then admits, which is
  * also how a job whose intake message was lost gets admitted. Both start workflows the same way
- * (JobLauncher, in lambdas/entry/admission.ts and tick.ts) and get the same permissions.
+ * (JobLauncher, in lambdas/entry/admission.ts and tick.ts); only the tick reconciles, so only the
+ * tick sees executions, cancels runs, wakes pools and notifies.
  */
 export class Admission extends Construct {
   readonly admission: NodejsFunction;
@@ -36,10 +37,25 @@ export class Admission extends Construct {
       }),
     );
     this.node.addValidation({ validate: () => visibilityTooShort(props) });
+    // A job whose workflow cannot start ends START_FAILED at admission: its pool is woken and its
+    // owner notified.
+    props.intake.grantSend(this.admission);
+    props.notifier.grantInvoke(this.admission);
 
     this.tick = this.#starter('Tick', 'tick.ts', Duration.seconds(60), props, {
       description: 'Libra: the one-minute tick: reconciles every pool, then admits',
     });
+    // The reconciler reads how each leased job's execution stands, and finalizes the jobs whose
+    // execution ended unseen: it reads a cancelled job's history, cancels its run, wakes its pool
+    // and notifies. It never stops an execution.
+    props.store.grant(this.tick, {
+      items: ['GetItem', 'PutItem', 'UpdateItem'],
+      queries: ['waiting', 'history'],
+    });
+    props.workflow.grantDescribe(this.tick);
+    props.intake.grantSend(this.tick);
+    props.backends.grantCancelRuns(this.tick);
+    props.notifier.grantInvoke(this.tick);
     this.tickRule = new Rule(this, 'TickRule', {
       description: 'Libra: reconcile and admit every minute',
       schedule: Schedule.rate(Duration.minutes(1)),
@@ -62,15 +78,11 @@ export class Admission extends Construct {
       memorySize: props.memorySize,
       logRetention: props.logRetention,
     });
-    props.store.grantReadWrite(fn);
-    // A lease released on the way (a job cancelled between lease and move) wakes the pool.
-    props.intake.grantSend(fn);
+    // Admitting: the pool's waiting jobs in order, the lease, the job's move and its history item.
+    props.store.grant(fn, { items: ['GetItem', 'PutItem', 'UpdateItem'], queries: ['waiting'] });
     props.workflow.grantStart(fn);
     props.artifacts.grantPutJobCode(fn);
     props.backends.shareTargets(fn);
-    // The reconciler finalizes jobs whose execution ended unseen: it cancels their runs and notifies.
-    props.backends.grantCancelRuns(fn);
-    props.notifier.grantInvoke(fn);
     return fn;
   }
 }

@@ -15,16 +15,16 @@ import { Construct } from 'constructs';
 import type { LibraConfig } from '#core/config.ts';
 import { JOBS_PATH } from '#handlers/api-deps.ts';
 import type { JobApiProps } from './job-api-props.ts';
+import type { TableUse } from './job-store.ts';
 import { configEnvironment, lambdaEntry, libraFunction } from './libra-function.ts';
-
-type TableAccess = 'read' | 'readWrite';
 
 interface JobRoute {
   readonly method: HttpMethod;
   readonly path: string;
   /** File under lambdas/entry that exports `handler`. */
   readonly entry: string;
-  readonly access: TableAccess;
+  /** The calls its use case makes on the job table, and no more. */
+  readonly table: TableUse;
   /** Whether the route sends to the admission intake queue. */
   readonly sendsToIntake: boolean;
 }
@@ -35,35 +35,35 @@ export const JOB_ROUTES = {
     method: HttpMethod.POST,
     path: `${JOBS_PATH}/submit`,
     entry: 'submit-job.ts',
-    access: 'readWrite',
+    table: { items: ['GetItem', 'PutItem', 'UpdateItem'] },
     sendsToIntake: true,
   },
   ListJobs: {
     method: HttpMethod.GET,
     path: JOBS_PATH,
     entry: 'list-jobs.ts',
-    access: 'read',
+    table: { items: [], queries: ['owner'] },
     sendsToIntake: false,
   },
   GetJob: {
     method: HttpMethod.GET,
     path: `${JOBS_PATH}/{jobId}`,
     entry: 'get-job.ts',
-    access: 'read',
+    table: { items: ['GetItem'], queries: ['waiting'] },
     sendsToIntake: false,
   },
   ListJobEvents: {
     method: HttpMethod.GET,
     path: `${JOBS_PATH}/{jobId}/events`,
     entry: 'list-job-events.ts',
-    access: 'read',
+    table: { items: ['GetItem'], queries: ['history'] },
     sendsToIntake: false,
   },
   CancelJob: {
     method: HttpMethod.DELETE,
     path: `${JOBS_PATH}/{jobId}`,
     entry: 'cancel-job.ts',
-    access: 'readWrite',
+    table: { items: ['GetItem', 'PutItem', 'UpdateItem'], queries: ['history'] },
     // A cancel that ends a job at once gives its lease back and wakes admission for the pool.
     sendsToIntake: true,
   },
@@ -71,7 +71,7 @@ export const JOB_ROUTES = {
     method: HttpMethod.GET,
     path: '/api/v1/spark/pools',
     entry: 'list-pools.ts',
-    access: 'read',
+    table: { items: ['GetItem'] },
     sendsToIntake: false,
   },
 } as const satisfies Record<string, JobRoute>;
@@ -140,8 +140,7 @@ export class JobApi extends Construct {
         // API Gateway gives up on an integration after 30 s; a route that needs 10 s is already broken.
         timeout: Duration.seconds(10),
       });
-      if (route.access === 'readWrite') props.store.grantReadWrite(fn);
-      else props.store.grantRead(fn);
+      props.store.grant(fn, route.table);
       if (route.sendsToIntake) props.intake.grantSend(fn);
       this.httpApi.addRoutes({
         path: route.path,

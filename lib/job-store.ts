@@ -6,12 +6,20 @@ import { Construct } from 'constructs';
 import { JOB_TABLE } from '#adapters/table-definition.ts';
 import type { JobStoreProps } from './job-store-props.ts';
 
-/**
- * The calls lambdas/adapters/dynamo-job-store.ts makes: Get and Query to read; Put for jobs,
- * history and idempotency keys, Update for state moves. Nothing scans or batches, and TTL deletes.
- */
-const READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query'];
+/** The item calls on the table the stores (lambdas/adapters/dynamo-*-store.ts) make; TTL deletes. */
+export type TableItemCall = 'GetItem' | 'PutItem' | 'UpdateItem';
 const WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem'];
+
+/**
+ * What one function does on the table, named call by call, so that its role holds only those:
+ * its item calls, and its queries — `history`, a job's history items in the table itself, or an
+ * index by name (`owner`: a caller's jobs; `waiting`: a pool's queue, in admission order).
+ */
+export interface TableUse {
+  readonly items: readonly TableItemCall[];
+  readonly queries?: readonly ('history' | keyof typeof JOB_TABLE.indexes)[];
+}
+
 /**
  * DynamoDB uses a customer managed key on the caller's behalf: Decrypt to unwrap the table key on
  * every access, and, for writers, the encrypting calls too. Named one by one, unlike CDK's
@@ -52,28 +60,28 @@ export class JobStore extends Construct {
     }
   }
 
-  /** Lets `fn` read jobs, their history and both indexes, and tells it the table's name. */
-  grantRead(fn: LambdaFunction): void {
-    this.#grantReads(fn);
-    this.table.encryptionKey?.grant(fn, ...KEY_READ_ACTIONS);
-    fn.addEnvironment('TABLE_NAME', this.table.tableName);
-  }
-
-  /** What grantRead allows, plus creating jobs and moving them between states. */
-  grantReadWrite(fn: LambdaFunction): void {
-    this.#grantReads(fn);
-    Grant.addToPrincipal({ grantee: fn, actions: WRITE_ACTIONS, resourceArns: [this.table.tableArn] });
-    this.table.encryptionKey?.grant(fn, ...KEY_WRITE_ACTIONS);
-    fn.addEnvironment('TABLE_NAME', this.table.tableName);
-  }
-
   /**
-   * Lets `fn` record what happens to a job without reading anything: the run recorder's
-   * conditional update of the job and its history item.
+   * Lets `fn` make exactly the calls `use` names, and tells it the table's name. A key, when the
+   * table has one, is granted for reading only unless the function writes.
    */
-  grantWrite(fn: LambdaFunction): void {
-    Grant.addToPrincipal({ grantee: fn, actions: WRITE_ACTIONS, resourceArns: [this.table.tableArn] });
-    this.table.encryptionKey?.grant(fn, ...KEY_WRITE_ACTIONS);
+  grant(fn: LambdaFunction, use: TableUse): void {
+    const queries = use.queries ?? [];
+    const tableActions = [
+      ...use.items.map((call) => `dynamodb:${call}`),
+      ...(queries.includes('history') ? ['dynamodb:Query'] : []),
+    ];
+    if (tableActions.length > 0) {
+      Grant.addToPrincipal({ grantee: fn, actions: tableActions, resourceArns: [this.table.tableArn] });
+    }
+    // Index ARNs are named one by one rather than as `index/*`, so a grant never reaches an index added later.
+    const indexArns = queries.flatMap((query) =>
+      query === 'history' ? [] : [`${this.table.tableArn}/index/${JOB_TABLE.indexes[query].indexName}`],
+    );
+    if (indexArns.length > 0) {
+      Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query'], resourceArns: indexArns });
+    }
+    const writes = use.items.some((call) => call !== 'GetItem');
+    this.table.encryptionKey?.grant(fn, ...(writes ? KEY_WRITE_ACTIONS : KEY_READ_ACTIONS));
     fn.addEnvironment('TABLE_NAME', this.table.tableName);
   }
 
@@ -86,14 +94,5 @@ export class JobStore extends Construct {
     if (unknown.length > 0) throw new Error(`the job table grants no ${unknown.join(', ')}`);
     Grant.addToPrincipal({ grantee, actions: [...actions], resourceArns: [this.table.tableArn] });
     this.table.encryptionKey?.grant(grantee, ...KEY_WRITE_ACTIONS);
-  }
-
-  // Index ARNs are named one by one rather than as `index/*`, so a grant never reaches an index added later.
-  #grantReads(fn: LambdaFunction): void {
-    const indexArns = Object.values(JOB_TABLE.indexes).map(
-      (index) => `${this.table.tableArn}/index/${index.indexName}`,
-    );
-    Grant.addToPrincipal({ grantee: fn, actions: READ_ACTIONS, resourceArns: [this.table.tableArn] });
-    Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query'], resourceArns: indexArns });
   }
 }

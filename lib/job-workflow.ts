@@ -93,7 +93,7 @@ export class JobWorkflow extends Construct {
       memorySize: props.memorySize,
       logRetention: props.logRetention,
     });
-    props.store.grantReadWrite(this.finalizer);
+    props.store.grant(this.finalizer, { items: ['GetItem', 'PutItem', 'UpdateItem'], queries: ['history'] });
     props.intake.grantSend(this.finalizer);
     props.backends.grantCancelRuns(this.finalizer);
     props.notifier.grantInvoke(this.finalizer);
@@ -152,32 +152,42 @@ export class JobWorkflow extends Construct {
     });
   }
 
-  /**
-   * Lets `fn` start executions (admission, the tick) and see and stop them (the tick's
-   * reconciler), and tells it the state machine.
-   */
+  /** Lets `fn` start job executions (admission, the tick), and tells it the state machine. */
   grantStart(fn: LambdaFunction): void {
     Grant.addToPrincipal({
       grantee: fn,
       actions: ['states:StartExecution'],
       resourceArns: [this.stateMachineArn],
     });
-    this.grantControl(fn);
+    this.#tell(fn);
+  }
+
+  /** Lets `fn` see how the job executions stand (the tick's reconciler), and tells it the state machine. */
+  grantDescribe(fn: LambdaFunction): void {
+    this.#grantOnExecutions(fn, ['states:DescribeExecution'], 'describing them');
   }
 
   /** Lets `fn` describe and stop the job executions (cancel), and tells it the state machine. */
   grantControl(fn: LambdaFunction): void {
-    Grant.addToPrincipal({
-      grantee: fn,
-      actions: ['states:DescribeExecution', 'states:StopExecution'],
-      resourceArns: [this.executionArnPattern],
-    });
+    this.#grantOnExecutions(
+      fn,
+      ['states:DescribeExecution', 'states:StopExecution'],
+      'describing and stopping them',
+    );
+  }
+
+  #grantOnExecutions(fn: LambdaFunction, actions: string[], what: string): void {
+    Grant.addToPrincipal({ grantee: fn, actions, resourceArns: [this.executionArnPattern] });
     acknowledgeWildcardResource(
       fn,
       this.executionArnPattern,
       'Each job has one execution named after the job id, known only at run time; the ARN is limited to ' +
-        'executions of the job state machine, and the actions to describing and stopping them.',
+        `executions of the job state machine, and the actions to ${what}.`,
     );
+    this.#tell(fn);
+  }
+
+  #tell(fn: LambdaFunction): void {
     fn.addEnvironment('STATE_MACHINE_ARN', this.stateMachineArn);
     // The ARN is built from the name: make sure the state machine exists before anything calls it.
     fn.node.addDependency(this.stateMachine);

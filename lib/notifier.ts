@@ -80,7 +80,8 @@ export class Notifier extends Construct {
       memorySize: props.memorySize,
       logRetention: props.logRetention,
     });
-    props.store.grantReadWrite(this.function);
+    // The job and its history; a delivery's history item; UpdateItem turns a job's webhook off after a 410.
+    props.store.grant(this.function, { items: ['GetItem', 'PutItem', 'UpdateItem'], queries: ['history'] });
     // The pools' own secrets by ARN, not `<prefix>*`: a pool added later gets its secret and this grant in the same deploy.
     Grant.addToPrincipal({
       grantee: this.function,

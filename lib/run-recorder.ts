@@ -50,7 +50,8 @@ export class RunRecorder extends Construct {
       memorySize: props.memorySize,
       logRetention: props.logRetention,
     });
-    props.store.grantWrite(this.function);
+    // recordRun's conditional UpdateItem, and the GetItem that tells an out-of-order report from an unknown job.
+    props.store.grant(this.function, { items: ['GetItem', 'UpdateItem'] });
     props.artifacts.shareName(this.function);
     props.backends.grantReadServerlessRuns(this.function);
 

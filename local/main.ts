@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '#core/config.ts';
 import { loadLocalConfig } from './config.ts';
-import { startLocalRuntime } from './runtime.ts';
+import { type LocalRuntime, startLocalRuntime } from './runtime.ts';
+import { StartError } from './start-error.ts';
 
 /**
  * `npm start`: the whole of Libra in this process. Options: --port (or PORT, default 8080),
@@ -9,7 +10,7 @@ import { startLocalRuntime } from './runtime.ts';
  */
 const USAGE = 'usage: npm start -- [--port N] [--host ADDR] [--data DIR]';
 
-async function main(): Promise<void> {
+async function main(): Promise<LocalRuntime | undefined> {
   let values: { port?: string; host?: string; data?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
@@ -26,7 +27,7 @@ async function main(): Promise<void> {
   }
   if (values.help) {
     console.log(USAGE);
-    return;
+    return undefined;
   }
   const portText = values.port ?? process.env.PORT ?? '8080';
   const port = Number(portText);
@@ -52,22 +53,63 @@ async function main(): Promise<void> {
   console.log(
     `Libra is listening on ${runtime.url} (DynamoDB ${runtime.dynamoEndpoint}, ${values.data ? `data in ${values.data}` : 'in memory'}; pools: ${Object.keys(config.pools).join(', ')})`,
   );
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`${signal}: stopping`);
-    await runtime.stop();
-    console.log('stopped');
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  return runtime;
 }
 
-main().catch((error: unknown) => {
-  if (error instanceof ConfigError) console.error(error.message);
-  else console.error(error);
-  process.exit(1);
-});
+/**
+ * Stops like a service: SIGTERM, SIGINT (Ctrl-C) or SIGHUP — or, when npm runs it, npm going away
+ * — stops the server and every run the engine started, and the process exits. A signal during
+ * start stops it as soon as it has started. Past STOP_DEADLINE_MS the process exits anyway, and
+ * the engine kills whatever run is left as it exits.
+ */
+const STOP_DEADLINE_MS = 4_500;
+let stopRequested: string | undefined;
+let started: LocalRuntime | undefined;
+
+function stop(reason: string): void {
+  if (stopRequested !== undefined) return;
+  stopRequested = reason;
+  console.log(`${reason}: stopping`);
+  setTimeout(() => {
+    console.error(`libra: the stop took longer than ${STOP_DEADLINE_MS / 1000} s; exiting now`);
+    process.exit(1);
+  }, STOP_DEADLINE_MS).unref();
+  if (started) finish(started);
+}
+
+function finish(runtime: LocalRuntime): void {
+  runtime.stop().then(
+    () => {
+      console.log('stopped');
+      process.exit(0);
+    },
+    (error: unknown) => {
+      console.error('libra: the stop failed:', error);
+      process.exit(1);
+    },
+  );
+}
+
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => stop(signal));
+// Under `npm start`, npm is the parent: npm passes SIGINT and SIGTERM on, but once it is gone
+// (killed, or exited after passing a signal on) nothing would stop an orphaned runtime.
+if (process.env.npm_lifecycle_event === 'start') {
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) stop('npm exited');
+  }, 500).unref();
+}
+
+main().then(
+  (runtime) => {
+    if (runtime === undefined) return;
+    started = runtime;
+    if (stopRequested !== undefined) finish(runtime);
+  },
+  (error: unknown) => {
+    // What the user can act on is one line; anything else is a bug, and its stack is wanted.
+    if (error instanceof ConfigError || error instanceof StartError) console.error(`libra: ${error.message}`);
+    else console.error(error);
+    process.exit(1);
+  },
+);

@@ -43,6 +43,9 @@ export async function serveRunOutput(
     return true;
   }
   response.writeHead(200, { 'content-type': contentType, 'content-length': String(size) });
-  createReadStream(path).pipe(response);
+  // A file that goes away mid-read ends this answer, not the server.
+  createReadStream(path)
+    .on('error', () => response.destroy())
+    .pipe(response);
   return true;
 }

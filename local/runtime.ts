@@ -1,5 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -28,7 +28,8 @@ import { createNotifierHandler } from '#handlers/notifier.ts';
 import { createSubmitJobHandler } from '#handlers/submit-job.ts';
 import { createTickHandler } from '#handlers/tick.ts';
 import { readJobWorkflow, substitute } from '../state-machines/job-workflow.ts';
-import { apiGateway, type LambdaHandler, type LocalRoute } from './api-gateway.ts';
+import { apiGatewayServer, type LambdaHandler, type LocalRoute } from './api-gateway.ts';
+import { lockDataDir } from './data-lock.ts';
 import { startLocalDynamoDB } from './dynamodb.ts';
 import { LocalSparkEngine } from './engine/index.ts';
 import { ProcessLog } from './engine/process-log.ts';
@@ -38,6 +39,7 @@ import { LocalQueue } from './queue.ts';
 import { RecordingStarter } from './recording-starter.ts';
 import { recoverAtStart } from './recovery.ts';
 import { serveRunOutput } from './run-output.ts';
+import { listenFailure } from './start-error.ts';
 import { checkStartExecution } from './start-execution.ts';
 import { Usage } from './usage.ts';
 import { type LambdaFunction, localBindings } from './workflow/bindings.ts';
@@ -87,6 +89,13 @@ export interface LocalRuntime {
   stop(): Promise<void>;
 }
 
+/**
+ * A stop (SIGTERM, Ctrl-C) is over within a few seconds, as a service manager expects: requests in
+ * flight get this long to finish, and runs this long between SIGTERM and SIGKILL.
+ */
+const STOP_REQUESTS_GRACE_MS = 1_000;
+const STOP_RUNS_GRACE_MS = 2_000;
+
 /** Local stand-ins for the intake queue's settings in the stack. */
 const INTAKE_VISIBILITY_SECONDS = 30;
 const INTAKE_MAX_RECEIVES = 5;
@@ -111,12 +120,17 @@ const LOCAL_TARGETS: BackendTargets = {
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const logger = new Logger({ serviceName: 'libra', logLevel: options.logLevel ?? 'INFO' });
+  // Before anything opens a file in it: a second runtime on the same --data is refused here.
+  const lock = options.dataDir === undefined ? undefined : await lockDataDir(options.dataDir);
   // Without --data everything lives in a scratch folder removed at stop, as the in-memory table is.
   const scratch = options.dataDir === undefined ? await mkdtemp(join(tmpdir(), 'libra-')) : undefined;
   const dataDir = options.dataDir ?? (scratch as string);
   const dynamo = await startLocalDynamoDB({
     tableName: LOCAL_TABLE_NAME,
     ...(options.dataDir !== undefined && { dataDir: join(options.dataDir, 'db') }),
+  }).catch(async (error: unknown) => {
+    await lock?.release();
+    throw error;
   });
 
   const usage = new Usage();
@@ -300,13 +314,24 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       await serving;
       return handler(...args);
     };
-  const route = (routeKey: string, functionName: string, handler: LambdaHandler): LocalRoute => ({
+  const route = (
+    routeKey: string,
+    functionName: string,
+    handler: LambdaHandler,
+    maxBodyBytes?: number,
+  ): LocalRoute => ({
     routeKey,
     functionName,
     handler: usage.lambdaFunction(functionName, whenServing(handler)),
+    ...(maxBodyBytes !== undefined && { maxBodyBytes }),
   });
   const routes = [
-    route('POST /api/v1/spark/jobs/submit', 'libra-submit-job', createSubmitJobHandler(deps)),
+    route(
+      'POST /api/v1/spark/jobs/submit',
+      'libra-submit-job',
+      createSubmitJobHandler(deps),
+      options.config.limits.maxBodyBytes,
+    ),
     route('GET /api/v1/spark/jobs', 'libra-list-jobs', createListJobsHandler(deps)),
     route('GET /api/v1/spark/jobs/{jobId}', 'libra-get-job', createGetJobHandler(deps)),
     route('GET /api/v1/spark/jobs/{jobId}/events', 'libra-list-job-events', createListJobEventsHandler(deps)),
@@ -314,27 +339,30 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     route('GET /api/v1/spark/pools', 'libra-list-pools', createListPoolsHandler(deps)),
   ];
 
-  const server: Server = createServer(
-    apiGateway({
-      routes,
-      extra: whenServing((request, response, url) => serveRunOutput(engine, request, response, url)),
-      onHandlerError: (error, routeKey) => logger.error('handler threw', { routeKey, error: error as Error }),
-    }),
-  );
-  server.keepAliveTimeout = 5_000;
+  const server: Server = apiGatewayServer({
+    routes,
+    extra: whenServing((request, response, url) => serveRunOutput(engine, request, response, url)),
+    onHandlerError: (error, routeKey) => logger.error('handler threw', { routeKey, error: error as Error }),
+  });
+  const host = options.host ?? '127.0.0.1';
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
+      server.listen(options.port, host, () => resolve());
     });
   } catch (error) {
     clearInterval(tickTimer);
     await mapping.stop();
+    await engine.close();
+    intake.close();
+    intakeDeadLetters.close();
     await dynamo.close();
-    throw error;
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+    await lock?.release();
+    throw listenFailure(error, host, options.port);
   }
   const { port } = server.address() as AddressInfo;
-  baseUrl = `http://${options.host ?? '127.0.0.1'}:${port}`;
+  baseUrl = `http://${host}:${port}`;
   // A restart over persisted data goes on with the jobs an earlier runtime left in flight, then
   // mends what a crash left half-done and admits what waited, so that counters and queues are
   // right before the first request, not after the first tick.
@@ -382,7 +410,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         // Requests still in flight get a moment to finish; then their sockets are closed.
-        setTimeout(() => server.closeAllConnections(), 2_000).unref();
+        setTimeout(() => server.closeAllConnections(), STOP_REQUESTS_GRACE_MS).unref();
       });
       await mapping.stop();
       await ticking;
@@ -390,7 +418,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       // reconciler ends those jobs at the next start.
       stopping = true;
       for (const name of workflow?.running() ?? []) workflow?.stop(name);
-      await engine.close();
+      await engine.close(STOP_RUNS_GRACE_MS);
       await workflow?.settled();
       intake.close();
       intakeDeadLetters.close();

@@ -212,11 +212,16 @@ export class LocalSparkEngine {
     };
   }
 
-  /** Cancels what still runs and resolves once every run has ended; start() refuses from then on. */
-  async close(): Promise<void> {
+  /**
+   * Cancels what still runs and resolves once every run has ended; start() refuses from then on.
+   * A run still there `graceMs` after its SIGTERM (by default the engine's `killGraceMs`) gets SIGKILL.
+   */
+  async close(graceMs = this.#killGraceMs): Promise<void> {
     this.#closed = true;
     const open = [...this.#entries.values()].filter((entry) => !isTerminal(entry.run.state));
+    const kill = graceMs < this.#killGraceMs ? setTimeout(this.#killAllNow, graceMs) : undefined;
     await Promise.all(open.map((entry) => this.cancel(entry.run.runId)));
+    clearTimeout(kill);
     process.off('exit', this.#killAllNow);
   }
 

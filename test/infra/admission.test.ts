@@ -60,7 +60,7 @@ describe('Admission', () => {
   it.each([
     ['admission', admission],
     ['tick', tick],
-  ])('tells %s the table, queue, state machine, notifier, bucket and where each pool runs', (_, fn) => {
+  ])('tells %s the table, state machine, bucket, where each pool runs, and what ends jobs', (_, fn) => {
     const variables = environmentOf(template, stack, fn);
 
     expect(variables).toEqual({
@@ -68,11 +68,12 @@ describe('Admission', () => {
       POWERTOOLS_SERVICE_NAME: 'libra',
       LIBRA_CONFIG: expect.any(String),
       TABLE_NAME: ref(stack, stack.libra.jobStore.table),
-      INTAKE_QUEUE_URL: ref(stack, stack.libra.intake.queue),
       STATE_MACHINE_ARN: stack.resolve(stack.libra.workflow.stateMachineArn),
-      NOTIFIER_FUNCTION_NAME: ref(stack, stack.libra.notifier.function),
       ARTIFACTS_BUCKET: ref(stack, stack.libra.artifacts.bucket),
       LIBRA_BACKENDS: stack.resolve(stack.toJsonString(stack.libra.backends.targets)),
+      // Both end jobs: admission a job whose start is refused for good, the tick what it reconciles.
+      INTAKE_QUEUE_URL: ref(stack, stack.libra.intake.queue),
+      NOTIFIER_FUNCTION_NAME: ref(stack, stack.libra.notifier.function),
     });
     expect(parseConfig(JSON.parse(String(variables.LIBRA_CONFIG)))).toEqual(
       parseConfig(CDK_JSON_CONTEXT.libra),
@@ -82,48 +83,59 @@ describe('Admission', () => {
   it.each([
     ['admission', admission],
     ['tick', tick],
-  ])('lets %s do what admitting and reconciling need, on exactly those resources', (name, fn) => {
-    const tableArn = getAtt(stack, stack.libra.jobStore.table, 'Arn');
-    const index = (indexName: string) => ({ 'Fn::Join': ['', [tableArn, `/index/${indexName}`]] });
-    const executions = stack.resolve(stack.libra.workflow.executionArnPattern);
-    const application = stack.libra.backends.createdApplications[0] ?? stack;
-    const logs = getAtt(stack, fn.node.scope?.node.findChild('Logs') ?? fn, 'Arn');
-    const consume = [
-      'sqs:ChangeMessageVisibility',
-      'sqs:DeleteMessage',
-      'sqs:GetQueueAttributes',
-      'sqs:GetQueueUrl',
-      'sqs:ReceiveMessage',
-    ];
-
-    expect(allowedPermissions(template, roleOf(stack, fn))).toEqual(
-      [
-        permission('dynamodb:GetItem', tableArn),
+  ])(
+    'lets %s do what admitting (and, for the tick, reconciling) needs, on exactly those resources',
+    (name, fn) => {
+      const tableArn = getAtt(stack, stack.libra.jobStore.table, 'Arn');
+      const index = (indexName: string) => ({ 'Fn::Join': ['', [tableArn, `/index/${indexName}`]] });
+      const executions = stack.resolve(stack.libra.workflow.executionArnPattern);
+      const application = stack.libra.backends.createdApplications[0] ?? stack;
+      const logs = getAtt(stack, fn.node.scope?.node.findChild('Logs') ?? fn, 'Arn');
+      const consume = [
+        'sqs:ChangeMessageVisibility',
+        'sqs:DeleteMessage',
+        'sqs:GetQueueAttributes',
+        'sqs:GetQueueUrl',
+        'sqs:ReceiveMessage',
+      ];
+      // The reconciler: how executions stand, a cancelled job's history, cancelling runs, waking, notifying.
+      const reconcile = [
         permission('dynamodb:Query', tableArn),
-        permission('dynamodb:Query', index('owner')),
-        permission('dynamodb:Query', index('waiting')),
-        permission('dynamodb:PutItem', tableArn),
-        permission('dynamodb:UpdateItem', tableArn),
-        // Only the event source mapping reads the queue, on admission's behalf.
-        ...(name === 'admission' ? consume.map((action) => permission(action, queueArn)) : []),
-        permission('sqs:SendMessage', queueArn),
-        permission('states:StartExecution', stack.resolve(stack.libra.workflow.stateMachineArn)),
         permission('states:DescribeExecution', executions),
-        permission('states:StopExecution', executions),
-        permission('s3:PutObject', {
-          'Fn::Join': ['', [getAtt(stack, stack.libra.artifacts.bucket, 'Arn'), '/jobs/*']],
-        }),
+        permission('sqs:SendMessage', queueArn),
         permission('emr-serverless:CancelJobRun', {
           'Fn::Join': ['', [getAtt(stack, application, 'Arn'), '/jobruns/*']],
         }),
         permission('lambda:InvokeFunction', getAtt(stack, stack.libra.notifier.function, 'Arn')),
-        permission('logs:CreateLogStream', logs),
-        permission('logs:PutLogEvents', logs),
-        permission('xray:PutTelemetryRecords', '*'),
-        permission('xray:PutTraceSegments', '*'),
-      ].sort(),
-    );
-  });
+      ];
+
+      expect(allowedPermissions(template, roleOf(stack, fn))).toEqual(
+        [
+          permission('dynamodb:GetItem', tableArn),
+          permission('dynamodb:Query', index('waiting')),
+          permission('dynamodb:PutItem', tableArn),
+          permission('dynamodb:UpdateItem', tableArn),
+          // Only the event source mapping reads the queue, on admission's behalf; admission wakes
+          // the pool and notifies when it ends a job whose start was refused for good.
+          ...(name === 'admission'
+            ? [
+                ...consume.map((action) => permission(action, queueArn)),
+                permission('sqs:SendMessage', queueArn),
+                permission('lambda:InvokeFunction', getAtt(stack, stack.libra.notifier.function, 'Arn')),
+              ]
+            : reconcile),
+          permission('states:StartExecution', stack.resolve(stack.libra.workflow.stateMachineArn)),
+          permission('s3:PutObject', {
+            'Fn::Join': ['', [getAtt(stack, stack.libra.artifacts.bucket, 'Arn'), '/jobs/*']],
+          }),
+          permission('logs:CreateLogStream', logs),
+          permission('logs:PutLogEvents', logs),
+          permission('xray:PutTelemetryRecords', '*'),
+          permission('xray:PutTraceSegments', '*'),
+        ].sort(),
+      );
+    },
+  );
 
   it('starts only once the state machine exists', () => {
     const machine = logicalId(stack, stack.libra.workflow.stateMachine);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { App, CfnElement, type Stack } from 'aws-cdk-lib';
+import { App, CfnElement, Stack } from 'aws-cdk-lib';
 import type { Template } from 'aws-cdk-lib/assertions';
+import { Key } from 'aws-cdk-lib/aws-kms';
 import type { IConstruct } from 'constructs';
 import type { LibraConfigInput } from '../../lib/libra-props.ts';
 import { LibraStack } from '../../lib/libra-stack.ts';
@@ -55,6 +56,33 @@ export const CONFIGURED_BACKEND_POOLS = {
     },
   },
 } as const satisfies NonNullable<LibraConfigInput['pools']>;
+
+const KEY_ARN = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+
+/** Created applications on two release labels, an existing application and an EMR on EKS pool. */
+export const MULTI_BACKEND_CONFIG: LibraStackProps['config'] = {
+  pools: {
+    etl: { backends: { emrServerless: { releaseLabel: 'emr-7.2.0' } } },
+    ...CONFIGURED_BACKEND_POOLS,
+  },
+};
+
+/**
+ * The stacks the template checks (cdk-nag, cfn-lint) cover: the default configuration and each
+ * option that adds or changes resources.
+ */
+export const STACK_VARIANTS: [string, LibraStackProps][] = [
+  ['the cdk.json configuration', {}],
+  [
+    'JWT authorization',
+    { config: { auth: { mode: 'jwt', issuer: 'https://issuer.example.com/', audience: ['libra'] } } },
+  ],
+  [
+    'a customer managed table key',
+    { jobStore: { encryptionKey: Key.fromKeyArn(new Stack(), 'Key', KEY_ARN) } },
+  ],
+  ['two release labels, an existing application and an EMR on EKS pool', { config: MULTI_BACKEND_CONFIG }],
+];
 
 /** LibraStack with cdk.json's configuration unless props name another. */
 export function libraStack(props: LibraStackProps = {}, app: App = testApp()): LibraStack {

@@ -87,8 +87,8 @@ describe('JobStore', () => {
     const writer = fn('Writer');
 
     // Act
-    store.grantRead(reader);
-    store.grantReadWrite(writer);
+    store.grant(reader, { items: ['GetItem'], queries: ['history', 'owner'] });
+    store.grant(writer, { items: ['GetItem', 'UpdateItem'] });
     const template = Template.fromStack(stack);
 
     // Assess
@@ -111,30 +111,31 @@ describe('JobStore', () => {
     ]);
   });
 
-  it('grants reads on the table and each index by name, and writes on the table only, and sets TABLE_NAME', () => {
+  it('grants exactly the item calls and queries named, each index by its ARN, and sets TABLE_NAME', () => {
     // Prepare
     const { stack, store, fn } = storeStack();
     const reader = fn('Reader');
     const writer = fn('Writer');
 
     // Act
-    store.grantRead(reader);
-    store.grantReadWrite(writer);
+    store.grant(reader, { items: ['GetItem'], queries: ['waiting'] });
+    store.grant(writer, { items: ['GetItem', 'PutItem', 'UpdateItem'], queries: ['history', 'owner'] });
     const template = Template.fromStack(stack);
 
     // Assess
     const tableArn = { 'Fn::GetAtt': [logicalId(stack, store.table), 'Arn'] };
     const indexArn = (name: string) => ({ 'Fn::Join': ['', [tableArn, `/index/${name}`]] });
-    const reads = [
-      permission('dynamodb:GetItem', tableArn),
-      permission('dynamodb:Query', tableArn),
-      permission('dynamodb:Query', indexArn('owner')),
-      permission('dynamodb:Query', indexArn('waiting')),
-    ];
-    const writes = [permission('dynamodb:PutItem', tableArn), permission('dynamodb:UpdateItem', tableArn)];
-    expect(allowedPermissions(template, logicalId(stack, reader.role ?? reader))).toEqual(reads.sort());
+    expect(allowedPermissions(template, logicalId(stack, reader.role ?? reader))).toEqual(
+      [permission('dynamodb:GetItem', tableArn), permission('dynamodb:Query', indexArn('waiting'))].sort(),
+    );
     expect(allowedPermissions(template, logicalId(stack, writer.role ?? writer))).toEqual(
-      [...reads, ...writes].sort(),
+      [
+        permission('dynamodb:GetItem', tableArn),
+        permission('dynamodb:PutItem', tableArn),
+        permission('dynamodb:UpdateItem', tableArn),
+        permission('dynamodb:Query', tableArn),
+        permission('dynamodb:Query', indexArn('owner')),
+      ].sort(),
     );
     for (const fn of [reader, writer]) {
       template.hasResourceProperties('AWS::Lambda::Function', {

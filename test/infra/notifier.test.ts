@@ -54,9 +54,8 @@ describe('Notifier', () => {
     });
   });
 
-  it('lets the notifier read the pools’ secrets by ARN, and the job table, and nothing else', () => {
+  it('lets the notifier read the pools’ secrets by ARN, and the job table (no index), and nothing else', () => {
     const tableArn = getAtt(stack, stack.libra.jobStore.table, 'Arn');
-    const index = (name: string) => ({ 'Fn::Join': ['', [tableArn, `/index/${name}`]] });
     const logs = getAtt(stack, notifier.function.node.scope?.node.findChild('Logs') ?? notifier, 'Arn');
 
     expect(environmentOf(template, stack, notifier.function)).toEqual({
@@ -71,8 +70,6 @@ describe('Notifier', () => {
       [
         permission('dynamodb:GetItem', tableArn),
         permission('dynamodb:Query', tableArn),
-        permission('dynamodb:Query', index('owner')),
-        permission('dynamodb:Query', index('waiting')),
         permission('dynamodb:PutItem', tableArn),
         permission('dynamodb:UpdateItem', tableArn),
         ...Object.values(notifier.secrets).map((secret) =>
@@ -105,12 +102,11 @@ describe('Notifier', () => {
     );
   });
 
-  it('is invoked by the workflow, and asynchronously by cancel, the tick, admission and the finalizer', () => {
+  it('is invoked by the workflow, and asynchronously by cancel, the tick and the finalizer', () => {
     const callers = [
       stack.libra.workflow.role,
       stack.libra.jobApi.functions.CancelJob.role,
       stack.libra.admission.tick.role,
-      stack.libra.admission.admission.role,
       stack.libra.workflow.finalizer.role,
     ];
     const invoke = permission('lambda:InvokeFunction', getAtt(stack, notifier.function, 'Arn'));

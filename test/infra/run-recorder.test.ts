@@ -72,13 +72,13 @@ describe('RunRecorder', () => {
     });
   });
 
-  it('writes jobs without reading them, and reads runs of Libra applications only', () => {
+  it('updates jobs and reads them back, creates nothing, and reads runs of Libra applications only', () => {
     const tableArn = getAtt(stack, stack.libra.jobStore.table, 'Arn');
     const logs = getAtt(stack, recorder.function.node.scope?.node.findChild('Logs') ?? recorder, 'Arn');
 
     expect(allowedPermissions(template, roleOf(stack, recorder.function))).toEqual(
       [
-        permission('dynamodb:PutItem', tableArn),
+        permission('dynamodb:GetItem', tableArn),
         permission('dynamodb:UpdateItem', tableArn),
         permission('emr-serverless:GetJobRun', {
           'Fn::Join': ['', [getAtt(stack, application, 'Arn'), '/jobruns/*']],

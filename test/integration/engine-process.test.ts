@@ -166,6 +166,18 @@ describe('python jobs without SPARK_HOME', () => {
     }
   });
 
+  it('close(graceMs) kills a script that ignores SIGTERM after that grace, not the engine’s longer one', async () => {
+    const patient = new LocalSparkEngine({ dataDir, killGraceMs: 60_000 });
+    const code = `import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n${ENDLESS_PYTHON}`;
+    const run = patient.start(python(code));
+    await untilOutput(run, 'started');
+    const began = Date.now();
+    await patient.close(200);
+    expect(Date.now() - began).toBeLessThan(5_000);
+    expect(run).toMatchObject({ state: 'CANCELLED', exitCode: null });
+    expect(groupGone(run)).toBe(true);
+  });
+
   it('stops a script at its execution timeout: FAILED, timedOut, process group gone', async () => {
     const fast = new LocalSparkEngine({ dataDir, minuteMs: 300 });
     try {

@@ -11,6 +11,7 @@ import { atInit } from '#adapters/sdk.ts';
 import { StepFunctionsControl, StepFunctionsExecutions } from '#adapters/sfn-workflow-starter.ts';
 import { SqsIntakeQueue } from '#adapters/sqs-intake-queue.ts';
 import { SecretsManagerWebhookSecrets } from '#adapters/webhook-sender.ts';
+import { StartRefused } from '#core/errors.ts';
 import { type JobRecord, newJobId } from '#core/job-record.ts';
 import { motoClientConfig, motoName, startWireRecorder, type WireRecorder } from '../support/moto.ts';
 import {
@@ -175,13 +176,16 @@ describe('S3ArtifactStore on moto', () => {
     expect(await python.Body?.transformToString()).toBe('print(1)');
   });
 
-  it('fails when the bucket does not exist', async () => {
+  it("refuses the start for good when the bucket does not exist, keeping S3's own error as the cause", async () => {
     const store = new S3ArtifactStore(
       atInit(s3, () => clients.s3),
       motoName('missing'),
     );
 
-    await expect(store.putCode(newJobId(), 'sql', 'SELECT 1')).rejects.toThrow(s3.NoSuchBucket);
+    const failure = await store.putCode(newJobId(), 'sql', 'SELECT 1').catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(StartRefused);
+    expect(failure).toMatchObject({ code: 'NoSuchBucket' });
+    expect((failure as StartRefused).cause).toBeInstanceOf(s3.NoSuchBucket);
   });
 });
 

@@ -16,11 +16,11 @@ import {
   eventsEvent,
   getEvent,
   iamCaller,
-  lambdaContext,
   listEvent,
   sqlJob,
   submitEvent,
 } from '../support/api.ts';
+import { lambdaContext } from '../support/lambda-entries.ts';
 import {
   createMotoTable,
   importEntry,

@@ -28,6 +28,7 @@ import { createListJobsHandler } from '#handlers/list-jobs.ts';
 import { createSubmitJobHandler } from '#handlers/submit-job.ts';
 import { InMemoryMetrics } from '../../local/metrics.ts';
 import type { TestDatabase } from './dynalite.ts';
+import { lambdaContext } from './lambda-entries.ts';
 
 /**
  * Drives the real API handlers (middy and all) with API Gateway HTTP API v2 events built
@@ -116,26 +117,6 @@ export interface Reply {
 }
 
 type Handler = (event: HttpEvent, context: Context) => Promise<HttpResult>;
-
-let invocation = 0;
-
-export function lambdaContext(functionName: string): Context {
-  invocation++;
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:eu-west-1:123456789012:function:${functionName}`,
-    memoryLimitInMB: '512',
-    awsRequestId: `c6af9ac6-7b61-11e6-9a41-${String(invocation).padStart(12, '0')}`,
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: '2025/01/01/[$LATEST]0123456789abcdef',
-    getRemainingTimeInMillis: () => 30_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
-}
 
 async function call(handler: Handler, functionName: string, event: HttpEvent): Promise<Reply> {
   const result = await handler(event, lambdaContext(functionName));

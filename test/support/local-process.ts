@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { dirname } from 'node:path';
 
 export interface LocalProcess {
   readonly url: string;
@@ -10,16 +11,49 @@ export interface LocalProcess {
 }
 
 /**
- * Starts the local runtime the way the README does (`node local/main.ts`, which `npm start`
- * runs) on a free port, and resolves once it says where it listens.
+ * How the runtime is started: `node local/main.ts` (what `npm start` runs), `./npmw start` as the
+ * README says, or `npm start` itself.
+ */
+export type Launcher = 'node' | 'npmw' | 'npm';
+
+export interface LocalProcessOptions {
+  readonly launcher?: Launcher;
+  /** In a process group of its own, so that a test can find everything it started. */
+  readonly detached?: boolean;
+}
+
+function command(launcher: Launcher, args: readonly string[]): [string, string[]] {
+  const runtimeArgs = ['--port', '0', ...args];
+  switch (launcher) {
+    case 'node':
+      return [process.execPath, ['local/main.ts', ...runtimeArgs]];
+    case 'npmw':
+      return ['./npmw', ['start', '--', ...runtimeArgs]];
+    case 'npm':
+      return ['npm', ['start', '--', ...runtimeArgs]];
+  }
+}
+
+/**
+ * Starts the local runtime the way the README does on a free port, and resolves once it says
+ * where it listens.
  */
 export async function startLocalProcess(
   args: readonly string[] = [],
   env: NodeJS.ProcessEnv = {},
+  options: LocalProcessOptions = {},
 ): Promise<LocalProcess> {
-  const child = spawn(process.execPath, ['local/main.ts', '--port', '0', ...args], {
-    env: { ...process.env, LOG_LEVEL: 'WARN', ...env },
+  const [program, programArgs] = command(options.launcher ?? 'node', args);
+  const child = spawn(program, programArgs, {
+    // This test's Node first, so that npmw and npm run the runtime on it.
+    env: {
+      ...process.env,
+      PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`,
+      LOG_LEVEL: 'WARN',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
   });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => {

@@ -1,0 +1,75 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+
+/** What /proc says about a process: Linux only, as the local engine's process groups are. */
+export interface ProcessInfo {
+  readonly pid: number;
+  readonly ppid: number;
+  readonly pgid: number;
+  /** R, S, D, Z (zombie: exited, not yet reaped), … */
+  readonly state: string;
+  readonly command: string;
+}
+
+function readInfo(pid: number): ProcessInfo | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name is in parentheses and may itself hold spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+    return {
+      pid,
+      state: fields[0] ?? '?',
+      ppid: Number(fields[1]),
+      pgid: Number(fields[2]),
+      command,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+export function processes(): ProcessInfo[] {
+  const found: ProcessInfo[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const info = readInfo(Number(name));
+    if (info) found.push(info);
+  }
+  return found;
+}
+
+/** Running (not exited; a zombie has exited and only waits for its parent to reap it). */
+export function isAlive(pid: number): boolean {
+  const info = readInfo(pid);
+  return info !== undefined && info.state !== 'Z';
+}
+
+/** The process and everything below it, by parent links, as now. */
+export function processTree(root: number): ProcessInfo[] {
+  const all = processes();
+  const tree: ProcessInfo[] = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    const pid = queue.shift() as number;
+    const info = all.find((p) => p.pid === pid);
+    if (info) tree.push(info);
+    for (const child of all) if (child.ppid === pid) queue.push(child.pid);
+  }
+  return tree;
+}
+
+/** Live processes in any of these process groups. */
+export function membersOf(pgids: Iterable<number>): ProcessInfo[] {
+  const groups = new Set(pgids);
+  return processes().filter((p) => groups.has(p.pgid) && p.state !== 'Z');
+}
+
+/** True when nothing listens on the port (a listen on it succeeds). */
+export function portIsFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
+}
