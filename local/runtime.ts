@@ -424,6 +424,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       intakeDeadLetters.close();
       await dynamo.close();
       if (scratch) await rm(scratch, { recursive: true, force: true });
+      // The directory is free for the next runtime, in this process too.
+      await lock?.release();
     },
   };
 }
