@@ -1,6 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { procStat } from '../proc-stat.ts';
 import { signalGroup } from './process.ts';
 
 /**
@@ -121,23 +122,6 @@ export function readProcessLog(path: string): ProcessLogEntry[] {
     }
   }
   return entries;
-}
-
-interface ProcStat {
-  readonly state: string;
-  readonly pgid: number;
-  readonly startTime: string;
-}
-
-function procStat(pid: number): ProcStat | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The fields after the command name, which may itself hold spaces and parentheses.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0] ?? '?', pgid: Number(fields[2]), startTime: fields[19] ?? '' };
-  } catch {
-    return undefined;
-  }
 }
 
 /** Clock ticks after boot at which the process started; undefined when it is gone (or not on Linux). */

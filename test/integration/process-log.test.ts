@@ -1,24 +1,16 @@
 import { spawn } from 'node:child_process';
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessLog, processStartTime, stopLeftovers } from '../../local/engine/process-log.ts';
+import { isAlive } from '../support/processes.ts';
 
 /**
  * The engine's process log and what a start does with it: groups a killed runtime left running
  * are stopped, whole; a pid now held by an unrelated process is never signalled.
  */
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 /** A detached shell (its own group, as the engine starts runs) with a sleeping child; its pids. */
 function leftoverGroup(): { leader: number; child: () => number | undefined } {
@@ -63,13 +55,13 @@ describe('the engine process log', () => {
     log.ended({ pid: process.pid, runId: 'r2' });
     await expect.poll(group.child).toBeGreaterThan(0);
     const child = group.child() as number;
-    expect(alive(group.leader) && alive(child)).toBe(true);
+    expect(isAlive(group.leader) && isAlive(child)).toBe(true);
 
     const report = await stopLeftovers(log, { graceMs: 1_000 });
     expect(report.stopped.map((run) => run.runId)).toEqual(['r1']);
     expect(report.stuck).toEqual([]);
-    expect(alive(group.leader)).toBe(false);
-    expect(alive(child)).toBe(false);
+    expect(isAlive(group.leader)).toBe(false);
+    expect(isAlive(child)).toBe(false);
     expect(log.open()).toEqual([]);
     expect(log.entries().at(-1)).toMatchObject({ event: 'end', runId: 'r1', how: 'stopped-at-start' });
   });
@@ -88,7 +80,7 @@ describe('the engine process log', () => {
     const report = await stopLeftovers(log, { graceMs: 200 });
     expect(report.stopped).toEqual([]);
     expect(report.gone.map((run) => run.runId)).toEqual(['r3']);
-    expect(alive(group.leader)).toBe(true);
+    expect(isAlive(group.leader)).toBe(true);
     expect(log.open()).toEqual([]);
   });
 

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProcessEnded, ProcessStarted } from '../../local/engine/process-log.ts';
 import { readProcessLog } from '../../local/engine/process-log.ts';
 import { type LocalProcess, startLocalProcess } from '../support/local-process.ts';
+import { sameProcessAlive } from '../support/processes.ts';
 
 /**
  * A restart loses nothing: 50 mixed jobs in a pool that runs 8 at once, the runtime stopped
@@ -96,16 +96,8 @@ async function views(runtime: LocalProcess, jobs: readonly Submitted[]): Promise
   return all;
 }
 
-/** The process as the engine recorded it is still there: same pid, same start time, not a zombie. */
-function stillRunning(started: ProcessStarted): boolean {
-  try {
-    const stat = readFileSync(`/proc/${started.pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[0] !== 'Z' && fields[19] === started.startTime;
-  } catch {
-    return false;
-  }
-}
+/** The process as the engine recorded it is still there. */
+const stillRunning = (started: ProcessStarted) => sameProcessAlive(started.pid, started.startTime);
 
 async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + ms;
