@@ -102,9 +102,10 @@ describe('Notifier', () => {
     );
   });
 
-  it('is invoked by the workflow, and asynchronously by cancel, the tick and the finalizer', () => {
+  it('is invoked by the workflow, and asynchronously by cancel, admission, the tick and the finalizer', () => {
     const callers = [
       stack.libra.workflow.role,
+      stack.libra.admission.admission.role,
       stack.libra.jobApi.functions.CancelJob.role,
       stack.libra.admission.tick.role,
       stack.libra.workflow.finalizer.role,

@@ -63,7 +63,7 @@ export async function startLocalProcess(
     output += chunk.toString();
   });
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`local runtime did not start:\n${output}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`local runtime did not start:\n${output}`)), 60_000);
     const check = () => {
       const match = /listening on (http:\/\/\S+)/.exec(output);
       if (match?.[1]) {
