@@ -15,11 +15,12 @@ import { testConfig } from '../support/api.ts';
  */
 
 const config = testConfig({
-  pools: { default: { cpuCores: 10_000, memoryGb: 40_000, maxConcurrentJobs: 6, maxQueueSize: 100 } },
+  pools: { default: { cpuCores: 10_000, memoryGb: 40_000, maxConcurrentJobs: 7, maxQueueSize: 100 } },
 });
 const SUBMIT = '/api/v1/spark/jobs/submit';
 const SLEEP = 'import time\ntime.sleep(2)\nprint("slept")\n';
 const RUN_ID = 'earlierrun000001';
+const FAILED_RUN_ID = 'earlierrun000002';
 
 async function submit(runtime: LocalRuntime, body: Record<string, unknown>): Promise<string> {
   const response = await fetch(`${runtime.url}${SUBMIT}`, {
@@ -76,6 +77,11 @@ describe('a start over data an earlier runtime left', () => {
       ranToEnd: await submit(first, { kind: 'sql', code: 'SELECT 1' }),
       cancelling: await submit(first, { kind: 'python', code: SLEEP }),
       noRetry: await submit(first, { kind: 'python', code: SLEEP, retryPolicy: { ...retry, maxRetries: 0 } }),
+      failedRun: await submit(first, {
+        kind: 'sql',
+        code: 'SELECT 1',
+        retryPolicy: { ...retry, maxRetries: 0 },
+      }),
       retrying: await submit(first, {
         kind: 'python',
         code: SLEEP,
@@ -92,7 +98,7 @@ describe('a start over data an earlier runtime left', () => {
         const statuses = await Promise.all(
           [...Object.values(ids), ...queued].map(async (id) => (await jobs.getJob(id))?.status),
         );
-        expect(statuses.filter((status) => status === 'SCHEDULED')).toHaveLength(6);
+        expect(statuses.filter((status) => status === 'SCHEDULED')).toHaveLength(7);
         expect(statuses.filter((status) => status === 'QUEUED')).toHaveLength(5);
       },
       { timeout: 15_000, interval: 100 },
@@ -104,6 +110,10 @@ describe('a start over data an earlier runtime left', () => {
       jobs.transition(jobId, ['SCHEDULED'], 'RUNNING', { at: at(), set: { attempts: 1 } });
     await running(ids.cutOff);
     await running(ids.noRetry);
+    // Its run had failed; the runtime stopped before the workflow ended the job.
+    await running(ids.failedRun);
+    await mkdir(join(dataDir, 'engine', 'runs', ids.failedRun, `0-${FAILED_RUN_ID}`), { recursive: true });
+    await jobs.recordRun({ jobId: ids.failedRun, runId: FAILED_RUN_ID, state: 'FAILED', at: at() });
     await running(ids.ranToEnd);
     // Its run had succeeded (its files are on disk); the runtime stopped before MarkSucceeded.
     const runDir = join(dataDir, 'engine', 'runs', ids.ranToEnd, `0-${RUN_ID}`);
@@ -138,16 +148,16 @@ describe('a start over data an earlier runtime left', () => {
     second = await startLocalRuntime({ config, port: 0, dataDir, logLevel: 'SILENT', tickSeconds: 3600 });
     const runtime = second;
 
-    // Right at start, before any tick: three queued jobs took the room the three ended jobs gave
-    // back, the counter is recounted (two wait), and every job that goes on has an execution.
+    // Right at start, before any tick: four queued jobs took the room the four ended jobs gave
+    // back, the counter is recounted (one waits), and every job that goes on has an execution.
     const { pools } = await get<{ pools: PoolView[] }>(runtime, '/api/v1/spark/pools');
-    expect(pools.find((pool) => pool.name === 'default')).toMatchObject({ waiting: 2, running: 6 });
+    expect(pools.find((pool) => pool.name === 'default')).toMatchObject({ waiting: 1, running: 7 });
     const admittedAtStart: string[] = [];
     for (const id of queued) {
       if ((await get<JobRecord>(runtime, `/api/v1/spark/jobs/${id}`)).status !== 'QUEUED')
         admittedAtStart.push(id);
     }
-    expect(admittedAtStart).toHaveLength(3);
+    expect(admittedAtStart).toHaveLength(4);
     for (const jobId of [ids.cutOff, ids.retrying, ids.scheduled, ...admittedAtStart]) {
       expect(runtime.workflow.get(jobId)?.status, jobId).toBe('RUNNING');
     }
@@ -163,6 +173,12 @@ describe('a start over data an earlier runtime left', () => {
       status: 'CANCELLED',
       reason: { code: 'CANCELLED_BY_USER' },
     });
+    expect(await get<JobRecord>(runtime, `/api/v1/spark/jobs/${ids.failedRun}`)).toMatchObject({
+      status: 'FAILED',
+      attempts: 1,
+      reason: { code: 'SPARK_JOB_FAILED' },
+    });
+    expect(runtime.engine.runsOf(ids.failedRun)).toEqual([]);
     expect(await get<JobRecord>(runtime, `/api/v1/spark/jobs/${ids.noRetry}`)).toMatchObject({
       status: 'FAILED',
       attempts: 1,
