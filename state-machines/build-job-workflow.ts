@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { moveUpdate, updateExpression } from '../lambdas/adapters/job-move-update.ts';
 import { type JobStatus, LIFECYCLE, type ReasonCode, sourcesWhileHeld } from '../lambdas/core/job-states.ts';
 import { JOB_WORKFLOW_FILE, type JobWorkflowPlaceholder } from './job-workflow.ts';
 
@@ -127,6 +128,8 @@ const S = (value: string): Json => ({ S: value });
 const Sp = (path: string): Json => ({ 'S.$': path });
 const Np = (path: string): Json => ({ 'N.$': path });
 const formatNumber = (path: string) => Np(`States.Format('{}', ${path})`);
+/** The failed attempt's error, as the run state's Catch put it at `$.error`. */
+const RUN_ERROR: Json = { M: { name: Sp('$.error.Error'), cause: Sp('$.error.Cause') } };
 const jobKey: Json = { pk: Sp("States.Format('JOB#{}', $.jobId)"), sk: S('META') };
 
 /** The reason a Mark writes: a code, and the JSONPath (or intrinsic) its message comes from. */
@@ -139,8 +142,9 @@ export interface MarkOptions {
   /** The statuses the workflow last left the job in; a cancel may have moved it on since. */
   readonly held: readonly JobStatus[];
   readonly reason?: MarkReason;
-  /** More `attribute = :value` assignments, with their values. */
-  readonly set?: Readonly<Record<string, { readonly value: string; readonly json: Json }>>;
+  /** More assignments, `attribute: value`, and the values they name beyond `:to` and `:now`. */
+  readonly set?: Readonly<Record<string, string>>;
+  readonly values?: Readonly<Record<string, Json>>;
   readonly remove?: readonly string[];
   readonly next: string;
 }
@@ -152,32 +156,19 @@ export interface MarkOptions {
  * moved the job) ends the execution at NotRunnable.
  */
 export function mark(to: JobStatus, options: MarkOptions): State {
-  const spec = LIFECYCLE[to];
   const sources = sourcesWhileHeld(to, options.held);
   if (sources.length === 0) throw new Error(`no move to ${to} from ${options.held.join(', ')}`);
-  if ((spec.reason === 'sets') !== (options.reason !== undefined)) {
-    throw new Error(`a move to ${to} ${spec.reason === 'sets' ? 'must say why' : 'gives no reason'}`);
-  }
-  const names: Record<string, Json> = { '#status': 'status', '#updatedAt': 'updatedAt' };
-  const values: Record<string, Json> = { ':to': S(to), ':now': Sp('$$.State.EnteredTime') };
-  const sets = ['#status = :to', '#updatedAt = :now'];
-  const removes: string[] = [];
-  if (spec.timestamp) {
-    names['#ts'] = spec.timestamp;
-    sets.push('#ts = if_not_exists(#ts, :now)');
-  }
+  if (LIFECYCLE[to].reason === 'sets' && !options.reason) throw new Error(`a move to ${to} must say why`);
+  const { sets, removes, names } = moveUpdate(to, ':now', options.reason !== undefined);
+  const values: Record<string, Json> = {
+    ':to': S(to),
+    ':now': Sp('$$.State.EnteredTime'),
+    ...options.values,
+  };
   if (options.reason) {
-    names['#reason'] = 'reason';
-    sets.push('#reason = :reason');
     values[':reason'] = { M: { code: S(options.reason.code), message: Sp(options.reason.message) } };
-  } else if (spec.reason === 'clears') {
-    names['#reason'] = 'reason';
-    removes.push('#reason');
   }
-  for (const [attribute, { value, json }] of Object.entries(options.set ?? {})) {
-    sets.push(`${attribute} = ${value}`);
-    if (!(value in values)) values[value] = json;
-  }
+  for (const [attribute, value] of Object.entries(options.set ?? {})) sets.push(`${attribute} = ${value}`);
   removes.push(...(options.remove ?? []));
   sources.forEach((status, i) => {
     values[`:from${i}`] = S(status);
@@ -189,7 +180,7 @@ export function mark(to: JobStatus, options: MarkOptions): State {
     Parameters: {
       TableName: TABLE,
       Key: jobKey,
-      UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
+      UpdateExpression: updateExpression(sets, removes),
       ConditionExpression: `#status IN (${sources.map((_, i) => `:from${i}`).join(', ')})`,
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
@@ -341,9 +332,8 @@ export function buildJobWorkflow(): { readonly [key: string]: Json } {
   const states: Record<string, State> = {
     MarkRunning: mark('RUNNING', {
       held: ['SCHEDULED', 'RETRYING'],
-      set: {
-        attempts: { value: ':attempts', json: Np("States.Format('{}', States.MathAdd($.try.attempt, 1))") },
-      },
+      set: { attempts: ':attempts' },
+      values: { ':attempts': formatNumber('States.MathAdd($.try.attempt, 1)') },
       next: 'RecordRunning',
     }),
     NotRunnable: {
@@ -442,19 +432,14 @@ export function buildJobWorkflow(): { readonly [key: string]: Json } {
     },
     MarkRetrying: mark('RETRYING', {
       held: ['RUNNING'],
-      set: {
-        lastError: {
-          value: ':error',
-          json: { M: { name: Sp('$.error.Error'), cause: Sp('$.error.Cause') } },
-        },
-        backendUpdatedAt: { value: ':now', json: null },
-      },
+      set: { lastError: ':error', backendUpdatedAt: ':now' },
+      values: { ':error': RUN_ERROR },
       // The failed attempt's run is no longer the job's: its late events must not decide the end.
       remove: ['backendRunId', 'backendState'],
       next: 'RecordRetrying',
     }),
     RecordRetrying: historyRecord('BeforeBackoff', {
-      error: { M: { name: Sp('$.error.Error'), cause: Sp('$.error.Cause') } },
+      error: RUN_ERROR,
       delaySeconds: formatNumber('$.try.delay'),
     }),
     BeforeBackoff: {

@@ -26,6 +26,7 @@ import type {
   WaitingPage,
   WebhookLog,
 } from '#core/ports.ts';
+import { moveUpdate, updateExpression } from './job-move-update.ts';
 import { JOB_TABLE } from './table-definition.ts';
 
 const META = 'META';
@@ -141,24 +142,9 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
     if (allowed.length === 0) {
       throw new TransitionConflict(jobId, from, (await this.getJob(jobId))?.status);
     }
-    const names: Record<string, string> = { '#status': 'status', '#updatedAt': 'updatedAt' };
+    const { sets, removes, names } = moveUpdate(to, ':at', change.reason !== undefined);
     const values: Record<string, unknown> = { ':to': to, ':at': change.at };
-    const sets = ['#status = :to', '#updatedAt = :at'];
-    const removes: string[] = [];
-
-    if (spec.timestamp) {
-      names['#ts'] = spec.timestamp;
-      sets.push('#ts = if_not_exists(#ts, :at)');
-    }
-    if (change.reason) {
-      if (spec.reason === 'keeps') throw new Error(`a move to ${to} carries no reason`);
-      names['#reason'] = 'reason';
-      values[':reason'] = change.reason;
-      sets.push('#reason = :reason');
-    } else if (spec.reason === 'clears') {
-      names['#reason'] = 'reason';
-      removes.push('#reason');
-    }
+    if (change.reason) values[':reason'] = change.reason;
     for (const [i, [attribute, value]] of Object.entries(change.set ?? {}).entries()) {
       names[`#s${i}`] = attribute;
       values[`:s${i}`] = value;
@@ -177,7 +163,7 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
         new UpdateCommand({
           TableName: this.#table,
           Key: jobKey(jobId),
-          UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+          UpdateExpression: updateExpression(sets, removes),
           ConditionExpression: `attribute_exists(pk) AND #status IN (${sources.join(', ')})`,
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
