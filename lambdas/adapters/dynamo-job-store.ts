@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { TransitionConflict, ValidationError } from '#core/errors.ts';
 import { JOB_ID_PATTERN, type JobEvent, type JobRecord, waitKey } from '#core/job-record.ts';
-import { type JobStatus, STATUS_TIMESTAMP } from '#core/job-states.ts';
+import { type JobStatus, LIFECYCLE } from '#core/job-states.ts';
 import type {
   IdempotencyClaim,
   JobPage,
@@ -26,6 +26,7 @@ import type {
   WaitingPage,
   WebhookLog,
 } from '#core/ports.ts';
+import { moveUpdate, updateExpression } from './job-move-update.ts';
 import { JOB_TABLE } from './table-definition.ts';
 
 const META = 'META';
@@ -134,21 +135,16 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
     to: JobStatus,
     change: TransitionChange,
   ): Promise<JobRecord> {
-    const names: Record<string, string> = { '#status': 'status', '#updatedAt': 'updatedAt' };
+    const spec = LIFECYCLE[to];
+    // A source the lifecycle forbids is never part of the condition: a job standing there is
+    // refused as any job that moved first is.
+    const allowed = from.filter((status) => spec.from.includes(status));
+    if (allowed.length === 0) {
+      throw new TransitionConflict(jobId, from, (await this.getJob(jobId))?.status);
+    }
+    const { sets, removes, names } = moveUpdate(to, ':at', change.reason !== undefined);
     const values: Record<string, unknown> = { ':to': to, ':at': change.at };
-    const sets = ['#status = :to', '#updatedAt = :at'];
-    const removes: string[] = [];
-
-    const timestamp = STATUS_TIMESTAMP[to];
-    if (timestamp) {
-      names['#ts'] = timestamp;
-      sets.push('#ts = if_not_exists(#ts, :at)');
-    }
-    if (change.reason) {
-      names['#reason'] = 'reason';
-      values[':reason'] = change.reason;
-      sets.push('#reason = :reason');
-    }
+    if (change.reason) values[':reason'] = change.reason;
     for (const [i, [attribute, value]] of Object.entries(change.set ?? {}).entries()) {
       names[`#s${i}`] = attribute;
       values[`:s${i}`] = value;
@@ -156,7 +152,7 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
     }
     if (to !== 'QUEUED') removes.push('waitPool', 'waitKey');
 
-    const sources = from.map((status, i) => {
+    const sources = allowed.map((status, i) => {
       values[`:from${i}`] = status;
       return `:from${i}`;
     });
@@ -167,7 +163,7 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
         new UpdateCommand({
           TableName: this.#table,
           Key: jobKey(jobId),
-          UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+          UpdateExpression: updateExpression(sets, removes),
           ConditionExpression: `attribute_exists(pk) AND #status IN (${sources.join(', ')})`,
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
@@ -189,7 +185,7 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
       at: change.at,
       type: 'STATUS',
       status: to,
-      ...(from.length === 1 && { from: from[0] }),
+      ...(allowed.length === 1 && { from: allowed[0] }),
       ...(change.reason && { reason: change.reason }),
     });
     return record;
