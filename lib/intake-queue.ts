@@ -7,7 +7,7 @@ import { Construct } from 'constructs';
 const MAX_RECEIVE_COUNT = 5;
 
 /**
- * How long the admission function may take on one batch (lib/admission.ts uses it as the
+ * How long the admission function may take on one batch (lib/admission-functions.ts uses it as the
  * function's timeout).
  */
 export const ADMISSION_TIMEOUT = Duration.seconds(60);

@@ -15,7 +15,7 @@ import { Construct } from 'constructs';
 import type { LibraConfig } from '#core/config.ts';
 import { JOBS_PATH } from '#handlers/api-deps.ts';
 import type { JobApiProps } from './job-api-props.ts';
-import type { TableUse } from './job-store.ts';
+import type { TableUse } from './job-table.ts';
 import { configEnvironment, lambdaEntry, libraFunction } from './libra-function.ts';
 
 interface JobRoute {

@@ -1,11 +1,11 @@
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { LibraConfig } from '#core/config.ts';
-import type { Admission } from './admission.ts';
+import type { AdmissionFunctions } from './admission-functions.ts';
 import type { IntakeQueue } from './intake-queue.ts';
 import type { JobApi } from './job-api.ts';
 import type { JobWorkflow } from './job-workflow.ts';
-import type { Notifier } from './notifier.ts';
-import type { RunRecorder } from './run-recorder.ts';
+import type { NotifierFunction } from './notifier-function.ts';
+import type { RunRecorderFunction } from './run-recorder-function.ts';
 
 export interface ObservabilityOptions {
   /**
@@ -26,10 +26,10 @@ export interface ObservabilityProps extends ObservabilityOptions {
   readonly config: LibraConfig;
   readonly api: JobApi;
   readonly intake: IntakeQueue;
-  readonly admission: Admission;
+  readonly admission: AdmissionFunctions;
   readonly workflow: JobWorkflow;
-  readonly notifier: Notifier;
-  readonly runRecorder: RunRecorder;
+  readonly notifier: NotifierFunction;
+  readonly runRecorder: RunRecorderFunction;
 
   /**
    * How long the logs of the function that counts the workflow's job ends are kept.

@@ -5,7 +5,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { CfnQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { AdmissionProps } from './admission-props.ts';
+import type { AdmissionFunctionsProps } from './admission-functions-props.ts';
 import { ADMISSION_TIMEOUT } from './intake-queue.ts';
 import { configEnvironment, lambdaEntry, libraFunction } from './libra-function.ts';
 
@@ -13,18 +13,19 @@ import { configEnvironment, lambdaEntry, libraFunction } from './libra-function.
 export const ADMISSION_BATCH_SIZE = 10;
 
 /**
- * Admission and the tick (DESIGN §4): the admission function on the intake queue, with partial
+ * The functions that run admission and the tick (DESIGN §4; the core's Admission and reconciler
+ * run inside them): the admission function on the intake queue, with partial
  * batch failures, and the one-minute tick that reconciles every pool and then admits, which is
  * also how a job whose intake message was lost gets admitted. Both start workflows the same way
  * (JobLauncher, in lambdas/entry/admission.ts and tick.ts); only the tick reconciles, so only the
  * tick sees executions, cancels runs, wakes pools and notifies.
  */
-export class Admission extends Construct {
+export class AdmissionFunctions extends Construct {
   readonly admission: NodejsFunction;
   readonly tick: NodejsFunction;
   readonly tickRule: Rule;
 
-  constructor(scope: Construct, id: string, props: AdmissionProps) {
+  constructor(scope: Construct, id: string, props: AdmissionFunctionsProps) {
     super(scope, id);
     this.admission = this.#starter('Admission', 'admission.ts', ADMISSION_TIMEOUT, props, {
       description: 'Libra: admits queued jobs of a pool in priority order, within its capacity',
@@ -67,7 +68,7 @@ export class Admission extends Construct {
     id: string,
     entry: string,
     timeout: Duration,
-    props: AdmissionProps,
+    props: AdmissionFunctionsProps,
     options: { description: string },
   ): NodejsFunction {
     const fn = libraFunction(this, id, {
@@ -88,7 +89,7 @@ export class Admission extends Construct {
 }
 
 /** AWS's advice for an SQS event source: a visibility timeout of at least six times the function's timeout. */
-function visibilityTooShort(props: AdmissionProps): string[] {
+function visibilityTooShort(props: AdmissionFunctionsProps): string[] {
   const visibility = (props.intake.queue.node.defaultChild as CfnQueue).visibilityTimeout ?? 30;
   const needed = ADMISSION_TIMEOUT.toSeconds() * 6;
   if (visibility >= needed) return [];

@@ -21,7 +21,7 @@ const stack = libraStack({ config: { pools: { etl: {} } } });
 const template = Template.fromStack(stack);
 const notifier = stack.libra.notifier;
 
-describe('Notifier', () => {
+describe('NotifierFunction', () => {
   it('keeps one signing secret per pool, named <prefix><pool>, each written once by the custom resource', () => {
     expect(Object.keys(notifier.secrets).sort()).toEqual(['default', 'etl']);
     for (const [pool, secret] of Object.entries(notifier.secrets)) {
