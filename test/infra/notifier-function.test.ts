@@ -102,10 +102,11 @@ describe('NotifierFunction', () => {
     );
   });
 
-  it('is invoked by the workflow, and asynchronously by cancel, the tick and the finalizer', () => {
+  it('is invoked by the workflow, and asynchronously by cancel, admission (START_FAILED), the tick and the finalizer', () => {
     const callers = [
       stack.libra.workflow.role,
       stack.libra.jobApi.functions.CancelJob.role,
+      stack.libra.admission.admission.role,
       stack.libra.admission.tick.role,
       stack.libra.workflow.finalizer.role,
     ];
