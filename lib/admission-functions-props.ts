@@ -26,4 +26,9 @@ export interface AdmissionFunctionsProps extends AdmissionFunctionsOptions {
   readonly artifacts: ArtifactsBucket;
   readonly logRetention: RetentionDays;
   readonly memorySize: number;
+  /**
+   * How close to a pool's maxWaitMinutes the oldest waiting job may get before the alarm, as a share.
+   * @default 0.8
+   */
+  readonly oldestWaitShare?: number;
 }

@@ -1,4 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
+import { MathExpression, type Metric, Stats } from 'aws-cdk-lib/aws-cloudwatch';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction as LambdaTarget } from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -8,6 +9,15 @@ import { Construct } from 'constructs';
 import type { AdmissionFunctionsProps } from './admission-functions-props.ts';
 import { ADMISSION_TIMEOUT } from './intake-queue.ts';
 import { configEnvironment, lambdaEntry, libraFunction } from './libra-function.ts';
+import {
+  type LibraAlarmSpec,
+  type LibraAlarms,
+  libraAlarms,
+  METRIC_PERIOD,
+  pascal,
+  poolMetric,
+  sumOf,
+} from './libra-metrics.ts';
 
 /** Messages per admission invocation: one pass per pool answers all of a batch's messages for it. */
 export const ADMISSION_BATCH_SIZE = 10;
@@ -19,14 +29,20 @@ export const ADMISSION_BATCH_SIZE = 10;
  * also how a job whose intake message was lost gets admitted. Both start workflows the same way
  * (JobLauncher, in lambdas/entry/admission.ts and tick.ts); only the tick reconciles, so only the
  * tick sees executions, cancels runs, wakes pools and notifies.
+ *
+ * Its alarms: admission or the tick failing, and per pool, a job ended START_FAILED, the oldest
+ * wait near maxWaitMinutes, capacity saturated.
  */
 export class AdmissionFunctions extends Construct {
   readonly admission: NodejsFunction;
   readonly tick: NodejsFunction;
   readonly tickRule: Rule;
+  readonly alarms: LibraAlarms;
+  readonly #config: AdmissionFunctionsProps['config'];
 
   constructor(scope: Construct, id: string, props: AdmissionFunctionsProps) {
     super(scope, id);
+    this.#config = props.config;
     this.admission = this.#starter('Admission', 'admission.ts', ADMISSION_TIMEOUT, props, {
       description: 'Libra: admits queued jobs of a pool in priority order, within its capacity',
     });
@@ -62,6 +78,82 @@ export class AdmissionFunctions extends Construct {
       schedule: Schedule.rate(Duration.minutes(1)),
       targets: [new LambdaTarget(this.tick)],
     });
+
+    this.alarms = libraAlarms(this, {
+      AdmissionErrors: {
+        metric: this.metricErrors(),
+        // The tick runs five times in five minutes: three failures is not a blip.
+        threshold: 3,
+        description: 'admission or the tick keeps failing; queued jobs are not being admitted',
+      },
+      ...Object.fromEntries(
+        Object.entries(props.config.pools).flatMap(([pool, limits]) =>
+          Object.entries(this.#poolAlarms(pool, limits.maxWaitMinutes, props.oldestWaitShare ?? 0.8)),
+        ),
+      ),
+    });
+  }
+
+  /** Errors of the admission function and the tick together. */
+  metricErrors(): MathExpression {
+    return sumOf('Admission and tick errors', {
+      admission: this.admission.metricErrors({ period: METRIC_PERIOD }),
+      tick: this.tick.metricErrors({ period: METRIC_PERIOD }),
+    });
+  }
+
+  /** Jobs of `pool` that ended START_FAILED: their workflow could not be started. */
+  metricStartFailed(pool: string): Metric {
+    return poolMetric('startFailed', pool);
+  }
+
+  /** How long the oldest job waiting in `pool` has waited, in seconds, as the tick measures it. */
+  metricOldestWait(pool: string): Metric {
+    return poolMetric('oldestWaitSeconds', pool, Stats.MAXIMUM);
+  }
+
+  /** The largest share of `pool`'s cores, memory or concurrent-job budget in use. */
+  metricCapacitySaturation(pool: string): MathExpression {
+    const limits = this.#config.pools[pool];
+    if (!limits) throw new Error(`no pool ${pool} in the configuration`);
+    return new MathExpression({
+      expression: `MAX([cpu / cpuLimit, memory / memoryLimit, jobs / ${limits.maxConcurrentJobs}])`,
+      usingMetrics: {
+        cpu: poolMetric('cpuUsed', pool, Stats.AVERAGE),
+        cpuLimit: poolMetric('cpuLimit', pool, Stats.MAXIMUM),
+        memory: poolMetric('memoryUsed', pool, Stats.AVERAGE),
+        memoryLimit: poolMetric('memoryLimit', pool, Stats.MAXIMUM),
+        jobs: poolMetric('jobsActive', pool, Stats.AVERAGE),
+      },
+      label: `Pool ${pool}: share of capacity used`,
+      period: METRIC_PERIOD,
+    });
+  }
+
+  #poolAlarms(pool: string, maxWaitMinutes: number, oldestWaitShare: number): Record<string, LibraAlarmSpec> {
+    const suffix = pascal(pool);
+    return {
+      [`OldestWait${suffix}`]: {
+        metric: this.metricOldestWait(pool),
+        threshold: Math.round(maxWaitMinutes * 60 * oldestWaitShare),
+        description:
+          `the oldest job waiting in pool ${pool} is close to its maxWaitMinutes (${maxWaitMinutes}); ` +
+          'it will time out unless capacity frees up',
+      },
+      [`StartFailed${suffix}`]: {
+        metric: this.metricStartFailed(pool),
+        threshold: 1,
+        description:
+          `a job of pool ${pool} ended START_FAILED: its workflow could not be started (refused by AWS, ` +
+          'or still failing after its retries); the job record holds AWS’s message',
+      },
+      [`CapacitySaturated${suffix}`]: {
+        metric: this.metricCapacitySaturation(pool),
+        threshold: 0.95,
+        description: `pool ${pool} has used 95% or more of its cores, memory or concurrent jobs for 30 minutes`,
+        evaluationPeriods: 6,
+      },
+    };
   }
 
   #starter(

@@ -36,4 +36,10 @@ export interface JobApiProps extends JobApiOptions {
 
   /** Where submit announces new jobs to admission. */
   readonly intake: IntakeQueue;
+
+  /**
+   * Share of API requests answered 5xx, over five minutes, that raises the alarm.
+   * @default 0.05
+   */
+  readonly serverErrorRate?: number;
 }

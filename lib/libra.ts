@@ -65,6 +65,7 @@ export class Libra extends Construct {
     this.admission = new AdmissionFunctions(this, 'Admission', {
       ...props.admission,
       ...common,
+      oldestWaitShare: props.observability?.oldestWaitShare,
       store: this.jobStore,
       intake: this.intake,
       workflow: this.workflow,
@@ -81,6 +82,7 @@ export class Libra extends Construct {
     this.jobApi = new JobApi(this, 'JobApi', {
       ...props.api,
       config: this.config,
+      serverErrorRate: props.observability?.apiServerErrorRate,
       store: this.jobStore,
       intake: this.intake,
     });
@@ -91,8 +93,8 @@ export class Libra extends Construct {
     this.backends.grantCancelRuns(cancel);
     this.notifier.grantInvoke(cancel);
 
+    // Observability sends every construct's alarms to its one topic and graphs the constructs' metrics.
     this.observability = new Observability(this, 'Observability', {
-      ...props.observability,
       config: this.config,
       api: this.jobApi,
       intake: this.intake,

@@ -7,6 +7,10 @@ import type { JobWorkflow } from './job-workflow.ts';
 import type { NotifierFunction } from './notifier-function.ts';
 import type { RunRecorderFunction } from './run-recorder-function.ts';
 
+/**
+ * The alarm thresholds an embedding app may set. The constructs that own the alarms take them:
+ * Libra hands apiServerErrorRate to JobApi and oldestWaitShare to AdmissionFunctions.
+ */
 export interface ObservabilityOptions {
   /**
    * Share of API requests answered 5xx, over five minutes, that raises the alarm.
@@ -21,8 +25,8 @@ export interface ObservabilityOptions {
   readonly oldestWaitShare?: number;
 }
 
-export interface ObservabilityProps extends ObservabilityOptions {
-  /** The pools (one set of widgets and alarms each) and the alarm e-mail, if any. */
+export interface ObservabilityProps {
+  /** The pools (one set of widgets each) and the alarm e-mail, if any. */
   readonly config: LibraConfig;
   readonly api: JobApi;
   readonly intake: IntakeQueue;
