@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import { MathExpression, type Metric, Stats } from 'aws-cdk-lib/aws-cloudwatch';
+import { type MathExpression, type Metric, Stats } from 'aws-cdk-lib/aws-cloudwatch';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction as LambdaTarget } from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -10,10 +10,12 @@ import type { AdmissionFunctionsProps } from './admission-functions-props.ts';
 import { ADMISSION_TIMEOUT } from './intake-queue.ts';
 import { configEnvironment, lambdaEntry, libraFunction } from './libra-function.ts';
 import {
+  capacitySaturation,
   type LibraAlarmSpec,
   type LibraAlarms,
   libraAlarms,
   METRIC_PERIOD,
+  type PoolLimits,
   pascal,
   poolMetric,
   sumOf,
@@ -38,11 +40,9 @@ export class AdmissionFunctions extends Construct {
   readonly tick: NodejsFunction;
   readonly tickRule: Rule;
   readonly alarms: LibraAlarms;
-  readonly #config: AdmissionFunctionsProps['config'];
 
   constructor(scope: Construct, id: string, props: AdmissionFunctionsProps) {
     super(scope, id);
-    this.#config = props.config;
     this.admission = this.#starter('Admission', 'admission.ts', ADMISSION_TIMEOUT, props, {
       description: 'Libra: admits queued jobs of a pool in priority order, within its capacity',
     });
@@ -88,7 +88,7 @@ export class AdmissionFunctions extends Construct {
       },
       ...Object.fromEntries(
         Object.entries(props.config.pools).flatMap(([pool, limits]) =>
-          Object.entries(this.#poolAlarms(pool, limits.maxWaitMinutes, props.oldestWaitShare ?? 0.8)),
+          Object.entries(this.#poolAlarms(pool, limits, props.oldestWaitShare ?? 0.8)),
         ),
       ),
     });
@@ -112,25 +112,8 @@ export class AdmissionFunctions extends Construct {
     return poolMetric('oldestWaitSeconds', pool, Stats.MAXIMUM);
   }
 
-  /** The largest share of `pool`'s cores, memory or concurrent-job budget in use. */
-  metricCapacitySaturation(pool: string): MathExpression {
-    const limits = this.#config.pools[pool];
-    if (!limits) throw new Error(`no pool ${pool} in the configuration`);
-    return new MathExpression({
-      expression: `MAX([cpu / cpuLimit, memory / memoryLimit, jobs / ${limits.maxConcurrentJobs}])`,
-      usingMetrics: {
-        cpu: poolMetric('cpuUsed', pool, Stats.AVERAGE),
-        cpuLimit: poolMetric('cpuLimit', pool, Stats.MAXIMUM),
-        memory: poolMetric('memoryUsed', pool, Stats.AVERAGE),
-        memoryLimit: poolMetric('memoryLimit', pool, Stats.MAXIMUM),
-        jobs: poolMetric('jobsActive', pool, Stats.AVERAGE),
-      },
-      label: `Pool ${pool}: share of capacity used`,
-      period: METRIC_PERIOD,
-    });
-  }
-
-  #poolAlarms(pool: string, maxWaitMinutes: number, oldestWaitShare: number): Record<string, LibraAlarmSpec> {
+  #poolAlarms(pool: string, limits: PoolLimits, oldestWaitShare: number): Record<string, LibraAlarmSpec> {
+    const { maxWaitMinutes } = limits;
     const suffix = pascal(pool);
     return {
       [`OldestWait${suffix}`]: {
@@ -148,7 +131,7 @@ export class AdmissionFunctions extends Construct {
           'or still failing after its retries); the job record holds AWS’s message',
       },
       [`CapacitySaturated${suffix}`]: {
-        metric: this.metricCapacitySaturation(pool),
+        metric: capacitySaturation(pool, limits),
         threshold: 0.95,
         description: `pool ${pool} has used 95% or more of its cores, memory or concurrent jobs for 30 minutes`,
         evaluationPeriods: 6,

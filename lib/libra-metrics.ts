@@ -9,6 +9,7 @@ import {
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Construct } from 'constructs';
+import type { LibraConfig } from '#core/config.ts';
 
 /**
  * Where the functions' Powertools metrics go (lambdas/adapters/aws-environment.ts): namespace `Libra`,
@@ -35,6 +36,25 @@ export function poolMetric(
     metricName: name,
     dimensionsMap: { ...dimensions, service: SERVICE, pool },
     statistic,
+    period: METRIC_PERIOD,
+  });
+}
+
+/** A pool's limits, as the configuration gives them. */
+export type PoolLimits = Pick<LibraConfig['pools'][string], 'maxConcurrentJobs' | 'maxWaitMinutes'>;
+
+/** The largest share of `pool`'s cores, memory or concurrent-job budget in use, as the tick reports it. */
+export function capacitySaturation(pool: string, limits: PoolLimits): MathExpression {
+  return new MathExpression({
+    expression: `MAX([cpu / cpuLimit, memory / memoryLimit, jobs / ${limits.maxConcurrentJobs}])`,
+    usingMetrics: {
+      cpu: poolMetric('cpuUsed', pool, Stats.AVERAGE),
+      cpuLimit: poolMetric('cpuLimit', pool, Stats.MAXIMUM),
+      memory: poolMetric('memoryUsed', pool, Stats.AVERAGE),
+      memoryLimit: poolMetric('memoryLimit', pool, Stats.MAXIMUM),
+      jobs: poolMetric('jobsActive', pool, Stats.AVERAGE),
+    },
+    label: `Pool ${pool}: share of capacity used`,
     period: METRIC_PERIOD,
   });
 }

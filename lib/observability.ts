@@ -23,7 +23,7 @@ import { Construct } from 'constructs';
 import { JOBS_FINISHED } from '#core/job-ends.ts';
 import { TERMINAL_STATUSES } from '#core/job-states.ts';
 import { lambdaEntry, libraFunction } from './libra-function.ts';
-import { METRIC_PERIOD, poolMetric } from './libra-metrics.ts';
+import { capacitySaturation, METRIC_PERIOD, poolMetric } from './libra-metrics.ts';
 import type { ObservabilityProps } from './observability-props.ts';
 
 /**
@@ -170,7 +170,7 @@ function jobRows(props: ObservabilityProps): IWidget[][] {
 
 /** Each pool's capacity in use against its limits. */
 function poolRows(props: ObservabilityProps): IWidget[][] {
-  return Object.keys(props.config.pools).map((pool) => [
+  return Object.entries(props.config.pools).map(([pool, limits]) => [
     graph(`Pool ${pool}: cores used / limit`, [
       poolMetric('cpuUsed', pool, Stats.MAXIMUM).with({ label: 'used' }),
       poolMetric('cpuLimit', pool, Stats.MAXIMUM).with({ label: 'limit' }),
@@ -180,7 +180,7 @@ function poolRows(props: ObservabilityProps): IWidget[][] {
       poolMetric('memoryLimit', pool, Stats.MAXIMUM).with({ label: 'limit' }),
     ]),
     graph(`Pool ${pool}: running jobs`, [poolMetric('jobsActive', pool, Stats.MAXIMUM)]),
-    graph(`Pool ${pool}: saturation (max share used)`, [props.admission.metricCapacitySaturation(pool)]),
+    graph(`Pool ${pool}: saturation (max share used)`, [capacitySaturation(pool, limits)]),
   ]);
 }
 
