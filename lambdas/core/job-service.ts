@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { awsRequestProblems, SUBMIT_LOCATIONS, submitTargets } from './aws-limits.ts';
 import { retryDelaysSeconds } from './backoff.ts';
-import { isAdmin, type LibraConfig, mayUsePool, type PoolConfig } from './config.ts';
+import { isAdmin, type LibraConfig, mayUsePool, type PoolConfig, poolNamed } from './config.ts';
 import {
   ConflictError,
   type FieldProblem,
@@ -141,7 +141,7 @@ export function prepareJob(
   const request = parsed.request;
 
   const poolName = request.pool ?? 'default';
-  const pool = config.pools[poolName];
+  const pool = poolNamed(config, poolName);
   if (pool === undefined) {
     throw new ValidationError(`unknown pool '${poolName}'`, [
       {
