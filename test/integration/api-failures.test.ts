@@ -104,9 +104,10 @@ describe('5xx masking', () => {
   });
 
   it('answers 500 the same way when the DynamoDB client itself fails', async () => {
+    // Not a throttle: that is the caller's to retry, answered 429 (api-retry-after.test.ts).
     const broken = {
       send: async () => {
-        throw Object.assign(new Error(SECRET), { name: 'ProvisionedThroughputExceededException' });
+        throw Object.assign(new Error(SECRET), { name: 'InternalServerError', $fault: 'server' });
       },
     } as unknown as DynamoDBDocumentClient;
     const api = apiOf(
