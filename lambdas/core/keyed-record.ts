@@ -28,7 +28,7 @@ const isPlainObject = (value: unknown): value is Readonly<Record<string, unknown
  * (`<key>` or `<key>.<path in the value>`), with the key's or value's own message.
  */
 export function keyedRecord<V extends z.ZodMiniType>(key: z.ZodMiniType<string, string>, value: V) {
-  return z.pipe(
+  const schema = z.pipe(
     z.custom<Readonly<Record<string, z.input<V>>>>(isPlainObject, {
       error: (issue) =>
         `expected an object, got ${Array.isArray(issue.input) ? 'an array' : typeof issue.input}`,
@@ -60,4 +60,9 @@ export function keyedRecord<V extends z.ZodMiniType>(key: z.ZodMiniType<string, 
       return record;
     }),
   );
+  // Described in JSON Schema (the docs' tests, a generated contract) as the record of key → value it is.
+  const described = z.record(key, value);
+  schema._zod.processJSONSchema = (ctx, json, params) =>
+    ctx.processors.record?.(described, ctx, json, params);
+  return schema;
 }

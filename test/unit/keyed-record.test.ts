@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { toJSONSchema } from 'zod/v4/core';
 import { targetsFromJson } from '#adapters/aws-backends.ts';
 import { ConfigError, parseConfig, poolNamed } from '#core/config.ts';
 import { keyedRecord, PROTO_KEY_MESSAGE } from '#core/keyed-record.ts';
@@ -23,6 +24,14 @@ describe('keyedRecord', () => {
     expect(result.error?.issues.map((i) => [i.path, i.message])).toEqual([
       [['__proto__'], PROTO_KEY_MESSAGE],
     ]);
+  });
+
+  it('is described in JSON Schema as the record it is', () => {
+    expect(toJSONSchema(schema, { io: 'input' })).toMatchObject({
+      type: 'object',
+      propertyNames: { type: 'string', pattern: '^[a-z_]+$' },
+      additionalProperties: { type: 'number' },
+    });
   });
 
   it('names each bad key and each bad value under its key', () => {
