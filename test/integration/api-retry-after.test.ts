@@ -1,33 +1,23 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { composeApi, documentClient } from '#adapters/compose.ts';
+import { documentClient } from '#adapters/compose.ts';
 import { DynamoPoolStore } from '#adapters/dynamo-pool-store.ts';
 import { poolLimits } from '#core/admission.ts';
 import { QUEUE_FULL_RETRY_AFTER, THROTTLED_RETRY_AFTER_SECONDS, TICK_SECONDS } from '#core/retry-after.ts';
-import { InMemoryMetrics } from '../../local/metrics.ts';
 import {
   type Api,
-  apiOf,
-  cancelEvent,
-  eventsEvent,
-  getEvent,
+  composedApi,
+  everyRoute,
   iamCaller,
   itemCount,
-  listEvent,
-  NO_NOTIFIER,
-  NO_RUNS,
-  NO_WORKFLOWS,
-  RecordingIntake,
   type Reply,
   serviceApi,
-  silentLogger,
   sqlJob,
   submitEvent,
   testConfig,
 } from '../support/api.ts';
-import { startTestDatabase, type TestDatabase } from '../support/dynalite.ts';
+import { localDynamoDbClient, startTestDatabase, type TestDatabase } from '../support/dynalite.ts';
 
 /**
  * Every 429 the API answers carries Retry-After, in seconds, and the same number as the
@@ -139,38 +129,12 @@ describe('429 throttled', () => {
     'answers every route 429 with Retry-After when DynamoDB throttles (%s)',
     async (errorType) => {
       const { server, endpoint } = await throttlingDynamoDb(errorType);
-      const client = new DynamoDBClient({
-        endpoint,
-        region: 'us-east-1',
-        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-        // The SDK would retry a throttle with backoff first; one attempt keeps the test quick.
-        maxAttempts: 1,
-      });
+      // The SDK would retry a throttle with backoff first; one attempt keeps the test quick.
+      const client = localDynamoDbClient(endpoint, { maxAttempts: 1 });
       try {
-        const logger = silentLogger();
-        const warned = vi.spyOn(logger, 'warn');
-        const throttled = apiOf(
-          composeApi({
-            documentClient: documentClient(client),
-            tableName: 'libra-jobs',
-            config: testConfig(),
-            logger,
-            metrics: new InMemoryMetrics(),
-            intake: new RecordingIntake(),
-            workflows: NO_WORKFLOWS,
-            runs: NO_RUNS,
-            notifier: NO_NOTIFIER,
-            allowInsecureWebhooks: false,
-          }),
-        );
-        const routes: [string, () => Promise<Reply>][] = [
-          ['submit', () => throttled.submit(submitEvent(CALLER, sqlJob()))],
-          ['get', () => throttled.get(getEvent(CALLER, JOB_ID))],
-          ['list', () => throttled.list(listEvent(CALLER))],
-          ['events', () => throttled.events(eventsEvent(CALLER, JOB_ID))],
-          ['cancel', () => throttled.cancel(cancelEvent(CALLER, JOB_ID))],
-        ];
-        for (const [route, send] of routes) {
+        const throttled = composedApi({ documentClient: documentClient(client), tableName: 'libra-jobs' });
+        const warned = vi.spyOn(throttled.deps.logger, 'warn');
+        for (const [route, send] of everyRoute(throttled, CALLER, JOB_ID)) {
           const reply = await send();
           expectRetryAfter(reply, 'throttled', THROTTLED_RETRY_AFTER_SECONDS);
           // What AWS said stays in the log, not in the answer.

@@ -1,7 +1,6 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '#adapters/compose.ts';
-import type { TestDatabase } from './dynalite.ts';
+import { localDynamoDbClient, type TestDatabase } from './dynalite.ts';
 
 /**
  * A document client on the test database that counts the DynamoDB requests sent through it, by
@@ -20,11 +19,7 @@ export interface CountingClient {
 export function countingClient(db: TestDatabase): CountingClient {
   const counts = new Map<string, number>();
   let scanned = 0;
-  const client = new DynamoDBClient({
-    endpoint: db.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  const client = localDynamoDbClient(db.endpoint);
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const operation = String(context.commandName ?? '').replace(/Command$/, '');
