@@ -13,7 +13,7 @@ import * as z from './zod.ts';
  * A key that cannot be kept faithfully all the way is refused at the door instead.
  */
 export const PROTO_KEY_MESSAGE =
-  '__proto__ cannot be a key: JavaScript takes it for the prototype, and the AWS SDK would drop it or fail to store it';
+  "__proto__ cannot be a key: JavaScript takes it for an object's prototype, so it would be lost on the way (the AWS SDK cannot even store it)";
 
 type Keyed<V> = Record<string, V>;
 

@@ -53,6 +53,12 @@ describe('records Libra reads from its configuration', () => {
     expect(poolNamed(withConstructor, 'constructor')?.cpuCores).toBe(2);
   });
 
+  it('refuses a pool named __proto__, which zod alone dropped without a word', () => {
+    expect(() => parseConfig(JSON.parse('{"pools":{"__proto__":{"cpuCores":2}}}'))).toThrow(
+      `libra.pools.__proto__: ${PROTO_KEY_MESSAGE}`,
+    );
+  });
+
   it('finds no deployed targets for a pool LIBRA_BACKENDS does not name, whatever it is called', () => {
     const targets = targetsFromJson(
       JSON.stringify({ etl: { emrServerless: { applicationId: 'app', executionRoleArn: 'role' } } }),
