@@ -129,6 +129,22 @@ describe.concurrent('job.asl.json scenarios', () => {
     expect(await h.lease(jobId)).toBeUndefined();
   });
 
+  it('tags named as JavaScript object members reach StartJobRun as given, through the interpreter', async ({
+    expect,
+  }) => {
+    const h = await harness({ spark: [succeed] });
+    const tags = { constructor: 'c', toString: 't', hasOwnProperty: 'h', valueOf: 'v' };
+    const { jobId, execution } = await h.start(sqlJob({ tags }));
+    await execution.done;
+
+    expect(await h.job(jobId)).toMatchObject({ status: 'SUCCEEDED', tags });
+    expect(h.spark.calls[0]?.request.Tags).toEqual({
+      ...tags,
+      'libra:job-id': jobId,
+      'libra:pool': 'default',
+    });
+  });
+
   it("EMR on EKS with the pool's job template: the run starts with JobTemplateId, on every attempt", async ({
     expect,
   }) => {
