@@ -12,6 +12,7 @@ import { TransitionConflict, ValidationError } from '#core/errors.ts';
 import { JOB_ID_PATTERN, type JobEvent, type JobRecord, waitKey } from '#core/job-record.ts';
 import { type JobStatus, STATUS_TIMESTAMP } from '#core/job-states.ts';
 import type {
+  CountedAhead,
   IdempotencyClaim,
   JobPage,
   JobStore,
@@ -280,29 +281,26 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog {
     return { jobs, ...(startKey && { nextToken: encodeToken(startKey) }) };
   }
 
-  async queuePosition(job: JobRecord): Promise<number> {
+  async queuePosition(job: JobRecord, limit: number): Promise<CountedAhead> {
     const index = JOB_TABLE.indexes.waiting;
-    let ahead = 0;
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#client.send(
-        new QueryCommand({
-          TableName: this.#table,
-          IndexName: index.indexName,
-          KeyConditionExpression: '#pool = :pool AND #key < :key',
-          ExpressionAttributeNames: { '#pool': index.partitionKey, '#key': index.sortKey },
-          ExpressionAttributeValues: {
-            ':pool': job.pool,
-            ':key': waitKey(job.priority, job.submittedAt, job.jobId),
-          },
-          Select: 'COUNT',
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      ahead += page.Count ?? 0;
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return ahead + 1;
+    const page = await this.#client.send(
+      new QueryCommand({
+        TableName: this.#table,
+        IndexName: index.indexName,
+        KeyConditionExpression: '#pool = :pool AND #key < :key',
+        ExpressionAttributeNames: { '#pool': index.partitionKey, '#key': index.sortKey },
+        ExpressionAttributeValues: {
+          ':pool': job.pool,
+          ':key': waitKey(job.priority, job.submittedAt, job.jobId),
+        },
+        Select: 'COUNT',
+        // Reads at most `limit` index items, however many wait ahead: the cost of a status read
+        // does not grow with the queue.
+        Limit: limit,
+      }),
+    );
+    const ahead = page.Count ?? 0;
+    return { ahead, more: page.LastEvaluatedKey !== undefined && ahead >= limit };
   }
 
   async listWaiting(
