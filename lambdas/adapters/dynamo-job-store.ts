@@ -71,6 +71,46 @@ function asMapAttribute(record: Readonly<Record<string, string>>): Map<string, s
   return new Map(Object.entries(record));
 }
 
+/** The TTL of an item written at `fromIso` and kept `retentionSeconds`, in epoch seconds. */
+export function expiresAt(fromIso: string, retentionSeconds: number): number {
+  return Math.floor(Date.parse(fromIso) / 1000) + retentionSeconds;
+}
+
+/**
+ * The job item as the store writes it: createJob writes a QUEUED record, with the waiting
+ * index's keys; a record in any other status carries none, as transition leaves it.
+ */
+export function jobItem(job: JobRecord, retentionSeconds: number): Record<string, unknown> {
+  return {
+    ...job,
+    tags: asMapAttribute(job.tags),
+    spec: { ...job.spec, sparkConf: asMapAttribute(job.spec.sparkConf) },
+    ...jobKey(job.jobId),
+    ownerSort: `${job.submittedAt}#${job.jobId}`,
+    ...(job.status === 'QUEUED' && {
+      waitPool: job.pool,
+      waitKey: waitKey(job.priority, job.submittedAt, job.jobId),
+    }),
+    expiresAt: expiresAt(job.submittedAt, retentionSeconds),
+  };
+}
+
+/** A history item as the store writes it; `sequence` orders items written in one millisecond. */
+export function eventItem(
+  event: JobEvent,
+  sequence: number,
+  retentionSeconds: number,
+): Record<string, unknown> {
+  return {
+    pk: `JOB#${event.jobId}`,
+    // Time, then this process's sequence for order within a millisecond, then a random
+    // part: two processes writing the same job's history in one millisecond never collide.
+    sk: `EVT#${event.at}#${String(sequence).padStart(6, '0')}#${randomUUID().slice(0, 8)}`,
+    ...event,
+    expiresAt: expiresAt(event.at, retentionSeconds),
+  };
+}
+
 export interface DynamoJobStoreOptions {
   readonly client: DynamoDBDocumentClient;
   readonly tableName: string;
@@ -91,25 +131,12 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog {
     this.#retentionSeconds = options.retentionDays * 24 * 60 * 60;
   }
 
-  #expiresAt(fromIso: string): number {
-    return Math.floor(Date.parse(fromIso) / 1000) + this.#retentionSeconds;
-  }
-
   async createJob(job: JobRecord): Promise<'created' | 'exists'> {
     try {
       await this.#client.send(
         new PutCommand({
           TableName: this.#table,
-          Item: {
-            ...job,
-            tags: asMapAttribute(job.tags),
-            spec: { ...job.spec, sparkConf: asMapAttribute(job.spec.sparkConf) },
-            ...jobKey(job.jobId),
-            ownerSort: `${job.submittedAt}#${job.jobId}`,
-            waitPool: job.pool,
-            waitKey: waitKey(job.priority, job.submittedAt, job.jobId),
-            expiresAt: this.#expiresAt(job.submittedAt),
-          },
+          Item: jobItem(job, this.#retentionSeconds),
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -198,14 +225,7 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog {
     await this.#client.send(
       new PutCommand({
         TableName: this.#table,
-        Item: {
-          pk: `JOB#${event.jobId}`,
-          // Time, then this process's sequence for order within a millisecond, then a random
-          // part: two processes writing the same job's history in one millisecond never collide.
-          sk: `EVT#${event.at}#${String(eventSequence).padStart(6, '0')}#${randomUUID().slice(0, 8)}`,
-          ...event,
-          expiresAt: this.#expiresAt(event.at),
-        },
+        Item: eventItem(event, eventSequence, this.#retentionSeconds),
       }),
     );
   }
