@@ -354,6 +354,7 @@ const seconds = (since: number) => (performance.now() - since) / 1000;
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
 const kib = (bytes: number) => (bytes / 1024).toFixed(1);
 const fixed2 = (value: number) => value.toFixed(2);
+const span = (values: readonly number[]) => `${fixed2(Math.min(...values))}–${fixed2(Math.max(...values))}`;
 const met = (ok: boolean) => (ok ? 'met' : '**NOT met**');
 
 interface QueueView {
@@ -497,6 +498,11 @@ ${positionText(status(1).large.sample)}. DynamoDB requests per status read: a qu
 ${status(0).small.requests} / ${status(0).large.requests} (the job, the count of at most ${EXACT_QUEUE_POSITIONS} index entries
 ahead, the pool item), in the head ${status(1).small.requests} / ${status(1).large.requests}, finished ${status(2).small.requests} / ${status(2).large.requests}.
 The filtered lists make up to 10 queries a page (\`MAX_QUERIES_PER_PAGE\`), the same at both sizes.
+
+**Reading.** Across the reads, large / small was ${span(rows.map((r) => r.large.p50 / r.small.p50))} at p50 and
+${span(rows.map((r) => r.large.p99 / r.small.p99))} at p99; the same read measured twice gave
+${span(rows.map((r) => r.again.p50 / r.small.p50))} and ${span(rows.map((r) => r.again.p99 / r.small.p99))}. A ratio inside the
+spread of the same read measured twice is the machine's noise, not the table's size; the counts above are exact.
 
 **Memory.** Resident memory of the process (dynalite's thread holds the table in memory) after a garbage
 collection of the main thread's heap: ${mib(rssStart)} MiB before loading, ${mib(rssSmall)} MiB with the small side,
