@@ -24,7 +24,7 @@ export interface QueuePosition {
  * sequence number is below its own and that have not left: `queueSeq - 1 - left`, which assumes
  * every job of its priority that left was ahead of it — true of admission (first come first
  * served within a priority), not of a later job cancelled or timed out first, each of which makes
- * the estimate one lower than the truth. The result is never inside the counted head, which the
+ * the estimate one lower than the truth (never below the jobs of higher priority). The result is never inside the counted head, which the
  * count proved the job is not, and never past the queue's end.
  */
 export function estimateQueuePosition(

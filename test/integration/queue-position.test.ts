@@ -89,7 +89,8 @@ async function admitNext(h: Harness, running: string): Promise<string> {
 
 /**
  * The estimate the design promises for a job past the counted head: its true position, less
- * the jobs of its own priority submitted after it that left the queue before it.
+ * the jobs of its own priority submitted after it that left the queue before it (every job
+ * checked here has at least that many of its priority ahead of it; the unit test covers the rest).
  */
 function promised(
   truth: number,

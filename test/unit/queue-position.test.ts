@@ -19,7 +19,7 @@ interface ModelJob {
 const order = (a: ModelJob, b: ModelJob) => b.priority - a.priority || a.id - b.id;
 
 describe('estimateQueuePosition', () => {
-  it('is the true position less the later jobs of the same priority that left first, never inside the counted head', () => {
+  it('is the true position less the later jobs of its priority that left first (never fewer than none of its priority ahead), never inside the counted head', () => {
     fc.assert(
       fc.property(
         fc.array(fc.integer({ min: 1, max: 10 }), { minLength: 1, maxLength: 80 }),
@@ -55,8 +55,14 @@ describe('estimateQueuePosition', () => {
               { seq, left },
               queue.length,
             );
-            expect(estimate).toBe(Math.max(exact + 1, truth - leftBehind));
+            const higher = queue.filter((j) => j.priority > job.priority).length;
+            const ownAhead = queue.filter(
+              (j) => j.priority === job.priority && j.queueSeq < job.queueSeq,
+            ).length;
+            // Each later job of its priority that left takes one off the jobs of its priority ahead of it, down to none.
+            expect(estimate).toBe(Math.max(exact + 1, higher + Math.max(0, ownAhead - leftBehind) + 1));
             expect(estimate).toBeLessThanOrEqual(truth);
+            expect(truth - estimate).toBeLessThanOrEqual(leftBehind);
           }
         },
       ),
