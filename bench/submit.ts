@@ -103,7 +103,8 @@ async function main(): Promise<void> {
   const record = await jobs.getJob(seededJobId);
   if (!record) throw new Error('the seeded job was not stored');
   const floorWrites = async () => {
-    if (!(await pools.reserveQueueSlot(FLOOR_POOL, 1_000_000))) throw new Error('floor queue full');
+    if ((await pools.reserveQueueSlot(FLOOR_POOL, 1_000_000, 5)) === undefined)
+      throw new Error('floor queue full');
     const outcome = await jobs.createJob({ ...record, jobId: newJobId(), pool: FLOOR_POOL });
     if (outcome !== 'created') throw new Error('floor job not created');
   };

@@ -12,6 +12,7 @@ import { TransitionConflict, ValidationError } from '#core/errors.ts';
 import { JOB_ID_PATTERN, type JobEvent, type JobRecord, waitKey } from '#core/job-record.ts';
 import { type JobStatus, LIFECYCLE } from '#core/job-states.ts';
 import type {
+  CountedAhead,
   IdempotencyClaim,
   JobPage,
   JobStore,
@@ -94,6 +95,46 @@ function asMapAttribute(record: Readonly<Record<string, string>>): Map<string, s
   return new Map(Object.entries(record));
 }
 
+/** The TTL of an item written at `fromIso` and kept `retentionSeconds`, in epoch seconds. */
+export function expiresAt(fromIso: string, retentionSeconds: number): number {
+  return Math.floor(Date.parse(fromIso) / 1000) + retentionSeconds;
+}
+
+/**
+ * The job item as the store writes it: createJob writes a QUEUED record, with the waiting
+ * index's keys; a record in any other status carries none, as transition leaves it.
+ */
+export function jobItem(job: JobRecord, retentionSeconds: number): Record<string, unknown> {
+  return {
+    ...job,
+    tags: asMapAttribute(job.tags),
+    spec: { ...job.spec, sparkConf: asMapAttribute(job.spec.sparkConf) },
+    ...jobKey(job.jobId),
+    ownerSort: `${job.submittedAt}#${job.jobId}`,
+    ...(job.status === 'QUEUED' && {
+      waitPool: job.pool,
+      waitKey: waitKey(job.priority, job.submittedAt, job.jobId),
+    }),
+    expiresAt: expiresAt(job.submittedAt, retentionSeconds),
+  };
+}
+
+/** A history item as the store writes it; `sequence` orders items written in one millisecond. */
+export function eventItem(
+  event: JobEvent,
+  sequence: number,
+  retentionSeconds: number,
+): Record<string, unknown> {
+  return {
+    pk: `JOB#${event.jobId}`,
+    // Time, then this process's sequence for order within a millisecond, then a random
+    // part: two processes writing the same job's history in one millisecond never collide.
+    sk: `EVT#${event.at}#${String(sequence).padStart(6, '0')}#${randomUUID().slice(0, 8)}`,
+    ...event,
+    expiresAt: expiresAt(event.at, retentionSeconds),
+  };
+}
+
 export interface DynamoJobStoreOptions {
   readonly client: DynamoDBDocumentClient;
   readonly tableName: string;
@@ -118,25 +159,12 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
     this.#listReadBudget = options.listReadBudget ?? LIST_READ_BUDGET;
   }
 
-  #expiresAt(fromIso: string): number {
-    return Math.floor(Date.parse(fromIso) / 1000) + this.#retentionSeconds;
-  }
-
   async createJob(job: JobRecord): Promise<'created' | 'exists'> {
     try {
       await this.#client.send(
         new PutCommand({
           TableName: this.#table,
-          Item: {
-            ...job,
-            tags: asMapAttribute(job.tags),
-            spec: { ...job.spec, sparkConf: asMapAttribute(job.spec.sparkConf) },
-            ...jobKey(job.jobId),
-            ownerSort: `${job.submittedAt}#${job.jobId}`,
-            waitPool: job.pool,
-            waitKey: waitKey(job.priority, job.submittedAt, job.jobId),
-            expiresAt: this.#expiresAt(job.submittedAt),
-          },
+          Item: jobItem(job, this.#retentionSeconds),
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -221,14 +249,7 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
     await this.#client.send(
       new PutCommand({
         TableName: this.#table,
-        Item: {
-          pk: `JOB#${event.jobId}`,
-          // Time, then this process's sequence for order within a millisecond, then a random
-          // part: two processes writing the same job's history in one millisecond never collide.
-          sk: `EVT#${event.at}#${String(eventSequence).padStart(6, '0')}#${randomUUID().slice(0, 8)}`,
-          ...event,
-          expiresAt: this.#expiresAt(event.at),
-        },
+        Item: eventItem(event, eventSequence, this.#retentionSeconds),
       }),
     );
   }
@@ -321,29 +342,26 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
     return { jobs: jobs.map(toSummary), ...(resumeAt && { nextToken: encodeToken(resumeAt) }) };
   }
 
-  async queuePosition(job: JobRecord): Promise<number> {
+  async queuePosition(job: JobRecord, limit: number): Promise<CountedAhead> {
     const index = JOB_TABLE.indexes.waiting;
-    let ahead = 0;
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#client.send(
-        new QueryCommand({
-          TableName: this.#table,
-          IndexName: index.indexName,
-          KeyConditionExpression: '#pool = :pool AND #key < :key',
-          ExpressionAttributeNames: { '#pool': index.partitionKey, '#key': index.sortKey },
-          ExpressionAttributeValues: {
-            ':pool': job.pool,
-            ':key': waitKey(job.priority, job.submittedAt, job.jobId),
-          },
-          Select: 'COUNT',
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      ahead += page.Count ?? 0;
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return ahead + 1;
+    const page = await this.#client.send(
+      new QueryCommand({
+        TableName: this.#table,
+        IndexName: index.indexName,
+        KeyConditionExpression: '#pool = :pool AND #key < :key',
+        ExpressionAttributeNames: { '#pool': index.partitionKey, '#key': index.sortKey },
+        ExpressionAttributeValues: {
+          ':pool': job.pool,
+          ':key': waitKey(job.priority, job.submittedAt, job.jobId),
+        },
+        Select: 'COUNT',
+        // Reads at most `limit` index items, however many wait ahead: the cost of a status read
+        // does not grow with the queue.
+        Limit: limit,
+      }),
+    );
+    const ahead = page.Count ?? 0;
+    return { ahead, more: page.LastEvaluatedKey !== undefined && ahead >= limit };
   }
 
   async listWaiting(

@@ -1,9 +1,54 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Reservation } from '#core/job-record.ts';
-import type { AcquireResult, Lease, PoolLimits, PoolStore, PoolUsage } from '#core/ports.ts';
+import type { AcquireResult, Lease, PoolLimits, PoolStore, PoolUsage, QueueCounters } from '#core/ports.ts';
 
 const poolKey = (pool: string) => ({ pk: `POOL#${pool}`, sk: 'POOL' });
+
+/**
+ * The pool item's queue counters of one priority (top-level attributes, so that an item written
+ * before they existed takes them by `if_not_exists`): `queueSeq<p>` counts the queue slots ever
+ * reserved at that priority — a submit's value is its job's sequence number — and `queueLeft<p>`
+ * the jobs of that priority that left the queue (admitted, cancelled, timed out, or a reservation
+ * that never became a job). Their difference is the number waiting at that priority.
+ */
+export function queueCounterNames(priority: number): { readonly seq: string; readonly left: string } {
+  return { seq: `queueSeq${priority}`, left: `queueLeft${priority}` };
+}
+
+const COUNTER = /^queue(Seq|Left)(\d+)$/;
+
+/** The queue counters on a pool item, by priority. */
+function queueCounters(item: Record<string, unknown> | undefined): QueueCounters {
+  const seq: Record<number, number> = {};
+  const left: Record<number, number> = {};
+  for (const [name, value] of Object.entries(item ?? {})) {
+    const match = COUNTER.exec(name);
+    if (!match) continue;
+    (match[1] === 'Seq' ? seq : left)[Number(match[2])] = Number(value);
+  }
+  return { seq, left };
+}
+
+/** `SET` clauses adding each priority's count of leavers to its `queueLeft<p>`, with their names and values. */
+function leftCounts(priorities: readonly number[]): {
+  sets: string[];
+  names: Record<string, string>;
+  values: Record<string, number>;
+} {
+  const byPriority = new Map<number, number>();
+  for (const priority of priorities) byPriority.set(priority, (byPriority.get(priority) ?? 0) + 1);
+  const sets: string[] = [];
+  const names: Record<string, string> = {};
+  const values: Record<string, number> = {};
+  for (const [priority, count] of byPriority) {
+    names[`#left${priority}`] = queueCounterNames(priority).left;
+    values[`:left${priority}`] = count;
+    sets.push(`#left${priority} = if_not_exists(#left${priority}, :zero) + :left${priority}`);
+  }
+  if (sets.length > 0) values[':zero'] = 0;
+  return { sets, names, values };
+}
 
 function isConditionFailure(error: unknown): boolean {
   return error instanceof ConditionalCheckFailedException;
@@ -134,37 +179,51 @@ export class DynamoPoolStore implements PoolStore {
     }
   }
 
-  async reserveQueueSlot(pool: string, maxQueueSize: number): Promise<boolean> {
+  async reserveQueueSlot(pool: string, maxQueueSize: number, priority: number): Promise<number | undefined> {
     await this.#ensure(pool);
     try {
-      await this.#client.send(
+      const { Attributes } = await this.#client.send(
         new UpdateCommand({
           TableName: this.#table,
           Key: poolKey(pool),
           // `reserved` counts every reservation ever made, so a recount can tell whether any
-          // happened since it last looked (see setWaiting).
-          UpdateExpression: 'SET waiting = waiting + :one, reserved = if_not_exists(reserved, :zero) + :one',
+          // happened since it last looked (see setWaiting). The priority's sequence number comes
+          // back with the same write: a queued job's position past the counted head is estimated
+          // from it (core/queue-position.ts).
+          UpdateExpression:
+            'SET waiting = waiting + :one, reserved = if_not_exists(reserved, :zero) + :one, #seq = if_not_exists(#seq, :zero) + :one',
           ConditionExpression: 'waiting < :max',
+          ExpressionAttributeNames: { '#seq': queueCounterNames(priority).seq },
           ExpressionAttributeValues: { ':one': 1, ':zero': 0, ':max': maxQueueSize },
+          ReturnValues: 'UPDATED_NEW',
         }),
       );
-      return true;
+      return Number(Attributes?.[queueCounterNames(priority).seq]);
     } catch (error) {
-      if (isConditionFailure(error)) return false;
+      if (isConditionFailure(error)) return undefined;
       throw error;
     }
   }
 
-  async freeQueueSlot(pool: string, count = 1): Promise<void> {
+  async freeQueueSlot(pool: string, priorities: readonly number[]): Promise<void> {
+    if (priorities.length === 0) return;
     await this.#ensure(pool);
+    const count = priorities.length;
+    // The leavers' priorities are counted in the same write as the waiting counter.
+    const left = leftCounts(priorities);
+    const leftSets = left.sets.map((set) => `, ${set}`).join('');
+    const withLeft = (values: Record<string, unknown>) => ({
+      ...(left.sets.length > 0 && { ExpressionAttributeNames: left.names }),
+      ExpressionAttributeValues: { ...values, ...left.values },
+    });
     try {
       await this.#client.send(
         new UpdateCommand({
           TableName: this.#table,
           Key: poolKey(pool),
-          UpdateExpression: 'SET waiting = waiting - :n',
+          UpdateExpression: `SET waiting = waiting - :n${leftSets}`,
           ConditionExpression: 'waiting >= :n',
-          ExpressionAttributeValues: { ':n': count },
+          ...withLeft({ ':n': count }),
         }),
       );
       return;
@@ -178,16 +237,26 @@ export class DynamoPoolStore implements PoolStore {
         new UpdateCommand({
           TableName: this.#table,
           Key: poolKey(pool),
-          UpdateExpression: 'SET waiting = :zero',
+          UpdateExpression: `SET waiting = :zero${leftSets}`,
           ConditionExpression: 'waiting < :n',
-          ExpressionAttributeValues: { ':n': count, ':zero': 0 },
+          ...withLeft({ ':n': count, ':zero': 0 }),
         }),
       );
+      return;
     } catch (error) {
       // Another free or a submit moved the counter between the two: it is at or above `count` now,
       // or already zero; either way this free is not taken again, which can only leave it high.
       if (!isConditionFailure(error)) throw error;
     }
+    // The jobs did leave, whatever the waiting counter says: their priorities are counted still.
+    await this.#client.send(
+      new UpdateCommand({
+        TableName: this.#table,
+        Key: poolKey(pool),
+        UpdateExpression: `SET ${left.sets.join(', ')}`,
+        ...withLeft({}),
+      }),
+    );
   }
 
   /**
@@ -200,8 +269,17 @@ export class DynamoPoolStore implements PoolStore {
    *    previous recount — a tick ago, far longer than a submit takes — and only if the counter
    *    did not move since it was read here. Otherwise this recount only notes where the
    *    reservations stand (`recountMark`), and the next quiet tick lowers the counter.
+   * `byPriority` (the same count by priority) sets each priority's `queueLeft<p>` to its
+   * `queueSeq<p>` less the jobs of it that wait, in the same write, so that the position estimates
+   * (core/queue-position.ts) recover from a crash between a job's move and its counter update. A
+   * submit that reserved before the read here but is not in the count yet leaves its priority's
+   * estimates one low until the next recount (docs/queue-position.md).
    */
-  async setWaiting(pool: string, waiting: number): Promise<void> {
+  async setWaiting(
+    pool: string,
+    waiting: number,
+    byPriority: Readonly<Record<number, number>> = {},
+  ): Promise<void> {
     await this.#ensure(pool);
     const { Item } = await this.#client.send(
       new GetCommand({ TableName: this.#table, Key: poolKey(pool), ConsistentRead: true }),
@@ -211,17 +289,27 @@ export class DynamoPoolStore implements PoolStore {
     const quiet = reserved !== undefined ? Item?.recountMark === reserved : Item?.recountMark === 0;
     const mark = reserved ?? 0;
     const correct = waiting > counter || (waiting < counter && quiet);
+    const sets = [...(correct ? ['waiting = :waiting'] : []), 'recountMark = :mark'];
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    const { seq } = queueCounters(Item);
+    const priorities = new Set([...Object.keys(seq), ...Object.keys(byPriority)].map(Number));
+    for (const priority of priorities) {
+      names[`#left${priority}`] = queueCounterNames(priority).left;
+      values[`:left${priority}`] = (seq[priority] ?? 0) - (byPriority[priority] ?? 0);
+      sets.push(`#left${priority} = :left${priority}`);
+    }
     try {
       await this.#client.send(
         new UpdateCommand({
           TableName: this.#table,
           Key: poolKey(pool),
-          UpdateExpression: correct
-            ? 'SET waiting = :waiting, recountMark = :mark'
-            : 'SET recountMark = :mark',
+          UpdateExpression: `SET ${sets.join(', ')}`,
           // Nothing reserved or freed since the read above: the decision is still the right one.
           ConditionExpression: `waiting = :counter AND ${reserved === undefined ? 'attribute_not_exists(reserved)' : 'reserved = :mark'}`,
+          ...(priorities.size > 0 && { ExpressionAttributeNames: names }),
           ExpressionAttributeValues: {
+            ...values,
             ':counter': counter,
             ':mark': mark,
             ...(correct && { ':waiting': waiting }),
@@ -245,6 +333,7 @@ export class DynamoPoolStore implements PoolStore {
       running: Number(Item?.running ?? 0),
       waiting: Number(Item?.waiting ?? 0),
       leases: (Item?.leases as Record<string, Lease> | undefined) ?? {},
+      queue: queueCounters(Item),
     };
   }
 }

@@ -384,16 +384,18 @@ export class Admission {
     leasingDone = true;
     leased();
     const moved = await Promise.allSettled(moves);
+    const admittedPriorities: number[] = [];
     for (const result of moved) {
       if (result.status === 'fulfilled' && typeof result.value !== 'string') {
         outcome.admitted.push(result.value.jobId);
+        admittedPriorities.push(result.value.priority);
       }
     }
     if (outcome.admitted.length > 0) {
       this.#deps.metrics.count('admitted', poolName, outcome.admitted.length);
       // One write for the pass, the jobs it moved having left the waiting index. Like the starts,
       // it goes on while the next pass takes its leases.
-      const freed = pools.freeQueueSlot(poolName, outcome.admitted.length);
+      const freed = pools.freeQueueSlot(poolName, admittedPriorities);
       freed.catch(() => undefined);
       launches.push(freed);
     }
@@ -430,7 +432,7 @@ export class Admission {
   ): Promise<'started' | 'start-failed' | 'lost' | 'released'> {
     const moved = await this.#move(poolName, waiting);
     if (typeof moved === 'string') return moved;
-    await this.#deps.pools.freeQueueSlot(poolName);
+    await this.#deps.pools.freeQueueSlot(poolName, [moved.priority]);
     return (await this.startWorkflow(moved)) ? 'started' : 'start-failed';
   }
 

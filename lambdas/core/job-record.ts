@@ -37,6 +37,12 @@ export interface JobRecord {
   readonly resources: Resources;
   readonly reservation: Reservation;
   readonly attempts: number;
+  /**
+   * The job's sequence number among its pool's jobs of its priority, taken when its queue slot
+   * was reserved; its queue position past the counted head is estimated from it. Absent on
+   * records written before it existed.
+   */
+  readonly queueSeq?: number;
   readonly submittedAt: string;
   readonly queuedAt?: string;
   readonly scheduledAt?: string;

@@ -30,6 +30,7 @@ import type {
   TagFilter,
   WorkflowControl,
 } from './ports.ts';
+import { EXACT_QUEUE_POSITIONS, estimateQueuePosition, type QueuePosition } from './queue-position.ts';
 import { queueFullRetryAfter, TICK_SECONDS } from './retry-after.ts';
 import { sizeJob } from './sizing.ts';
 import { sparkConfProblems } from './spark-conf-policy.ts';
@@ -51,6 +52,8 @@ export interface JobServiceDeps {
   readonly newJobId: () => string;
   /** Local mode only: webhooks may be plain http. Deployed, they must be https. */
   readonly allowInsecureWebhooks: boolean;
+  /** Queue positions up to this are counted exactly, later ones estimated (EXACT_QUEUE_POSITIONS when absent). */
+  readonly exactQueuePositions?: number;
 }
 
 export interface SubmitResult {
@@ -77,6 +80,8 @@ export interface StatusView {
   readonly reason?: JobRecord['reason'];
   readonly resources: JobRecord['resources'];
   readonly queuePosition?: number;
+  /** Present with queuePosition: true when the position is estimated (past the counted head of the queue). */
+  readonly queuePositionEstimated?: boolean;
   /** The backend's run: its id and EMR's own state of it. */
   readonly run?: { readonly id: string; readonly state?: string };
   /** Where to look at the run: Spark UI and logs; locally its stdout, stderr and SQL result. */
@@ -285,7 +290,8 @@ export class JobService {
     const job = jobWithId(jobId);
     const { store, pools, intake, metrics, logger } = this.#deps;
     // Backpressure before the job is written: a full queue refuses, and nothing is stored.
-    if (!(await pools.reserveQueueSlot(poolName, pool.maxQueueSize))) {
+    const queueSeq = await pools.reserveQueueSlot(poolName, pool.maxQueueSize, job.priority);
+    if (queueSeq === undefined) {
       metrics.count('rejected', poolName);
       const retryAfter = await this.#queueFullRetryAfter(poolName);
       throw new TooManyRequestsError(
@@ -294,9 +300,10 @@ export class JobService {
         retryAfter,
       );
     }
-    const outcome = await store.createJob(job);
+    const queued: JobRecord = { ...job, queueSeq };
+    const outcome = await store.createJob(queued);
     if (outcome === 'exists') {
-      await pools.freeQueueSlot(poolName);
+      await pools.freeQueueSlot(poolName, [job.priority]);
       const existing = await store.getJob(jobId);
       if (existing) return { job: existing, replayed: true };
     }
@@ -307,13 +314,23 @@ export class JobService {
       // The job is stored and waiting: the next tick's admission pass finds it without the message.
       logger.warn('intake message not sent; the tick will admit the job', { jobId, error: error as Error });
     }
-    return { job, replayed: false };
+    return { job: queued, replayed: false };
   }
 
   async status(principal: string, jobId: string): Promise<StatusView> {
     const job = await this.#visibleJob(principal, jobId);
-    const queuePosition = job.status === 'QUEUED' ? await this.#deps.store.queuePosition(job) : undefined;
-    return toStatusView(job, queuePosition);
+    return toStatusView(job, job.status === 'QUEUED' ? await this.#queuePosition(job) : undefined);
+  }
+
+  /** At most two requests whatever the queue's depth: a bounded count, then the pool item if it did not reach the job. */
+  async #queuePosition(job: JobRecord): Promise<QueuePosition> {
+    const counted = await this.#deps.store.queuePosition(
+      job,
+      this.#deps.exactQueuePositions ?? EXACT_QUEUE_POSITIONS,
+    );
+    if (!counted.more) return { position: counted.ahead + 1, estimated: false };
+    const usage = await this.#deps.pools.getPool(job.pool);
+    return { position: estimateQueuePosition(job, counted, usage.queue, usage.waiting), estimated: true };
   }
 
   async events(principal: string, jobId: string): Promise<JobEvent[]> {
@@ -398,7 +415,7 @@ export class JobService {
       return this.cancel(principal, jobId, racesLeft - 1);
     }
     if (to === 'CANCELLED') {
-      await this.#deps.pools.freeQueueSlot(job.pool);
+      await this.#deps.pools.freeQueueSlot(job.pool, [job.priority]);
       countJobFinished(this.#deps.metrics, job.pool, 'CANCELLED');
       await this.#deps.notifier.notify(jobId, 'CANCELLED').catch((error: unknown) => {
         this.#deps.logger.warn('webhook for a cancelled queued job not delivered', {
@@ -449,7 +466,7 @@ export class JobService {
   }
 }
 
-export function toStatusView(job: JobRecord, queuePosition?: number): StatusView {
+export function toStatusView(job: JobRecord, queued?: QueuePosition): StatusView {
   return {
     jobId: job.jobId,
     status: job.status,
@@ -467,7 +484,10 @@ export function toStatusView(job: JobRecord, queuePosition?: number): StatusView
     ...(job.cancelledAt !== undefined && { cancelledAt: job.cancelledAt }),
     ...(job.reason !== undefined && { reason: job.reason }),
     resources: job.resources,
-    ...(queuePosition !== undefined && { queuePosition }),
+    ...(queued !== undefined && {
+      queuePosition: queued.position,
+      queuePositionEstimated: queued.estimated,
+    }),
     ...(job.backendRunId !== undefined && {
       run: { id: job.backendRunId, ...(job.backendState !== undefined && { state: job.backendState }) },
     }),

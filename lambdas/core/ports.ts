@@ -84,8 +84,12 @@ export interface JobStore {
    * does not exist. An older report never overwrites a newer one.
    */
   recordRun(change: RunStateChange): Promise<boolean>;
-  /** 1 = next to be admitted in its pool. */
-  queuePosition(job: JobRecord): Promise<number>;
+  /**
+   * Counts the jobs ahead of a QUEUED `job` in its pool's waiting index, reading at most `limit`
+   * of them: one request, whatever the queue's depth. `more` when the count stopped at `limit`
+   * and jobs beyond it may be ahead too (the position is then estimated: core/queue-position.ts).
+   */
+  queuePosition(job: JobRecord, limit: number): Promise<CountedAhead>;
   /** Ties an Idempotency-Key to a job id, once; a later claim gets what the first one stored. */
   claimIdempotencyKey(
     owner: string,
@@ -93,6 +97,11 @@ export interface JobStore {
     jobId: string,
     requestHash: string,
   ): Promise<IdempotencyClaim>;
+}
+
+export interface CountedAhead {
+  readonly ahead: number;
+  readonly more: boolean;
 }
 
 export type Clock = () => Date;
@@ -141,6 +150,17 @@ export interface PoolUsage {
   readonly running: number;
   readonly waiting: number;
   readonly leases: Readonly<Record<string, Lease>>;
+  readonly queue: QueueCounters;
+}
+
+/**
+ * The pool's queue counters by priority: `seq`, the queue slots ever reserved at that priority
+ * (a job's `queueSeq` is the value its submit took); `left`, the jobs of that priority that left
+ * the queue. `seq - left` is the number waiting at that priority.
+ */
+export interface QueueCounters {
+  readonly seq: Readonly<Record<number, number>>;
+  readonly left: Readonly<Record<number, number>>;
 }
 
 /** 'held': the job already holds a lease (a retried admission); 'no-capacity': it does not fit now. */
@@ -170,12 +190,15 @@ export interface PoolStore {
   ): Promise<boolean>;
   /** Gives the job's lease back; false when it held none (a retried release). */
   release(pool: string, jobId: string, reservation?: Reservation): Promise<boolean>;
-  /** Counts one more waiting job unless the pool's queue is full; false when full. */
-  reserveQueueSlot(pool: string, maxQueueSize: number): Promise<boolean>;
-  /** Counts `count` waiting jobs less (never below zero). */
-  freeQueueSlot(pool: string, count?: number): Promise<void>;
-  /** Sets the waiting count to what the reconciler counted. */
-  setWaiting(pool: string, waiting: number): Promise<void>;
+  /**
+   * Counts one more waiting job of `priority` unless the pool's queue is full, and returns its
+   * sequence number among the pool's jobs of that priority; undefined when full.
+   */
+  reserveQueueSlot(pool: string, maxQueueSize: number, priority: number): Promise<number | undefined>;
+  /** Counts one waiting job less per entry (never below zero), and one more that left at each entry's priority. */
+  freeQueueSlot(pool: string, priorities: readonly number[]): Promise<void>;
+  /** Sets the waiting count to what the reconciler counted, and the per-priority counters to its count by priority. */
+  setWaiting(pool: string, waiting: number, byPriority?: Readonly<Record<number, number>>): Promise<void>;
   getPool(pool: string): Promise<PoolUsage>;
 }
 

@@ -113,6 +113,7 @@ export class Reconciler {
 
     const cutoff = now.getTime() - pool.maxWaitMinutes * 60_000;
     let waiting = 0;
+    const waitingByPriority: Record<number, number> = {};
     let oldestWaitMs = 0;
     let start: Readonly<Record<string, unknown>> | undefined;
     do {
@@ -121,6 +122,7 @@ export class Reconciler {
         const submitted = Date.parse(job.submittedAt);
         if (submitted > cutoff) {
           waiting++;
+          waitingByPriority[job.priority] = (waitingByPriority[job.priority] ?? 0) + 1;
           oldestWaitMs = Math.max(oldestWaitMs, now.getTime() - submitted);
           continue;
         }
@@ -142,7 +144,7 @@ export class Reconciler {
           });
           // Its place in the queue is free now, as a cancel frees it: the recount below may not
           // lower the counter while submits keep coming.
-          await pools.freeQueueSlot(poolName);
+          await pools.freeQueueSlot(poolName, [job.priority]);
         } catch (error) {
           if (!(error instanceof TransitionConflict)) throw error;
         }
@@ -150,7 +152,7 @@ export class Reconciler {
       start = page.next;
     } while (start);
     report.waiting = waiting;
-    await pools.setWaiting(poolName, waiting);
+    await pools.setWaiting(poolName, waiting, waitingByPriority);
 
     const after = report.released.length > 0 ? await pools.getPool(poolName) : usage;
     const limits = poolLimits(pool);

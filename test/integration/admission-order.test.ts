@@ -251,7 +251,7 @@ describe('the waiting counter', () => {
     expect((await h.pools.getPool('two')).waiting).toBe(1);
 
     // A decrement larger than the counter (drifted low) stops it at zero, not below.
-    await h.pools.freeQueueSlot('two', 3);
+    await h.pools.freeQueueSlot('two', [5, 5, 5]);
     expect((await h.pools.getPool('two')).waiting).toBe(0);
   });
 

@@ -135,7 +135,7 @@ async function runScript(
     return [first.jobs.map((j) => j.jobId), second.jobs.map((j) => j.jobId), second.next !== undefined];
   });
   await step('waiting gpu', () => jobs.listWaiting('gpu', 20));
-  for (const i of [0, 1, 2, 5]) await step(`position ${i}`, () => jobs.queuePosition(jobRecord(i)));
+  for (const i of [0, 1, 2, 5]) await step(`position ${i}`, () => jobs.queuePosition(jobRecord(i), 100));
 
   // Moves, refused moves, and the history they leave.
   await move(1, ['QUEUED'], 'SCHEDULED', 20_000);
@@ -157,7 +157,8 @@ async function runScript(
   await step('waiting default after moves', async () =>
     (await jobs.listWaiting('default', 20)).jobs.map((j) => j.jobId),
   );
-  await step('position 5 after moves', () => jobs.queuePosition(jobRecord(5)));
+  await step('position 5 after moves', () => jobs.queuePosition(jobRecord(5), 100));
+  await step('position 5 after moves, head of 1', () => jobs.queuePosition(jobRecord(5), 1));
 
   // The backend's reports, in and out of order.
   const run = (i: number, state: string, ms: number) =>
@@ -325,9 +326,10 @@ async function runScript(
   });
 
   // The waiting counter: slots up to the limit, frees past zero, recounts.
-  for (let i = 0; i < 4; i++) await step(`reserve slot ${i}`, () => pools.reserveQueueSlot('slots', 3));
-  await step('free 2', () => pools.freeQueueSlot('slots', 2));
-  await step('free 5 (more than counted)', () => pools.freeQueueSlot('slots', 5));
+  for (let i = 0; i < 4; i++)
+    await step(`reserve slot ${i}`, () => pools.reserveQueueSlot('slots', 3, i % 2 === 0 ? 5 : 7));
+  await step('free 2', () => pools.freeQueueSlot('slots', [5, 7]));
+  await step('free 5 (more than counted)', () => pools.freeQueueSlot('slots', [5, 5, 7, 7, 7]));
   await step('slots pool', () => pools.getPool('slots'));
   await step('recount up to 2', () => pools.setWaiting('slots', 2));
   await step('recount down to 1 (not quiet)', () => pools.setWaiting('slots', 1));
@@ -428,7 +430,9 @@ describe('DynamoJobStore and DynamoPoolStore: dynalite and moto answer alike', (
     expect(answers.get('acquireAll 4,5 with one held (0)')).toEqual({ ok: false });
     expect(answers.get('racing acquires')).toEqual({ ok: { acquired: 5, refused: 35 } });
     expect(answers.get('racing releases')).toEqual({ ok: 1 });
-    expect(answers.get('reserve slot 3')).toEqual({ ok: false });
+    // Slots 0–2 take their priority's next sequence numbers; the fourth finds the queue full.
+    expect(answers.get('reserve slot 2')).toEqual({ ok: 2 });
+    expect(answers.get('reserve slot 3')).toEqual({ ok: undefined });
     expect(answers.get('slots pool after recounts')).toMatchObject({ ok: { waiting: 1 } });
   });
 });

@@ -103,6 +103,8 @@ export interface HarnessOptions {
   /** A fresh table on `db` (same definition); `db.tableName` when absent. */
   readonly tableName?: string;
   readonly clock?: TestClock;
+  /** Queue positions counted exactly before they are estimated (the service's default when absent). */
+  readonly exactQueuePositions?: number;
 }
 
 let tableCount = 0;
@@ -182,7 +184,12 @@ export function createHarness(db: TestDatabase, options: HarnessOptions): Harnes
   // As composeApi builds it (serviceApi), over the same faulty client and intake.
   const api = serviceApi(
     { ...db, tableName, documentClient: client },
-    { config, clock: clock.now, intake: faultyIntake },
+    {
+      config,
+      clock: clock.now,
+      intake: faultyIntake,
+      ...(options.exactQueuePositions !== undefined && { exactQueuePositions: options.exactQueuePositions }),
+    },
   );
   const service = api.deps.jobs;
 

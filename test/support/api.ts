@@ -207,6 +207,8 @@ export interface ServiceApiOptions {
   /** Replaces the job store over `db`, e.g. with one that fails. */
   readonly store?: (store: JobStore) => JobStore;
   readonly intake?: IntakeQueue;
+  /** Queue positions counted exactly before they are estimated (the service's default when absent). */
+  readonly exactQueuePositions?: number;
 }
 
 /** The same handlers over a JobService built by hand, for a controlled clock or a failing store. */
@@ -245,6 +247,7 @@ export function serviceApi(db: TestDatabase, options: ServiceApiOptions = {}): A
     clock,
     newJobId,
     allowInsecureWebhooks: false,
+    ...(options.exactQueuePositions !== undefined && { exactQueuePositions: options.exactQueuePositions }),
   });
   return apiOf({ config, logger, jobs, pools });
 }

@@ -242,7 +242,7 @@ export const CALLS = {
   freeQueueSlot: (c: BoundaryCall) =>
     c.operation === 'UpdateCommand' &&
     isPoolKey(c.input.Key) &&
-    /^SET waiting = (waiting - :n|:zero)$/.test(expression(c, 'UpdateExpression')),
+    /^SET waiting = (waiting - :n|:zero)(, |$)/.test(expression(c, 'UpdateExpression')),
   setWaiting: (c: BoundaryCall) =>
     c.operation === 'UpdateCommand' &&
     isPoolKey(c.input.Key) &&

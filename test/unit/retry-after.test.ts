@@ -12,7 +12,15 @@ function usage(leaseAges: readonly (number | string)[]): PoolUsage {
       { cpuCores: 1, memoryMiB: 1024, at: typeof age === 'number' ? ago(age) : age },
     ]),
   );
-  return { pool: 'p', cpuUsed: 0, memoryUsedMiB: 0, running: leaseAges.length, waiting: 10, leases };
+  return {
+    pool: 'p',
+    cpuUsed: 0,
+    memoryUsedMiB: 0,
+    running: leaseAges.length,
+    waiting: 10,
+    leases,
+    queue: { seq: {}, left: {} },
+  };
 }
 
 describe('Retry-After for a full queue, from the running jobs', () => {
