@@ -1,4 +1,4 @@
-import { type SigningCredentials, signRequest } from './sigv4.ts';
+import { type SigningCredentials, signRequest } from '../../client/sigv4.ts';
 
 /** A failure the smoke reports in one line: no stack trace is ever shown for it. */
 export class SmokeError extends Error {

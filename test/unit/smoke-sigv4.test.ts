@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { LibraClient } from '../../bin/smoke/client.ts';
-import { regionOfEndpoint, type SigningCredentials, signRequest } from '../../bin/smoke/sigv4.ts';
+import { regionOfEndpoint, type SigningCredentials, signRequest } from '../../client/sigv4.ts';
 
 /**
  * The smoke's SigV4 signer against AWS's own implementation: botocore's SigV4Auth signs the same
