@@ -188,7 +188,7 @@ type ConfigFile = Partial<Record<(typeof CONFIG_KEYS)[number], string>>;
 
 /** The config file: named by --config or LIBRA_CLI_CONFIG (must exist), else the default one if present. */
 export function readConfigFile(values: Values, env: NodeJS.ProcessEnv): ConfigFile {
-  const named = (values.config as string | undefined) ?? env.LIBRA_CLI_CONFIG;
+  const named = (values.config as string | undefined) ?? (env.LIBRA_CLI_CONFIG || undefined);
   const path =
     named ?? join(env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config'), 'libra', 'config.json');
   if (named === undefined && !existsSync(path)) return {};
