@@ -350,7 +350,9 @@ describe('the libra CLI against the local runtime', () => {
     try {
       const unavailable = await runCli(['status', 'job-x'], { LIBRA_ENDPOINT: failing.url });
       expect(unavailable.code).toBe(3);
-      expect(unavailable.stderr).toBe('libra: GET /api/v1/spark/jobs/job-x: HTTP 503 Service Unavailable\n');
+      expect(unavailable.stderr).toBe(
+        'libra: GET /prod/api/v1/spark/jobs/job-x: HTTP 503 Service Unavailable\n',
+      );
       // Reads are retried with backoff before giving up.
       expect(failing.requests.length).toBe(5);
     } finally {

@@ -156,7 +156,12 @@ describe('libra-serverless/client against the local runtime', () => {
     let failed = 0;
     const proxy = await startFaultProxy(runtime.url, (request) => {
       if (request.url.endsWith('/pools') && throttled++ === 0) {
-        return { kind: 'answer', status: 429, headers: { 'retry-after': '1' }, body: '{}' };
+        return {
+          kind: 'answer',
+          status: 429,
+          headers: { 'retry-after': '1' },
+          body: '{"message":"Too Many Requests"}',
+        };
       }
       if (request.url.endsWith(jobId) && request.method === 'GET' && failed++ < 2) {
         return { kind: 'answer', status: 503, body: '{"message":"Service Unavailable"}' };
@@ -182,7 +187,9 @@ describe('libra-serverless/client against the local runtime', () => {
 
       const noRetries = new LibraClient({ endpoint: proxy.url, retry: { retries: 0 } });
       throttled = 0;
-      await expect(noRetries.pools()).rejects.toThrow('GET /api/v1/spark/pools: HTTP 429');
+      await expect(noRetries.pools()).rejects.toThrow(
+        'GET /prod/api/v1/spark/pools: HTTP 429 Too Many Requests',
+      );
     } finally {
       await proxy.close();
     }
