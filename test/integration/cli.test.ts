@@ -1,7 +1,9 @@
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CliProcess, outputMatches, runCli, startCli } from '../support/cli.ts';
 import { freePort, startFaultProxy } from '../support/fault-proxy.ts';
@@ -394,6 +396,14 @@ describe('the libra CLI against the local runtime', () => {
       stderr: `libra: config file ${join(dir, 'none.json')}: ENOENT\n`,
     });
   });
+
+  it("npm exec libra runs the package's own bin, with no install (what ./npmw exec libra does)", async () => {
+    // npm itself rather than ./npmw, which would first reinstall node_modules when the lock changed.
+    const { stdout } = await promisify(execFile)('npm', ['exec', 'libra', '--', 'pools', '--json'], {
+      env: { ...process.env, ...env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` },
+    });
+    expect(JSON.parse(stdout).pools.map((pool: { name: string }) => pool.name)).toContain('default');
+  }, 60_000);
 
   it('openapi prints the committed document, or with --remote the one the endpoint serves', async () => {
     const local = await cli(['openapi']);
