@@ -73,13 +73,18 @@ describe('the libra CLI against the local runtime', () => {
     expect(await cli(['logs', jobId])).toMatchObject({ code: 0, stdout: '' });
   });
 
-  it('a CANCELLED job exits 5; cancel prints the answer; wait on a finished job ends at once', async () => {
+  /** `libra submit --wait` on a job that runs for ten minutes, once the job is RUNNING. */
+  async function waitingOnRunningJob(): Promise<{ waiting: CliProcess; jobId: string }> {
     const waiting = startCli(
       ['submit', '--python', 'import time; time.sleep(600)', '--wait', '--interval', '0.1'],
       env,
     );
     await outputMatches(waiting, (out) => out.includes('RUNNING'));
-    const jobId = waiting.stdout().split('\n')[0] ?? '';
+    return { waiting, jobId: waiting.stdout().split('\n')[0] ?? '' };
+  }
+
+  it('a CANCELLED job exits 5; cancel prints the answer; wait on a finished job ends at once', async () => {
+    const { waiting, jobId } = await waitingOnRunningJob();
     const cancel = await cli(['cancel', jobId]);
     expect(cancel).toMatchObject({ code: 0, stdout: `${jobId} CANCELLING: Cancellation in progress\n` });
     const ended = await waiting.done;
@@ -96,12 +101,7 @@ describe('the libra CLI against the local runtime', () => {
   });
 
   it('Ctrl-C while waiting leaves the job running, says how to cancel it, and exits 130', async () => {
-    const waiting = startCli(
-      ['submit', '--python', 'import time; time.sleep(600)', '--wait', '--interval', '0.1'],
-      env,
-    );
-    await outputMatches(waiting, (out) => out.includes('RUNNING'));
-    const jobId = waiting.stdout().split('\n')[0] ?? '';
+    const { waiting, jobId } = await waitingOnRunningJob();
     waiting.child.kill('SIGINT');
     const ended = await waiting.done;
     expect(ended.code).toBe(130);
@@ -361,6 +361,53 @@ describe('the libra CLI against the local runtime', () => {
       await failing.close();
     }
   }, 60_000);
+
+  it('--auth iam signs with SigV4 from the default credential chain; with no credentials it says so in one line', async () => {
+    const proxy = await startFaultProxy(runtime.url, () => ({ kind: 'forward' }));
+    const noCredentials = {
+      AWS_ACCESS_KEY_ID: '',
+      AWS_SECRET_ACCESS_KEY: '',
+      AWS_SESSION_TOKEN: '',
+      AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '',
+      AWS_CONTAINER_CREDENTIALS_FULL_URI: '',
+      AWS_WEB_IDENTITY_TOKEN_FILE: '',
+      AWS_CONFIG_FILE: join(dir, 'no-aws-config'),
+      AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-aws-credentials'),
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_PROFILE: '',
+    };
+    try {
+      const signed = await runCli(['pools', '--auth', 'iam', '--region', 'eu-west-1', '--json'], {
+        ...noCredentials,
+        LIBRA_ENDPOINT: proxy.url,
+        AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+        AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
+        AWS_SESSION_TOKEN: 'session-token',
+      });
+      expect(signed).toMatchObject({ code: 0, stderr: '' });
+      const [request] = proxy.requests;
+      expect(request?.headers.authorization).toMatch(
+        /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/execute-api\/aws4_request, SignedHeaders=accept;host;x-amz-date;x-amz-security-token, Signature=[0-9a-f]{64}$/,
+      );
+      expect(request?.headers['x-amz-security-token']).toBe('session-token');
+      expect(request?.headers['x-libra-user']).toBeUndefined();
+    } finally {
+      await proxy.close();
+    }
+    const unsigned = await runCli(['pools', '--auth', 'iam', '--region', 'eu-west-1'], noCredentials);
+    expect(unsigned.code).toBe(2);
+    expect(unsigned.stdout).toBe('');
+    expect(unsigned.stderr).toMatch(/^libra: no AWS credentials found \(.+\)\n$/);
+    const noRegion = await runCli(['pools', '--auth', 'iam'], {
+      ...noCredentials,
+      AWS_REGION: '',
+      AWS_DEFAULT_REGION: '',
+    });
+    expect(noRegion).toMatchObject({
+      code: 2,
+      stderr: 'libra: iam auth needs a region: 127.0.0.1:8080 names none; give one, or set AWS_REGION\n',
+    });
+  });
 
   it('endpoint and auth come from flags over the environment over the config file', async () => {
     const { stdout } = await cli(['submit', '--sql', 'SELECT 1']);
