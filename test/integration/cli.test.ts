@@ -26,7 +26,10 @@ describe('the libra CLI against the local runtime', () => {
   let timingOut: CliProcess;
 
   beforeAll(async () => {
-    runtime = await startLocalProcess();
+    // A pool that runs one job at a time, for a job to wait in whatever else runs meanwhile.
+    const config = join(dir, 'libra-config.json');
+    writeFileSync(config, JSON.stringify({ pools: { solo: { maxConcurrentJobs: 1 } } }));
+    runtime = await startLocalProcess([], { LIBRA_CONFIG: config });
     env = { LIBRA_ENDPOINT: runtime.url };
     timingOut = startCli(
       ['submit', '--python', 'import time; time.sleep(600)', '--timeout', '1', '--wait', '--interval', '0.5'],
@@ -112,6 +115,30 @@ describe('the libra CLI against the local runtime', () => {
     const status = await cli(['status', jobId, '--json']);
     expect(JSON.parse(status.stdout).status).toBe('RUNNING');
     expect((await cli(['cancel', jobId])).code).toBe(0);
+  });
+
+  it('while a job waits for capacity, wait shows its queue position and status shows it too', async () => {
+    const long = await cli(['submit', '--python', 'import time; time.sleep(600)', '--pool', 'solo']);
+    const longId = long.stdout.trim();
+    try {
+      await outputMatches(startCli(['wait', longId, '--interval', '0.1'], env), (out) =>
+        out.includes('RUNNING'),
+      );
+      const next = startCli(
+        ['submit', '--sql', 'SELECT 42 AS answer', '--pool', 'solo', '--wait', '--interval', '0.1'],
+        env,
+      );
+      await outputMatches(next, (out) => /^ +\d+\.\ds {2}QUEUED \(position 1\)$/m.test(out));
+      const nextId = next.stdout().split('\n')[0] ?? '';
+      const status = await cli(['status', nextId]);
+      expect(status.stdout).toMatch(/^queue +position 1$/m);
+      await cli(['cancel', longId]);
+      const ended = await next.done;
+      expect(ended.code).toBe(0);
+      expect(ended.stdout).toMatch(/^ +\d+\.\ds {2}SUCCEEDED$/m);
+    } finally {
+      await cli(['cancel', longId]);
+    }
   });
 
   it('a TIMEOUT exits 4', async () => {
