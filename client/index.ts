@@ -211,15 +211,19 @@ export class LibraClient {
   }
 
   /**
-   * The text behind a link of a job's status (locally its stdout and stderr); sent with this
-   * client's auth only when the endpoint itself serves it.
+   * The text behind a link of a job's status (locally its stdout and stderr). This client's auth
+   * goes only to its own endpoint: a link elsewhere (another host, or the runtime behind a proxy)
+   * is read without it.
    */
   async fetchLink(link: string, options: CallOptions = {}): Promise<string> {
     const url = new URL(link);
-    if (url.origin !== this.endpoint.origin) {
-      throw new LibraConnectionError(`${link} is not served by ${this.endpoint.origin}`);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new LibraConnectionError(`cannot read ${link}: not an http(s) link`);
     }
-    const answer = await this.#send('GET', url, 'read', { signal: options.signal });
+    const answer = await this.#send('GET', url, 'read', {
+      signal: options.signal,
+      anonymous: url.origin !== this.endpoint.origin,
+    });
     if (answer.status !== 200) throw new LibraApiError('GET', url.pathname, answer.status, answer.text);
     return answer.text;
   }
@@ -326,25 +330,25 @@ export class LibraClient {
     method: string,
     url: URL,
     retry: RetryClass,
-    options: { body?: string; headers?: Record<string, string>; signal?: AbortSignal | undefined },
+    options: {
+      body?: string;
+      headers?: Record<string, string>;
+      signal?: AbortSignal | undefined;
+      anonymous?: boolean;
+    },
   ): Promise<Answer> {
     const { body, signal } = options;
     for (let attempt = 0; ; attempt++) {
       const retriesLeft = attempt < this.#retry.retries;
+      const plain: Record<string, string> = {
+        accept: 'application/json',
+        ...(body !== undefined && { 'content-type': 'application/json' }),
+        ...options.headers,
+      };
       // Signed again on every try: a SigV4 signature holds its time.
-      const headers = await authorize(
-        {
-          method,
-          url,
-          headers: {
-            accept: 'application/json',
-            ...(body !== undefined && { 'content-type': 'application/json' }),
-            ...options.headers,
-          },
-          ...(body !== undefined && { body }),
-        },
-        this.#auth,
-      );
+      const headers = options.anonymous
+        ? plain
+        : await authorize({ method, url, headers: plain, ...(body !== undefined && { body }) }, this.#auth);
       let response: Response;
       try {
         const timeout = AbortSignal.timeout(this.#timeoutMs);

@@ -251,6 +251,30 @@ describe('libra-serverless/client against the local runtime', () => {
     }
   });
 
+  it("sends its auth with a link on its own endpoint only; another origin's link is read without it", async () => {
+    const answer = {
+      kind: 'answer',
+      status: 200,
+      headers: { 'content-type': 'text/plain' },
+      body: 'out\n',
+    } as const;
+    const own = await startFaultProxy(runtime.url, () => answer);
+    const other = await startFaultProxy(runtime.url, () => answer);
+    try {
+      const jwt = new LibraClient({ endpoint: own.url, auth: { mode: 'jwt', token: 'secret-token' } });
+      expect(await jwt.fetchLink(`${own.url}local/jobs/j/runs/r/stdout.txt`)).toBe('out\n');
+      expect(await jwt.fetchLink(`${other.url}local/jobs/j/runs/r/stdout.txt`)).toBe('out\n');
+      expect(own.requests[0]?.headers.authorization).toBe('Bearer secret-token');
+      expect(other.requests[0]?.headers.authorization).toBeUndefined();
+      await expect(jwt.fetchLink('s3://bucket/logs/')).rejects.toThrow(
+        'cannot read s3://bucket/logs/: not an http(s) link',
+      );
+    } finally {
+      await own.close();
+      await other.close();
+    }
+  });
+
   it('reads Retry-After as seconds or an HTTP date', () => {
     expect(retryAfterMs('3')).toBe(3000);
     expect(retryAfterMs('Wed, 02 Dec 2026 14:00:05 GMT', Date.parse('2026-12-02T14:00:00Z'))).toBe(5000);
