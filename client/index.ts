@@ -30,14 +30,15 @@ export class LibraApiError extends Error {
   readonly problem: Problem | undefined;
   readonly body: string;
 
-  constructor(method: string, path: string, status: number, body: string) {
+  constructor(method: string, path: string, status: number, body: string, retryAfter?: string | null) {
     let parsed: unknown;
     try {
       parsed = JSON.parse(body);
     } catch {
       parsed = undefined;
     }
-    super(`${method} ${path}: ${describeRefusal(status, parsed, body)}`);
+    const wait = retryAfter ? ` (Retry-After: ${retryAfter} s)` : '';
+    super(`${method} ${path}: ${describeRefusal(status, parsed, body)}${wait}`);
     this.status = status;
     this.problem = parsed !== null && typeof parsed === 'object' ? (parsed as Problem) : undefined;
     this.body = body;
@@ -312,7 +313,10 @@ export class LibraClient {
   ): Promise<T> {
     const url = this.#url(path);
     const answer = await this.#send(method, url, retry, options);
-    if (answer.status >= 400) throw new LibraApiError(method, url.pathname, answer.status, answer.text);
+    if (answer.status >= 400) {
+      const retryAfter = answer.status === 429 ? answer.headers.get('retry-after') : undefined;
+      throw new LibraApiError(method, url.pathname, answer.status, answer.text, retryAfter);
+    }
     try {
       return JSON.parse(answer.text) as T;
     } catch {

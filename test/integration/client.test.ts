@@ -188,8 +188,14 @@ describe('libra-serverless/client against the local runtime', () => {
       const noRetries = new LibraClient({ endpoint: proxy.url, retry: { retries: 0 } });
       throttled = 0;
       await expect(noRetries.pools()).rejects.toThrow(
-        'GET /prod/api/v1/spark/pools: HTTP 429 Too Many Requests',
+        'GET /prod/api/v1/spark/pools: HTTP 429 Too Many Requests (Retry-After: 1 s)',
       );
+      const patient = new LibraClient({ endpoint: proxy.url, retry: { maxRetryAfterMs: 500 } });
+      throttled = 0;
+      // A Retry-After longer than the client will wait is not waited out: the 429 is the answer.
+      const before = proxy.requests.length;
+      await expect(patient.pools()).rejects.toThrow('HTTP 429');
+      expect(proxy.requests.length).toBe(before + 1);
     } finally {
       await proxy.close();
     }
