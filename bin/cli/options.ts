@@ -46,7 +46,8 @@ submit options:
   --logs                       with --wait: print the run's stdout and stderr at the end
 
 list options:  --status STATUS  --pool NAME  --tag KEY[=VALUE]  --limit N  --next-token T  --all
-logs options:  --stderr          wait options:  --logs          openapi options:  --remote
+logs options:  --stderr          openapi options:  --remote
+wait options:  --logs  --interval SECONDS (how often the status is read; 1)
 
 common options:
   --endpoint URL     (LIBRA_ENDPOINT; default http://127.0.0.1:8080, the local runtime)
@@ -77,7 +78,7 @@ const COMMON: Options = {
   config: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
-  // How often a wait reads the job's status (seconds); mostly for tests.
+  // How often a wait reads the job's status, in seconds.
   interval: { type: 'string' },
 };
 
