@@ -1,19 +1,11 @@
-import { type SigningCredentials, signRequest } from './sigv4.ts';
+import { type Auth, authorize, fieldErrors, networkError } from '../../client/transport.ts';
+
+export type { Auth };
 
 /** A failure the smoke reports in one line: no stack trace is ever shown for it. */
 export class SmokeError extends Error {
   override readonly name = 'SmokeError';
 }
-
-/** How the smoke proves who it is to the API. */
-export type Auth =
-  | { readonly mode: 'local'; readonly user: string }
-  | { readonly mode: 'jwt'; readonly token: string }
-  | {
-      readonly mode: 'iam';
-      readonly region: string;
-      readonly credentials: () => Promise<SigningCredentials>;
-    };
 
 export interface Answer {
   readonly status: number;
@@ -68,7 +60,10 @@ export class LibraClient {
       accept: 'application/json',
       ...(text !== undefined && { 'content-type': 'application/json' }),
     };
-    headers = await this.#authorize({ method, url, headers, ...(text !== undefined && { body: text }) });
+    headers = await authorize(
+      { method, url, headers, ...(text !== undefined && { body: text }) },
+      this.#auth,
+    );
     let response: Response;
     try {
       response = await this.#fetch(url, {
@@ -90,32 +85,6 @@ export class LibraClient {
     }
     return { status: response.status, body: parsed, text: answer };
   }
-
-  async #authorize(request: {
-    method: string;
-    url: URL;
-    headers: Record<string, string>;
-    body?: string;
-  }): Promise<Record<string, string>> {
-    const auth = this.#auth;
-    switch (auth.mode) {
-      case 'local':
-        return { ...request.headers, 'x-libra-user': auth.user };
-      case 'jwt':
-        return { ...request.headers, authorization: `Bearer ${auth.token}` };
-      case 'iam':
-        return signRequest(request, { region: auth.region, credentials: auth.credentials });
-    }
-  }
-}
-
-/** A fetch failure as one line: the cause's code (ECONNREFUSED, ENOTFOUND, …) rather than "fetch failed". */
-function networkError(error: unknown, url: URL, timeoutMs: number): string {
-  const failure = error as Error & { cause?: { code?: string; message?: string } };
-  if (failure.name === 'TimeoutError') return `no answer from ${url.origin} within ${timeoutMs / 1000} s`;
-  const cause = failure.cause;
-  const why = cause?.code ?? cause?.message ?? failure.message;
-  return `cannot reach ${url.origin} (${why})`;
 }
 
 /** One line saying what an unexpected answer was: the problem's detail, API Gateway's message, or the status. */
@@ -123,15 +92,6 @@ export function describeAnswer(answer: Answer): string {
   const body = answer.body as
     | { title?: string; detail?: string; message?: string; errors?: unknown[] }
     | undefined;
-  const errors =
-    Array.isArray(body?.errors) && body.errors.length > 0
-      ? `: ${body.errors
-          .map((error) => {
-            const { field, message } = error as { field?: string; message?: string };
-            return field ? `${field}: ${message}` : String(message);
-          })
-          .join('; ')}`
-      : '';
   const said = body?.detail ?? body?.message ?? body?.title ?? answer.text.slice(0, 200).replace(/\s+/g, ' ');
-  return `HTTP ${answer.status}${said ? ` ${said}` : ''}${errors}`;
+  return `HTTP ${answer.status}${said ? ` ${said}` : ''}${fieldErrors(body)}`;
 }

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { isWebhookSecret } from '#adapters/webhook-sender.ts';
-import { regionOfEndpoint } from './sigv4.ts';
+import { regionOfEndpoint } from '../../client/sigv4.ts';
 
 export const USAGE =
   'usage: npm run smoke -- --endpoint URL [--auth iam|jwt|local] [--token T] [--region R] [--user NAME]\n' +

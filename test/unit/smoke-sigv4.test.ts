@@ -4,7 +4,8 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { LibraClient } from '../../bin/smoke/client.ts';
-import { regionOfEndpoint, type SigningCredentials, signRequest } from '../../bin/smoke/sigv4.ts';
+import { LibraClient as TypedClient } from '../../client/index.ts';
+import { regionOfEndpoint, type SigningCredentials, signRequest } from '../../client/sigv4.ts';
 
 /**
  * The smoke's SigV4 signer against AWS's own implementation: botocore's SigV4Auth signs the same
@@ -97,7 +98,7 @@ const REQUESTS: readonly Omit<BotocoreCase, 'amzDate' | 'region'>[] = [
   },
 ];
 
-describe('SigV4 signing for --auth iam', () => {
+describe("SigV4 signing for the smoke's --auth iam and the client's IAM mode", () => {
   it('signs each request exactly as botocore does: same authorization, date and token headers', async () => {
     const cases = REQUESTS.map((request) => ({ ...request, region: 'eu-west-1', amzDate: AMZ_DATE }));
     const expected = botocoreSigns(cases);
@@ -160,6 +161,15 @@ describe('SigV4 signing for --auth iam', () => {
       });
       await client.request('POST', '/api/v1/spark/jobs/submit', { code: 'SELECT 1', kind: 'sql', note: 'ü' });
       await client.request('GET', `/api/v1/spark/jobs?tag=${encodeURIComponent('team=data')}&limit=5`);
+      const typed = new TypedClient({
+        endpoint: `http://127.0.0.1:${port}/prod/`,
+        auth: { mode: 'iam', region: 'eu-west-1', credentials: async () => TEMPORARY },
+      });
+      await typed.submit(
+        { code: 'SELECT 1', kind: 'sql', tags: { note: 'ü' } },
+        { idempotencyKey: 'nightly' },
+      );
+      await typed.list({ tag: 'team=data', limit: 5 });
     } finally {
       server.close();
     }
@@ -167,7 +177,10 @@ describe('SigV4 signing for --auth iam', () => {
     expect(received.map((request) => `${request.method} ${request.url}`)).toEqual([
       'POST /prod/api/v1/spark/jobs/submit',
       'GET /prod/api/v1/spark/jobs?tag=team%3Ddata&limit=5',
+      'POST /prod/api/v1/spark/jobs/submit',
+      'GET /prod/api/v1/spark/jobs?tag=team%3Ddata&limit=5',
     ]);
+    expect(received[2]?.headers['idempotency-key']).toBe('nightly');
     // Only the headers the signature names are given to botocore: fetch adds others of its own.
     const cases = received.map((request) => {
       const authorization = String(request.headers.authorization);

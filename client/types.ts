@@ -1,0 +1,68 @@
+import type { FieldProblem } from '../lambdas/core/errors.ts';
+import type { JobEvent } from '../lambdas/core/job-record.ts';
+import type { JobRequestInput } from '../lambdas/core/job-request.ts';
+import type { CancelResult, StatusView } from '../lambdas/core/job-service.ts';
+import type { JobStatus, Reason, TerminalStatus } from '../lambdas/core/job-states.ts';
+import type { PoolView } from '../lambdas/core/pool-view.ts';
+import type { JobPage, JobSummary } from '../lambdas/core/ports.ts';
+
+/**
+ * What the API takes and answers, typed from the very types its handlers build (type-only
+ * imports: nothing of the server is loaded by the client).
+ */
+export type {
+  CancelResult,
+  FieldProblem,
+  JobPage,
+  JobRequestInput,
+  JobStatus,
+  JobSummary,
+  PoolView,
+  Reason,
+  StatusView,
+  TerminalStatus,
+};
+
+/** 202 of `POST /api/v1/spark/jobs/submit`. */
+export interface SubmitAnswer {
+  readonly jobId: string;
+  readonly status: JobStatus;
+  readonly submittedAt: string;
+}
+
+/** A history item as the API answers it: a status move carries the attempt it started. */
+export type ApiJobEvent = JobEvent & { readonly attempt?: number };
+
+/** 200 of `GET /api/v1/spark/jobs/{jobId}/events`. */
+export interface EventsAnswer {
+  readonly jobId: string;
+  readonly events: ApiJobEvent[];
+}
+
+/** 200 of `GET /api/v1/spark/pools`. */
+export interface PoolsAnswer {
+  readonly pools: PoolView[];
+}
+
+/** Query of `GET /api/v1/spark/jobs`. */
+export interface ListQuery {
+  readonly status?: JobStatus;
+  readonly pool?: string;
+  /** `key` or `key=value`. */
+  readonly tag?: string;
+  readonly limit?: number;
+  readonly nextToken?: string;
+  /** Admins only: another caller's jobs. */
+  readonly owner?: string;
+}
+
+/** An RFC 9457 problem as the API answers every 4xx and 5xx. */
+export interface Problem {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly detail?: string;
+  readonly instance?: string;
+  readonly errors?: FieldProblem[];
+  readonly requestId?: string;
+}
