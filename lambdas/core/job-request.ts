@@ -15,7 +15,7 @@ import * as z from './zod.ts';
  */
 
 /** The seed's execution modes, kept as aliases of the backends that replace them. */
-const EXECUTION_MODE_ALIASES: Readonly<Record<string, 'emr-serverless' | 'eks'>> = {
+export const EXECUTION_MODE_ALIASES: Readonly<Record<string, 'emr-serverless' | 'eks'>> = {
   'in-cluster': 'emr-serverless',
   'spark-submit': 'emr-serverless',
   kubernetes: 'eks',

@@ -27,6 +27,7 @@ import { createListJobEventsHandler } from '#handlers/list-job-events.ts';
 import { createListJobsHandler } from '#handlers/list-jobs.ts';
 import { createSubmitJobHandler } from '#handlers/submit-job.ts';
 import { InMemoryMetrics } from '../../local/metrics.ts';
+import { checkAnswer } from './contract.ts';
 import type { TestDatabase } from './dynalite.ts';
 import { lambdaContext } from './lambda-entries.ts';
 
@@ -123,6 +124,14 @@ async function call(handler: Handler, functionName: string, event: HttpEvent): P
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(result.headers ?? {}))
     headers[name.toLowerCase()] = String(value);
+  // Every answer a test sees is one the OpenAPI document allows.
+  checkAnswer({
+    method: event.requestContext.http.method,
+    path: event.rawPath,
+    status: result.statusCode ?? 0,
+    headers,
+    body: result.body ?? '',
+  });
   return {
     status: result.statusCode ?? 0,
     headers,
