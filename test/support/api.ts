@@ -100,6 +100,16 @@ export const getEvent = (caller: Caller, jobId: string) => jobEvent('get-job', c
 export const eventsEvent = (caller: Caller, jobId: string) => jobEvent('list-job-events', caller, jobId);
 export const cancelEvent = (caller: Caller, jobId: string) => jobEvent('cancel-job', caller, jobId);
 
+/** GET /api/v1/openapi.json, as API Gateway hands it on. */
+export function openApiEvent(caller: Caller): HttpEvent {
+  const event = listEvent(caller);
+  event.routeKey = 'GET /api/v1/openapi.json';
+  event.requestContext.routeKey = event.routeKey;
+  event.rawPath = '/api/v1/openapi.json';
+  event.requestContext.http.path = event.rawPath;
+  return event;
+}
+
 export function listEvent(caller: Caller, query: Readonly<Record<string, string>> = {}): HttpEvent {
   const event = asCaller(fixture('list-jobs'), caller);
   const params = new URLSearchParams(query);
