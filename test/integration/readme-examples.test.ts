@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ContractProxy, startContractProxy } from '../support/contract-proxy.ts';
 import { type LocalProcess, startLocalProcess } from '../support/local-process.ts';
 
 /**
@@ -72,12 +73,16 @@ function differences(expected: unknown, actual: unknown, path = '$'): string[] {
 
 describe('README examples against the local runtime', () => {
   let runtime: LocalProcess;
+  // curl goes through it, so that every answer is checked against docs/openapi.json.
+  let proxy: ContractProxy;
 
   beforeAll(async () => {
     runtime = await startLocalProcess();
+    proxy = await startContractProxy(runtime.url);
   });
 
   afterAll(async () => {
+    await proxy?.close();
     await runtime?.stop();
   });
 
@@ -87,7 +92,7 @@ describe('README examples against the local runtime', () => {
     const script = examples
       .map(
         (example, i) =>
-          `printf '\\n@@example ${i}@@\\n'\n${example.command.replaceAll('http://localhost:8080', runtime.url)}`,
+          `printf '\\n@@example ${i}@@\\n'\n${example.command.replaceAll('http://localhost:8080', proxy.url)}`,
       )
       .join('\n');
     const { stdout } = await promisify(execFile)('bash', ['-c', `set -e\n${script}`]);
