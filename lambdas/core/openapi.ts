@@ -250,16 +250,20 @@ const RESPONSES: Json = {
     true,
   ),
   Forbidden: problemResponse(
-    'Not allowed: with IAM auth, API Gateway refuses a request its caller may not make or whose signature is wrong (`{"message": "Forbidden"}`); Libra refuses a pool or an owner the caller may not use.',
+    'Not allowed: Libra refuses a pool or an owner the caller may not use (a problem); with IAM auth, API Gateway refuses a request its caller may not make or whose signature is wrong (`{"message": "Forbidden"}`).',
     true,
   ),
+  GatewayForbidden: {
+    description:
+      'With IAM auth, API Gateway refuses a request its caller may not make or whose signature is wrong (`{"message": "Forbidden"}`).',
+    content: { [JSON_TYPE]: { schema: ref('GatewayError') } },
+  },
   NotFound: problemResponse("No such job for this caller: someone else's job does not exist for you."),
-  Conflict: problemResponse('The job is already final, or the Idempotency-Key was used with another body.'),
   PayloadTooLarge: problemResponse(
     'The body is over `limits.maxBodyBytes`, or `code` over `limits.maxCodeBytes`; refused while it streams.',
   ),
   UnsupportedMediaType: problemResponse('The body is not sent as application/json.'),
-  TooManyRequests: problemResponse(
+  QueueFull: problemResponse(
     'The pool\'s queue is full (`maxQueueSize`), a problem; or API Gateway\'s throttling (`{"message": "Too Many Requests"}`). Nothing was stored: try again later.',
     true,
     {
@@ -270,6 +274,11 @@ const RESPONSES: Json = {
       },
     },
   ),
+  Throttled: {
+    description:
+      'API Gateway\'s throttling: the stage\'s rate or burst limit (`{"message": "Too Many Requests"}`). Try again later.',
+    content: { [JSON_TYPE]: { schema: ref('GatewayError') } },
+  },
   InternalError: problemResponse(
     'The request failed: masked, logged with the request id it carries (`requestId`). API Gateway answers `{"message": "Internal Server Error"}` when the function itself failed.',
     true,
@@ -286,8 +295,8 @@ const R = (name: string) => ({ $ref: `#/components/responses/${name}` });
 /** The answers every authorized route may give besides its own. */
 const COMMON = {
   '401': R('Unauthorized'),
-  '403': R('Forbidden'),
-  '429': R('TooManyRequests'),
+  '403': R('GatewayForbidden'),
+  '429': R('Throttled'),
   '500': R('InternalError'),
   '503': R('ServiceUnavailable'),
 };
@@ -353,10 +362,14 @@ function paths(): Json {
             content: jsonContent(ref('SubmitAccepted')),
           },
           '400': R('BadRequest'),
-          '409': R('Conflict'),
+          '409': problemResponse(
+            'The Idempotency-Key was used with another body: `errors` names the job it made.',
+          ),
           '413': R('PayloadTooLarge'),
           '415': R('UnsupportedMediaType'),
           ...COMMON,
+          '403': R('Forbidden'),
+          '429': R('QueueFull'),
         },
       },
     },
@@ -371,6 +384,7 @@ function paths(): Json {
           '200': { description: 'A page of jobs.', content: jsonContent(ref('JobPage')) },
           '400': R('BadRequest'),
           ...COMMON,
+          '403': R('Forbidden'),
         },
       },
     },
@@ -402,7 +416,9 @@ function paths(): Json {
             content: jsonContent(ref('CancelResult')),
           },
           '404': R('NotFound'),
-          '409': R('Conflict'),
+          '409': problemResponse(
+            'The job is already final (or ended while the cancel was made): `errors` names its status.',
+          ),
           ...COMMON,
         },
       },

@@ -14,12 +14,23 @@ import { parseJobRequest } from '#core/job-request.ts';
 import type { CancelResult, StatusView } from '#core/job-service.ts';
 import type { PoolView } from '#core/pool-view.ts';
 import type { JobSummary } from '#core/ports.ts';
-import { generatedOpenApi } from '../../bin/build-openapi.ts';
+import { generatedOpenApi, generatedReference, REFERENCE_FILE } from '../../bin/build-openapi.ts';
 import { contract, contractProblems, OPENAPI_FILE } from '../support/contract.ts';
 
 describe('docs/openapi.json', () => {
   it('is what the generator makes from the zod schemas (npm run build:openapi writes it)', () => {
     expect(readFileSync(OPENAPI_FILE, 'utf8')).toBe(generatedOpenApi());
+  });
+
+  it('is rendered in docs/api.md as it is, every operation and schema in it', () => {
+    const reference = readFileSync(REFERENCE_FILE, 'utf8');
+    expect(reference).toBe(generatedReference());
+    for (const op of contract().operations) {
+      expect(reference).toContain(`### \`${op.method} ${op.template}\``);
+    }
+    for (const name of Object.keys(contract().document.components.schemas)) {
+      expect(reference).toContain(`### ${name}\n`);
+    }
   });
 
   it('passes redocly lint with neither errors nor warnings', () => {
