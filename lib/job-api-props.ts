@@ -2,7 +2,7 @@ import type { ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { LibraConfig } from '#core/config.ts';
 import type { IntakeQueue } from './intake-queue.ts';
-import type { JobStore } from './job-store.ts';
+import type { JobTable } from './job-table.ts';
 
 /** What an embedding app may tune on the job API. */
 export interface JobApiOptions {
@@ -32,8 +32,14 @@ export interface JobApiProps extends JobApiOptions {
   readonly config: LibraConfig;
 
   /** Where the routes keep jobs; each function is granted only the access its route needs. */
-  readonly store: JobStore;
+  readonly store: JobTable;
 
   /** Where submit announces new jobs to admission. */
   readonly intake: IntakeQueue;
+
+  /**
+   * Share of API requests answered 5xx, over five minutes, that raises the alarm.
+   * @default 0.05
+   */
+  readonly serverErrorRate?: number;
 }

@@ -9,6 +9,7 @@ import {
 } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer, HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { MathExpression, type Metric, type MetricOptions, Stats } from 'aws-cdk-lib/aws-cloudwatch';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -16,8 +17,9 @@ import { OPENAPI_PATH, POOLS_PATH } from '#core/api-paths.ts';
 import type { LibraConfig } from '#core/config.ts';
 import { JOBS_PATH } from '#handlers/api-deps.ts';
 import type { JobApiProps } from './job-api-props.ts';
-import type { TableUse } from './job-store.ts';
+import type { TableUse } from './job-table.ts';
 import { configEnvironment, lambdaEntry, libraFunction } from './libra-function.ts';
+import { type LibraAlarms, libraAlarms, METRIC_PERIOD } from './libra-metrics.ts';
 
 interface JobRoute {
   readonly method: HttpMethod;
@@ -115,11 +117,13 @@ const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
 /**
  * Libra's front door: an HTTP API whose every route requires IAM (SigV4) or, when configured,
  * JWT authorization, with one least-privilege Node.js function per route behind it.
+ * Its alarm: too large a share of requests answered 5xx.
  */
 export class JobApi extends Construct {
   readonly httpApi: HttpApi;
   readonly stage: HttpStage;
   readonly functions: Readonly<Record<JobRouteName, NodejsFunction>>;
+  readonly alarms: LibraAlarms;
 
   constructor(scope: Construct, id: string, props: JobApiProps) {
     super(scope, id);
@@ -162,6 +166,39 @@ export class JobApi extends Construct {
       functions[name] = fn;
     }
     this.functions = functions as Record<JobRouteName, NodejsFunction>;
+
+    this.alarms = libraAlarms(this, {
+      ApiServerErrors: {
+        metric: this.metricServerErrorRate(),
+        threshold: props.serverErrorRate ?? 0.05,
+        description: 'more than the allowed share of API requests were answered 5xx over five minutes',
+      },
+    });
+  }
+
+  /** Requests the API answered, over every route. */
+  metricRequests(options?: MetricOptions): Metric {
+    return this.httpApi.metricCount({ period: METRIC_PERIOD, statistic: Stats.SUM, ...options });
+  }
+
+  /** Requests answered 5xx: a function failed or timed out, or API Gateway itself did. */
+  metricServerErrors(options?: MetricOptions): Metric {
+    return this.httpApi.metricServerError({ period: METRIC_PERIOD, statistic: Stats.SUM, ...options });
+  }
+
+  /** Requests answered 4xx: refused input, authorization or throttling. */
+  metricClientErrors(options?: MetricOptions): Metric {
+    return this.httpApi.metricClientError({ period: METRIC_PERIOD, statistic: Stats.SUM, ...options });
+  }
+
+  /** The share of requests answered 5xx; 0 in a period without requests. */
+  metricServerErrorRate(): MathExpression {
+    return new MathExpression({
+      expression: 'IF(requests > 0, errors / requests, 0)',
+      usingMetrics: { errors: this.metricServerErrors(), requests: this.metricRequests() },
+      label: 'Share of requests answered 5xx',
+      period: METRIC_PERIOD,
+    });
   }
 
   /** The stage's invoke URL, e.g. https://abc123.execute-api.eu-west-1.amazonaws.com/ */

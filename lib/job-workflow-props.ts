@@ -1,8 +1,8 @@
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { LibraConfig } from '#core/config.ts';
 import type { IntakeQueue } from './intake-queue.ts';
-import type { JobStore } from './job-store.ts';
-import type { Notifier } from './notifier.ts';
+import type { JobTable } from './job-table.ts';
+import type { NotifierFunction } from './notifier-function.ts';
 import type { SparkBackends } from './spark-backends.ts';
 
 export interface JobWorkflowOptions {
@@ -17,11 +17,11 @@ export interface JobWorkflowOptions {
 export interface JobWorkflowProps extends JobWorkflowOptions {
   readonly config: LibraConfig;
   /** Status moves and history items are written by the workflow's own DynamoDB tasks. */
-  readonly store: JobStore;
+  readonly store: JobTable;
   /** The workflow's Wake step sends to it; so does the finalizer. */
   readonly intake: IntakeQueue;
   /** The notify tasks invoke it; so does the finalizer. */
-  readonly notifier: Notifier;
+  readonly notifier: NotifierFunction;
   /** Where the Run tasks start Spark and the finalizer cancels it. */
   readonly backends: SparkBackends;
   readonly logRetention: RetentionDays;

@@ -1,4 +1,5 @@
 import { ArnFormat, Duration, Names, Stack, Validations } from 'aws-cdk-lib';
+import { MathExpression, Stats } from 'aws-cdk-lib/aws-cloudwatch';
 import { Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction as LambdaTarget } from 'aws-cdk-lib/aws-events-targets';
 import { Grant, type IGrantable, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -16,6 +17,7 @@ import {
 } from '../state-machines/job-workflow.ts';
 import type { JobWorkflowProps } from './job-workflow-props.ts';
 import { configEnvironment, lambdaEntry, libraFunction } from './libra-function.ts';
+import { type LibraAlarms, libraAlarms, METRIC_PERIOD, sumOf } from './libra-metrics.ts';
 import { acknowledgeWildcardResource } from './nag.ts';
 
 /** How an execution of the job state machine can end without the workflow ending the job itself. */
@@ -38,6 +40,8 @@ export interface WorkflowTask {
  * The state machine's role is built from the tasks the ASL actually has: each task resource
  * maps to the IAM actions it needs, on the resource its placeholder names, and a task the map
  * does not know fails synthesis rather than deploying a workflow that cannot run.
+ *
+ * Its alarm: an execution that failed or timed out as a whole.
  */
 export class JobWorkflow extends Construct {
   readonly stateMachine: StateMachine;
@@ -53,6 +57,7 @@ export class JobWorkflow extends Construct {
   readonly finalizerRule: Rule;
   /** The tasks of the definition, as read from the ASL file. */
   readonly tasks: readonly WorkflowTask[];
+  readonly alarms: LibraAlarms;
 
   constructor(scope: Construct, id: string, props: JobWorkflowProps) {
     super(scope, id);
@@ -149,6 +154,35 @@ export class JobWorkflow extends Construct {
         },
       },
       targets: [new LambdaTarget(this.finalizer)],
+    });
+
+    this.alarms = libraAlarms(this, {
+      WorkflowFailures: {
+        metric: this.metricFailures(),
+        threshold: 1,
+        description:
+          'a job workflow execution failed or timed out outside its own error handling; the finalizer ends the job',
+      },
+    });
+  }
+
+  /** Executions that failed or timed out as a whole, which the workflow's own error handling did not end. */
+  metricFailures(): MathExpression {
+    return sumOf('Executions failed or timed out', {
+      failed: this.stateMachine.metricFailed({ period: METRIC_PERIOD }),
+      timedOut: this.stateMachine.metricTimedOut({ period: METRIC_PERIOD }),
+    });
+  }
+
+  /** How long job executions take, in seconds, at the given percentile. */
+  metricDurationSeconds(percentile: number): MathExpression {
+    return new MathExpression({
+      expression: `time${percentile} / 1000`,
+      usingMetrics: {
+        [`time${percentile}`]: this.stateMachine.metricTime({ statistic: Stats.p(percentile) }),
+      },
+      label: `p${percentile}`,
+      period: METRIC_PERIOD,
     });
   }
 

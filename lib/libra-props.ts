@@ -2,11 +2,11 @@ import type { RemovalPolicy } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { z } from 'zod/mini';
 import type { libraConfigSchema } from '#core/config.ts';
-import type { AdmissionOptions } from './admission-props.ts';
+import type { AdmissionFunctionsOptions } from './admission-functions-props.ts';
 import type { JobApiOptions } from './job-api-props.ts';
-import type { JobStoreProps } from './job-store-props.ts';
+import type { JobTableProps } from './job-table-props.ts';
 import type { JobWorkflowOptions } from './job-workflow-props.ts';
-import type { NotifierOptions } from './notifier-props.ts';
+import type { NotifierFunctionOptions } from './notifier-function-props.ts';
 import type { ObservabilityOptions } from './observability-props.ts';
 import type { SparkBackendsOptions } from './spark-backends-props.ts';
 
@@ -23,9 +23,9 @@ export interface LibraProps {
 
   /**
    * Settings of the job table.
-   * @default - JobStore's defaults: deletion protection on, AWS managed key
+   * @default - JobTable's defaults: deletion protection on, AWS managed key
    */
-  readonly jobStore?: JobStoreProps;
+  readonly jobStore?: JobTableProps;
 
   /**
    * Settings of the HTTP API and its functions.
@@ -61,7 +61,7 @@ export interface LibraProps {
    * Settings of the webhook notifier and its secrets.
    * @default - secrets named `libra/webhooks/<pool>`
    */
-  readonly notifier?: NotifierOptions;
+  readonly notifier?: NotifierFunctionOptions;
 
   /**
    * Settings of the job workflow.
@@ -73,7 +73,7 @@ export interface LibraProps {
    * Settings of admission.
    * @default - at most 2 concurrent admission functions
    */
-  readonly admission?: AdmissionOptions;
+  readonly admission?: AdmissionFunctionsOptions;
 
   /**
    * Thresholds of the alarms.

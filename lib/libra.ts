@@ -1,16 +1,16 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { type LibraConfig, parseConfig } from '#core/config.ts';
-import { Admission } from './admission.ts';
+import { AdmissionFunctions } from './admission-functions.ts';
 import { ArtifactsBucket } from './artifacts-bucket.ts';
 import { IntakeQueue } from './intake-queue.ts';
 import { JobApi } from './job-api.ts';
-import { JobStore } from './job-store.ts';
+import { JobTable } from './job-table.ts';
 import { JobWorkflow } from './job-workflow.ts';
 import type { LibraProps } from './libra-props.ts';
-import { Notifier } from './notifier.ts';
+import { NotifierFunction } from './notifier-function.ts';
 import { Observability } from './observability.ts';
-import { RunRecorder } from './run-recorder.ts';
+import { RunRecorderFunction } from './run-recorder-function.ts';
 import { SparkBackends } from './spark-backends.ts';
 
 /**
@@ -19,14 +19,14 @@ import { SparkBackends } from './spark-backends.ts';
  */
 export class Libra extends Construct {
   readonly config: LibraConfig;
-  readonly jobStore: JobStore;
+  readonly jobStore: JobTable;
   readonly intake: IntakeQueue;
   readonly artifacts: ArtifactsBucket;
   readonly backends: SparkBackends;
-  readonly notifier: Notifier;
+  readonly notifier: NotifierFunction;
   readonly workflow: JobWorkflow;
-  readonly admission: Admission;
-  readonly runRecorder: RunRecorder;
+  readonly admission: AdmissionFunctions;
+  readonly runRecorder: RunRecorderFunction;
   readonly jobApi: JobApi;
   readonly observability: Observability;
 
@@ -37,7 +37,7 @@ export class Libra extends Construct {
     const memorySize = props.memorySize ?? 512;
     const common = { config: this.config, logRetention, memorySize };
 
-    this.jobStore = new JobStore(this, 'JobStore', props.jobStore);
+    this.jobStore = new JobTable(this, 'JobStore', props.jobStore);
     this.intake = new IntakeQueue(this, 'Intake');
     this.artifacts = new ArtifactsBucket(this, 'Artifacts', {
       retentionDays: this.config.retention.days,
@@ -49,7 +49,11 @@ export class Libra extends Construct {
       config: this.config,
       artifacts: this.artifacts,
     });
-    this.notifier = new Notifier(this, 'Notifier', { ...props.notifier, ...common, store: this.jobStore });
+    this.notifier = new NotifierFunction(this, 'Notifier', {
+      ...props.notifier,
+      ...common,
+      store: this.jobStore,
+    });
     this.workflow = new JobWorkflow(this, 'Workflow', {
       ...props.workflow,
       ...common,
@@ -58,9 +62,10 @@ export class Libra extends Construct {
       notifier: this.notifier,
       backends: this.backends,
     });
-    this.admission = new Admission(this, 'Admission', {
+    this.admission = new AdmissionFunctions(this, 'Admission', {
       ...props.admission,
       ...common,
+      oldestWaitShare: props.observability?.oldestWaitShare,
       store: this.jobStore,
       intake: this.intake,
       workflow: this.workflow,
@@ -68,7 +73,7 @@ export class Libra extends Construct {
       backends: this.backends,
       artifacts: this.artifacts,
     });
-    this.runRecorder = new RunRecorder(this, 'RunRecorder', {
+    this.runRecorder = new RunRecorderFunction(this, 'RunRecorder', {
       ...common,
       store: this.jobStore,
       backends: this.backends,
@@ -77,6 +82,7 @@ export class Libra extends Construct {
     this.jobApi = new JobApi(this, 'JobApi', {
       ...props.api,
       config: this.config,
+      serverErrorRate: props.observability?.apiServerErrorRate,
       store: this.jobStore,
       intake: this.intake,
     });
@@ -87,8 +93,8 @@ export class Libra extends Construct {
     this.backends.grantCancelRuns(cancel);
     this.notifier.grantInvoke(cancel);
 
+    // Observability sends every construct's alarms to its one topic and graphs the constructs' metrics.
     this.observability = new Observability(this, 'Observability', {
-      ...props.observability,
       config: this.config,
       api: this.jobApi,
       intake: this.intake,

@@ -1,6 +1,7 @@
 import { readFileSync, unlinkSync } from 'node:fs';
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { procStat } from './proc-stat.ts';
 import { StartError } from './start-error.ts';
 
 /**
@@ -24,13 +25,7 @@ export interface DataLock {
 }
 
 function processStartTime(pid: number | 'self'): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which may itself hold spaces and parentheses.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
+  return procStat(pid)?.startTime;
 }
 
 function isRunning(holder: Holder): boolean {

@@ -13,7 +13,8 @@ const OUTPUT_FILES: Readonly<Record<string, string>> = {
 /**
  * Local only: `GET /local/jobs/{jobId}/runs/{runId}/{stdout.txt|stderr.txt|result.json}` serves
  * a run's output, which the job's status links to (in AWS the links go to the Spark UI and S3).
- * Only the engine's own runs and the three output names are served, never a path from the URL.
+ * Only the engine's runs (this one's, or an earlier one's on the same data directory) and the three
+ * output names are served, never a path from the URL.
  */
 export async function serveRunOutput(
   engine: LocalSparkEngine,
@@ -24,13 +25,15 @@ export async function serveRunOutput(
   const match = /^\/local\/jobs\/([^/]+)\/runs\/([^/]+)\/([^/]+)$/.exec(url.pathname);
   if (request.method !== 'GET' || !match) return false;
   const [, jobId, runId, file] = match;
-  const run = runId ? engine.get(runId) : undefined;
   const contentType = file ? OUTPUT_FILES[file] : undefined;
-  if (!run || run.jobId !== jobId || !contentType || !file) {
+  // Runs of an earlier runtime on the same --data are not in this engine's memory: the engine
+  // finds their folders on disk, so their links keep working after a restart.
+  const outputDir = jobId && runId && contentType ? await engine.outputDirOf(jobId, runId) : undefined;
+  if (outputDir === undefined || !file || !contentType) {
     response.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"Not Found"}');
     return true;
   }
-  const path = join(run.outputDir, file);
+  const path = join(outputDir, file);
   const size = await stat(path).then(
     (s) => s.size,
     () => undefined,

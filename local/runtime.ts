@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSEvent } from 'aws-lambda';
 import { composeAdmission, composeApi, documentClient, type Wiring } from '#adapters/compose.ts';
@@ -34,10 +34,12 @@ import { apiGatewayServer, type LambdaHandler, type LocalRoute } from './api-gat
 import { lockDataDir } from './data-lock.ts';
 import { startLocalDynamoDB } from './dynamodb.ts';
 import { LocalSparkEngine } from './engine/index.ts';
+import { ProcessLog } from './engine/process-log.ts';
 import { type EventSourceMapping, startEventSourceMapping } from './event-source-mapping.ts';
 import { InMemoryMetrics } from './metrics.ts';
 import { LocalQueue } from './queue.ts';
 import { RecordingStarter } from './recording-starter.ts';
+import { recoverAtStart } from './recovery.ts';
 import { serveRunOutput } from './run-output.ts';
 import { listenFailure } from './start-error.ts';
 import { checkStartExecution } from './start-execution.ts';
@@ -143,8 +145,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     maxReceiveCount: INTAKE_MAX_RECEIVES,
     deadLetterQueue: intakeDeadLetters,
   });
+  // Each run process is recorded, so that a start after a crash can stop what was left running.
+  const processLog = new ProcessLog(join(dataDir, 'engine', 'processes.jsonl'));
   const engine = new LocalSparkEngine({
     dataDir: join(dataDir, 'engine'),
+    processLog,
     ...(process.env.SPARK_HOME && { sparkHome: process.env.SPARK_HOME }),
   });
   const artifacts = new LocalArtifacts(join(dataDir, 'artifacts'));
@@ -203,7 +208,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const starter: WorkflowStarter = options.onWorkflowStart
     ? new RecordingStarter((job) => options.onWorkflowStart?.(job, { finisher, jobs }))
     : launcher;
-  const { admission, reconciler, finisher, finalizer, jobs } = composeAdmission({
+  const { admission, reconciler, finisher, finalizer, jobs, pools } = composeAdmission({
     ...wiring,
     logger: workerLogger,
     starter,
@@ -299,6 +304,18 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const tickTimer = setInterval(() => void tick(), (options.tickSeconds ?? 60) * 1000);
   tickTimer.unref();
 
+  // Requests wait while the start recovers what an earlier runtime left: until then the table
+  // and the pools are not what a caller should see or act on.
+  let serve: () => void = () => {};
+  const serving = new Promise<void>((resolve) => {
+    serve = resolve;
+  });
+  const whenServing =
+    <A extends unknown[], R>(handler: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      await serving;
+      return handler(...args);
+    };
   const route = (
     routeKey: string,
     functionName: string,
@@ -307,7 +324,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   ): LocalRoute => ({
     routeKey,
     functionName,
-    handler: usage.lambdaFunction(functionName, handler),
+    handler: usage.lambdaFunction(functionName, whenServing(handler)),
     ...(maxBodyBytes !== undefined && { maxBodyBytes }),
   });
   const routes = [
@@ -327,7 +344,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 
   const server: Server = apiGatewayServer({
     routes,
-    extra: (request, response, url) => serveRunOutput(engine, request, response, url),
+    extra: whenServing((request, response, url) => serveRunOutput(engine, request, response, url)),
     onHandlerError: (error, routeKey) => logger.error('handler threw', { routeKey, error: error as Error }),
   });
   const host = options.host ?? '127.0.0.1';
@@ -347,10 +364,32 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     await lock?.release();
     throw listenFailure(error, host, options.port);
   }
-  // A restart over persisted data admits what waited and mends what a crash left half-done.
-  void tick();
   const { port } = server.address() as AddressInfo;
   baseUrl = `http://${host}:${port}`;
+  // A restart over persisted data goes on with the jobs an earlier runtime left in flight, then
+  // mends what a crash left half-done and admits what waited, so that counters and queues are
+  // right before the first request, not after the first tick.
+  if (options.dataDir !== undefined) {
+    await recoverAtStart({
+      config: options.config,
+      processLog,
+      jobs,
+      pools,
+      launch: (job, attempt) => launcher.start(job, attempt),
+      startScheduled: (job) => admission.startWorkflow(job),
+      runAttempt: async (jobId, runId) => {
+        const dir = await engine.outputDirOf(jobId, runId);
+        return dir === undefined ? undefined : Number.parseInt(basename(dir), 10);
+      },
+      finisher,
+      finalizer,
+      notifier: wiring.notifier,
+      logger: workerLogger,
+      clock: () => new Date(),
+    }).catch((error: unknown) => logger.error('recovery at start failed', { error: error as Error }));
+  }
+  await tick();
+  serve();
 
   return {
     url: baseUrl,
@@ -388,6 +427,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       intakeDeadLetters.close();
       await dynamo.close();
       if (scratch) await rm(scratch, { recursive: true, force: true });
+      // The directory is free for the next runtime, in this process too.
+      await lock?.release();
     },
   };
 }

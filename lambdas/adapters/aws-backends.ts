@@ -4,6 +4,7 @@ import type * as Lambda from '@aws-sdk/client-lambda';
 import type * as S3 from '@aws-sdk/client-s3';
 import { ConfigError } from '#core/config.ts';
 import type { JobRecord } from '#core/job-record.ts';
+import { keyedRecord } from '#core/keyed-record.ts';
 import type { ArtifactStore, SparkRunControl } from '#core/ports.ts';
 import type { BackendTargets } from '#core/workflow-input.ts';
 import * as z from '#core/zod.ts';
@@ -18,7 +19,7 @@ import { onFirstUse, type Sdk } from './sdk.ts';
 
 const nonEmpty = () => z.string().check(z.minLength(1));
 
-const backendTargetsSchema = z.record(
+const backendTargetsSchema = keyedRecord(
   z.string(),
   z.object({
     emrServerless: z.optional(z.object({ applicationId: nonEmpty(), executionRoleArn: nonEmpty() })),

@@ -21,7 +21,8 @@ export interface OperationErrors {
  * (4xx): throttling, request timeouts, expired credentials and clock skew (the SDK refreshes
  * both and corrects the clock on its next call).
  */
-const TRANSIENT_EVERYWHERE: ReadonlySet<string> = new Set([
+/** AWS's names for "too many requests": a rate, a throughput or a request limit was passed. */
+const THROTTLING: ReadonlySet<string> = new Set([
   'ThrottlingException',
   'Throttling',
   'ThrottledException',
@@ -31,6 +32,10 @@ const TRANSIENT_EVERYWHERE: ReadonlySet<string> = new Set([
   'RequestThrottledException',
   'SlowDown',
   'ProvisionedThroughputExceededException',
+]);
+
+const TRANSIENT_EVERYWHERE: ReadonlySet<string> = new Set([
+  ...THROTTLING,
   'RequestTimeout',
   'RequestTimeoutException',
   'TimeoutError',
@@ -51,6 +56,19 @@ interface ServiceErrorShape {
   readonly $fault?: 'client' | 'server';
   readonly $retryable?: unknown;
   readonly $metadata?: { readonly httpStatusCode?: number };
+}
+
+/**
+ * True when `error` is AWS throttling the caller (after the SDK's own retries): by its name, the
+ * SDK's throttling mark, or an HTTP 429.
+ */
+export function isThrottling(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const e = error as ServiceErrorShape;
+  const retryable = e.$retryable as { throttling?: unknown } | undefined;
+  return (
+    THROTTLING.has(e.name ?? '') || retryable?.throttling === true || e.$metadata?.httpStatusCode === 429
+  );
 }
 
 /** True when `error` says the call can never succeed as made; anything unknown is transient. */

@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { TransitionConflict, ValidationError } from '#core/errors.ts';
 import { JOB_ID_PATTERN, type JobEvent, type JobRecord, waitKey } from '#core/job-record.ts';
-import { type JobStatus, STATUS_TIMESTAMP } from '#core/job-states.ts';
+import { type JobStatus, LIFECYCLE } from '#core/job-states.ts';
 import type {
   IdempotencyClaim,
   JobPage,
@@ -26,12 +26,34 @@ import type {
   WaitingPage,
   WebhookLog,
 } from '#core/ports.ts';
+import { moveUpdate, updateExpression } from './job-move-update.ts';
 import { JOB_TABLE } from './table-definition.ts';
 
 const META = 'META';
 const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
-/** Query calls one list page may make before it returns short, so a sparse filter cannot run away. */
-const MAX_QUERIES_PER_PAGE = 10;
+/**
+ * What one list request may read before it answers with what it found: a filtered listing reads
+ * on until its page is full or the index ends, and this bounds the cost of a filter that matches
+ * little (the filter runs after the read, so DynamoDB bills every item evaluated).
+ */
+export interface ListReadBudget {
+  /** Query calls. */
+  readonly queries: number;
+  /** Index items evaluated, matching or not. */
+  readonly items: number;
+}
+
+export const LIST_READ_BUDGET: ListReadBudget = { queries: 10, items: 1000 };
+/**
+ * The least a filtered listing's first Query reads: as many items as the largest page, which an
+ * unfiltered listing may read too. A filter that matches one job in a hundred then fills a small
+ * page in one or two round trips rather than creeping up on it.
+ */
+const FILTERED_FIRST_READ = 100;
+/** How much more a filtered listing reads in its next Query when the last one matched nothing. */
+const EMPTY_READ_GROWTH = 4;
+/** Margin on the match rate seen so far, so the next Query is likely the last. */
+const MATCH_RATE_MARGIN = 1.25;
 
 const jobKey = (jobId: string) => ({ pk: `JOB#${jobId}`, sk: META });
 
@@ -76,6 +98,8 @@ export interface DynamoJobStoreOptions {
   readonly client: DynamoDBDocumentClient;
   readonly tableName: string;
   readonly retentionDays: number;
+  /** LIST_READ_BUDGET unless given. */
+  readonly listReadBudget?: ListReadBudget;
 }
 
 /** Orders history items written in the same millisecond by this process. */
@@ -85,11 +109,13 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
   readonly #client: DynamoDBDocumentClient;
   readonly #table: string;
   readonly #retentionSeconds: number;
+  readonly #listReadBudget: ListReadBudget;
 
   constructor(options: DynamoJobStoreOptions) {
     this.#client = options.client;
     this.#table = options.tableName;
     this.#retentionSeconds = options.retentionDays * 24 * 60 * 60;
+    this.#listReadBudget = options.listReadBudget ?? LIST_READ_BUDGET;
   }
 
   #expiresAt(fromIso: string): number {
@@ -134,21 +160,16 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
     to: JobStatus,
     change: TransitionChange,
   ): Promise<JobRecord> {
-    const names: Record<string, string> = { '#status': 'status', '#updatedAt': 'updatedAt' };
+    const spec = LIFECYCLE[to];
+    // A source the lifecycle forbids is never part of the condition: a job standing there is
+    // refused as any job that moved first is.
+    const allowed = from.filter((status) => spec.from.includes(status));
+    if (allowed.length === 0) {
+      throw new TransitionConflict(jobId, from, (await this.getJob(jobId))?.status);
+    }
+    const { sets, removes, names } = moveUpdate(to, ':at', change.reason !== undefined);
     const values: Record<string, unknown> = { ':to': to, ':at': change.at };
-    const sets = ['#status = :to', '#updatedAt = :at'];
-    const removes: string[] = [];
-
-    const timestamp = STATUS_TIMESTAMP[to];
-    if (timestamp) {
-      names['#ts'] = timestamp;
-      sets.push('#ts = if_not_exists(#ts, :at)');
-    }
-    if (change.reason) {
-      names['#reason'] = 'reason';
-      values[':reason'] = change.reason;
-      sets.push('#reason = :reason');
-    }
+    if (change.reason) values[':reason'] = change.reason;
     for (const [i, [attribute, value]] of Object.entries(change.set ?? {}).entries()) {
       names[`#s${i}`] = attribute;
       values[`:s${i}`] = value;
@@ -156,7 +177,7 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
     }
     if (to !== 'QUEUED') removes.push('waitPool', 'waitKey');
 
-    const sources = from.map((status, i) => {
+    const sources = allowed.map((status, i) => {
       values[`:from${i}`] = status;
       return `:from${i}`;
     });
@@ -167,7 +188,7 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
         new UpdateCommand({
           TableName: this.#table,
           Key: jobKey(jobId),
-          UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+          UpdateExpression: updateExpression(sets, removes),
           ConditionExpression: `attribute_exists(pk) AND #status IN (${sources.join(', ')})`,
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
@@ -184,11 +205,12 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
     }
     const record = toRecord(updated ?? {});
     await this.#putEvent({
+      ...change.event,
       jobId,
       at: change.at,
       type: 'STATUS',
       status: to,
-      ...(from.length === 1 && { from: from[0] }),
+      ...(allowed.length === 1 && { from: allowed[0] }),
       ...(change.reason && { reason: change.reason }),
     });
     return record;
@@ -259,9 +281,22 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
       }
     }
 
-    const jobs: JobSummary[] = [];
+    // One item past the page is read when it can be: finding it is what says a next page exists.
+    const wanted = query.limit + 1;
+    const budget = this.#listReadBudget;
+    const found: Record<string, unknown>[] = [];
     let startKey = query.nextToken === undefined ? undefined : decodeToken(query.nextToken, query.owner);
-    for (let call = 0; call < MAX_QUERIES_PER_PAGE && jobs.length < query.limit; call++) {
+    let evaluated = 0;
+    let lastRead = 0;
+    for (let call = 0; call < budget.queries && found.length < wanted && evaluated < budget.items; call++) {
+      lastRead = nextReadSize({
+        stillWanted: wanted - found.length,
+        filtered: filters.length > 0,
+        matched: found.length,
+        evaluated,
+        lastRead,
+        budgetLeft: budget.items - evaluated,
+      });
       const input: QueryCommandInput = {
         TableName: this.#table,
         IndexName: index.indexName,
@@ -269,17 +304,21 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
         ScanIndexForward: false,
-        // Never evaluate past the page: the last evaluated key is then exactly where the next page starts.
-        Limit: query.limit - jobs.length,
+        Limit: lastRead,
         ExclusiveStartKey: startKey,
         ...(filters.length > 0 && { FilterExpression: filters.join(' AND ') }),
       };
       const page = await this.#client.send(new QueryCommand(input));
-      for (const item of page.Items ?? []) jobs.push(toSummary(item));
+      found.push(...(page.Items ?? []));
+      evaluated += page.ScannedCount ?? page.Items?.length ?? 0;
       startKey = page.LastEvaluatedKey;
       if (!startKey) break;
     }
-    return { jobs, ...(startKey && { nextToken: encodeToken(startKey) }) };
+    const jobs = found.slice(0, query.limit);
+    // A match past the page: the next page starts after the page's last job. Otherwise, the index
+    // not ended means the budget ran out first: the next page starts where the reading stopped.
+    const resumeAt = found.length > query.limit ? ownerIndexKey(jobs[jobs.length - 1] ?? {}) : startKey;
+    return { jobs: jobs.map(toSummary), ...(resumeAt && { nextToken: encodeToken(resumeAt) }) };
   }
 
   async queuePosition(job: JobRecord): Promise<number> {
@@ -447,6 +486,39 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
     }
     return true;
   }
+}
+
+/**
+ * How many index items the next Query of a listing evaluates (its Limit). Unfiltered, what is
+ * still wanted. Filtered: at first at least FILTERED_FIRST_READ; after a Query that matched
+ * nothing, EMPTY_READ_GROWTH times the last; otherwise what the match rate so far says fills the
+ * page. Never more than the budget has left.
+ */
+function nextReadSize(read: {
+  readonly stillWanted: number;
+  readonly filtered: boolean;
+  readonly matched: number;
+  readonly evaluated: number;
+  readonly lastRead: number;
+  readonly budgetLeft: number;
+}): number {
+  const { stillWanted, matched, evaluated } = read;
+  let size = stillWanted;
+  if (read.filtered && evaluated === 0) size = FILTERED_FIRST_READ;
+  else if (read.filtered && matched === 0) size = read.lastRead * EMPTY_READ_GROWTH;
+  else if (read.filtered) size = Math.ceil(((stillWanted * evaluated) / matched) * MATCH_RATE_MARGIN);
+  return Math.max(1, Math.min(Math.max(size, stillWanted), read.budgetLeft));
+}
+
+/** A listed item's position in the owner index, as a page token names it (see decodeToken). */
+function ownerIndexKey(item: Record<string, unknown>): Record<string, unknown> {
+  const index = JOB_TABLE.indexes.owner;
+  return {
+    pk: item.pk,
+    sk: item.sk,
+    [index.partitionKey]: item[index.partitionKey],
+    [index.sortKey]: item[index.sortKey],
+  };
 }
 
 function encodeToken(key: Record<string, unknown>): string {

@@ -206,6 +206,8 @@ export const problemSchema = z.strictObject({
   detail: z.string(),
   instance: z.string(),
   errors: z.optional(z.array(fieldProblemSchema)),
+  /** On a 429: whole seconds to wait before trying again, as in its Retry-After header. */
+  retryAfter: z.optional(z.number().check(z.int(), z.minimum(0))),
   requestId: z.optional(z.string()),
 });
 

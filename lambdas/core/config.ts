@@ -1,3 +1,4 @@
+import { keyedRecord } from './keyed-record.ts';
 import * as z from './zod.ts';
 
 /**
@@ -87,9 +88,12 @@ const poolName = z
 
 export const libraConfigSchema = z.strictObject({
   pools: z.pipe(
-    z._default(z.record(poolName, poolSchema), {}),
+    z._default(keyedRecord(poolName, poolSchema), {}),
     // `default` always exists: a configuration that leaves it out gets one with the defaults.
-    z.transform((pools): Record<string, PoolConfig> => ({ default: poolSchema.parse({}), ...pools })),
+    z.transform(
+      (pools): Record<string, PoolConfig> =>
+        Object.assign(Object.create(null), { default: poolSchema.parse({}) }, pools),
+    ),
   ),
   auth: z._default(
     z.discriminatedUnion('mode', [
@@ -183,6 +187,11 @@ export function principalMatches(configured: string, caller: string): boolean {
 
 export function isAdmin(config: LibraConfig, principal: string): boolean {
   return config.admins.some((admin) => principalMatches(admin, principal));
+}
+
+/** The pool of that name; undefined for any other name, `constructor` and `toString` included. */
+export function poolNamed(config: LibraConfig, name: string): PoolConfig | undefined {
+  return Object.hasOwn(config.pools, name) ? config.pools[name] : undefined;
 }
 
 export function mayUsePool(pool: PoolConfig, principal: string): boolean {

@@ -65,10 +65,26 @@ export class UnsupportedMediaTypeError extends LibraError {
   readonly title = 'Unsupported media type';
 }
 
+/**
+ * 429: come back in `retryAfterSeconds` (sent as Retry-After and as the problem's `retryAfter`).
+ * `queue-full`: the pool's queue is at maxQueueSize; `throttled`: AWS throttled a call the request made.
+ */
 export class TooManyRequestsError extends LibraError {
   readonly status = 429;
-  readonly type = problemType('queue-full');
+  readonly type: string;
   readonly title = 'Too many requests';
+  readonly retryAfterSeconds: number;
+
+  constructor(
+    detail: string,
+    errors: readonly FieldProblem[],
+    retryAfterSeconds: number,
+    reason: 'queue-full' | 'throttled' = 'queue-full',
+  ) {
+    super(detail, errors);
+    this.type = problemType(reason);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
 }
 
 /** A conditional write lost: someone else moved the job first. Not a caller error by itself. */

@@ -92,8 +92,8 @@ export class Finalizer {
         if (!(error instanceof TransitionConflict)) throw error;
       }
     }
-    // Always with its reason: a move keeps the record's reason unless it sets one, so a run that
-    // reached SUCCEEDED past a cancel would otherwise show the cancel's "cancelled by …".
+    // Always with its reason: the record then says why the cancel did not take (a move to
+    // SUCCEEDED without one clears the cancel's "cancelled by …", as the lifecycle says).
     const finished = await finisher.finish(jobId, status, reason);
     if (finished && isTerminal(finished.status)) await this.#notify(jobId, finished.status);
     return finished;

@@ -6,6 +6,7 @@ import {
 } from './aws-limits.ts';
 import type { FieldProblem } from './errors.ts';
 import { JOB_STATUSES } from './job-states.ts';
+import { keyedRecord } from './keyed-record.ts';
 import { sparkConfProblems } from './spark-conf-policy.ts';
 import * as z from './zod.ts';
 
@@ -15,11 +16,11 @@ import * as z from './zod.ts';
  */
 
 /** The seed's execution modes, kept as aliases of the backends that replace them. */
-export const EXECUTION_MODE_ALIASES: Readonly<Record<string, 'emr-serverless' | 'eks'>> = {
-  'in-cluster': 'emr-serverless',
-  'spark-submit': 'emr-serverless',
-  kubernetes: 'eks',
-};
+export const EXECUTION_MODE_ALIASES: ReadonlyMap<string, 'emr-serverless' | 'eks'> = new Map([
+  ['in-cluster', 'emr-serverless'],
+  ['spark-submit', 'emr-serverless'],
+  ['kubernetes', 'eks'],
+]);
 
 export const EXECUTION_MODES = ['auto', 'emr-serverless', 'eks'] as const;
 export type ExecutionMode = (typeof EXECUTION_MODES)[number];
@@ -60,12 +61,15 @@ const tagKey = z
     z.maxLength(128),
     z.regex(/^[\w.:/=+\-@ ]+$/, 'letters, digits, spaces and _.:/=+-@ only'),
   );
+/** Holds a character that is neither whitespace nor invisible (a zero-width space, a BOM …). */
+const NOT_BLANK = /[^\s\p{Cf}]/u;
 /** A string of `min` to `max` characters. */
 const text = (min: number, max: number) => z.string().check(z.minLength(min), z.maxLength(max));
 
 export const jobRequestSchema = z
   .strictObject({
-    code: z.optional(z.string().check(z.minLength(1))),
+    // Blank code would only be run, fail and be retried until its retries are spent.
+    code: z.optional(z.string().check(z.regex(NOT_BLANK, 'must not be empty or only whitespace'))),
     kind: z.optional(z.enum(JOB_KINDS)),
     entryPoint: z.optional(s3Uri),
     entryPointArguments: z.optional(z.array(z.string().check(z.maxLength(10_240))).check(z.maxLength(100))),
@@ -76,7 +80,7 @@ export const jobRequestSchema = z
       z.pipe(
         z.pipe(
           z.string(),
-          z.transform((mode: string) => EXECUTION_MODE_ALIASES[mode] ?? mode),
+          z.transform((mode: string) => EXECUTION_MODE_ALIASES.get(mode) ?? mode),
         ),
         z.enum(EXECUTION_MODES, { error: `must be one of ${[...EXECUTION_MODES].join(', ')}` }),
       ),
@@ -89,29 +93,26 @@ export const jobRequestSchema = z
     timeoutMinutes: z.optional(intBetween(1, 10_080)),
     // Checked on the field itself so that forbidden keys are reported even when other fields are invalid.
     sparkConf: z._default(
-      z
-        .record(
-          text(1, 256),
-          z
-            .string()
-            .check(
-              z.maxLength(
-                MAX_SPARK_CONF_VALUE_LENGTH,
-                `at most ${MAX_SPARK_CONF_VALUE_LENGTH} characters ${AWS_LIMIT_NOTE.propertyValue}`,
-              ),
+      keyedRecord(
+        text(1, 256),
+        z
+          .string()
+          .check(
+            z.maxLength(
+              MAX_SPARK_CONF_VALUE_LENGTH,
+              `at most ${MAX_SPARK_CONF_VALUE_LENGTH} characters ${AWS_LIMIT_NOTE.propertyValue}`,
             ),
-        )
-        .check(
-          z.superRefine((conf, ctx) => {
-            for (const problem of sparkConfProblems(conf)) {
-              ctx.addIssue({ code: 'custom', path: [problem.key], message: problem.message });
-            }
-          }),
-        ),
+          ),
+        z.superRefine((conf, ctx) => {
+          for (const problem of sparkConfProblems(conf)) {
+            ctx.addIssue({ code: 'custom', path: [problem.key], message: problem.message });
+          }
+        }),
+      ),
       {},
     ),
     name: z.optional(text(1, 256)),
-    tags: z._default(z.record(tagKey, z.string().check(z.maxLength(256))), {}),
+    tags: z._default(keyedRecord(tagKey, z.string().check(z.maxLength(256))), {}),
     pool: z.optional(text(1, 40)),
   })
   .check(
@@ -132,6 +133,13 @@ export const jobRequestSchema = z
       }
       if (req.mainClass !== undefined && (req.code !== undefined || jobTypeOf(req) !== 'jar')) {
         ctx.addIssue({ code: 'custom', path: ['mainClass'], message: 'only with a JAR entryPoint' });
+      }
+      if (req.entryPointArguments !== undefined && req.code !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['entryPointArguments'],
+          message: 'only with an entryPoint: inline code takes no arguments, so they would be ignored',
+        });
       }
       // The backend's own limits (fewer tags on EMR on EKS) are checked once it is chosen.
       if (Object.keys(req.tags).length > MAX_USER_TAGS) {

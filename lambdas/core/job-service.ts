@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { awsRequestProblems, SUBMIT_LOCATIONS, submitTargets } from './aws-limits.ts';
 import { retryDelaysSeconds } from './backoff.ts';
-import { isAdmin, type LibraConfig, mayUsePool, type PoolConfig } from './config.ts';
+import { isAdmin, type LibraConfig, mayUsePool, type PoolConfig, poolNamed } from './config.ts';
 import {
   ConflictError,
   type FieldProblem,
@@ -30,6 +30,7 @@ import type {
   TagFilter,
   WorkflowControl,
 } from './ports.ts';
+import { queueFullRetryAfter, TICK_SECONDS } from './retry-after.ts';
 import { sizeJob } from './sizing.ts';
 import { sparkConfProblems } from './spark-conf-policy.ts';
 import { workflowInput } from './workflow-input.ts';
@@ -141,7 +142,7 @@ export function prepareJob(
   const request = parsed.request;
 
   const poolName = request.pool ?? 'default';
-  const pool = config.pools[poolName];
+  const pool = poolNamed(config, poolName);
   if (pool === undefined) {
     throw new ValidationError(`unknown pool '${poolName}'`, [
       {
@@ -286,9 +287,11 @@ export class JobService {
     // Backpressure before the job is written: a full queue refuses, and nothing is stored.
     if (!(await pools.reserveQueueSlot(poolName, pool.maxQueueSize))) {
       metrics.count('rejected', poolName);
+      const retryAfter = await this.#queueFullRetryAfter(poolName);
       throw new TooManyRequestsError(
-        `pool '${poolName}' has ${pool.maxQueueSize} jobs waiting; try again later`,
+        `pool '${poolName}' has ${pool.maxQueueSize} jobs waiting; try again in ${retryAfter} s`,
         [{ field: 'pool', message: `queue full (${pool.maxQueueSize})` }],
+        retryAfter,
       );
     }
     const outcome = await store.createJob(job);
@@ -421,6 +424,19 @@ export class JobService {
       ...(now.cancelledAt !== undefined && { cancelledAt: now.cancelledAt }),
       message: now.status === 'CANCELLING' ? 'Cancellation in progress' : `Job ${now.status.toLowerCase()}`,
     };
+  }
+
+  /** Read from the pool's state only when a submit is refused; a failed read still answers 429. */
+  async #queueFullRetryAfter(poolName: string): Promise<number> {
+    try {
+      return queueFullRetryAfter(await this.#deps.pools.getPool(poolName), this.#deps.clock());
+    } catch (error) {
+      this.#deps.logger.warn('pool not read for Retry-After; answering with the tick period', {
+        pool: poolName,
+        error: error as Error,
+      });
+      return TICK_SECONDS;
+    }
   }
 
   /** The job if the caller owns it or is an admin; otherwise it does not exist for them. */

@@ -23,7 +23,11 @@ export class JobLauncher implements WorkflowStarter {
     this.#deps = deps;
   }
 
-  async start(job: JobRecord): Promise<StartResult> {
+  /**
+   * `attempt` is the first attempt the execution runs (0-based): 0 for an admitted job; the next
+   * one for a job whose execution was lost mid-way (the local runtime's restart).
+   */
+  async start(job: JobRecord, attempt = 0): Promise<StartResult> {
     const { spec } = job;
     if (spec.code !== undefined && (spec.jobType === 'sql' || spec.jobType === 'python')) {
       await this.#deps.artifacts.putCode(job.jobId, spec.jobType, spec.code);
@@ -34,6 +38,6 @@ export class JobLauncher implements WorkflowStarter {
       this.#deps.locations,
       this.#deps.retentionDays,
     );
-    return this.#deps.executions.startExecution(job.jobId, input);
+    return this.#deps.executions.startExecution(job.jobId, { ...input, try: { attempt, delay: 0 } });
   }
 }

@@ -161,11 +161,18 @@ function requestBodySchemas(): Record<string, Json> {
   }
   const schemas = toComponents(registry, 'input');
   const request = schemas.JobRequest as Json;
+  // zod leaves out the default of a field that transforms what it reads (the keyed maps): put it back.
+  for (const [field, schema] of Object.entries(jobRequestSchema.shape as Record<string, z.ZodMiniType>)) {
+    const def = schema._zod.def as { type: string; defaultValue?: unknown };
+    if (def.type === 'default' && request.properties[field].default === undefined) {
+      request.properties[field].default = def.defaultValue;
+    }
+  }
   // The mode is read as any string and mapped from the seed's aliases before it is checked.
   request.properties.executionMode = {
     ...request.properties.executionMode,
     type: 'string',
-    enum: [...EXECUTION_MODES, ...Object.keys(EXECUTION_MODE_ALIASES)],
+    enum: [...EXECUTION_MODES, ...EXECUTION_MODE_ALIASES.keys()],
     default: 'auto',
   };
   // The cross-field rules the schema checks in code, as JSON Schema says them.
@@ -263,22 +270,18 @@ const RESPONSES: Json = {
     'The body is over `limits.maxBodyBytes`, or `code` over `limits.maxCodeBytes`; refused while it streams.',
   ),
   UnsupportedMediaType: problemResponse('The body is not sent as application/json.'),
-  QueueFull: problemResponse(
-    'The pool\'s queue is full (`maxQueueSize`), a problem; or API Gateway\'s throttling (`{"message": "Too Many Requests"}`). Nothing was stored: try again later.',
+  TooManyRequests: problemResponse(
+    'Too many requests, and nothing was stored: try again after `Retry-After` seconds. A problem when the pool\'s queue is full (submit, `urn:libra:problem:queue-full`) or AWS throttled Libra (`urn:libra:problem:throttled`), with `retryAfter` and the `Retry-After` header; API Gateway\'s own throttling answers `{"message": "Too Many Requests"}` without them.',
     true,
     {
       'Retry-After': {
-        description: 'Seconds to wait before trying again.',
+        description:
+          'Whole seconds to wait before trying again: sent with every 429 problem, not by API Gateway.',
         required: false,
         schema: { type: 'integer', minimum: 0 },
       },
     },
   ),
-  Throttled: {
-    description:
-      'API Gateway\'s throttling: the stage\'s rate or burst limit (`{"message": "Too Many Requests"}`). Try again later.',
-    content: { [JSON_TYPE]: { schema: ref('GatewayError') } },
-  },
   InternalError: problemResponse(
     'The request failed: masked, logged with the request id it carries (`requestId`). API Gateway answers `{"message": "Internal Server Error"}` when the function itself failed.',
     true,
@@ -296,7 +299,7 @@ const R = (name: string) => ({ $ref: `#/components/responses/${name}` });
 const COMMON = {
   '401': R('Unauthorized'),
   '403': R('GatewayForbidden'),
-  '429': R('Throttled'),
+  '429': R('TooManyRequests'),
   '500': R('InternalError'),
   '503': R('ServiceUnavailable'),
 };
@@ -369,7 +372,6 @@ function paths(): Json {
           '415': R('UnsupportedMediaType'),
           ...COMMON,
           '403': R('Forbidden'),
-          '429': R('QueueFull'),
         },
       },
     },

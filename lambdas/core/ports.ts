@@ -46,6 +46,8 @@ export interface TransitionChange {
   readonly reason?: Reason;
   /** Other attributes set with the move (attempt count, backend run id …). */
   readonly set?: Readonly<Record<string, unknown>>;
+  /** Attributes for the move's history item only (the attempt, the error that caused the move). */
+  readonly event?: Readonly<Record<string, unknown>>;
 }
 
 export type IdempotencyClaim =

@@ -3,13 +3,16 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { isThrottling } from '#adapters/aws-errors.ts';
 import {
   LibraError,
   PayloadTooLargeError,
+  TooManyRequestsError,
   UnauthorizedError,
   UnsupportedMediaTypeError,
   ValidationError,
 } from '#core/errors.ts';
+import { THROTTLED_RETRY_AFTER_SECONDS } from '#core/retry-after.ts';
 
 /**
  * The HTTP edge shared by every API Lambda: headers normalized, Powertools context in the
@@ -81,25 +84,47 @@ export function jsonBody(event: HttpEvent, maxBytes: number): unknown {
   }
 }
 
-function problem(event: HttpEvent, status: number, fields: Record<string, unknown>): HttpResult {
+function problem(
+  event: HttpEvent,
+  status: number,
+  fields: Record<string, unknown>,
+  headers: Record<string, string> = {},
+): HttpResult {
   return {
     statusCode: status,
-    headers: { 'content-type': 'application/problem+json' },
+    headers: { 'content-type': 'application/problem+json', ...headers },
     body: JSON.stringify({ ...fields, status, instance: event.rawPath }),
   };
 }
 
-export function toProblem(error: unknown, event: HttpEvent, requestId: string, logger: Logger): HttpResult {
+export function toProblem(thrown: unknown, event: HttpEvent, requestId: string, logger: Logger): HttpResult {
+  // AWS throttling that outlasted the SDK's retries is the caller's to retry later, not a fault.
+  const error = isThrottling(thrown)
+    ? new TooManyRequestsError(
+        `too many requests for now; try again in ${THROTTLED_RETRY_AFTER_SECONDS} s`,
+        [],
+        THROTTLED_RETRY_AFTER_SECONDS,
+        'throttled',
+      )
+    : thrown;
+  if (error !== thrown) logger.warn('AWS throttled a request', { requestId, error: thrown as Error });
   if (error instanceof LibraError) {
     logger.info('request refused', { status: error.status, detail: error.message });
-    return problem(event, error.status, {
-      type: error.type,
-      title: error.title,
-      detail: error.message,
-      errors: error.errors,
-    });
+    const retryAfter = error instanceof TooManyRequestsError ? error.retryAfterSeconds : undefined;
+    return problem(
+      event,
+      error.status,
+      {
+        type: error.type,
+        title: error.title,
+        detail: error.message,
+        errors: error.errors,
+        ...(retryAfter !== undefined && { retryAfter }),
+      },
+      retryAfter !== undefined ? { 'retry-after': String(retryAfter) } : {},
+    );
   }
-  logger.error('request failed', { requestId, error: error as Error });
+  logger.error('request failed', { requestId, error: thrown as Error });
   return problem(event, 500, {
     type: 'about:blank',
     title: 'Internal Server Error',

@@ -1,8 +1,9 @@
 import { randomInt } from 'node:crypto';
-import { appendFile, mkdir, open, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, open, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { planRun, type RunPlan } from './plan.ts';
 import { runProcess, signalGroup } from './process.ts';
+import type { ProcessLog } from './process-log.ts';
 import { runSql } from './sql.ts';
 import {
   isTerminal,
@@ -29,6 +30,8 @@ export interface LocalSparkEngineOptions {
   readonly maxConcurrentSql?: number;
   /** How long one minute of executionTimeoutMinutes lasts. Tests shorten it; leave it alone otherwise. */
   readonly minuteMs?: number;
+  /** Where each process the engine starts, and its end, is recorded, so a later runtime can stop what a crash left running. */
+  readonly processLog?: ProcessLog;
 }
 
 export type LocalEngineErrorCode = 'ResourceNotFound' | 'Validation' | 'Conflict' | 'Closed';
@@ -88,6 +91,7 @@ export class LocalSparkEngine {
   readonly #killGraceMs: number;
   readonly #minuteMs: number;
   readonly #sqlSlots: Slots;
+  readonly #processLog: ProcessLog | undefined;
   readonly #entries = new Map<string, Entry>();
   readonly #byToken = new Map<string, Entry>();
   readonly #listeners = new Set<(run: LocalRun) => void>();
@@ -101,6 +105,7 @@ export class LocalSparkEngine {
     this.#killGraceMs = options.killGraceMs ?? 5000;
     this.#minuteMs = options.minuteMs ?? 60_000;
     this.#sqlSlots = new Slots(options.maxConcurrentSql ?? 2);
+    this.#processLog = options.processLog;
     // If the process exits without close(), its detached children would outlive it.
     process.on('exit', this.#killAllNow);
   }
@@ -171,6 +176,21 @@ export class LocalSparkEngine {
 
   get(runId: string): LocalRun | undefined {
     return this.#entries.get(runId)?.run;
+  }
+
+  /**
+   * Where the run's files are: those of this engine's runs, and those an earlier engine on the
+   * same data directory left on disk (`runs/<jobId>/<attempt>-<runId>/`). Undefined for ids that
+   * could not name a run, so nothing from outside can reach another folder.
+   */
+  async outputDirOf(jobId: string, runId: string): Promise<string | undefined> {
+    const run = this.get(runId);
+    if (run !== undefined) return run.jobId === jobId ? run.outputDir : undefined;
+    if (!JOB_ID.test(jobId) || !RUN_ID.test(runId)) return undefined;
+    const jobDir = join(this.#dataDir, 'runs', jobId);
+    const names = await readdir(jobDir).catch(() => [] as string[]);
+    const name = names.find((entry) => /^\d+-/.test(entry) && entry.slice(entry.indexOf('-') + 1) === runId);
+    return name === undefined ? undefined : join(jobDir, name);
   }
 
   /** Every run of the job, by attempt, oldest first. */
@@ -284,7 +304,11 @@ export class LocalSparkEngine {
       killGraceMs: this.#killGraceMs,
       onSpawn: (pid) => {
         run.pid = pid;
+        this.#processLog?.started({ pid, jobId: run.jobId, attempt: run.attempt, runId: run.runId });
       },
+    }).finally(() => {
+      // By now the process has exited and the rest of its group has been sent SIGKILL.
+      if (run.pid !== undefined) this.#processLog?.ended({ pid: run.pid, runId: run.runId });
     });
     if (result.kind === 'not-started') {
       const missing = result.code === 'ENOENT' ? 'was not found' : 'could not be started';
@@ -418,6 +442,7 @@ function validate(request: LocalRunRequest): void {
 }
 
 const RUN_ID_ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyz';
+const RUN_ID = /^[0-9a-z]{16}$/;
 
 function newRunId(): string {
   let id = '';

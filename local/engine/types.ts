@@ -53,7 +53,10 @@ export interface LocalRun {
   startedAt: string;
   /** When the run reached a terminal state. */
   endedAt?: string;
-  /** Why it could not run at all (no engine for it here): the workflow maps this to reason LOCAL_SPARK_UNAVAILABLE. */
+  /**
+   * It could not run at all (no engine for it here): the local binding fails the run as a StartJobRun
+   * the backend refused, with a cause that begins LOCAL_SPARK_UNAVAILABLE.
+   */
   unavailable?: boolean;
   /** The run was stopped by its executionTimeoutMinutes (state FAILED), so the workflow can tell it from a crash. */
   timedOut?: boolean;

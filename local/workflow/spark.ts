@@ -110,10 +110,24 @@ export function localRunRequest(request: StartJobRunRequest): LocalRunRequest {
 }
 
 /**
+ * The error Step Functions raises when the backend refuses a StartJobRun request (the workflow
+ * fails such a run at once, BACKEND_UNAVAILABLE): how a run the local engine cannot take ends.
+ * An EMR on EKS request names its virtual cluster; an EMR Serverless one, its application.
+ */
+export function refusedRunError(request: Record<string, unknown>): string {
+  return 'VirtualClusterId' in request
+    ? 'EMRContainers.ValidationException'
+    : 'EMRServerless.ValidationException';
+}
+
+/** The cause a run the local engine cannot take fails with: the job's reason says so. */
+export const LOCAL_SPARK_UNAVAILABLE_CAUSE = 'LOCAL_SPARK_UNAVAILABLE';
+
+/**
  * The `.sync` run against the local engine: start (idempotent by ClientToken), wait, and end
  * as Step Functions ends a `.sync` task — the run's description on success, `States.TaskFailed`
- * with the run as the cause on failure, and `Libra.LocalSparkUnavailable` when nothing here
- * can run the job.
+ * with the run as the cause on failure, and, when nothing here can run the job, the error of a
+ * StartJobRun the backend refused, with a cause that begins LOCAL_SPARK_UNAVAILABLE.
  */
 export async function runOnLocalEngine(
   engine: LocalSparkEngine,
@@ -123,8 +137,12 @@ export async function runOnLocalEngine(
   const run = await engine.wait(started.runId);
   const description = { JobRunId: run.runId, State: run.state, StateDetails: run.stateDetails ?? '' };
   if (run.state === 'SUCCESS') return description;
-  if (run.unavailable)
-    throw new TaskError('Libra.LocalSparkUnavailable', run.stateDetails ?? 'cannot run here');
+  if (run.unavailable) {
+    throw new TaskError(
+      refusedRunError(request),
+      `${LOCAL_SPARK_UNAVAILABLE_CAUSE}: ${run.stateDetails ?? 'cannot run here'}`,
+    );
+  }
   throw new TaskError('States.TaskFailed', JSON.stringify(description));
 }
 

@@ -8,6 +8,7 @@ import {
   fail,
   type HarnessOptions,
   hang,
+  held,
   OWNER,
   ScriptedSender,
   succeed,
@@ -128,6 +129,22 @@ describe.concurrent('job.asl.json scenarios', () => {
     expect(await h.lease(jobId)).toBeUndefined();
   });
 
+  it('tags named as JavaScript object members reach StartJobRun as given, through the interpreter', async ({
+    expect,
+  }) => {
+    const h = await harness({ spark: [succeed] });
+    const tags = { constructor: 'c', toString: 't', hasOwnProperty: 'h', valueOf: 'v' };
+    const { jobId, execution } = await h.start(sqlJob({ tags }));
+    await execution.done;
+
+    expect(await h.job(jobId)).toMatchObject({ status: 'SUCCEEDED', tags });
+    expect(h.spark.calls[0]?.request.Tags).toEqual({
+      ...tags,
+      'libra:job-id': jobId,
+      'libra:pool': 'default',
+    });
+  });
+
   it("EMR on EKS with the pool's job template: the run starts with JobTemplateId, on every attempt", async ({
     expect,
   }) => {
@@ -154,20 +171,52 @@ describe.concurrent('job.asl.json scenarios', () => {
     });
   });
 
-  it('nothing here can run it: LOCAL_SPARK_UNAVAILABLE at once, not retried', async ({ expect }) => {
-    const h = await harness({ spark: [throwError('Libra.LocalSparkUnavailable')] });
+  it('a run the backend refuses for good: FAILED with BACKEND_UNAVAILABLE at once, not retried', async ({
+    expect,
+  }) => {
+    const h = await harness({ spark: [throwError('EMRServerless.ValidationException')] });
     const { jobId, execution } = await h.start(sqlJob({ retryPolicy: { maxRetries: 2 } }));
     await execution.done;
 
-    expect(execution.statesEntered).toContain('MarkUnavailable');
-    expect(await h.job(jobId)).toMatchObject({
-      status: 'FAILED',
-      attempts: 1,
-      reason: { code: 'LOCAL_SPARK_UNAVAILABLE' },
-    });
+    expect(execution.statesEntered).toContain('MarkRefused');
+    expect(execution.statesEntered).not.toContain('OnFailure');
+    const job = await h.job(jobId);
+    expect(job).toMatchObject({ status: 'FAILED', attempts: 1, reason: { code: 'BACKEND_UNAVAILABLE' } });
+    expect(job.reason?.message).toBe('EMRServerless.ValidationException: scripted');
     expect(h.spark.calls).toHaveLength(1);
     expect(await h.lease(jobId)).toBeUndefined();
     expect(h.wakes(jobId)).toHaveLength(1);
+  });
+
+  it('EMR on EKS refuses with its own errors: caught on the EKS run, not as a failed run', async ({
+    expect,
+  }) => {
+    const h = await harness({
+      spark: [throwError('EMRContainers.ValidationException')],
+      config: eksConfig(),
+    });
+    const { jobId, execution } = await h.start(
+      sqlJob({ executionMode: 'eks', retryPolicy: { maxRetries: 2 } }),
+    );
+    await execution.done;
+
+    expect(execution.statesEntered).toContain('MarkRefused');
+    expect(await h.job(jobId)).toMatchObject({ status: 'FAILED', reason: { code: 'BACKEND_UNAVAILABLE' } });
+    expect(h.spark.calls).toHaveLength(1);
+  });
+
+  it("EMR Serverless's errors on an EKS run are a failed run like any other: retried", async ({ expect }) => {
+    const h = await harness({
+      spark: [throwError('EMRServerless.ValidationException'), succeed],
+      config: eksConfig(),
+    });
+    const { jobId, execution } = await h.start(
+      sqlJob({ executionMode: 'eks', retryPolicy: { maxRetries: 1 } }),
+    );
+    await execution.done;
+
+    expect(execution.statesEntered).not.toContain('MarkRefused');
+    expect(await h.job(jobId)).toMatchObject({ status: 'SUCCEEDED', attempts: 2 });
   });
 
   it('webhooks for every subscribed move, one message id per occurrence', async ({ expect }) => {
@@ -454,6 +503,33 @@ describe.concurrent('job.asl.json scenarios', () => {
     expect(await h.statusHistory(jobId)).toEqual(['SCHEDULED', 'RUNNING', 'CANCELLING', 'SUCCEEDED']);
     expect(await h.lease(jobId)).toBeUndefined();
     expect(h.wakes(jobId)).toHaveLength(1);
+  });
+
+  it("cancel racing the run: a run that succeeds between the cancel's write and its stop ends SUCCEEDED, the cancel's reason cleared", async ({
+    expect,
+  }) => {
+    const h = await harness({ spark: [held] });
+    const { jobId, execution } = await h.start(sqlJob());
+    await until('the run to start', () => h.spark.running.length === 1);
+    // The cancel's first step, its write; its StopExecution has not come yet.
+    const reason = { code: 'CANCELLED_BY_USER' as const, message: `cancelled by ${OWNER}` };
+    await h.jobs.transition(jobId, ['RUNNING'], 'CANCELLING', { at: new Date().toISOString(), reason });
+    h.spark.finish(jobId);
+    await execution.done;
+
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(execution.statesEntered).toContain('MarkSucceeded');
+    const job = await h.job(jobId);
+    expect(job.status).toBe('SUCCEEDED');
+    expect(job.reason).toBeUndefined();
+    expect(job.completedAt).toBeDefined();
+    const succeeded = (await h.events(jobId)).find((event) => event.status === 'SUCCEEDED');
+    expect(succeeded).toMatchObject({ from: 'CANCELLING' });
+    expect(await h.statusHistory(jobId)).toEqual(['SCHEDULED', 'RUNNING', 'CANCELLING', 'SUCCEEDED']);
+    expect(await h.lease(jobId)).toBeUndefined();
+    expect(h.wakes(jobId)).toHaveLength(1);
+    // The cancel's StopExecution now finds the execution ended, and the job final: nothing changes.
+    await expect(h.service.cancel(OWNER, jobId)).rejects.toMatchObject({ name: 'ConflictError' });
   });
 
   it('cancel while StartJobRun is being retried after a throttle: no run starts after the stop', async ({

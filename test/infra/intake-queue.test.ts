@@ -1,6 +1,8 @@
+import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { libraStack, logicalId } from './app.ts';
+import { IntakeQueue } from '../../lib/intake-queue.ts';
+import { getAtt, libraStack, logicalId, propertiesOf, testApp } from './app.ts';
 
 describe('IntakeQueue', () => {
   const stack = libraStack();
@@ -38,5 +40,26 @@ describe('IntakeQueue', () => {
         }),
       );
     }
+  });
+
+  it('builds its own dead-letter alarm, which has no action until Observability adds its topic', () => {
+    const alone = new Stack(testApp(), 'Alone');
+    const intake = new IntakeQueue(alone, 'Intake');
+    const alarm = intake.alarms.DeadLetters ?? alone;
+
+    expect(Object.keys(intake.alarms)).toEqual(['DeadLetters']);
+    expect(propertiesOf(Template.fromStack(alone), alone, alarm)).toEqual({
+      AlarmDescription:
+        'Libra: an intake message failed admission five times and waits in the dead-letter queue',
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: getAtt(alone, intake.deadLetterQueue, 'QueueName') }],
+      Statistic: 'Maximum',
+      Period: 300,
+      Threshold: 1,
+      EvaluationPeriods: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
   });
 });

@@ -99,6 +99,44 @@ describe('Observability alarms', () => {
     }
   });
 
+  it('are each built by the construct whose resource it watches, which exposes them; Observability wires them', () => {
+    const { intake, workflow, jobApi, admission } = stack.libra;
+    const owners: [{ readonly alarms: Readonly<Record<string, unknown>> }, string[]][] = [
+      [intake, ['DeadLetters']],
+      [workflow, ['WorkflowFailures']],
+      [jobApi, ['ApiServerErrors']],
+      [
+        admission,
+        [
+          'AdmissionErrors',
+          ...['Default', 'EtlNightly'].flatMap((pool) => [
+            `OldestWait${pool}`,
+            `StartFailed${pool}`,
+            `CapacitySaturated${pool}`,
+          ]),
+        ],
+      ],
+    ];
+    for (const [owner, names] of owners) {
+      expect(Object.keys(owner.alarms).sort()).toEqual(names.sort());
+      for (const [name, alarm] of Object.entries(owner.alarms)) {
+        expect(observability.alarms[name]).toBe(alarm);
+        expect(observability.alarms[name]?.node.scope).toBe(owner);
+      }
+    }
+  });
+
+  it('take the thresholds set in the observability settings of Libra', () => {
+    const tuned = libraStack({ observability: { apiServerErrorRate: 0.1, oldestWaitShare: 0.5 } });
+    const tunedTemplate = Template.fromStack(tuned);
+    const threshold = (name: string) =>
+      propertiesOf(tunedTemplate, tuned, tuned.libra.observability.alarms[name] ?? tuned).Threshold;
+
+    expect(threshold('ApiServerErrors')).toBe(0.1);
+    // Half of the default pool's 30 minutes.
+    expect(threshold('OldestWaitDefault')).toBe(900);
+  });
+
   it('fires as soon as a message is in the dead-letter queue', () => {
     expect(alarmOf('DeadLetters')).toMatchObject({
       Namespace: 'AWS/SQS',

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type JobRecord, newJobId } from '#core/job-record.ts';
 import type { JobStatus } from '#core/job-states.ts';
+import { QUEUE_FULL_RETRY_AFTER, TICK_SECONDS } from '#core/retry-after.ts';
 import type { RecordingStarter } from '../../local/recording-starter.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import { startLocalRuntime } from '../../local/runtime.ts';
@@ -124,6 +125,10 @@ describe('64 concurrent submitters against a pool whose queue is nearly full', (
     for (const reply of refused) {
       expect(reply.headers['content-type']).toBe('application/problem+json');
       expect(reply.body).toMatchObject({ status: 429, type: expect.any(String), title: expect.any(String) });
+      // One job running, started seconds ago: Retry-After is about its age, not the one-minute tick.
+      expect(reply.headers['retry-after']).toBe(String(reply.body.retryAfter));
+      expect(reply.body.retryAfter).toBeGreaterThanOrEqual(QUEUE_FULL_RETRY_AFTER.min);
+      expect(reply.body.retryAfter).toBeLessThan(TICK_SECONDS);
     }
 
     // Nothing lost: every accepted job exists and waits, and the queue holds exactly ten.

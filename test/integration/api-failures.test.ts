@@ -6,11 +6,9 @@ import { InMemoryMetrics } from '../../local/metrics.ts';
 import {
   type Api,
   apiOf,
-  cancelEvent,
-  eventsEvent,
+  everyRoute,
   getEvent,
   iamCaller,
-  listEvent,
   NO_NOTIFIER,
   NO_RUNS,
   NO_WORKFLOWS,
@@ -54,17 +52,7 @@ function failingStore(): JobStore {
   };
 }
 
-/** The routes, each called with a request that would succeed against a working store. */
-function requests(api: Api): [string, () => Promise<Reply>][] {
-  return [
-    ['submit', () => api.submit(submitEvent(CALLER, sqlJob()))],
-    ['submit with a key', () => api.submit(submitEvent(CALLER, sqlJob(), { idempotencyKey: 'k-1' }))],
-    ['get', () => api.get(getEvent(CALLER, JOB_ID))],
-    ['list', () => api.list(listEvent(CALLER))],
-    ['events', () => api.events(eventsEvent(CALLER, JOB_ID))],
-    ['cancel', () => api.cancel(cancelEvent(CALLER, JOB_ID))],
-  ];
-}
+const requests = (api: Api) => everyRoute(api, CALLER, JOB_ID);
 
 function expectMasked500(route: string, reply: Reply, requestId: string) {
   expect(reply.status, route).toBe(500);
@@ -104,9 +92,10 @@ describe('5xx masking', () => {
   });
 
   it('answers 500 the same way when the DynamoDB client itself fails', async () => {
+    // Not a throttle: that is the caller's to retry, answered 429 (api-retry-after.test.ts).
     const broken = {
       send: async () => {
-        throw Object.assign(new Error(SECRET), { name: 'ProvisionedThroughputExceededException' });
+        throw Object.assign(new Error(SECRET), { name: 'InternalServerError', $fault: 'server' });
       },
     } as unknown as DynamoDBDocumentClient;
     const api = apiOf(

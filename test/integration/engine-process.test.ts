@@ -10,6 +10,7 @@ import {
   type LocalRunRequest,
   LocalSparkEngine,
 } from '../../local/engine/index.ts';
+import { membersOf } from '../support/processes.ts';
 
 /** Prints "started" once running, then sleeps until killed. */
 const ENDLESS_PYTHON = 'import time\nprint("started")\nwhile True:\n    time.sleep(0.05)\n';
@@ -63,9 +64,16 @@ function exists(pid: number): boolean {
   }
 }
 
-/** No process of the run's group is left; true too if it never got as far as a process. */
-function groupGone(run: LocalRun): boolean {
-  return run.pid === undefined || !exists(-run.pid);
+/**
+ * No process of the run's group is left running; true too if it never got as far as a process.
+ * The engine ends a run once its leader exited and the rest of its group was sent SIGKILL; a member
+ * the kill caught (python3's launcher here is a pyenv shim with children of its own) may still be
+ * tearing down for a moment, or stay a zombie until PID 1 reaps it, so this waits a little for it.
+ */
+async function expectGroupGone(run: LocalRun): Promise<void> {
+  if (run.pid === undefined) return;
+  const pgid = run.pid;
+  await vi.waitFor(() => expect(membersOf([pgid])).toEqual([]), { timeout: 5_000, interval: 50 });
 }
 
 /**
@@ -160,7 +168,7 @@ describe('python jobs without SPARK_HOME', () => {
       await untilOutput(run, 'started');
       expect(await stubborn.cancel(run.runId)).toBe(true);
       expect(run).toMatchObject({ state: 'CANCELLED', exitCode: null });
-      expect(groupGone(run)).toBe(true);
+      await expectGroupGone(run);
     } finally {
       await stubborn.close();
     }
@@ -175,7 +183,7 @@ describe('python jobs without SPARK_HOME', () => {
     await patient.close(200);
     expect(Date.now() - began).toBeLessThan(5_000);
     expect(run).toMatchObject({ state: 'CANCELLED', exitCode: null });
-    expect(groupGone(run)).toBe(true);
+    await expectGroupGone(run);
   });
 
   it('stops a script at its execution timeout: FAILED, timedOut, process group gone', async () => {
@@ -187,7 +195,7 @@ describe('python jobs without SPARK_HOME', () => {
         'Job run timed out: it ran longer than its execution timeout of 1 minutes',
       );
       expect(await output(run, 'stderr.txt')).toContain('execution timeout');
-      expect(groupGone(run)).toBe(true);
+      await expectGroupGone(run);
     } finally {
       await fast.close();
     }
@@ -210,7 +218,7 @@ describe('python jobs without SPARK_HOME', () => {
     await engine.close();
     for (const run of runs) {
       expect(run.state).toBe('CANCELLED');
-      expect(groupGone(run)).toBe(true);
+      await expectGroupGone(run);
     }
   });
 

@@ -143,7 +143,9 @@ describe('npm run smoke against the local runtime', () => {
       'webhook: signed delivery': 'FAIL',
     });
     expect(run.rows.get('python: hello')?.detail).toMatch(
-      new RegExp(`^${JOB} ended FAILED \\(LOCAL_SPARK_UNAVAILABLE: python3 was not found`),
+      new RegExp(
+        `^${JOB} ended FAILED \\(BACKEND_UNAVAILABLE: LOCAL_SPARK_UNAVAILABLE: python3 was not found`,
+      ),
     );
     expect(run.rows.get('cancel: long job')?.detail).toMatch(/FAILED/);
     expect(run.rows.get('webhook: signed delivery')?.detail).toMatch(

@@ -200,7 +200,7 @@ export const NO_NOTIFIER: JobNotifier = { notify: async () => undefined };
 
 /** The deployed wiring (composeApi) over the test database. */
 export function composedApi(
-  db: TestDatabase,
+  db: Pick<TestDatabase, 'documentClient' | 'tableName'>,
   config: LibraConfig = testConfig(),
   intake: IntakeQueue = new RecordingIntake(),
 ): Api {
@@ -294,6 +294,18 @@ export async function scanTable(db: TestDatabase): Promise<Record<string, unknow
 
 export async function itemCount(db: TestDatabase): Promise<number> {
   return (await scanTable(db)).length;
+}
+
+/** Every job route, each with a request that would succeed against a working store. */
+export function everyRoute(api: Api, caller: Caller, jobId: string): [string, () => Promise<Reply>][] {
+  return [
+    ['submit', () => api.submit(submitEvent(caller, sqlJob()))],
+    ['submit with a key', () => api.submit(submitEvent(caller, sqlJob(), { idempotencyKey: 'k-1' }))],
+    ['get', () => api.get(getEvent(caller, jobId))],
+    ['list', () => api.list(listEvent(caller))],
+    ['events', () => api.events(eventsEvent(caller, jobId))],
+    ['cancel', () => api.cancel(cancelEvent(caller, jobId))],
+  ];
 }
 
 /** A valid job request: inline SQL, fits the default pool. */

@@ -63,7 +63,11 @@ export async function startLocalProcess(
     output += chunk.toString();
   });
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`local runtime did not start:\n${output}`)), 20_000);
+    const timer = setTimeout(() => {
+      // A runtime that never said it listens is not the test's to keep: it would outlive the run.
+      child.kill('SIGKILL');
+      reject(new Error(`local runtime did not start:\n${output}`));
+    }, 60_000);
     const check = () => {
       const match = /listening on (http:\/\/\S+)/.exec(output);
       if (match?.[1]) {

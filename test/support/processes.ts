@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { procStat } from '../../local/proc-stat.ts';
 
 /** What /proc says about a process: Linux only, as the local engine's process groups are. */
 export interface ProcessInfo {
@@ -12,21 +13,20 @@ export interface ProcessInfo {
 }
 
 function readInfo(pid: number): ProcessInfo | undefined {
+  const stat = procStat(pid);
+  if (stat === undefined) return undefined;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name is in parentheses and may itself hold spaces and parentheses.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
-    return {
-      pid,
-      state: fields[0] ?? '?',
-      ppid: Number(fields[1]),
-      pgid: Number(fields[2]),
-      command,
-    };
+    return { pid, state: stat.state, ppid: stat.ppid, pgid: stat.pgid, command };
   } catch {
     return undefined;
   }
+}
+
+/** The process the engine recorded is still there: same pid, same start time, not exited. */
+export function sameProcessAlive(pid: number, startTime: string | undefined): boolean {
+  const stat = procStat(pid);
+  return stat !== undefined && stat.state !== 'Z' && stat.startTime === startTime;
 }
 
 export function processes(): ProcessInfo[] {

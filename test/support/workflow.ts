@@ -68,10 +68,13 @@ export type SparkStep =
   | { readonly kind: 'fail'; readonly message: string }
   | { readonly kind: 'throw'; readonly error: string }
   | { readonly kind: 'hang' }
+  /** Runs until finish(jobId), then succeeds; a cancel stops it as it stops a hanging run. */
+  | { readonly kind: 'held' }
   | { readonly kind: 'endsUnseen'; readonly state: 'SUCCESS' | 'FAILED' };
 
 export const succeed: SparkStep = { kind: 'succeed' };
 export const hang: SparkStep = { kind: 'hang' };
+export const held: SparkStep = { kind: 'held' };
 export const fail = (message = 'Job failed: ERROR Executor lost'): SparkStep => ({ kind: 'fail', message });
 export const throwError = (error: string): SparkStep => ({ kind: 'throw', error });
 export const endsUnseen = (state: 'SUCCESS' | 'FAILED'): SparkStep => ({ kind: 'endsUnseen', state });
@@ -100,6 +103,7 @@ export class ScriptedSpark implements SparkRunControl {
   readonly cancels: string[] = [];
   readonly #script: readonly SparkStep[];
   readonly #hanging = new Map<SparkCall, () => void>();
+  readonly #finishing = new Map<SparkCall, () => void>();
   #recorder: RunRecorder | undefined;
 
   constructor(script: readonly SparkStep[]) {
@@ -163,6 +167,14 @@ export class ScriptedSpark implements SparkRunControl {
       await new Promise<void>((resolve) => this.#hanging.set(call, resolve));
       state = 'CANCELLED';
       details = 'Job run cancelled';
+    } else if (step.kind === 'held') {
+      const finished = await new Promise<boolean>((resolve) => {
+        this.#hanging.set(call, () => resolve(false));
+        this.#finishing.set(call, () => resolve(true));
+      });
+      this.#hanging.delete(call);
+      this.#finishing.delete(call);
+      state = finished ? 'SUCCESS' : 'CANCELLED';
     } else if (step.kind === 'endsUnseen') {
       state = step.state;
       await this.#report(jobId, runId, state);
@@ -180,6 +192,11 @@ export class ScriptedSpark implements SparkRunControl {
     if (state === 'SUCCESS') return description;
     throw new TaskError('States.TaskFailed', JSON.stringify(description));
   };
+
+  /** Ends the job's held runs with SUCCESS. */
+  finish(jobId: string): void {
+    for (const [call, end] of this.#finishing) if (call.jobId === jobId) end();
+  }
 
   /** CancelJobRun for every run of the job still going. */
   async cancelRun(job: { readonly jobId: string }): Promise<void> {

@@ -479,3 +479,59 @@ describe('job request: strictness and error paths', () => {
     ]);
   });
 });
+
+describe('job request: maps are read without a prototype', () => {
+  const inherited = Object.getOwnPropertyNames(Object.prototype).filter((name) => name !== '__proto__');
+  const tagKeyChars = fc.constantFrom(...'abcXYZ019_.:/=+-@ ');
+
+  it('keeps every tag key, inherited names among them, on an object with no prototype', () => {
+    fc.assert(
+      fc.property(
+        fc.dictionary(
+          fc.oneof(
+            fc.constantFrom(...inherited),
+            fc.string({ unit: tagKeyChars, minLength: 1, maxLength: 20 }),
+          ),
+          fc.string({ maxLength: 8 }),
+          { maxKeys: 20 },
+        ),
+        (tags) => {
+          const request = accepted(sqlJob({ tags }));
+          expect(Object.getPrototypeOf(request.tags)).toBeNull();
+          expect(Object.entries(request.tags)).toEqual(Object.entries(tags));
+        },
+      ),
+    );
+  });
+
+  it('reads sparkConf onto an object with no prototype, so no lookup finds an inherited name', () => {
+    const request = accepted(sqlJob({ sparkConf: { 'spark.sql.shuffle.partitions': '8' } }));
+    expect(Object.getPrototypeOf(request.sparkConf)).toBeNull();
+    expect(request.sparkConf.toString).toBeUndefined();
+  });
+
+  it('refuses __proto__ in tags and sparkConf by name, beside the other problems of the map', () => {
+    const errors = refused(
+      JSON.parse(
+        '{"code":"SELECT 1","kind":"sql","tags":{"__proto__":"x","bad<key>":"y","ok":"z"},"sparkConf":{"__proto__":"1"}}',
+      ),
+    );
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        { field: 'tags.__proto__', message: expect.stringMatching(/^__proto__ cannot be a key/) },
+        { field: 'tags.bad<key>', message: 'letters, digits, spaces and _.:/=+-@ only' },
+        { field: 'sparkConf.__proto__', message: expect.stringMatching(/^__proto__ cannot be a key/) },
+      ]),
+    );
+    expect(errors).toHaveLength(3);
+  });
+
+  it('names a map that is not an object', () => {
+    expect(refused(sqlJob({ tags: 'team=data' }))).toEqual([
+      { field: 'tags', message: 'expected an object, got string' },
+    ]);
+    expect(refused(sqlJob({ sparkConf: [['k', 'v']] }))).toEqual([
+      { field: 'sparkConf', message: 'expected an object, got an array' },
+    ]);
+  });
+});

@@ -6,8 +6,10 @@ import {
   isTerminal,
   JOB_STATUSES,
   type JobStatus,
+  LIFECYCLE,
   MOVES,
   STATUS_TIMESTAMP,
+  sourcesWhileHeld,
   TERMINAL_STATUSES,
 } from '#core/job-states.ts';
 
@@ -119,6 +121,40 @@ describe('job states', () => {
       TIMEOUT: 'completedAt',
       CANCELLED: 'cancelledAt',
     });
+  });
+});
+
+describe('job states: reasons, and where the workflow marks find a job', () => {
+  it('every final move but SUCCEEDED says why; SUCCEEDED clears the reason a cancel left', () => {
+    const rules = Object.fromEntries(JOB_STATUSES.map((s) => [s, LIFECYCLE[s].reason]));
+    expect(rules).toEqual({
+      SUBMITTED: 'keeps',
+      VALIDATING: 'keeps',
+      QUEUED: 'keeps',
+      SCHEDULED: 'keeps',
+      RUNNING: 'keeps',
+      RETRYING: 'keeps',
+      CANCELLING: 'sets',
+      SUCCEEDED: 'clears',
+      FAILED: 'sets',
+      CANCELLED: 'sets',
+      TIMEOUT: 'sets',
+    });
+  });
+
+  it('a mark finds the job where its writer left it, or CANCELLING, as far as the moves allow', () => {
+    expect(sourcesWhileHeld('RUNNING', ['SCHEDULED', 'RETRYING'])).toEqual(['SCHEDULED', 'RETRYING']);
+    expect(sourcesWhileHeld('SUCCEEDED', ['RUNNING'])).toEqual(['RUNNING', 'CANCELLING']);
+    expect(sourcesWhileHeld('FAILED', ['RUNNING'])).toEqual(['RUNNING', 'CANCELLING']);
+    expect(sourcesWhileHeld('RETRYING', ['RUNNING'])).toEqual(['RUNNING']);
+    expect(sourcesWhileHeld('TIMEOUT', ['RUNNING'])).toEqual(['RUNNING']);
+    // Held where no cancel can reach it: only where it was left.
+    expect(sourcesWhileHeld('CANCELLED', ['QUEUED'])).toEqual(['QUEUED']);
+    for (const to of JOB_STATUSES) {
+      for (const held of JOB_STATUSES) {
+        for (const from of sourcesWhileHeld(to, [held])) expect(canMove(from, to)).toBe(true);
+      }
+    }
   });
 });
 

@@ -6,20 +6,21 @@ import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { configEnvironment, lambdaEntry, libraFunction } from './libra-function.ts';
-import type { NotifierProps } from './notifier-props.ts';
+import type { NotifierFunctionProps } from './notifier-function-props.ts';
 
 export const DEFAULT_WEBHOOK_SECRET_PREFIX = 'libra/webhooks/';
 
 const SECRET_WRITER_ENTRY = fileURLToPath(new URL('./webhook-secret-handler.ts', import.meta.url));
 
 /**
- * The webhook notifier (DESIGN §6): the function the workflow's notify tasks invoke, and that
+ * The webhook notifier's infrastructure (DESIGN §6; the core's Notifier, lambdas/core/webhook.ts,
+ * runs inside it): the function the workflow's notify tasks invoke, and that
  * cancel, the tick and the finalizer invoke asynchronously; and one Secrets Manager secret per
  * pool, `<prefix><pool>`, holding the Standard Webhooks secret that pool's deliveries are signed
  * with. A small custom resource writes each secret's value once, when the secret is created
  * (lib/webhook-secret-handler.ts): Secrets Manager cannot generate the `whsec_` format itself.
  */
-export class Notifier extends Construct {
+export class NotifierFunction extends Construct {
   readonly function: NodejsFunction;
   /** The custom resource function that writes each new secret's value. */
   readonly secretWriter: NodejsFunction;
@@ -27,7 +28,7 @@ export class Notifier extends Construct {
   /** Each pool's signing secret, by pool name. */
   readonly secrets: Readonly<Record<string, Secret>>;
 
-  constructor(scope: Construct, id: string, props: NotifierProps) {
+  constructor(scope: Construct, id: string, props: NotifierFunctionProps) {
     super(scope, id);
     this.secretPrefix = props.webhookSecretPrefix ?? DEFAULT_WEBHOOK_SECRET_PREFIX;
 

@@ -21,7 +21,7 @@ const stack = libraStack({ config: { pools: { etl: {} } } });
 const template = Template.fromStack(stack);
 const notifier = stack.libra.notifier;
 
-describe('Notifier', () => {
+describe('NotifierFunction', () => {
   it('keeps one signing secret per pool, named <prefix><pool>, each written once by the custom resource', () => {
     expect(Object.keys(notifier.secrets).sort()).toEqual(['default', 'etl']);
     for (const [pool, secret] of Object.entries(notifier.secrets)) {
@@ -102,10 +102,11 @@ describe('Notifier', () => {
     );
   });
 
-  it('is invoked by the workflow, and asynchronously by cancel, the tick and the finalizer', () => {
+  it('is invoked by the workflow, and asynchronously by cancel, admission (START_FAILED), the tick and the finalizer', () => {
     const callers = [
       stack.libra.workflow.role,
       stack.libra.jobApi.functions.CancelJob.role,
+      stack.libra.admission.admission.role,
       stack.libra.admission.tick.role,
       stack.libra.workflow.finalizer.role,
     ];

@@ -6,7 +6,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { LibraConfig } from '#core/config.ts';
 import type { ArtifactsBucket } from './artifacts-bucket.ts';
-import type { JobStore } from './job-store.ts';
+import type { JobTable } from './job-table.ts';
 import { configEnvironment, lambdaEntry, libraFunction } from './libra-function.ts';
 import type { SparkBackends } from './spark-backends.ts';
 
@@ -21,9 +21,9 @@ export const EMR_RUN_EVENTS = {
   eks: { source: 'aws.emr-containers', detailType: 'EMR Job Run State Change' },
 } as const;
 
-export interface RunRecorderProps {
+export interface RunRecorderFunctionProps {
   readonly config: LibraConfig;
-  readonly store: JobStore;
+  readonly store: JobTable;
   readonly backends: SparkBackends;
   readonly artifacts: ArtifactsBucket;
   readonly logRetention: RetentionDays;
@@ -31,16 +31,17 @@ export interface RunRecorderProps {
 }
 
 /**
- * Records on each job what its Spark run reports (DESIGN §1): the run id the finalizer needs to
+ * The function, and its EventBridge rules, that records on each job what its Spark run reports
+ * (DESIGN §1; the core's RunRecorder runs inside it): the run id the finalizer needs to
  * cancel it, the backend's own state, and the links to its UI and logs. One rule per backend,
  * each matching only the applications and virtual clusters Libra uses.
  */
-export class RunRecorder extends Construct {
+export class RunRecorderFunction extends Construct {
   readonly function: NodejsFunction;
   readonly serverlessRule?: Rule;
   readonly eksRule?: Rule;
 
-  constructor(scope: Construct, id: string, props: RunRecorderProps) {
+  constructor(scope: Construct, id: string, props: RunRecorderFunctionProps) {
     super(scope, id);
     this.function = libraFunction(this, 'RunRecorder', {
       entry: lambdaEntry('run-recorder.ts'),

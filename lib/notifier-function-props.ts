@@ -1,9 +1,9 @@
 import type { RemovalPolicy } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { LibraConfig } from '#core/config.ts';
-import type { JobStore } from './job-store.ts';
+import type { JobTable } from './job-table.ts';
 
-export interface NotifierOptions {
+export interface NotifierFunctionOptions {
   /**
    * Names of the per-pool webhook signing secrets are this prefix and the pool name. Secret
    * names are unique per account and region: a second Libra there needs another prefix.
@@ -18,10 +18,10 @@ export interface NotifierOptions {
   readonly secretRemovalPolicy?: RemovalPolicy;
 }
 
-export interface NotifierProps extends NotifierOptions {
+export interface NotifierFunctionProps extends NotifierFunctionOptions {
   readonly config: LibraConfig;
   /** The notifier reads the job and records each delivery in its history. */
-  readonly store: JobStore;
+  readonly store: JobTable;
   readonly logRetention: RetentionDays;
   readonly memorySize: number;
 }

@@ -1,7 +1,7 @@
 import type { RemovalPolicy } from 'aws-cdk-lib';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 
-export interface JobStoreProps {
+export interface JobTableProps {
   /**
    * Refuse DeleteTable, even from CloudFormation: job records and their history are the
    * system of record.

@@ -17,7 +17,7 @@ const recorder = stack.libra.runRecorder;
 const application = stack.libra.backends.createdApplications[0];
 if (!application) throw new Error('the cdk.json configuration creates an application');
 
-describe('RunRecorder', () => {
+describe('RunRecorderFunction', () => {
   it('hears the job-run state changes of the applications Libra runs on, and nothing else', () => {
     expect(propertiesOf(template, stack, recorder.serverlessRule ?? recorder)).toEqual({
       Description: expect.any(String),

@@ -19,7 +19,7 @@ const template = Template.fromStack(stack);
 const { admission, tick, tickRule } = stack.libra.admission;
 const queueArn = getAtt(stack, stack.libra.intake.queue, 'Arn');
 
-describe('Admission', () => {
+describe('AdmissionFunctions', () => {
   it('consumes the intake queue ten messages at a time, reporting partial batch failures, two at once at most', () => {
     expect(Object.values(template.findResources('AWS::Lambda::EventSourceMapping'))).toEqual([
       expect.objectContaining({

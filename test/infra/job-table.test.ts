@@ -4,13 +4,13 @@ import { Key } from 'aws-cdk-lib/aws-kms';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { createJobTableInput, JOB_TABLE } from '#adapters/table-definition.ts';
-import { JobStore } from '../../lib/job-store.ts';
-import type { JobStoreProps } from '../../lib/job-store-props.ts';
+import { JobTable } from '../../lib/job-table.ts';
+import type { JobTableProps } from '../../lib/job-table-props.ts';
 import { allowedPermissions, logicalId, permission, testApp } from './app.ts';
 
-function storeStack(props: (stack: Stack) => JobStoreProps = () => ({})) {
+function storeStack(props: (stack: Stack) => JobTableProps = () => ({})) {
   const stack = new Stack(testApp(), 'Store');
-  const store = new JobStore(stack, 'JobStore', props(stack));
+  const store = new JobTable(stack, 'JobTable', props(stack));
   const fn = (id: string) =>
     new LambdaFunction(stack, id, {
       runtime: Runtime.NODEJS_24_X,
@@ -26,7 +26,7 @@ function onlyTable(template: Template): Record<string, unknown> {
   return (tables[0] as { Properties: Record<string, unknown> }).Properties;
 }
 
-describe('JobStore', () => {
+describe('JobTable', () => {
   it('builds the same keys and indexes as the local runtime, from JOB_TABLE', () => {
     // Prepare
     const { stack } = storeStack();

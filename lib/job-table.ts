@@ -4,7 +4,7 @@ import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { JOB_TABLE } from '#adapters/table-definition.ts';
-import type { JobStoreProps } from './job-store-props.ts';
+import type { JobTableProps } from './job-table-props.ts';
 
 /** The item calls on the table the stores (lambdas/adapters/dynamo-*-store.ts) make; TTL deletes. */
 export type TableItemCall = 'GetItem' | 'PutItem' | 'UpdateItem';
@@ -29,13 +29,14 @@ const KEY_READ_ACTIONS = ['kms:Decrypt'];
 const KEY_WRITE_ACTIONS = ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'];
 
 /**
- * The single job table of DESIGN §3, built from JOB_TABLE, the definition the local runtime
+ * The single job table of DESIGN §3 (the core's JobStore port reads and writes it through
+ * lambdas/adapters/dynamo-job-store.ts), built from JOB_TABLE, the definition the local runtime
  * builds its table from too. Records expire through TTL, so no caller is ever granted DeleteItem.
  */
-export class JobStore extends Construct {
+export class JobTable extends Construct {
   readonly table: Table;
 
-  constructor(scope: Construct, id: string, props: JobStoreProps = {}) {
+  constructor(scope: Construct, id: string, props: JobTableProps = {}) {
     super(scope, id);
     this.table = new Table(this, 'Table', {
       partitionKey: { name: JOB_TABLE.partitionKey, type: AttributeType.STRING },
