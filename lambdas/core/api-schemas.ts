@@ -1,4 +1,4 @@
-import { REASON_CODES } from './job-states.ts';
+import { JOB_STATUSES, type JobStatus, REASON_CODES } from './job-states.ts';
 import { BACKENDS } from './placement.ts';
 import * as z from './zod.ts';
 
@@ -13,17 +13,10 @@ import * as z from './zod.ts';
  */
 
 /** The statuses a stored job can be in: SUBMITTED and VALIDATING pass inside the submit call. */
-export const STORED_JOB_STATUSES = [
-  'QUEUED',
-  'SCHEDULED',
-  'RUNNING',
-  'RETRYING',
-  'CANCELLING',
-  'SUCCEEDED',
-  'FAILED',
-  'CANCELLED',
-  'TIMEOUT',
-] as const;
+export const STORED_JOB_STATUSES = JOB_STATUSES.filter(
+  (status): status is Exclude<JobStatus, 'SUBMITTED' | 'VALIDATING'> =>
+    status !== 'SUBMITTED' && status !== 'VALIDATING',
+);
 
 const timestamp = z.iso.datetime({ offset: true });
 const count = z.number().check(z.int(), z.minimum(0));
@@ -66,8 +59,8 @@ export const submitAcceptedSchema = z.strictObject({
   submittedAt: timestamp,
 });
 
-/** GET /jobs/{jobId}. */
-export const statusViewSchema = z.strictObject({
+/** What a job's status and its line in a list both say. */
+const jobFields = {
   jobId: jobIdSchema,
   status: jobStatusSchema,
   name: z.optional(z.string()),
@@ -76,13 +69,18 @@ export const statusViewSchema = z.strictObject({
   priority: z.number().check(z.int(), z.minimum(1), z.maximum(10)),
   tags: tagsSchema,
   attempts: count,
+  reason: z.optional(reasonSchema),
   submittedAt: timestamp,
   queuedAt: z.optional(timestamp),
   scheduledAt: z.optional(timestamp),
   startedAt: z.optional(timestamp),
   completedAt: z.optional(timestamp),
   cancelledAt: z.optional(timestamp),
-  reason: z.optional(reasonSchema),
+};
+
+/** GET /jobs/{jobId}. */
+export const statusViewSchema = z.strictObject({
+  ...jobFields,
   resources: resourcesSchema,
   /** 1 = next to be admitted in its pool; only while QUEUED. */
   queuePosition: z.optional(z.number().check(z.int(), z.minimum(1))),
@@ -91,24 +89,7 @@ export const statusViewSchema = z.strictObject({
 });
 
 /** One job in a list page: what the owner index holds. */
-export const jobSummarySchema = z.strictObject({
-  jobId: jobIdSchema,
-  status: jobStatusSchema,
-  name: z.optional(z.string()),
-  pool: z.string(),
-  backend: backendSchema,
-  priority: z.number().check(z.int(), z.minimum(1), z.maximum(10)),
-  tags: tagsSchema,
-  attempts: count,
-  reason: z.optional(reasonSchema),
-  submittedAt: timestamp,
-  queuedAt: z.optional(timestamp),
-  scheduledAt: z.optional(timestamp),
-  startedAt: z.optional(timestamp),
-  completedAt: z.optional(timestamp),
-  cancelledAt: z.optional(timestamp),
-  updatedAt: timestamp,
-});
+export const jobSummarySchema = z.strictObject({ ...jobFields, updatedAt: timestamp });
 
 /** GET /jobs: newest first; `nextToken` while more pages follow. */
 export const jobPageSchema = z.strictObject({

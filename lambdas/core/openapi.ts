@@ -218,10 +218,62 @@ function tidy(schema: Json): void {
   if (schema.format === 'date-time') delete schema.pattern;
 }
 
+/** What the answers' fields mean, by component and field; a field named here must exist. */
+const ANSWER_FIELD_DESCRIPTIONS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  JobStatusView: {
+    name: 'The name given at submit.',
+    attempts: 'Runs started so far (a retried run counts again).',
+    reason: 'Why it ended, or is being cancelled.',
+    queuedAt: 'When it was queued (each timestamp is present once the job reached it).',
+    scheduledAt: 'When admission took its capacity.',
+    startedAt: 'When its run started.',
+    completedAt: 'When it ended SUCCEEDED, FAILED or TIMEOUT.',
+    cancelledAt: 'When it was cancelled.',
+    queuePosition: 'While QUEUED: its place in its pool, 1 = next to be admitted.',
+    run: "The backend's run: its id and EMR's own state of it.",
+    links:
+      'Where to look at the run: the Spark UI and logs; locally its `stdout`, `stderr` and (SQL) `result`.',
+  },
+  JobPage: { nextToken: 'Present while more pages follow: pass it back as `nextToken`.' },
+  JobSummary: { updatedAt: 'When the job last moved.' },
+  StatusEvent: {
+    from: 'The status it moved from.',
+    attempt: 'The run attempt the move belongs to (0 = the first run).',
+    error: 'A failed run about to be retried: the error the workflow caught.',
+    delaySeconds: 'A failed run about to be retried: the wait before the next attempt.',
+  },
+  WebhookDelivery: {
+    webhookId: 'The Standard Webhooks message id, the same on every attempt.',
+    attempt: 'The attempt number, from 1.',
+    statusCode: "The receiver's HTTP status, when it answered.",
+    error: 'Why nothing was delivered, when it did not answer or was refused.',
+  },
+  Pool: {
+    used: 'Cores and memory held by admitted jobs now.',
+    running: 'Jobs holding capacity now.',
+    waiting: 'Jobs QUEUED in the pool.',
+    backfill: 'Whether a job that fits may pass a head of the queue that does not.',
+  },
+  Problem: {
+    type: 'A URI naming the kind of problem: `urn:libra:problem:<kind>`, or `about:blank` for a 5xx.',
+    instance: 'The request path.',
+    errors: 'Each field that is wrong.',
+    retryAfter: 'On a 429: whole seconds to wait, as in the `Retry-After` header.',
+    requestId: 'On a 5xx: the request id to quote when reporting it.',
+  },
+};
+
 function answerSchemas(): Record<string, Json> {
   const registry = z.registry<Meta>();
   for (const [schema, id, description] of ANSWER_SCHEMAS) registry.add(schema, { id, description });
   const schemas = toComponents(registry, 'output');
+  for (const [component, fields] of Object.entries(ANSWER_FIELD_DESCRIPTIONS)) {
+    for (const [field, description] of Object.entries(fields)) {
+      const property = schemas[component]?.properties?.[field] as Json | undefined;
+      if (!property) throw new Error(`no field ${component}.${field} to describe`);
+      property.description = description;
+    }
+  }
   // zod's discriminated union, named as OpenAPI names one, for generated clients.
   (schemas.JobEvent as Json).discriminator = { propertyName: jobEventSchema._zod.def.discriminator };
   return schemas;
