@@ -13,6 +13,7 @@ import { MathExpression, type Metric, type MetricOptions, Stats } from 'aws-cdk-
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { OPENAPI_PATH, POOLS_PATH } from '#core/api-paths.ts';
 import type { LibraConfig } from '#core/config.ts';
 import { JOBS_PATH } from '#handlers/api-deps.ts';
 import type { JobApiProps } from './job-api-props.ts';
@@ -25,8 +26,11 @@ interface JobRoute {
   readonly path: string;
   /** File under lambdas/entry that exports `handler`. */
   readonly entry: string;
-  /** The calls its use case makes on the job table, and no more. */
-  readonly table: TableUse;
+  /**
+   * The calls its use case makes on the job table, and no more. A route that serves no job data
+   * (the OpenAPI document) has none, and is told neither the table nor the configuration.
+   */
+  readonly table?: TableUse;
   /** Whether the route sends to the admission intake queue. */
   readonly sendsToIntake: boolean;
 }
@@ -71,9 +75,17 @@ export const JOB_ROUTES = {
   },
   ListPools: {
     method: HttpMethod.GET,
-    path: '/api/v1/spark/pools',
+    path: POOLS_PATH,
     entry: 'list-pools.ts',
     table: { items: ['GetItem'] },
+    sendsToIntake: false,
+  },
+  // Behind the same authorizer as the rest: the document is no secret, but an open route would
+  // let anyone on the internet invoke a function of the account.
+  GetOpenApi: {
+    method: HttpMethod.GET,
+    path: OPENAPI_PATH,
+    entry: 'get-openapi.ts',
     sendsToIntake: false,
   },
 } as const satisfies Record<string, JobRoute>;
@@ -138,13 +150,13 @@ export class JobApi extends Construct {
       const fn = libraFunction(this, name, {
         entry: lambdaEntry(route.entry),
         description: `Libra ${route.method} ${route.path}`,
-        environment: configEnvironment(props.config),
+        environment: route.table ? configEnvironment(props.config) : { POWERTOOLS_SERVICE_NAME: 'libra' },
         logRetention: retention,
         memorySize: props.memorySize ?? 512,
         // API Gateway gives up on an integration after 30 s; a route that needs 10 s is already broken.
         timeout: Duration.seconds(10),
       });
-      props.store.grant(fn, route.table);
+      if (route.table) props.store.grant(fn, route.table);
       if (route.sendsToIntake) props.intake.grantSend(fn);
       this.httpApi.addRoutes({
         path: route.path,

@@ -8,6 +8,7 @@ import type { SQSEvent } from 'aws-lambda';
 import { composeAdmission, composeApi, documentClient, type Wiring } from '#adapters/compose.ts';
 import { HttpWebhookSender, localWebhookSecrets } from '#adapters/webhook-sender.ts';
 import type { Admission } from '#core/admission.ts';
+import { OPENAPI_PATH } from '#core/api-paths.ts';
 import type { LibraConfig } from '#core/config.ts';
 import type { Finisher } from '#core/finisher.ts';
 import type { JobRecord } from '#core/job-record.ts';
@@ -21,6 +22,7 @@ import { createAdmissionHandler } from '#handlers/admission.ts';
 import { createCancelJobHandler } from '#handlers/cancel-job.ts';
 import { createFinalizerHandler } from '#handlers/finalizer.ts';
 import { createGetJobHandler } from '#handlers/get-job.ts';
+import { createGetOpenApiHandler } from '#handlers/get-openapi.ts';
 import { createListJobEventsHandler } from '#handlers/list-job-events.ts';
 import { createListJobsHandler } from '#handlers/list-jobs.ts';
 import { createListPoolsHandler } from '#handlers/list-pools.ts';
@@ -337,6 +339,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     route('GET /api/v1/spark/jobs/{jobId}/events', 'libra-list-job-events', createListJobEventsHandler(deps)),
     route('DELETE /api/v1/spark/jobs/{jobId}', 'libra-cancel-job', createCancelJobHandler(deps)),
     route('GET /api/v1/spark/pools', 'libra-list-pools', createListPoolsHandler(deps)),
+    route(`GET ${OPENAPI_PATH}`, 'libra-get-openapi', createGetOpenApiHandler(deps)),
   ];
 
   const server: Server = apiGatewayServer({

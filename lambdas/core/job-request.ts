@@ -16,7 +16,7 @@ import * as z from './zod.ts';
  */
 
 /** The seed's execution modes, kept as aliases of the backends that replace them. */
-const EXECUTION_MODE_ALIASES: ReadonlyMap<string, 'emr-serverless' | 'eks'> = new Map([
+export const EXECUTION_MODE_ALIASES: ReadonlyMap<string, 'emr-serverless' | 'eks'> = new Map([
   ['in-cluster', 'emr-serverless'],
   ['spark-submit', 'emr-serverless'],
   ['kubernetes', 'eks'],
@@ -103,7 +103,6 @@ export const jobRequestSchema = z
               `at most ${MAX_SPARK_CONF_VALUE_LENGTH} characters ${AWS_LIMIT_NOTE.propertyValue}`,
             ),
           ),
-      ).check(
         z.superRefine((conf, ctx) => {
           for (const problem of sparkConfProblems(conf)) {
             ctx.addIssue({ code: 'custom', path: [problem.key], message: problem.message });

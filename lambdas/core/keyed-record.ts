@@ -25,10 +25,16 @@ const isPlainObject = (value: unknown): value is Readonly<Record<string, unknown
 
 /**
  * A record of `key` → `value` built on a null prototype. Every problem is reported under its key
- * (`<key>` or `<key>.<path in the value>`), with the key's or value's own message.
+ * (`<key>` or `<key>.<path in the value>`), with the key's or value's own message. Checks on the
+ * whole record are passed here, not added with `.check()`: that makes a clone, and a clone is no
+ * longer described as a record in JSON Schema (the description is set on this instance).
  */
-export function keyedRecord<V extends z.ZodMiniType>(key: z.ZodMiniType<string, string>, value: V) {
-  const schema = z.pipe(
+export function keyedRecord<V extends z.ZodMiniType>(
+  key: z.ZodMiniType<string, string>,
+  value: V,
+  ...checks: z.core.$ZodCheck<Keyed<z.output<V>>>[]
+) {
+  const pipe = z.pipe(
     z.custom<Readonly<Record<string, z.input<V>>>>(isPlainObject, {
       error: (issue) =>
         `expected an object, got ${Array.isArray(issue.input) ? 'an array' : typeof issue.input}`,
@@ -60,9 +66,12 @@ export function keyedRecord<V extends z.ZodMiniType>(key: z.ZodMiniType<string, 
       return record;
     }),
   );
-  // Described in JSON Schema (the docs' tests, a generated contract) as the record of key → value it is.
+  // Described in JSON Schema (the docs' tests, a generated contract) as the record of key → value
+  // it is; the checked clone too, and JSON Schema output reads a clone's parent as well.
   const described = z.record(key, value);
-  schema._zod.processJSONSchema = (ctx, json, params) =>
-    ctx.processors.record?.(described, ctx, json, params);
-  return schema;
+  pipe._zod.processJSONSchema = (ctx, json, params) => ctx.processors.record?.(described, ctx, json, params);
+  if (checks.length === 0) return pipe;
+  const checked = pipe.check(...checks);
+  checked._zod.processJSONSchema = pipe._zod.processJSONSchema;
+  return checked;
 }

@@ -10,4 +10,4 @@ export interface ApiDeps extends HttpDeps {
   readonly pools: PoolStore;
 }
 
-export const JOBS_PATH = '/api/v1/spark/jobs';
+export { JOBS_PATH } from '#core/api-paths.ts';

@@ -30,6 +30,7 @@ const SDK_AT_INIT: Record<string, string[]> = {
   'cancel-job.ts': [...DYNAMODB, '@aws-sdk/client-sfn'],
   'finalizer.ts': DYNAMODB,
   'get-job.ts': DYNAMODB,
+  'get-openapi.ts': [],
   'list-job-events.ts': DYNAMODB,
   'list-jobs.ts': DYNAMODB,
   'list-pools.ts': DYNAMODB,
@@ -70,9 +71,9 @@ describe('function bundles', () => {
     timeout: 120_000,
   }, () => {
     const functions = libraFunctions();
-    // Six routes, admission, tick, finalizer, notifier, the run recorder, the secret writer and the
-    // counter of the workflow's job ends.
-    expect(functions).toHaveLength(13);
+    // Six routes and the OpenAPI document, admission, tick, finalizer, notifier, the run recorder,
+    // the secret writer and the counter of the workflow's job ends.
+    expect(functions).toHaveLength(14);
     for (const fn of functions) {
       const name = fn.node.path;
       const { file, environment, sources, entry } = deployedFunction(assembly, stack, fn);

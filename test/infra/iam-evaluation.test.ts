@@ -36,6 +36,7 @@ import {
   getEvent,
   iamCaller,
   listEvent,
+  openApiEvent,
   sqlJob,
   submitEvent,
 } from '../support/api.ts';
@@ -374,6 +375,10 @@ async function driveEveryFunction(): Promise<void> {
   await http('JobApi/ListJobs', listEvent(OWNER));
   await http('JobApi/ListJobEvents', eventsEvent(OWNER, queued));
   await http('JobApi/ListPools', listEvent(OWNER));
+  // The OpenAPI document is bundled into its function: it answers with no AWS call at all.
+  const document = await http('JobApi/GetOpenApi', openApiEvent(OWNER));
+  expect(document.status).toBe(200);
+  expect(document.body.openapi).toBe('3.1.1');
 
   // The run recorder: in order, out of order (the job is read back), and without the run's name.
   for (const pool of TARGETS) {
@@ -611,10 +616,11 @@ describe('IAM, by evaluation of every AWS call against the synthesized roles', (
   it('drives the entry of every Libra function in the stack', () => {
     expect(functions.map(({ path }) => path).sort()).toEqual(Object.keys(FUNCTION_ENTRIES).sort());
     const calling = new Set(recordedCalls().map(({ fn }) => fn));
-    // Every function but the one that only counts metrics makes AWS calls.
+    // Every function makes AWS calls but the one that only counts metrics and the one that
+    // serves the OpenAPI document bundled into it.
     expect([...calling].sort()).toEqual(
       Object.keys(FUNCTION_ENTRIES)
-        .filter((path) => path !== 'Observability/WorkflowEnds')
+        .filter((path) => path !== 'Observability/WorkflowEnds' && path !== 'JobApi/GetOpenApi')
         .sort(),
     );
   });

@@ -20,12 +20,14 @@ const ROUTE_KEYS = [
   'GET /api/v1/spark/jobs/{jobId}/events',
   'DELETE /api/v1/spark/jobs/{jobId}',
   'GET /api/v1/spark/pools',
+  'GET /api/v1/openapi.json',
 ];
 const READ_ONLY_ROUTES = [
   'ListJobs',
   'GetJob',
   'ListJobEvents',
   'ListPools',
+  'GetOpenApi',
 ] as const satisfies JobRouteName[];
 const WRITING_ROUTES: JobRouteName[] = ['SubmitJob', 'CancelJob'];
 const WRITE_ACTIONS = /^dynamodb:(PutItem|UpdateItem|DeleteItem|BatchWriteItem|\*)$/;
@@ -46,7 +48,7 @@ function routeKeys(template: Template): string[] {
 }
 
 describe('JobApi routes', () => {
-  it('serves exactly the six routes of the contract', () => {
+  it('serves exactly the routes of the contract, its OpenAPI document among them', () => {
     expect(routeKeys(iam)).toEqual([...ROUTE_KEYS].sort());
     expect(Object.keys(JOB_ROUTES)).toHaveLength(ROUTE_KEYS.length);
   });
@@ -151,6 +153,14 @@ describe('JobApi functions', () => {
     for (const [name, fn] of Object.entries(iamStack.libra.jobApi.functions)) {
       const resource = iam.findResources('AWS::Lambda::Function')[logicalId(iamStack, fn)];
       const variables = resource?.Properties.Environment.Variables;
+      if (name === 'GetOpenApi') {
+        // It serves the document bundled into it: neither table nor configuration.
+        expect(variables, name).toEqual({
+          POWERTOOLS_SERVICE_NAME: 'libra',
+          NODE_OPTIONS: '--enable-source-maps',
+        });
+        continue;
+      }
       expect(variables, name).toEqual({
         TABLE_NAME: { Ref: table },
         LIBRA_CONFIG: expect.any(String),
@@ -224,6 +234,8 @@ describe('JobApi permissions', () => {
       ListJobEvents: [permission('dynamodb:GetItem', tableArn), permission('dynamodb:Query', tableArn)],
       // Each pool's usage item.
       ListPools: [permission('dynamodb:GetItem', tableArn)],
+      // The document is bundled into the function: no table at all.
+      GetOpenApi: [],
     };
     for (const name of READ_ONLY_ROUTES) {
       const permissions = allowedPermissions(iam, roleOf(name));

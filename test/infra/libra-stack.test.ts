@@ -129,9 +129,9 @@ describe('Libra', () => {
     template.resourceCountIs('AWS::DynamoDB::Table', 1);
     template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
     template.resourceCountIs('AWS::EMRServerless::Application', 1);
-    // Six routes, admission, tick, finalizer, notifier, run recorder, the secret writer, the counter of
-    // the workflow's job ends and BucketDeployment's.
-    template.resourceCountIs('AWS::Lambda::Function', 14);
+    // Six routes and the OpenAPI document, admission, tick, finalizer, notifier, run recorder, the
+    // secret writer, the counter of the workflow's job ends and BucketDeployment's.
+    template.resourceCountIs('AWS::Lambda::Function', 15);
     template.allResourcesProperties('AWS::ApiGatewayV2::Route', { AuthorizationType: 'AWS_IAM' });
   });
 });

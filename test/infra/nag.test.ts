@@ -33,7 +33,7 @@ function awsSolutionsReport(props: LibraStackProps = {}): PluginReport {
   return awsSolutions;
 }
 
-const ROUTES = ['SubmitJob', 'ListJobs', 'GetJob', 'ListJobEvents', 'CancelJob', 'ListPools'];
+const ROUTES = ['SubmitJob', 'ListJobs', 'GetJob', 'ListJobEvents', 'CancelJob', 'ListPools', 'GetOpenApi'];
 const FUNCTION_ROLES = [
   ...ROUTES.map((route) => `JobApi/${route}`),
   'Admission/Admission',

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,12 +18,16 @@ describe('the local runtime', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('answers /health, and 404 for routes API Gateway would not have', async () => {
+  it('answers /health and its OpenAPI document, and 404 for routes API Gateway would not have', async () => {
     const runtime = await startLocalProcess();
     try {
       const health = await fetch(`${runtime.url}/health`);
       expect(health.status).toBe(200);
       expect(await health.json()).toEqual({ status: 'ok' });
+      // Served as committed, to a caller that names no one.
+      const openapi = await fetch(`${runtime.url}/api/v1/openapi.json`);
+      expect(openapi.status).toBe(200);
+      expect(await openapi.json()).toEqual(JSON.parse(await readFile('docs/openapi.json', 'utf8')));
       const unknown = await fetch(`${runtime.url}/api/v1/spark/nothing`);
       expect(unknown.status).toBe(404);
       const wrongMethod = await fetch(`${runtime.url}${SUBMIT}`, { method: 'PUT' });

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ContractProxy, startContractProxy } from '../support/contract-proxy.ts';
 import { type LocalProcess, startLocalProcess } from '../support/local-process.ts';
 
 /**
@@ -79,12 +80,16 @@ const LIBRA = `${process.execPath} bin/libra`;
 
 describe('README examples against the local runtime', () => {
   let runtime: LocalProcess;
+  // curl goes through it, so that every answer is checked against docs/openapi.json.
+  let proxy: ContractProxy;
 
   beforeAll(async () => {
     runtime = await startLocalProcess();
+    proxy = await startContractProxy(runtime.url);
   });
 
   afterAll(async () => {
+    await proxy?.close();
     await runtime?.stop();
   });
 
@@ -95,12 +100,12 @@ describe('README examples against the local runtime', () => {
       .map(
         (example, i) =>
           `printf '\\n@@example ${i}@@\\n'\n${example.command
-            .replaceAll('http://localhost:8080', runtime.url)
+            .replaceAll('http://localhost:8080', proxy.url)
             .replaceAll('./npmw exec libra --', LIBRA)}`,
       )
       .join('\n');
     const { stdout } = await promisify(execFile)('bash', ['-c', `set -e\n${script}`], {
-      env: { ...process.env, LIBRA_ENDPOINT: runtime.url },
+      env: { ...process.env, LIBRA_ENDPOINT: proxy.url },
     });
     const outputs = stdout.split(/\n@@example \d+@@\n/).slice(1);
     expect(outputs).toHaveLength(examples.length);

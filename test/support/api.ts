@@ -27,6 +27,7 @@ import { createListJobEventsHandler } from '#handlers/list-job-events.ts';
 import { createListJobsHandler } from '#handlers/list-jobs.ts';
 import { createSubmitJobHandler } from '#handlers/submit-job.ts';
 import { InMemoryMetrics } from '../../local/metrics.ts';
+import { checkAnswer } from './contract.ts';
 import type { TestDatabase } from './dynalite.ts';
 import { lambdaContext } from './lambda-entries.ts';
 
@@ -99,6 +100,16 @@ export const getEvent = (caller: Caller, jobId: string) => jobEvent('get-job', c
 export const eventsEvent = (caller: Caller, jobId: string) => jobEvent('list-job-events', caller, jobId);
 export const cancelEvent = (caller: Caller, jobId: string) => jobEvent('cancel-job', caller, jobId);
 
+/** GET /api/v1/openapi.json, as API Gateway hands it on. */
+export function openApiEvent(caller: Caller): HttpEvent {
+  const event = listEvent(caller);
+  event.routeKey = 'GET /api/v1/openapi.json';
+  event.requestContext.routeKey = event.routeKey;
+  event.rawPath = '/api/v1/openapi.json';
+  event.requestContext.http.path = event.rawPath;
+  return event;
+}
+
 export function listEvent(caller: Caller, query: Readonly<Record<string, string>> = {}): HttpEvent {
   const event = asCaller(fixture('list-jobs'), caller);
   const params = new URLSearchParams(query);
@@ -123,6 +134,14 @@ async function call(handler: Handler, functionName: string, event: HttpEvent): P
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(result.headers ?? {}))
     headers[name.toLowerCase()] = String(value);
+  // Every answer a test sees is one the OpenAPI document allows.
+  checkAnswer({
+    method: event.requestContext.http.method,
+    path: event.rawPath,
+    status: result.statusCode ?? 0,
+    headers,
+    body: result.body ?? '',
+  });
   return {
     status: result.statusCode ?? 0,
     headers,

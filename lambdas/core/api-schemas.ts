@@ -1,0 +1,223 @@
+import { JOB_STATUSES, type JobStatus, REASON_CODES } from './job-states.ts';
+import { BACKENDS } from './placement.ts';
+import * as z from './zod.ts';
+
+/**
+ * The API's answers as zod schemas: what every route returns, its RFC 9457 problems, and the
+ * list route's query. The request body's schema is `jobRequestSchema` (job-request.ts). The
+ * OpenAPI document (openapi.ts) is generated from these, the tests validate every answer against
+ * that document, and the typed client and the CLI take their types from here.
+ *
+ * Answers are strict objects: a field the handlers add without adding it here makes the tests'
+ * validation fail, so the document cannot fall behind what the API sends.
+ */
+
+/** The statuses a stored job can be in: SUBMITTED and VALIDATING pass inside the submit call. */
+export const STORED_JOB_STATUSES = JOB_STATUSES.filter(
+  (status): status is Exclude<JobStatus, 'SUBMITTED' | 'VALIDATING'> =>
+    status !== 'SUBMITTED' && status !== 'VALIDATING',
+);
+
+const timestamp = z.iso.datetime({ offset: true });
+const count = z.number().check(z.int(), z.minimum(0));
+
+export const jobIdSchema = z
+  .string()
+  .check(z.regex(/^job-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/));
+export const jobStatusSchema = z.enum(STORED_JOB_STATUSES);
+export const backendSchema = z.enum(BACKENDS);
+
+/** Why a job ended (or is being cancelled). */
+export const reasonSchema = z.strictObject({
+  code: z.enum(REASON_CODES),
+  message: z.string(),
+});
+
+export const processSizeSchema = z.strictObject({
+  cores: z.number().check(z.minimum(0)),
+  memoryMiB: count,
+  overheadMiB: count,
+  totalMemoryMiB: count,
+});
+
+/** The most a job can use, as sizing counted it from its Spark conf. */
+export const resourcesSchema = z.strictObject({
+  driver: processSizeSchema,
+  executor: processSizeSchema,
+  executors: count,
+  dynamicAllocation: z.boolean(),
+  totalCores: z.number().check(z.minimum(0)),
+  totalMemoryMiB: count,
+});
+
+const tagsSchema = z.record(z.string(), z.string());
+
+/** 202 from submit (also a replay of the same Idempotency-Key and body: the job as it is now). */
+export const submitAcceptedSchema = z.strictObject({
+  jobId: jobIdSchema,
+  status: jobStatusSchema,
+  submittedAt: timestamp,
+});
+
+/** What a job's status and its line in a list both say. */
+const jobFields = {
+  jobId: jobIdSchema,
+  status: jobStatusSchema,
+  name: z.optional(z.string()),
+  pool: z.string(),
+  backend: backendSchema,
+  priority: z.number().check(z.int(), z.minimum(1), z.maximum(10)),
+  tags: tagsSchema,
+  attempts: count,
+  reason: z.optional(reasonSchema),
+  submittedAt: timestamp,
+  queuedAt: z.optional(timestamp),
+  scheduledAt: z.optional(timestamp),
+  startedAt: z.optional(timestamp),
+  completedAt: z.optional(timestamp),
+  cancelledAt: z.optional(timestamp),
+};
+
+/** GET /jobs/{jobId}. */
+export const statusViewSchema = z.strictObject({
+  ...jobFields,
+  resources: resourcesSchema,
+  /** 1 = next to be admitted in its pool; only while QUEUED. */
+  queuePosition: z.optional(z.number().check(z.int(), z.minimum(1))),
+  /** With queuePosition: false when counted among the pool's first waiting jobs, true when estimated past them. */
+  queuePositionEstimated: z.optional(z.boolean()),
+  run: z.optional(z.strictObject({ id: z.string(), state: z.optional(z.string()) })),
+  links: z.optional(z.record(z.string(), z.url())),
+});
+
+/** One job in a list page: what the owner index holds. */
+export const jobSummarySchema = z.strictObject({ ...jobFields, updatedAt: timestamp });
+
+/** GET /jobs: newest first; `nextToken` while more pages follow. */
+export const jobPageSchema = z.strictObject({
+  jobs: z.array(jobSummarySchema),
+  nextToken: z.optional(z.string().check(z.minLength(1))),
+});
+
+/** A status move: written by the API, the admission and the job's workflow. */
+export const statusEventSchema = z.strictObject({
+  jobId: jobIdSchema,
+  at: timestamp,
+  type: z.literal('STATUS'),
+  status: jobStatusSchema,
+  from: z.optional(jobStatusSchema),
+  reason: z.optional(reasonSchema),
+  /** The run attempt the move belongs to (0 = the first run), from the workflow's moves. */
+  attempt: z.optional(count),
+  /** A failed run that is retried: the error the workflow caught. */
+  error: z.optional(z.strictObject({ name: z.string(), cause: z.string() })),
+  /** A failed run that is retried: the wait before the next attempt. */
+  delaySeconds: z.optional(count),
+});
+
+export const webhookDeliverySchema = z.strictObject({
+  webhookId: z.string(),
+  eventType: z.string(),
+  attempt: z.number().check(z.int(), z.minimum(1)),
+  outcome: z.enum(['delivered', 'failed', 'gone', 'blocked']),
+  durationMs: count,
+  statusCode: z.optional(z.number().check(z.int())),
+  error: z.optional(z.string()),
+});
+
+/** A webhook delivery attempt for a status the job reached. */
+export const webhookEventSchema = z.strictObject({
+  jobId: jobIdSchema,
+  at: timestamp,
+  type: z.literal('WEBHOOK'),
+  status: jobStatusSchema,
+  detail: webhookDeliverySchema,
+});
+
+export const jobEventSchema = z.discriminatedUnion('type', [statusEventSchema, webhookEventSchema]);
+
+/** GET /jobs/{jobId}/events: oldest first. */
+export const jobEventsSchema = z.strictObject({
+  jobId: jobIdSchema,
+  events: z.array(jobEventSchema),
+});
+
+/** DELETE /jobs/{jobId}: 200 CANCELLED (or the end the run reached first), 202 CANCELLING. */
+export const cancelResultSchema = z.strictObject({
+  jobId: jobIdSchema,
+  status: jobStatusSchema,
+  cancelledAt: z.optional(timestamp),
+  message: z.string(),
+});
+
+export const poolViewSchema = z.strictObject({
+  name: z.string(),
+  limits: z.strictObject({
+    cpuCores: z.number().check(z.minimum(0)),
+    memoryGb: z.number().check(z.minimum(0)),
+    maxConcurrentJobs: count,
+    maxQueueSize: count,
+    maxWaitMinutes: z.number().check(z.minimum(0)),
+  }),
+  used: z.strictObject({
+    cpuCores: z.number().check(z.minimum(0)),
+    memoryGb: z.number().check(z.minimum(0)),
+  }),
+  running: count,
+  waiting: count,
+  backfill: z.boolean(),
+  backends: z.array(backendSchema),
+});
+
+/** GET /pools: the pools the caller may use (admins: all). */
+export const poolListSchema = z.strictObject({ pools: z.array(poolViewSchema) });
+
+export const fieldProblemSchema = z.strictObject({
+  /** Dotted path of the field, e.g. `retryPolicy.maxRetries`; '' for the whole body. */
+  field: z.string(),
+  message: z.string(),
+});
+
+/**
+ * RFC 9457 problem details (application/problem+json). 4xx carry `errors`, one per field; a
+ * 5xx is masked and carries the request id to quote instead.
+ */
+export const problemSchema = z.strictObject({
+  type: z.string().check(z.minLength(1)),
+  title: z.string(),
+  status: z.number().check(z.int(), z.minimum(400), z.maximum(599)),
+  detail: z.string(),
+  instance: z.string(),
+  errors: z.optional(z.array(fieldProblemSchema)),
+  /** On a 429: whole seconds to wait before trying again, as in its Retry-After header. */
+  retryAfter: z.optional(z.number().check(z.int(), z.minimum(0))),
+  requestId: z.optional(z.string()),
+});
+
+/** What API Gateway itself answers (no route, throttled, unauthenticated, a Lambda that failed). */
+export const gatewayErrorSchema = z.strictObject({ message: z.string() });
+
+/** GET /jobs query parameters, as the list route reads them. */
+export const listJobsQuerySchema = z.strictObject({
+  status: z.optional(jobStatusSchema),
+  pool: z.optional(z.string()),
+  /** `key` (has the tag) or `key=value`. */
+  tag: z.optional(z.string().check(z.regex(/^[^=]+(=.*)?$/))),
+  limit: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(100))),
+  nextToken: z.optional(z.string()),
+  /** Admins only: another caller's jobs. */
+  owner: z.optional(z.string()),
+});
+
+export type SubmitAccepted = z.output<typeof submitAcceptedSchema>;
+export type StatusViewBody = z.output<typeof statusViewSchema>;
+export type JobSummaryBody = z.output<typeof jobSummarySchema>;
+export type JobPageBody = z.output<typeof jobPageSchema>;
+export type JobEventBody = z.output<typeof jobEventSchema>;
+export type JobEventsBody = z.output<typeof jobEventsSchema>;
+export type CancelResultBody = z.output<typeof cancelResultSchema>;
+export type PoolViewBody = z.output<typeof poolViewSchema>;
+export type PoolListBody = z.output<typeof poolListSchema>;
+export type ProblemBody = z.output<typeof problemSchema>;
+export type GatewayErrorBody = z.output<typeof gatewayErrorSchema>;
+export type ListJobsQuery = z.input<typeof listJobsQuerySchema>;
