@@ -336,6 +336,7 @@ export function scenarioWorld(options: ScenarioWorldOptions) {
     config,
     logger,
     sender,
+    metrics,
     jobs,
     pools,
     finalizer,
@@ -363,6 +364,8 @@ export class WorkflowHarness {
   readonly intake: LocalQueue;
   readonly spark: ScriptedSpark;
   readonly sender: ScriptedSender;
+  /** What the finisher and admission counted (jobsFinished for the ends outside the workflow). */
+  readonly metrics: InMemoryMetrics;
   readonly jobs: DynamoJobStore;
   readonly pools: DynamoPoolStore;
   readonly service: JobService;
@@ -411,6 +414,7 @@ export class WorkflowHarness {
     });
     this.#world = world;
     this.sender = world.sender;
+    this.metrics = world.metrics;
     this.jobs = world.jobs;
     this.pools = world.pools;
     this.service = world.service;
