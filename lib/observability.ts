@@ -244,16 +244,14 @@ function graph(title: string, metrics: IMetric[], width = 6): GraphWidget {
 }
 
 /**
- * One line per final state, over every pool: jobsFinished by status, and for TIMEOUT also the
- * jobs the reconciler timed out in the queue (queueWaitExceeded), which it moves to TIMEOUT
- * itself without counting them in jobsFinished.
+ * One line per final state, over every pool: jobsFinished by status. A queue-wait timeout is in
+ * TIMEOUT already (the finisher counts it like any end; queueWaitExceeded graphs it apart).
  */
 function jobsByFinalState(pools: readonly string[]): MathExpression[] {
   return TERMINAL_STATUSES.map((status) => {
     const usingMetrics: Record<string, IMetric> = {};
     pools.forEach((pool, i) => {
       usingMetrics[`${status.toLowerCase()}${i}`] = poolMetric(JOBS_FINISHED, pool, Stats.SUM, { status });
-      if (status === 'TIMEOUT') usingMetrics[`queue${i}`] = poolMetric('queueWaitExceeded', pool);
     });
     return new MathExpression({
       // FILL: a pool that ended no job in a period counts 0, rather than leaving the sum without a point.

@@ -4,7 +4,7 @@ import type { Finalizer } from '#core/finalizer.ts';
 import type { Finisher } from '#core/finisher.ts';
 import type { JobRecord } from '#core/job-record.ts';
 import type { Reason, TerminalStatus } from '#core/job-states.ts';
-import type { Clock, JobNotifier, JobStore, LogPort, PoolStore, StartResult } from '#core/ports.ts';
+import type { Clock, JobStore, LogPort, PoolStore, StartResult } from '#core/ports.ts';
 import { type LeftoverReport, type ProcessLog, stopLeftovers } from './engine/process-log.ts';
 
 /**
@@ -45,7 +45,6 @@ export interface RecoveryDeps {
   readonly runAttempt: (jobId: string, runId: string) => Promise<number | undefined>;
   readonly finisher: Finisher;
   readonly finalizer: Pick<Finalizer, 'executionEnded'>;
-  readonly notifier: JobNotifier;
   readonly logger: LogPort;
   readonly clock: Clock;
 }
@@ -201,7 +200,7 @@ async function retry(deps: RecoveryDeps, job: JobRecord, attempt: number, base: 
   };
 }
 
-/** The end the workflow would have recorded: the move, the release and the wake, then the webhook. */
+/** The end the workflow would have recorded, made as every end outside it (Finisher.end). */
 async function end(
   deps: RecoveryDeps,
   job: JobRecord,
@@ -210,14 +209,6 @@ async function end(
   reason?: Reason,
 ): Promise<RecoveredJob> {
   const ended = await deps.finisher.finish(job.jobId, status, reason, { from: [job.status] });
-  if (ended?.status === status) {
-    await deps.notifier.notify(job.jobId, status).catch((error: unknown) => {
-      deps.logger.warn('recovery: webhook for the final state not delivered', {
-        jobId: job.jobId,
-        error: error as Error,
-      });
-    });
-  }
   return {
     ...base,
     action: status === 'SUCCEEDED' ? 'succeeded' : 'failed',

@@ -383,7 +383,6 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       },
       finisher,
       finalizer,
-      notifier: wiring.notifier,
       logger: workerLogger,
       clock: () => new Date(),
     }).catch((error: unknown) => logger.error('recovery at start failed', { error: error as Error }));

@@ -62,6 +62,7 @@ export function composeCore(wiring: Wiring) {
     jobs,
     pools,
     intake: wiring.intake,
+    notifier: wiring.notifier,
     clock,
     logger: wiring.logger,
     metrics: wiring.metrics,
@@ -70,7 +71,6 @@ export function composeCore(wiring: Wiring) {
     jobs,
     finisher,
     runs: wiring.runs,
-    notifier: wiring.notifier,
     clock,
     logger: wiring.logger,
   });
@@ -78,13 +78,13 @@ export function composeCore(wiring: Wiring) {
 }
 
 export function composeApi(wiring: Wiring): ApiDeps {
-  const { jobs: store, pools, finalizer, clock } = composeCore(wiring);
+  const { jobs: store, pools, finisher, finalizer, clock } = composeCore(wiring);
   const jobs = new JobService({
     store,
     pools,
     intake: wiring.intake,
     workflows: wiring.workflows,
-    notifier: wiring.notifier,
+    finisher,
     finalizeStopped: async (jobId) => {
       await finalizer.executionEnded(jobId, 'ABORTED');
     },
@@ -111,6 +111,7 @@ function admissionDeps(
   finisher = new Finisher({
     ...stores,
     intake: wiring.intake,
+    notifier: wiring.notifier,
     logger: wiring.logger,
     metrics: wiring.metrics,
   }),
@@ -120,7 +121,6 @@ function admissionDeps(
     pools: stores.pools,
     starter: wiring.starter,
     finisher,
-    notifier: wiring.notifier,
     config: wiring.config,
     metrics: wiring.metrics,
     logger: wiring.logger,
@@ -148,7 +148,6 @@ export function composeAdmission(wiring: AdmissionWiring) {
   const reconciler = new Reconciler(deps, admission, {
     workflows: wiring.workflows,
     finalizer: core.finalizer,
-    notifier: wiring.notifier,
   });
   return { ...core, admission, reconciler };
 }

@@ -6,7 +6,6 @@ import type { JobRecord, Reservation } from './job-record.ts';
 import { isTerminal } from './job-states.ts';
 import type {
   Clock,
-  JobNotifier,
   JobStore,
   LogPort,
   MetricsSink,
@@ -34,10 +33,11 @@ export interface AdmissionDeps {
   readonly jobs: JobStore & WaitingJobs & StartAttempts;
   readonly pools: PoolStore;
   readonly starter: WorkflowStarter;
-  /** Ends a job whose workflow cannot start: the final move, the release and the wake. */
+  /**
+   * Ends a job whose workflow cannot start (the move, the count, the release, the wake, the
+   * webhook), and gives back the lease of a job that ended while admission leased it.
+   */
   readonly finisher: Finisher;
-  /** Tells the owner of a job that ended START_FAILED. */
-  readonly notifier: JobNotifier;
   readonly metrics: MetricsSink;
   readonly clock: Clock;
   readonly logger: LogPort;
@@ -447,6 +447,7 @@ export class Admission {
     } catch (error) {
       if (!(error instanceof TransitionConflict)) throw error;
       if (error.actualStatus === undefined || isTerminal(error.actualStatus as JobRecord['status'])) {
+        // Whoever ended it counted and notified. No wake: this pass, or the next, takes the room.
         await pools.release(poolName, waiting.jobId);
         logger.info('job left the queue before it was scheduled; lease released', {
           jobId: waiting.jobId,
@@ -506,25 +507,14 @@ export class Admission {
     await this.#endStartFailed(job.jobId, message);
   }
 
-  /**
-   * The end of a job whose workflow cannot start, as every other end: the move (only from
-   * SCHEDULED: a job that started meanwhile is not failed), the release and the wake, then the
-   * owner's webhook.
-   */
+  /** The end of a job whose workflow cannot start, as every other end (only from SCHEDULED: a job that started meanwhile is not failed). */
   async #endStartFailed(jobId: string, message: string): Promise<void> {
-    const { finisher, notifier, logger } = this.#deps;
-    const ended = await finisher.finish(
+    await this.#deps.finisher.end(
       jobId,
       'FAILED',
       { code: 'START_FAILED', message: message.slice(0, MAX_REASON_CHARS) },
       { from: ['SCHEDULED'], alsoCount: 'startFailed' },
     );
-    if (ended?.status !== 'FAILED' || ended.reason?.code !== 'START_FAILED') return;
-    try {
-      await notifier.notify(jobId, 'FAILED');
-    } catch (error) {
-      logger.warn('webhook for a start failure not delivered', { jobId, error: error as Error });
-    }
   }
 
   #now(): string {

@@ -2,21 +2,21 @@ import { TransitionConflict } from './errors.ts';
 import type { Finisher } from './finisher.ts';
 import type { JobRecord } from './job-record.ts';
 import { canMove, isTerminal, type Reason, type TerminalStatus } from './job-states.ts';
-import type { Clock, ExecutionState, JobNotifier, JobStore, LogPort, SparkRunControl } from './ports.ts';
+import type { Clock, ExecutionState, JobStore, LogPort, SparkRunControl } from './ports.ts';
 
 /**
  * Ends jobs whose workflow could not end them itself: the execution was stopped (a cancel),
  * failed outside the workflow's own error handling, or timed out as a whole. In AWS an
  * EventBridge rule on execution status calls it; the reconciler calls it for executions that
  * ended unseen; the cancel of a job with no running execution calls it at once. It stops the
- * Spark run when one may still be going, records the true final state — CANCELLED, or what
- * the run reached before the cancel — gives the lease back, wakes admission and notifies.
+ * Spark run when one may still be going and decides the true final state — CANCELLED, or what
+ * the run reached before the cancel; the finisher then ends the job as every other end outside
+ * the workflow: the move, the count, the release, the wake and the webhook.
  */
 export interface FinalizerDeps {
   readonly jobs: JobStore;
   readonly finisher: Finisher;
   readonly runs: SparkRunControl;
-  readonly notifier: JobNotifier;
   readonly clock: Clock;
   readonly logger: LogPort;
 }
@@ -24,6 +24,9 @@ export interface FinalizerDeps {
 export type EndedExecution = Exclude<ExecutionState, 'RUNNING' | 'SUCCEEDED'>;
 
 /** The backend run states that mean the run ended on its own before it was stopped. */
+/** The reason of a stop no user's cancel explains. */
+const CANCELLED: Reason = { code: 'CANCELLED_BY_USER', message: 'the workflow was stopped' };
+
 const RUN_ENDED: Readonly<Record<string, TerminalStatus>> = {
   SUCCESS: 'SUCCEEDED',
   COMPLETED: 'SUCCEEDED',
@@ -46,28 +49,53 @@ export class Finalizer {
       return undefined;
     }
     if (isTerminal(job.status)) {
-      // The workflow got as far as the final mark: only the release and the wake may be missing.
-      return finisher.finish(jobId, job.status);
+      // The workflow or another party ended it, and counted and notified: only the release and the
+      // wake may be missing.
+      await finisher.giveBack(job.pool, jobId, job.reservation);
+      return job;
     }
     await this.#cancelRun(job);
 
+    const { status, reason } = await this.#decide(job, ended, cause);
+    if (!canMove(job.status, status) && canMove(job.status, 'CANCELLING')) {
+      try {
+        await jobs.transition(jobId, [job.status], 'CANCELLING', {
+          at: this.#now(),
+          reason: reason ?? CANCELLED,
+        });
+      } catch (error) {
+        if (!(error instanceof TransitionConflict)) throw error;
+      }
+    }
+    return finisher.finish(jobId, status, reason);
+  }
+
+  /**
+   * How a job whose execution ended outside the workflow ends. A run that ended on its own before
+   * a stop reached it decides the end, as the workflow's own marks would have: SUCCEEDED with no
+   * reason (a move to SUCCEEDED clears the cancel's "cancelled by …"; the history keeps the
+   * cancel), or FAILED saying the run failed. Else a stop is CANCELLED, a workflow time-out is
+   * TIMEOUT, and a failed execution is FAILED.
+   */
+  async #decide(
+    job: JobRecord,
+    ended: EndedExecution,
+    cause: string | undefined,
+  ): Promise<{ status: TerminalStatus; reason?: Reason }> {
     let status: TerminalStatus;
-    let reason: Reason;
+    let reason: Reason | undefined;
     const ranTo = job.backendState ? RUN_ENDED[job.backendState] : undefined;
     if (ended === 'ABORTED') {
       const runEnded = ranTo && (await this.#runWasGoing(job)) ? ranTo : undefined;
-      if (runEnded) {
+      if (runEnded === 'SUCCEEDED') {
+        status = 'SUCCEEDED';
+      } else if (runEnded) {
         status = runEnded;
-        reason =
-          runEnded === 'SUCCEEDED'
-            ? { code: 'CANCELLED_BY_USER', message: 'the run finished before the cancel reached it' }
-            : { code: 'SPARK_JOB_FAILED', message: 'the run failed before the cancel reached it' };
+        reason = { code: 'SPARK_JOB_FAILED', message: 'the run failed before the cancel reached it' };
       } else {
         status = 'CANCELLED';
         reason =
-          job.status === 'CANCELLING' && job.reason?.code === 'CANCELLED_BY_USER'
-            ? job.reason
-            : { code: 'CANCELLED_BY_USER', message: 'the workflow was stopped' };
+          job.status === 'CANCELLING' && job.reason?.code === 'CANCELLED_BY_USER' ? job.reason : CANCELLED;
       }
     } else if (ended === 'TIMED_OUT') {
       status = 'TIMEOUT';
@@ -76,27 +104,18 @@ export class Finalizer {
       status = 'FAILED';
       reason = { code: 'BACKEND_UNAVAILABLE', message: cause ?? 'the workflow execution failed' };
     }
-
     // The moves table is the law: an ending the job cannot reach from where it stands goes
     // through CANCELLING (as a user's cancel does), and one it cannot reach at all is a failure.
     if (
       !canMove(job.status, status) &&
       !(canMove(job.status, 'CANCELLING') && canMove('CANCELLING', status))
     ) {
-      status = 'FAILED';
+      return {
+        status: 'FAILED',
+        reason: reason ?? { code: 'BACKEND_UNAVAILABLE', message: 'the run ended unseen' },
+      };
     }
-    if (!canMove(job.status, status) && canMove(job.status, 'CANCELLING')) {
-      try {
-        await jobs.transition(jobId, [job.status], 'CANCELLING', { at: this.#now(), reason });
-      } catch (error) {
-        if (!(error instanceof TransitionConflict)) throw error;
-      }
-    }
-    // Always with its reason: the record then says why the cancel did not take (a move to
-    // SUCCEEDED without one clears the cancel's "cancelled by …", as the lifecycle says).
-    const finished = await finisher.finish(jobId, status, reason);
-    if (finished && isTerminal(finished.status)) await this.#notify(jobId, finished.status);
-    return finished;
+    return { status, ...(reason && { reason }) };
   }
 
   /**
@@ -124,18 +143,6 @@ export class Finalizer {
     } catch (error) {
       // The backend's own execution timeout is the backstop for a run we could not stop.
       this.#deps.logger.error('could not cancel the Spark run', { jobId: job.jobId, error: error as Error });
-    }
-  }
-
-  async #notify(jobId: string, status: TerminalStatus): Promise<void> {
-    try {
-      await this.#deps.notifier.notify(jobId, status);
-    } catch (error) {
-      this.#deps.logger.warn('webhook for the final state not delivered', {
-        jobId,
-        status,
-        error: error as Error,
-      });
     }
   }
 

@@ -8,16 +8,18 @@ import {
   type Reason,
   type TerminalStatus,
 } from './job-states.ts';
-import type { Clock, IntakeQueue, JobStore, LogPort, MetricsSink, PoolStore } from './ports.ts';
+import type { Clock, IntakeQueue, JobNotifier, JobStore, LogPort, MetricsSink, PoolStore } from './ports.ts';
 
 export interface FinisherDeps {
   readonly jobs: JobStore;
   readonly pools: PoolStore;
   readonly intake: IntakeQueue;
+  /** Tells the owner how the job ended. */
+  readonly notifier: JobNotifier;
   readonly clock: Clock;
   readonly logger: LogPort;
-  /** Counts jobsFinished for each end this finisher records; none when absent. */
-  readonly metrics?: MetricsSink;
+  /** Counts jobsFinished for each end this finisher records. */
+  readonly metrics: MetricsSink;
 }
 
 export interface FinishOptions {
@@ -27,13 +29,27 @@ export interface FinishOptions {
   readonly alsoCount?: string;
 }
 
+/** What an end did: the job as it stands, and whether this call made its final move. */
+export interface JobEnd {
+  readonly job: JobRecord | undefined;
+  readonly moved: boolean;
+}
+
 /**
- * The end of a job, in the order that keeps capacity honest: record the final state (the
- * conditional move decides who finishes a job that two parties end at once), give the
- * lease back, and wake the pool's admission so the next job takes the room. Each step is
- * idempotent: calling it again for a finished job only re-releases (a no-op) and re-wakes.
- * The call whose move wins counts the job in jobsFinished; one that finds the job already
- * ended (a retry, a race, a job the workflow ended) counts nothing, so each end counts once.
+ * Every end of a job outside the job workflow — a cancel of a queued job, a queue wait exceeded,
+ * a workflow that cannot start, an execution stopped, failed or timed out (the finalizer, and the
+ * reconciler through it), a local restart — goes through `end`, in the order that keeps capacity
+ * honest:
+ *
+ * 1. the final move, one conditional write: it decides who ends a job two parties end at once;
+ * 2. jobsFinished counted by the call whose move won, at once (a later step that fails is retried,
+ *    and the retry finds the job ended and does not count it again);
+ * 3. what the job held given back: a queued job its place in the queue (by the call that moved it),
+ *    any other its lease — released without reading the pool, then the pool's admission woken;
+ * 4. the owner's webhook for the status this call wanted, if the job stands at it.
+ *
+ * Steps 3 and 4 run again when the job is found already ended (a retry of an end that failed half
+ * way): the release is a no-op then, and the webhook's id is stable, so a receiver sees one event.
  */
 export class Finisher {
   readonly #deps: FinisherDeps;
@@ -42,38 +58,82 @@ export class Finisher {
     this.#deps = deps;
   }
 
+  /** The job as it stands after `end`. */
   async finish(
     jobId: string,
     status: TerminalStatus,
     reason?: Reason,
     options: FinishOptions = {},
   ): Promise<JobRecord | undefined> {
-    const { jobs, pools, intake, clock, logger, metrics } = this.#deps;
-    let job: JobRecord | undefined;
+    return (await this.end(jobId, status, reason, options)).job;
+  }
+
+  async end(
+    jobId: string,
+    status: TerminalStatus,
+    reason?: Reason,
+    options: FinishOptions = {},
+  ): Promise<JobEnd> {
+    const from = options.from ?? allowedSources(status);
+    const ended = await this.#move(jobId, from, status, reason, options.alsoCount);
+    const { job, moved } = ended;
+    if (!job || !isTerminal(job.status)) return ended;
+    if (from.every((source) => source === 'QUEUED')) {
+      // A queued job holds no lease (admission gives back one it took for a job that left the queue).
+      if (moved) await this.#deps.pools.freeQueueSlot(job.pool, [job.priority]);
+    } else {
+      await this.giveBack(job.pool, jobId, job.reservation);
+    }
+    if (job.status === status && (!reason || job.reason?.code === reason.code)) await this.#notify(job);
+    return ended;
+  }
+
+  /**
+   * Gives a lease back and wakes the pool's admission so the next job takes the room. Woken whether
+   * or not this call gave the lease back: a first attempt that released and then died before its
+   * wake left the room unused until the tick, and only its retry can wake now.
+   */
+  async giveBack(pool: string, jobId: string, reservation?: JobRecord['reservation']): Promise<void> {
+    await this.#deps.pools.release(pool, jobId, reservation);
+    await this.#deps.intake.send({ kind: 'wake', pool, jobId });
+  }
+
+  async #move(
+    jobId: string,
+    from: readonly JobStatus[],
+    status: TerminalStatus,
+    reason: Reason | undefined,
+    alsoCount: string | undefined,
+  ): Promise<JobEnd> {
+    const { jobs, clock, logger, metrics } = this.#deps;
     try {
-      job = await jobs.transition(jobId, options.from ?? allowedSources(status), status, {
+      const job = await jobs.transition(jobId, from, status, {
         at: clock().toISOString(),
         ...(reason && { reason }),
       });
-      // Counted as soon as the move is made: a later step that fails is retried, and the retry
-      // finds the job ended and does not count it again.
-      if (metrics) {
-        countJobFinished(metrics, job.pool, status);
-        if (options.alsoCount) metrics.count(options.alsoCount, job.pool);
-      }
+      countJobFinished(metrics, job.pool, status);
+      if (alsoCount) metrics.count(alsoCount, job.pool);
+      return { job, moved: true };
     } catch (error) {
       if (!(error instanceof TransitionConflict)) throw error;
-      job = await jobs.getJob(jobId);
+      const job = await jobs.getJob(jobId);
       if (!job || !isTerminal(job.status)) {
         logger.warn('job cannot finish from its state', { jobId, status: job?.status, wanted: status });
-        return job;
       }
+      return { job, moved: false };
     }
-    // The job's reservation is what its lease holds: give it back without reading the pool first.
-    await pools.release(job.pool, jobId, job.reservation);
-    // Woken whether or not this call gave the lease back: a first attempt that released and then
-    // died before its wake left the room unused until the tick, and only its retry can wake now.
-    await intake.send({ kind: 'wake', pool: job.pool, jobId });
-    return job;
+  }
+
+  async #notify(job: JobRecord): Promise<void> {
+    try {
+      await this.#deps.notifier.notify(job.jobId, job.status);
+    } catch (error) {
+      // A webhook never decides how a job ends; the notifier records failed deliveries itself.
+      this.#deps.logger.warn('webhook for the final state not delivered', {
+        jobId: job.jobId,
+        status: job.status,
+        error: error as Error,
+      });
+    }
   }
 }

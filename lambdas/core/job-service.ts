@@ -12,16 +12,15 @@ import {
   TransitionConflict,
   ValidationError,
 } from './errors.ts';
-import { countJobFinished } from './job-ends.ts';
+import type { Finisher } from './finisher.ts';
 import type { JobEvent, JobRecord } from './job-record.ts';
 import { JOB_ID_PATTERN } from './job-record.ts';
 import { jobTypeOf, parseJobRequest } from './job-request.ts';
-import { isTerminal, JOB_STATUSES, type JobStatus } from './job-states.ts';
+import { isTerminal, JOB_STATUSES, type JobStatus, type Reason } from './job-states.ts';
 import { placeJob } from './placement.ts';
 import type {
   Clock,
   IntakeQueue,
-  JobNotifier,
   JobPage,
   JobStore,
   LogPort,
@@ -40,8 +39,8 @@ export interface JobServiceDeps {
   readonly store: JobStore;
   readonly pools: PoolStore;
   readonly workflows: WorkflowControl;
-  /** Tells the owner of a queued job that was cancelled (the finalizer does it for the others). */
-  readonly notifier: JobNotifier;
+  /** Ends a cancelled queued job: the move, its place in the queue, the count, the webhook. */
+  readonly finisher: Finisher;
   /** Ends a cancelled job whose workflow was not running (the finalizer, in-process). */
   readonly finalizeStopped: (jobId: string) => Promise<void>;
   readonly intake: IntakeQueue;
@@ -399,36 +398,13 @@ export class JobService {
     }
     const at = this.#deps.clock().toISOString();
     const reason = { code: 'CANCELLED_BY_USER' as const, message: `cancelled by ${principal}` };
-    const to = job.status === 'QUEUED' ? 'CANCELLED' : 'CANCELLING';
+    if (job.status === 'QUEUED') return this.#cancelQueued(principal, jobId, reason, racesLeft);
     let moved: JobRecord;
     try {
-      moved = await this.#deps.store.transition(jobId, [job.status], to, { at, reason });
+      moved = await this.#deps.store.transition(jobId, [job.status], 'CANCELLING', { at, reason });
     } catch (error) {
       if (!(error instanceof TransitionConflict)) throw error;
-      const finalNow = error.actualStatus !== undefined && isTerminal(error.actualStatus as JobStatus);
-      if (finalNow || racesLeft <= 0) {
-        throw new ConflictError(`job ${jobId} is ${error.actualStatus}; it moved before the cancel`, [
-          { field: 'status', message: `${error.actualStatus}` },
-        ]);
-      }
-      // It moved on (admitted, started, retried) while we looked: cancel it where it is now.
-      return this.cancel(principal, jobId, racesLeft - 1);
-    }
-    if (to === 'CANCELLED') {
-      await this.#deps.pools.freeQueueSlot(job.pool, [job.priority]);
-      countJobFinished(this.#deps.metrics, job.pool, 'CANCELLED');
-      await this.#deps.notifier.notify(jobId, 'CANCELLED').catch((error: unknown) => {
-        this.#deps.logger.warn('webhook for a cancelled queued job not delivered', {
-          jobId,
-          error: error as Error,
-        });
-      });
-      return {
-        jobId,
-        status: moved.status,
-        ...(moved.cancelledAt !== undefined && { cancelledAt: moved.cancelledAt }),
-        message: 'Job cancelled successfully',
-      };
+      return this.#cancelMoved(principal, jobId, error.actualStatus as JobStatus | undefined, racesLeft);
     }
     if (await this.#deps.workflows.stop(jobId, reason.message)) {
       return { jobId, status: 'CANCELLING', message: 'Cancellation in progress' };
@@ -441,6 +417,39 @@ export class JobService {
       ...(now.cancelledAt !== undefined && { cancelledAt: now.cancelledAt }),
       message: now.status === 'CANCELLING' ? 'Cancellation in progress' : `Job ${now.status.toLowerCase()}`,
     };
+  }
+
+  /** A queued job ends at once, as every end outside the workflow does (Finisher.end). */
+  async #cancelQueued(
+    principal: string,
+    jobId: string,
+    reason: Reason,
+    racesLeft: number,
+  ): Promise<CancelResult> {
+    const { job, moved } = await this.#deps.finisher.end(jobId, 'CANCELLED', reason, { from: ['QUEUED'] });
+    if (!moved) return this.#cancelMoved(principal, jobId, job?.status, racesLeft);
+    return {
+      jobId,
+      status: 'CANCELLED',
+      ...(job?.cancelledAt !== undefined && { cancelledAt: job.cancelledAt }),
+      message: 'Job cancelled successfully',
+    };
+  }
+
+  /** The job moved while the cancel looked: cancel it where it is now, unless it ended. */
+  async #cancelMoved(
+    principal: string,
+    jobId: string,
+    actual: JobStatus | undefined,
+    racesLeft: number,
+  ): Promise<CancelResult> {
+    if ((actual !== undefined && isTerminal(actual)) || racesLeft <= 0) {
+      throw new ConflictError(`job ${jobId} is ${actual}; it moved before the cancel`, [
+        { field: 'status', message: `${actual}` },
+      ]);
+    }
+    // It moved on (admitted, started, retried) while we looked: cancel it where it is now.
+    return this.cancel(principal, jobId, racesLeft - 1);
   }
 
   /** Read from the pool's state only when a submit is refused; a failed read still answers 429. */

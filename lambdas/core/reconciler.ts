@@ -1,17 +1,15 @@
 import type { Admission, AdmissionDeps } from './admission.ts';
 import { passEachPool, poolLimits } from './admission.ts';
-import { TransitionConflict } from './errors.ts';
+import type { PoolConfig } from './config.ts';
 import type { Finalizer } from './finalizer.ts';
-import { countJobFinished } from './job-ends.ts';
+import type { JobRecord } from './job-record.ts';
 import { isTerminal } from './job-states.ts';
-import type { JobNotifier, WorkflowControl } from './ports.ts';
+import type { PoolUsage, WorkflowControl } from './ports.ts';
 
 /** What the reconciler needs to find and finish jobs whose workflow execution ended unseen. */
 export interface ExecutionWatch {
   readonly workflows: WorkflowControl;
   readonly finalizer: Finalizer;
-  /** Tells owners whose queued jobs waited too long. */
-  readonly notifier?: JobNotifier;
 }
 
 /**
@@ -32,6 +30,17 @@ export interface ReconcileReport {
   /** Jobs whose execution had ended without the workflow finishing them. */
   readonly finalized: string[];
   readonly waiting: number;
+}
+
+/** The report as a pass fills it in. */
+type Report = { -readonly [K in keyof ReconcileReport]: ReconcileReport[K] };
+
+/** What the count of the waiting room found: the jobs still in their time, and the oldest wait. */
+interface WaitingCount {
+  readonly waiting: number;
+  /** Jobs waiting at each priority: the queue-position counters are reset from it. */
+  readonly byPriority: Readonly<Record<number, number>>;
+  readonly oldestWaitMs: number;
 }
 
 /** A SCHEDULED job younger than this is left alone: its admission may still be starting it. */
@@ -59,111 +68,135 @@ export class Reconciler {
     );
   }
 
+  /** The steps of a pass, in order: leases, then the waiting room, then the pool's gauges. */
   async reconcilePool(poolName: string): Promise<ReconcileReport> {
-    const { config, jobs, pools, metrics, clock } = this.#deps;
-    const pool = config.pools[poolName];
-    const report = {
+    const pool = this.#deps.config.pools[poolName];
+    const report: Report = {
       pool: poolName,
-      released: [] as string[],
-      scheduled: [] as string[],
-      restarted: [] as string[],
-      expired: [] as string[],
-      finalized: [] as string[],
+      released: [],
+      scheduled: [],
+      restarted: [],
+      expired: [],
+      finalized: [],
       waiting: 0,
     };
     if (!pool) return report;
-    const now = clock();
+    const now = this.#deps.clock();
+    const usage = await this.#deps.pools.getPool(poolName);
+    for (const jobId of Object.keys(usage.leases)) await this.#reconcileLease(poolName, jobId, now, report);
+    const counted = await this.#expireAndCount(poolName, pool, now, report);
+    report.waiting = counted.waiting;
+    await this.#deps.pools.setWaiting(poolName, counted.waiting, counted.byPriority);
+    await this.#publishGauges(poolName, pool, report.released.length > 0 ? undefined : usage, counted);
+    return report;
+  }
 
-    const usage = await pools.getPool(poolName);
-    for (const jobId of Object.keys(usage.leases)) {
-      const job = await jobs.getJob(jobId);
-      if (!job || isTerminal(job.status)) {
-        if (await pools.release(poolName, jobId)) report.released.push(jobId);
-      } else if (job.status === 'QUEUED') {
-        const outcome = await this.#admission.schedule(poolName, job);
-        if (outcome === 'started' || outcome === 'start-failed') report.scheduled.push(jobId);
-        if (outcome === 'released') report.released.push(jobId);
-      } else {
-        const state = await this.#executions?.workflows.state(jobId);
-        if (state !== undefined && state !== 'RUNNING' && this.#executions) {
-          // The execution ended without ending the job (stopped, failed, or it found the job
-          // being cancelled): finish what its EventBridge event would have.
-          await this.#executions.finalizer.executionEnded(jobId, state === 'SUCCEEDED' ? 'ABORTED' : state);
-          report.finalized.push(jobId);
-        } else if (state === undefined && job.status !== 'SCHEDULED' && this.#executions) {
-          // Running without any execution (lost with a local runtime's restart): nothing will end it.
-          await this.#executions.finalizer.executionEnded(
-            jobId,
-            'FAILED',
-            'its workflow execution no longer exists',
-          );
-          report.finalized.push(jobId);
-        } else if (state === undefined && job.status === 'SCHEDULED') {
-          // After a failed start, when its backoff is over; else once admission had time to start it.
-          const due =
-            job.nextStartAt !== undefined
-              ? Date.parse(job.nextStartAt)
-              : Date.parse(job.scheduledAt ?? job.updatedAt) + START_GRACE_MS;
-          if (now.getTime() >= due && (await this.#admission.startWorkflow(job))) {
-            report.restarted.push(jobId);
-          }
-        }
+  /** A lease whose job ended or is gone is released; a job still queued is scheduled; others are watched. */
+  async #reconcileLease(poolName: string, jobId: string, now: Date, report: Report): Promise<void> {
+    const job = await this.#deps.jobs.getJob(jobId);
+    if (!job || isTerminal(job.status)) {
+      if (await this.#deps.pools.release(poolName, jobId)) report.released.push(jobId);
+    } else if (job.status === 'QUEUED') {
+      const outcome = await this.#admission.schedule(poolName, job);
+      if (outcome === 'started' || outcome === 'start-failed') report.scheduled.push(jobId);
+      if (outcome === 'released') report.released.push(jobId);
+    } else {
+      await this.#reconcileExecution(job, now, report);
+    }
+  }
+
+  /** A leased job past QUEUED: its execution ended unseen, is gone, or never started. */
+  async #reconcileExecution(job: JobRecord, now: Date, report: Report): Promise<void> {
+    const executions = this.#executions;
+    const state = await executions?.workflows.state(job.jobId);
+    if (state !== undefined && state !== 'RUNNING' && executions) {
+      // The execution ended without ending the job (stopped, failed, or it found the job being
+      // cancelled): finish what its EventBridge event would have.
+      await executions.finalizer.executionEnded(job.jobId, state === 'SUCCEEDED' ? 'ABORTED' : state);
+      report.finalized.push(job.jobId);
+    } else if (state === undefined && job.status !== 'SCHEDULED' && executions) {
+      // Running without any execution (lost with a local runtime's restart): nothing will end it.
+      await executions.finalizer.executionEnded(
+        job.jobId,
+        'FAILED',
+        'its workflow execution no longer exists',
+      );
+      report.finalized.push(job.jobId);
+    } else if (state === undefined && job.status === 'SCHEDULED') {
+      // After a failed start, when its backoff is over; else once admission had time to start it.
+      const due =
+        job.nextStartAt !== undefined
+          ? Date.parse(job.nextStartAt)
+          : Date.parse(job.scheduledAt ?? job.updatedAt) + START_GRACE_MS;
+      if (now.getTime() >= due && (await this.#admission.startWorkflow(job))) {
+        report.restarted.push(job.jobId);
       }
     }
+  }
 
+  /** Reads the waiting room: jobs past the pool's maxWaitMinutes end TIMEOUT; the others are counted. */
+  async #expireAndCount(
+    poolName: string,
+    pool: PoolConfig,
+    now: Date,
+    report: Report,
+  ): Promise<WaitingCount> {
     const cutoff = now.getTime() - pool.maxWaitMinutes * 60_000;
     let waiting = 0;
-    const waitingByPriority: Record<number, number> = {};
+    const byPriority: Record<number, number> = {};
     let oldestWaitMs = 0;
     let start: Readonly<Record<string, unknown>> | undefined;
     do {
-      const page = await jobs.listWaiting(poolName, 100, start);
+      const page = await this.#deps.jobs.listWaiting(poolName, 100, start);
       for (const job of page.jobs) {
         const submitted = Date.parse(job.submittedAt);
         if (submitted > cutoff) {
           waiting++;
-          waitingByPriority[job.priority] = (waitingByPriority[job.priority] ?? 0) + 1;
+          byPriority[job.priority] = (byPriority[job.priority] ?? 0) + 1;
           oldestWaitMs = Math.max(oldestWaitMs, now.getTime() - submitted);
-          continue;
-        }
-        try {
-          await jobs.transition(job.jobId, ['QUEUED'], 'TIMEOUT', {
-            at: now.toISOString(),
-            reason: {
-              code: 'QUEUE_WAIT_EXCEEDED',
-              message: `waited more than ${pool.maxWaitMinutes} minutes in pool '${poolName}'`,
-            },
-          });
+        } else if (await this.#expire(poolName, pool, job.jobId)) {
           report.expired.push(job.jobId);
-          countJobFinished(metrics, poolName, 'TIMEOUT');
-          await this.#executions?.notifier?.notify(job.jobId, 'TIMEOUT').catch((error: unknown) => {
-            this.#deps.logger.warn('webhook for a queue-wait timeout not delivered', {
-              jobId: job.jobId,
-              error: error as Error,
-            });
-          });
-          // Its place in the queue is free now, as a cancel frees it: the recount below may not
-          // lower the counter while submits keep coming.
-          await pools.freeQueueSlot(poolName, [job.priority]);
-        } catch (error) {
-          if (!(error instanceof TransitionConflict)) throw error;
         }
       }
       start = page.next;
     } while (start);
-    report.waiting = waiting;
-    await pools.setWaiting(poolName, waiting, waitingByPriority);
+    return { waiting, byPriority, oldestWaitMs };
+  }
 
-    const after = report.released.length > 0 ? await pools.getPool(poolName) : usage;
+  /**
+   * QUEUED → TIMEOUT (QUEUE_WAIT_EXCEEDED), as every end outside the workflow: the finisher frees its
+   * place in the queue (the recount may not lower the counter while submits keep coming), counts
+   * and notifies. False when the job left the queue first.
+   */
+  async #expire(poolName: string, pool: PoolConfig, jobId: string): Promise<boolean> {
+    const { moved } = await this.#deps.finisher.end(
+      jobId,
+      'TIMEOUT',
+      {
+        code: 'QUEUE_WAIT_EXCEEDED',
+        message: `waited more than ${pool.maxWaitMinutes} minutes in pool '${poolName}'`,
+      },
+      { from: ['QUEUED'], alsoCount: 'queueWaitExceeded' },
+    );
+    return moved;
+  }
+
+  /** The pool's capacity, waiting room and oldest wait; the usage read again when leases were released. */
+  async #publishGauges(
+    poolName: string,
+    pool: PoolConfig,
+    seen: PoolUsage | undefined,
+    counted: WaitingCount,
+  ): Promise<void> {
+    const { metrics, pools } = this.#deps;
+    const usage = seen ?? (await pools.getPool(poolName));
     const limits = poolLimits(pool);
-    metrics.gauge('cpuUsed', poolName, after.cpuUsed, 'Count');
+    metrics.gauge('cpuUsed', poolName, usage.cpuUsed, 'Count');
     metrics.gauge('cpuLimit', poolName, limits.cpuCores, 'Count');
-    metrics.gauge('memoryUsed', poolName, after.memoryUsedMiB, 'Megabytes');
+    metrics.gauge('memoryUsed', poolName, usage.memoryUsedMiB, 'Megabytes');
     metrics.gauge('memoryLimit', poolName, limits.memoryMiB, 'Megabytes');
-    metrics.gauge('jobsActive', poolName, after.running, 'Count');
-    metrics.gauge('waiting', poolName, waiting, 'Count');
-    metrics.gauge('oldestWaitSeconds', poolName, Math.round(oldestWaitMs / 1000), 'Seconds');
-    if (report.expired.length > 0) metrics.count('queueWaitExceeded', poolName, report.expired.length);
-    return report;
+    metrics.gauge('jobsActive', poolName, usage.running, 'Count');
+    metrics.gauge('waiting', poolName, counted.waiting, 'Count');
+    metrics.gauge('oldestWaitSeconds', poolName, Math.round(counted.oldestWaitMs / 1000), 'Seconds');
   }
 }

@@ -482,7 +482,7 @@ describe.concurrent('job.asl.json scenarios', () => {
     expect(await h.statusHistory(jobId)).toEqual(['SCHEDULED', 'RUNNING', 'SUCCEEDED']);
   });
 
-  it('cancel racing the run: a run that ended before the cancel reached it decides the end', async ({
+  it("cancel racing the run: a run that ended before the stop reached it ends SUCCEEDED through the finalizer, the cancel's reason cleared", async ({
     expect,
   }) => {
     const h = await harness({ spark: [endsUnseen('SUCCESS')] });
@@ -495,11 +495,19 @@ describe.concurrent('job.asl.json scenarios', () => {
 
     expect(execution.status).toBe('ABORTED');
     const job = await h.job(jobId);
-    // It says why the cancel did not take, not the cancel's own "cancelled by …".
-    expect(job).toMatchObject({
-      status: 'SUCCEEDED',
-      reason: { message: 'the run finished before the cancel reached it' },
+    // Ended as the workflow's MarkSucceeded ends the same race: SUCCEEDED, the cancel's reason
+    // cleared; the history keeps the cancel that came too late.
+    expect(job.status).toBe('SUCCEEDED');
+    expect(job.reason).toBeUndefined();
+    expect(job.completedAt).toBeDefined();
+    const events = await h.events(jobId);
+    expect(events.find((event) => event.status === 'CANCELLING')).toMatchObject({
+      reason: { code: 'CANCELLED_BY_USER', message: `cancelled by ${OWNER}` },
     });
+    expect(events.find((event) => event.status === 'SUCCEEDED')).not.toHaveProperty('reason');
+    // The finalizer's move ended it, so the finisher counted it, once, as what the run reached.
+    expect(h.metrics.counter('jobsFinished', job.pool, { status: 'SUCCEEDED' })).toBe(1);
+    expect(h.metrics.counter('jobsFinished', job.pool, { status: 'CANCELLED' })).toBe(0);
     expect(await h.statusHistory(jobId)).toEqual(['SCHEDULED', 'RUNNING', 'CANCELLING', 'SUCCEEDED']);
     expect(await h.lease(jobId)).toBeUndefined();
     expect(h.wakes(jobId)).toHaveLength(1);

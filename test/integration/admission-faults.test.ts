@@ -417,6 +417,13 @@ const SCENARIOS = {
         label: 'of TIMEOUT',
         match: ({ G }) => and(historyOf('TIMEOUT'), forJob('history', G as string)),
       },
+      // A webhook can never fail a job's end: it is logged.
+      {
+        call: 'notify',
+        label: 'of TIMEOUT',
+        match: ({ G }) => forJob('notify', G as string),
+        absorbed: true,
+      },
       {
         call: 'getPool',
         label: 'reading the counter to recount',
@@ -473,6 +480,12 @@ const SCENARIOS = {
       },
       { call: 'release', match: ({ A }) => forJob('release', A as string) },
       { call: 'intakeSend', label: 'of the wake', match: () => CALLS.intakeSend },
+      {
+        call: 'notify',
+        label: 'of SUCCEEDED',
+        match: ({ A }) => forJob('notify', A as string),
+        absorbed: true,
+      },
       {
         call: 'getJob',
         label: 'of a retried finish',

@@ -78,14 +78,13 @@ describe('jobs that end while queued', () => {
         pools: parts.pools,
         starter: new RecordingStarter(),
         finisher: parts.finisher,
-        notifier: w.notifier,
         config: w.config,
         metrics,
         logger: w.logger,
         clock: () => later,
       },
       parts.admission,
-      { workflows: NO_WORKFLOWS, finalizer: parts.finalizer, notifier: w.notifier },
+      { workflows: NO_WORKFLOWS, finalizer: parts.finalizer },
     );
 
     const report = await reconciler.reconcilePool('q2');

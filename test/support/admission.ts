@@ -165,13 +165,20 @@ export function createHarness(db: TestDatabase, options: HarnessOptions): Harnes
   // As composeAdmission builds them, with the injected clock.
   const jobs = new DynamoJobStore({ client, tableName, retentionDays: config.retention.days });
   const pools = new DynamoPoolStore({ client, tableName });
-  const finisher = new Finisher({ jobs, pools, intake: faultyIntake, clock: clock.now, logger, metrics });
+  const finisher = new Finisher({
+    jobs,
+    pools,
+    intake: faultyIntake,
+    notifier,
+    clock: clock.now,
+    logger,
+    metrics,
+  });
   const deps: AdmissionDeps = {
     jobs,
     pools,
     starter: faults.wrapStarter(starter),
     finisher,
-    notifier,
     config,
     metrics,
     logger,

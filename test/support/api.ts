@@ -243,24 +243,27 @@ export function serviceApi(db: TestDatabase, options: ServiceApiOptions = {}): A
   const clock = options.clock ?? (() => new Date());
   const intake = options.intake ?? new RecordingIntake();
   const jobStore = options.store ? options.store(store) : store;
-  const finalizer = new Finalizer({
+  const metrics = new InMemoryMetrics();
+  const finisher = new Finisher({
     jobs: jobStore,
-    finisher: new Finisher({ jobs: jobStore, pools, intake, clock, logger }),
-    runs: NO_RUNS,
+    pools,
+    intake,
     notifier: NO_NOTIFIER,
     clock,
     logger,
+    metrics,
   });
+  const finalizer = new Finalizer({ jobs: jobStore, finisher, runs: NO_RUNS, clock, logger });
   const jobs = new JobService({
     store: jobStore,
     pools,
     workflows: NO_WORKFLOWS,
-    notifier: NO_NOTIFIER,
+    finisher,
     finalizeStopped: async (jobId) => {
       await finalizer.executionEnded(jobId, 'ABORTED');
     },
     intake,
-    metrics: new InMemoryMetrics(),
+    metrics,
     logger,
     config,
     clock,

@@ -286,14 +286,15 @@ export function scenarioWorld(options: ScenarioWorldOptions) {
     retentionDays: config.retention.days,
   });
   const pools = new DynamoPoolStore({ client: options.client, tableName: options.tableName });
-  const finisher = new Finisher({ jobs, pools, intake, clock, logger });
   const notifier = new Notifier({ jobs, sender, secrets: localWebhookSecrets({}).secrets, clock, logger });
   const notify = {
     notify: async (jobId: string, status: Parameters<Notifier['notify']>[1]) => {
       await notifier.notify(jobId, status);
     },
   };
-  const finalizer = new Finalizer({ jobs, finisher, runs: spark, notifier: notify, clock, logger });
+  const metrics = new InMemoryMetrics();
+  const finisher = new Finisher({ jobs, pools, intake, notifier: notify, clock, logger, metrics });
+  const finalizer = new Finalizer({ jobs, finisher, runs: spark, clock, logger });
   const launcher = new JobLauncher({
     artifacts: { putCode: async () => undefined },
     locations: {
@@ -305,14 +306,12 @@ export function scenarioWorld(options: ScenarioWorldOptions) {
     executions: options.executions,
     retentionDays: config.retention.days,
   });
-  const metrics = new InMemoryMetrics();
   const admission = new Admission({
     config,
     jobs,
     pools,
     starter: launcher,
     finisher,
-    notifier: notify,
     metrics,
     clock,
     logger,
@@ -321,7 +320,7 @@ export function scenarioWorld(options: ScenarioWorldOptions) {
     store: jobs,
     pools,
     workflows: options.workflows,
-    notifier: notify,
+    finisher,
     finalizeStopped: async (jobId) => {
       await finalizer.executionEnded(jobId, 'ABORTED');
     },
@@ -337,6 +336,7 @@ export function scenarioWorld(options: ScenarioWorldOptions) {
     config,
     logger,
     sender,
+    metrics,
     jobs,
     pools,
     finalizer,
@@ -364,6 +364,8 @@ export class WorkflowHarness {
   readonly intake: LocalQueue;
   readonly spark: ScriptedSpark;
   readonly sender: ScriptedSender;
+  /** What the finisher and admission counted (jobsFinished for the ends outside the workflow). */
+  readonly metrics: InMemoryMetrics;
   readonly jobs: DynamoJobStore;
   readonly pools: DynamoPoolStore;
   readonly service: JobService;
@@ -412,6 +414,7 @@ export class WorkflowHarness {
     });
     this.#world = world;
     this.sender = world.sender;
+    this.metrics = world.metrics;
     this.jobs = world.jobs;
     this.pools = world.pools;
     this.service = world.service;

@@ -40,11 +40,33 @@ class MovesOnly {
   }
 }
 
-function finisherOver(store: MovesOnly, metrics: InMemoryMetrics, release = async () => true) {
+function finisherOver(
+  store: MovesOnly,
+  metrics: InMemoryMetrics,
+  release = async () => true,
+  calls: string[] = [],
+) {
   return new Finisher({
     jobs: store as unknown as JobStore,
-    pools: { release } as never,
-    intake: { send: async () => undefined },
+    pools: {
+      release: async (...args: unknown[]) => {
+        calls.push(`release ${args[1]}`);
+        return release();
+      },
+      freeQueueSlot: async (pool: string) => {
+        calls.push(`freeQueueSlot ${pool}`);
+      },
+    } as never,
+    intake: {
+      send: async (message) => {
+        calls.push(`wake ${message.jobId}`);
+      },
+    },
+    notifier: {
+      notify: async (jobId, status) => {
+        calls.push(`notify ${jobId} ${status}`);
+      },
+    },
     clock: () => new Date('2025-01-01T00:00:00.000Z'),
     logger: silent,
     metrics,
@@ -165,6 +187,45 @@ describe('the finisher counts jobsFinished', () => {
         },
       ),
     );
+  });
+});
+
+describe('the finisher, the one end of a job outside the workflow', () => {
+  it('moves, counts, gives the lease back, wakes, then notifies; a queued job frees its place instead', async () => {
+    const store = new MovesOnly();
+    store.add('job-running', 'RUNNING');
+    store.add('job-queued', 'QUEUED');
+    const metrics = new InMemoryMetrics();
+    const calls: string[] = [];
+    const finisher = finisherOver(store, metrics, async () => true, calls);
+
+    await finisher.finish('job-running', 'FAILED');
+    await finisher.finish('job-queued', 'CANCELLED', undefined, { from: ['QUEUED'] });
+
+    expect(calls).toEqual([
+      'release job-running',
+      'wake job-running',
+      'notify job-running FAILED',
+      'freeQueueSlot etl',
+      'notify job-queued CANCELLED',
+    ]);
+    expect(finishedCounts(metrics)).toEqual({ 'etl FAILED': 1, 'etl CANCELLED': 1 });
+  });
+
+  it('tells the owner nothing for a job another party ended otherwise, and frees no place twice', async () => {
+    const store = new MovesOnly();
+    store.add('job-1', 'SUCCEEDED');
+    store.add('job-2', 'CANCELLED');
+    const calls: string[] = [];
+    const finisher = finisherOver(store, new InMemoryMetrics(), async () => false, calls);
+
+    const ended = await finisher.end('job-1', 'CANCELLED');
+    await finisher.end('job-2', 'CANCELLED', undefined, { from: ['QUEUED'] });
+
+    expect(ended).toMatchObject({ moved: false, job: { status: 'SUCCEEDED' } });
+    // The lease, if any, is given back again (a no-op) and the pool woken; job-2's retried end
+    // finds it ended as it wanted and only tells the owner again (same webhook id).
+    expect(calls).toEqual(['release job-1', 'wake job-1', 'notify job-2 CANCELLED']);
   });
 });
 
