@@ -17,7 +17,7 @@ import type { JobEvent, JobRecord } from './job-record.ts';
 import { JOB_ID_PATTERN } from './job-record.ts';
 import { jobTypeOf, parseJobRequest } from './job-request.ts';
 import { isTerminal, JOB_STATUSES, type JobStatus } from './job-states.ts';
-import { placeJob } from './placement.ts';
+import { type Backend, placeJob } from './placement.ts';
 import type {
   Clock,
   IntakeQueue,
@@ -64,7 +64,7 @@ export interface StatusView {
   readonly status: JobStatus;
   readonly name?: string;
   readonly pool: string;
-  readonly backend: string;
+  readonly backend: Backend;
   readonly priority: number;
   readonly tags: Readonly<Record<string, string>>;
   readonly attempts: number;

@@ -128,10 +128,10 @@ export function statusOccurrence(
     return { occurrence: moves.length, at: latest.at, ...(latest.reason && { reason: latest.reason }) };
   }
   const attribute = STATUS_TIMESTAMP[status];
-  const recorded = attribute ? (job as unknown as Record<string, unknown>)[attribute] : undefined;
+  const recorded = attribute ? job[attribute] : undefined;
   return {
     occurrence: 0,
-    at: typeof recorded === 'string' ? recorded : job.updatedAt,
+    at: recorded ?? job.updatedAt,
     ...(job.status === status && job.reason && { reason: job.reason }),
   };
 }
