@@ -8,7 +8,7 @@ import { HttpWebhookSender, localWebhookSecrets } from '#adapters/webhook-sender
 import { newJobId } from '#core/job-record.ts';
 import { Notifier, WebhookBlocked, type WebhookResponse } from '#core/webhook.ts';
 import { startTestDatabase, type TestDatabase } from '../support/dynalite.ts';
-import { SMALL_RESOURCES } from '../support/job-record.ts';
+import { SMALL_RESOURCES, SQL_SPEC } from '../support/job-record.ts';
 
 /**
  * The SSRF guard in deployed mode (https only, guard on). Each refused destination must never
@@ -277,13 +277,7 @@ describe('the notifier with the guard on', () => {
       priority: 5,
       tags: {},
       spec: {
-        jobType: 'sql',
-        code: 'SELECT 1',
-        sparkConf: {},
-        retryPolicy: { maxRetries: 0, backoffMultiplier: 2, initialDelaySeconds: 1, maxDelaySeconds: 60 },
-        retryDelaysSeconds: [],
-        retryOnTimeout: false,
-        timeoutMinutes: 60,
+        ...SQL_SPEC,
         notifications: { webhook: `https://169.254.169.254:${port}/latest/meta-data/`, events: ['QUEUED'] },
       },
       resources: SMALL_RESOURCES,
