@@ -19,8 +19,8 @@ export function lambdaEntry(file: string): string {
  * Left out of every bundle and imported from the AWS SDK v3 that the `nodejs24.x` runtime ships
  * (every Node.js runtime from nodejs18.x includes it, on NODE_PATH, where the bundle's
  * `require('@aws-sdk/…')` finds it; the runtime resolves an `import()` of it there too). Bundled, the SDK was
- * most of each bundle even tree-shaken — about 1 MB of admission's 1.5 MB, 390 KB of submit-job's
- * 905 KB — against issue 5's 300 KB.
+ * most of each bundle even tree-shaken, far past the bundle size target (docs/benchmarks.md,
+ * "Measurements behind code choices").
  *
  * The trade-offs. The SDK version our code runs with is AWS's, updated with the runtime, not the
  * one in package-lock.json the tests run with: our code must only use APIs the runtime's SDK has
@@ -110,10 +110,10 @@ export function libraFunction(scope: Construct, id: string, props: LibraFunction
     bundling: {
       // CommonJS, not ES modules: an ES module's `import … from 'node:http'` builds the module's
       // whole namespace, and Node 24's http then loads its bundled undici (the fetch client) for
-      // the WebSocket getters: about 15 ms of every cold start in each function importing
-      // node:http — the Tracer's X-Ray SDK and the webhook sender do. require() reads only what is
-      // used. Measured on the finalizer's bundle with the Tracer: init 141 ms as ESM, 134 as CJS.
-      // The SDK itself is CommonJS, which the ESM loader also pays to wrap.
+      // the WebSocket getters, on every cold start of each function importing node:http — the
+      // Tracer's X-Ray SDK and the webhook sender do. require() reads only what is used (the
+      // figures: docs/benchmarks.md, "Measurements behind code choices"). The SDK itself is
+      // CommonJS, which the ESM loader also pays to wrap.
       format: OutputFormat.CJS,
       // Dependencies' ES module builds first, so that esbuild can drop what they export unused.
       mainFields: ['module', 'main'],

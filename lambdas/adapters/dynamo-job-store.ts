@@ -16,7 +16,6 @@ import type {
   IdempotencyClaim,
   JobPage,
   JobStore,
-  JobSummary,
   ListJobsQuery,
   RunStateChange,
   StartAttempts,
@@ -28,6 +27,13 @@ import type {
   WebhookLog,
 } from '#core/ports.ts';
 import { moveUpdate, updateExpression } from './job-move-update.ts';
+import {
+  parseIdempotencyItem,
+  parseJobEvent,
+  parseJobRecord,
+  parseJobSummary,
+  parseWaitingJob,
+} from './stored-items.ts';
 import { JOB_TABLE } from './table-definition.ts';
 
 const META = 'META';
@@ -67,23 +73,6 @@ const idempotencyKey = (owner: string, key: string) => ({
   pk: `IDEM#${owner.replaceAll('%', '%25').replaceAll('#', '%23')}#${key}`,
   sk: 'IDEM',
 });
-
-/** Attributes the store adds to a record; stripped before a record leaves the adapter. */
-const STORAGE_ATTRIBUTES = ['pk', 'sk', 'ownerSort', 'waitPool', 'waitKey', 'expiresAt'] as const;
-
-function toRecord(item: Record<string, unknown>): JobRecord {
-  const record = { ...item };
-  for (const attribute of STORAGE_ATTRIBUTES) delete record[attribute];
-  return record as unknown as JobRecord;
-}
-
-function toSummary(item: Record<string, unknown>): JobSummary {
-  const summary: Record<string, unknown> = {};
-  for (const attribute of ['jobId', ...JOB_TABLE.indexes.owner.nonKeyAttributes]) {
-    if (item[attribute] !== undefined) summary[attribute] = item[attribute];
-  }
-  return summary as unknown as JobSummary;
-}
 
 /**
  * A caller-keyed map (tags, Spark conf) as the marshaller should write it. The SDK takes an
@@ -179,7 +168,7 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
     const { Item } = await this.#client.send(
       new GetCommand({ TableName: this.#table, Key: jobKey(jobId), ConsistentRead: true }),
     );
-    return Item ? toRecord(Item) : undefined;
+    return Item ? parseJobRecord(Item) : undefined;
   }
 
   async transition(
@@ -210,7 +199,7 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
       return `:from${i}`;
     });
 
-    let updated: Record<string, unknown> | undefined;
+    let updated: Record<string, unknown>;
     try {
       const result = await this.#client.send(
         new UpdateCommand({
@@ -223,7 +212,7 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
           ReturnValues: 'ALL_NEW',
         }),
       );
-      updated = result.Attributes;
+      updated = result.Attributes ?? {};
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) {
         const current = await this.getJob(jobId);
@@ -231,7 +220,6 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
       }
       throw error;
     }
-    const record = toRecord(updated ?? {});
     await this.#putEvent({
       ...change.event,
       jobId,
@@ -241,7 +229,9 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
       ...(allowed.length === 1 && { from: allowed[0] }),
       ...(change.reason && { reason: change.reason }),
     });
-    return record;
+    // Parsed once the move's history is written: a malformed item fails the caller, but the move
+    // it made is recorded like any other.
+    return parseJobRecord(updated);
   }
 
   async #putEvent(event: JobEvent): Promise<void> {
@@ -267,10 +257,7 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
           ExclusiveStartKey: startKey,
         }),
       );
-      for (const item of page.Items ?? []) {
-        const { pk: _pk, sk: _sk, expiresAt: _ttl, ...event } = item;
-        events.push(event as JobEvent);
-      }
+      for (const item of page.Items ?? []) events.push(parseJobEvent(item));
       startKey = page.LastEvaluatedKey;
     } while (startKey);
     return events;
@@ -339,7 +326,7 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
     // A match past the page: the next page starts after the page's last job. Otherwise, the index
     // not ended means the budget ran out first: the next page starts where the reading stopped.
     const resumeAt = found.length > query.limit ? ownerIndexKey(jobs[jobs.length - 1] ?? {}) : startKey;
-    return { jobs: jobs.map(toSummary), ...(resumeAt && { nextToken: encodeToken(resumeAt) }) };
+    return { jobs: jobs.map(parseJobSummary), ...(resumeAt && { nextToken: encodeToken(resumeAt) }) };
   }
 
   async queuePosition(job: JobRecord, limit: number): Promise<CountedAhead> {
@@ -381,13 +368,7 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
         ExclusiveStartKey: start,
       }),
     );
-    const jobs: WaitingJob[] = (page.Items ?? []).map((item) => ({
-      jobId: String(item.jobId),
-      owner: String(item.owner),
-      priority: Number(item.priority),
-      submittedAt: String(item.submittedAt),
-      reservation: item.reservation as WaitingJob['reservation'],
-    }));
+    const jobs: WaitingJob[] = (page.Items ?? []).map(parseWaitingJob);
     return { jobs, ...(page.LastEvaluatedKey && { next: page.LastEvaluatedKey }) };
   }
 
@@ -479,7 +460,8 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
       // Expired between the two calls: claim again.
       return this.claimIdempotencyKey(owner, key, jobId, requestHash);
     }
-    return { claimed: false, jobId: String(Item.jobId), requestHash: String(Item.requestHash) };
+    const stored = parseIdempotencyItem(Item);
+    return { claimed: false, jobId: stored.jobId, requestHash: stored.requestHash };
   }
 
   async recordDelivery(event: JobEvent & { readonly type: 'WEBHOOK' }): Promise<void> {

@@ -1,7 +1,8 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Reservation } from '#core/job-record.ts';
-import type { AcquireResult, Lease, PoolLimits, PoolStore, PoolUsage, QueueCounters } from '#core/ports.ts';
+import type { AcquireResult, PoolLimits, PoolStore, PoolUsage, QueueCounters } from '#core/ports.ts';
+import { type PoolItem, parsePoolItem } from './stored-items.ts';
 
 const poolKey = (pool: string) => ({ pk: `POOL#${pool}`, sk: 'POOL' });
 
@@ -50,6 +51,9 @@ function leftCounts(priorities: readonly number[]): {
   return { sets, names, values };
 }
 
+/** What a pool item holds before anything was counted in it. */
+const EMPTY_POOL = { cpuUsed: 0, memoryUsed: 0, running: 0, waiting: 0, leases: {} } as const;
+
 function isConditionFailure(error: unknown): boolean {
   return error instanceof ConditionalCheckFailedException;
 }
@@ -83,7 +87,7 @@ export class DynamoPoolStore implements PoolStore {
       await this.#client.send(
         new PutCommand({
           TableName: this.#table,
-          Item: { ...poolKey(pool), pool, cpuUsed: 0, memoryUsed: 0, running: 0, waiting: 0, leases: {} },
+          Item: { ...poolKey(pool), pool, ...EMPTY_POOL },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -281,18 +285,16 @@ export class DynamoPoolStore implements PoolStore {
     byPriority: Readonly<Record<number, number>> = {},
   ): Promise<void> {
     await this.#ensure(pool);
-    const { Item } = await this.#client.send(
-      new GetCommand({ TableName: this.#table, Key: poolKey(pool), ConsistentRead: true }),
-    );
-    const counter = Number(Item?.waiting ?? 0);
-    const reserved = Item?.reserved === undefined ? undefined : Number(Item.reserved);
-    const quiet = reserved !== undefined ? Item?.recountMark === reserved : Item?.recountMark === 0;
+    const item = await this.#read(pool);
+    const counter = item.waiting;
+    const reserved = item.reserved;
+    const quiet = item.recountMark === (reserved ?? 0);
     const mark = reserved ?? 0;
     const correct = waiting > counter || (waiting < counter && quiet);
     const sets = [...(correct ? ['waiting = :waiting'] : []), 'recountMark = :mark'];
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = {};
-    const { seq } = queueCounters(Item);
+    const { seq } = item.queue;
     const priorities = new Set([...Object.keys(seq), ...Object.keys(byPriority)].map(Number));
     for (const priority of priorities) {
       names[`#left${priority}`] = queueCounterNames(priority).left;
@@ -323,17 +325,23 @@ export class DynamoPoolStore implements PoolStore {
   }
 
   async getPool(pool: string): Promise<PoolUsage> {
+    const item = await this.#read(pool);
+    return {
+      pool,
+      cpuUsed: item.cpuUsed,
+      memoryUsedMiB: item.memoryUsed,
+      running: item.running,
+      waiting: item.waiting,
+      leases: item.leases,
+      queue: item.queue,
+    };
+  }
+
+  /** The pool item and its queue counters; a pool never written to reads as empty. */
+  async #read(pool: string): Promise<PoolItem & { readonly queue: QueueCounters }> {
     const { Item } = await this.#client.send(
       new GetCommand({ TableName: this.#table, Key: poolKey(pool), ConsistentRead: true }),
     );
-    return {
-      pool,
-      cpuUsed: Number(Item?.cpuUsed ?? 0),
-      memoryUsedMiB: Number(Item?.memoryUsed ?? 0),
-      running: Number(Item?.running ?? 0),
-      waiting: Number(Item?.waiting ?? 0),
-      leases: (Item?.leases as Record<string, Lease> | undefined) ?? {},
-      queue: queueCounters(Item),
-    };
+    return { ...(Item ? parsePoolItem(Item) : EMPTY_POOL), queue: queueCounters(Item) };
   }
 }

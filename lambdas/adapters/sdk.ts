@@ -3,7 +3,8 @@
  *
  * The bundles leave the SDK out and import it from the runtime by name (lib/libra-function.ts,
  * RUNTIME_PROVIDED_MODULES). A static `import … from '@aws-sdk/client-x'` loads that whole package
- * at module init, called or not, for 20 to 60 ms of every cold start, and esbuild cannot drop it.
+ * at module init, called or not, paid on every cold start (docs/benchmarks.md, "Measurements
+ * behind code choices"), and esbuild cannot drop it.
  * So the AWS adapters import only the SDK's types and take an `Sdk`, the package and its client
  * on demand, and each function's entry (lambdas/entry) chooses, per client, by what the function
  * does:

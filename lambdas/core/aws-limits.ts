@@ -175,17 +175,14 @@ export function submitTargets(pool: PoolConfig): BackendTargets {
 /** The deployed artifact layout with the longest bucket name S3 allows. */
 export const SUBMIT_LOCATIONS: ArtifactLocations = s3ArtifactLocations('b'.repeat(S3_BUCKET_NAME_MAX));
 
-/**
- * Every way AWS would refuse the calls made for this workflow input: StartExecution (its input's
- * UTF-8 bytes, its name) and the backend's StartJobRun as the workflow's Run state sends it, for
- * every attempt. Each problem names the request field it comes from and the AWS limit.
- */
-export function awsRequestProblems(input: WorkflowInput): FieldProblem[] {
-  const problems: FieldProblem[] = [];
-  const check = (field: string, message: string | undefined) => {
-    if (message !== undefined) problems.push({ field, message });
-  };
+/** Records a problem with a request field when there is one (`message` undefined: none). */
+type Check = (field: string, message: string | undefined) => void;
 
+type RunRequest = NonNullable<WorkflowInput['request']['emrServerless'] | WorkflowInput['request']['eks']>;
+type RunLimit = (name: LimitName<'emrServerless'> & LimitName<'eks'>) => AwsLimit;
+
+/** StartExecution: its input's UTF-8 bytes and its name. */
+function startExecutionProblems(input: WorkflowInput, check: Check): void {
   const inputBytes = Buffer.byteLength(JSON.stringify(input), 'utf8');
   const inputMax = awsMax('stepFunctions', 'input');
   if (inputBytes > inputMax) {
@@ -195,16 +192,11 @@ export function awsRequestProblems(input: WorkflowInput): FieldProblem[] {
     );
   }
   check('', stringProblem(input.jobId, awsLimit('stepFunctions', 'name')));
+}
 
-  const api: 'emrServerless' | 'eks' = input.backend === 'eks' ? 'eks' : 'emrServerless';
-  const run = api === 'eks' ? input.request.eks : input.request.emrServerless;
-  if (!run) return problems;
+function driverProblems(run: RunRequest, limit: RunLimit, check: Check): void {
   const driver =
     'SparkSubmit' in run.JobDriver ? run.JobDriver.SparkSubmit : run.JobDriver.SparkSubmitJobDriver;
-  const limit = (name: LimitName<'emrServerless'> & LimitName<'eks'>) => awsLimit(api, name);
-
-  check('', stringProblem(input.jobId, limit('name')));
-  check('retryPolicy.maxRetries', stringProblem(`${input.jobId}-${input.lastAttempt}`, limit('clientToken')));
   check('entryPoint', stringProblem(driver.EntryPoint, limit('entryPoint')));
   check(
     'entryPointArguments',
@@ -218,7 +210,9 @@ export function awsRequestProblems(input: WorkflowInput): FieldProblem[] {
     driver.SparkSubmitParameters.startsWith('--class') ? 'mainClass' : 'sparkConf',
     stringProblem(driver.SparkSubmitParameters, limit('sparkSubmitParameters')),
   );
+}
 
+function configurationProblems(run: RunRequest, limit: RunLimit, check: Check): void {
   const configurations = run.ConfigurationOverrides.ApplicationConfiguration;
   check('sparkConf', countProblem(configurations.length, limit('configurations'), 'configurations'));
   for (const { Classification, Properties } of configurations) {
@@ -232,7 +226,9 @@ export function awsRequestProblems(input: WorkflowInput): FieldProblem[] {
   }
   const logUri = run.ConfigurationOverrides.MonitoringConfiguration?.S3MonitoringConfiguration.LogUri;
   if (logUri !== undefined) check('', stringProblem(logUri, limit('logUri')));
+}
 
+function tagProblems(run: RunRequest, limit: RunLimit, check: Check): void {
   const tags = Object.entries(run.Tags);
   const tagCount = countProblem(tags.length, limit('tags'), 'tags');
   check('tags', tagCount && `${tagCount}; Libra adds its own ${LIBRA_TAG_KEYS.join(' and ')}`);
@@ -241,16 +237,41 @@ export function awsRequestProblems(input: WorkflowInput): FieldProblem[] {
     check(field, stringProblem(key, limit('tagKey')));
     check(field, stringProblem(value, limit('tagValue')));
   }
+}
 
-  if (api === 'emrServerless' && 'ExecutionTimeoutMinutes' in run) {
-    const { min, max, where } = awsLimit('emrServerless', 'executionTimeoutMinutes');
-    const minutes = run.ExecutionTimeoutMinutes;
-    if ((min !== undefined && minutes < min) || (max !== undefined && minutes > max)) {
-      check(
-        'timeoutMinutes',
-        `EMR's backstop timeout would be ${minutes} minutes (AWS: ${where}, ${min}–${max})`,
-      );
-    }
+/** EMR Serverless's own timeout, the backstop below the workflow's, within the range EMR takes. */
+function backstopProblems(run: RunRequest, check: Check): void {
+  if (!('ExecutionTimeoutMinutes' in run)) return;
+  const { min, max, where } = awsLimit('emrServerless', 'executionTimeoutMinutes');
+  const minutes = run.ExecutionTimeoutMinutes;
+  if ((min !== undefined && minutes < min) || (max !== undefined && minutes > max)) {
+    check(
+      'timeoutMinutes',
+      `EMR's backstop timeout would be ${minutes} minutes (AWS: ${where}, ${min}–${max})`,
+    );
   }
+}
+
+/**
+ * Every way AWS would refuse the calls made for this workflow input: StartExecution (its input's
+ * UTF-8 bytes, its name) and the backend's StartJobRun as the workflow's Run state sends it, for
+ * every attempt. Each problem names the request field it comes from and the AWS limit.
+ */
+export function awsRequestProblems(input: WorkflowInput): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  const check: Check = (field, message) => {
+    if (message !== undefined) problems.push({ field, message });
+  };
+  startExecutionProblems(input, check);
+  const api: 'emrServerless' | 'eks' = input.backend === 'eks' ? 'eks' : 'emrServerless';
+  const run = api === 'eks' ? input.request.eks : input.request.emrServerless;
+  if (!run) return problems;
+  const limit: RunLimit = (name) => awsLimit(api, name);
+  check('', stringProblem(input.jobId, limit('name')));
+  check('retryPolicy.maxRetries', stringProblem(`${input.jobId}-${input.lastAttempt}`, limit('clientToken')));
+  driverProblems(run, limit, check);
+  configurationProblems(run, limit, check);
+  tagProblems(run, limit, check);
+  if (api === 'emrServerless') backstopProblems(run, check);
   return problems;
 }

@@ -1,3 +1,5 @@
+import type { JobStatus } from './job-states.ts';
+
 /**
  * Errors the caller may see. Each carries its HTTP status and an RFC 9457 problem type;
  * the HTTP edge turns them into application/problem+json. Anything else is a 500 and masked.
@@ -90,11 +92,15 @@ export class TooManyRequestsError extends LibraError {
 /** A conditional write lost: someone else moved the job first. Not a caller error by itself. */
 export class TransitionConflict extends Error {
   readonly jobId: string;
-  readonly actualStatus: string | undefined;
-  constructor(jobId: string, expected: readonly string[], actualStatus: string | undefined) {
+  /** The statuses the move was to start from. */
+  readonly expected: readonly JobStatus[];
+  /** Where the job stood when the move was refused; undefined when there is no such job. */
+  readonly actualStatus: JobStatus | undefined;
+  constructor(jobId: string, expected: readonly JobStatus[], actualStatus: JobStatus | undefined) {
     super(`job ${jobId} is ${actualStatus ?? 'missing'}, expected ${expected.join(' or ')}`);
     this.name = 'TransitionConflict';
     this.jobId = jobId;
+    this.expected = expected;
     this.actualStatus = actualStatus;
   }
 }

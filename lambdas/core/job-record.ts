@@ -54,12 +54,19 @@ export interface JobRecord {
   readonly backendRunId?: string;
   /** The backend's own state of the current run (EMR's job-run state), from its state-change events. */
   readonly backendState?: string;
+  /** The backend's words on that state (EMR's stateDetails), and when the backend reported it. */
+  readonly backendDetails?: string;
+  readonly backendUpdatedAt?: string;
+  /** The error that ended the last failed attempt, as the workflow caught it. */
+  readonly lastError?: { readonly name: string; readonly cause: string };
   /** Where to look at the run: Spark UI, logs, local output files. */
   readonly links?: Readonly<Record<string, string>>;
   /** Workflow starts that failed transiently while the job was SCHEDULED (none: absent). */
   readonly startAttempts?: number;
   /** When the tick may try the job's start again after such a failure. */
   readonly nextStartAt?: string;
+  /** When the job's webhook receiver answered 410: no more deliveries. */
+  readonly webhookDisabledAt?: string;
   /** Hash of the submitted body, kept for Idempotency-Key replays. */
   readonly requestHash: string;
 }

@@ -13,11 +13,11 @@ import {
   ValidationError,
 } from './errors.ts';
 import type { Finisher } from './finisher.ts';
-import type { JobEvent, JobRecord } from './job-record.ts';
+import type { JobEvent, JobRecord, JobSpec } from './job-record.ts';
 import { JOB_ID_PATTERN } from './job-record.ts';
-import { jobTypeOf, parseJobRequest } from './job-request.ts';
+import { type JobRequest, jobTypeOf, parseJobRequest } from './job-request.ts';
 import { isTerminal, JOB_STATUSES, type JobStatus, type Reason } from './job-states.ts';
-import { placeJob } from './placement.ts';
+import { type Backend, placeJob } from './placement.ts';
 import type {
   Clock,
   IntakeQueue,
@@ -31,7 +31,7 @@ import type {
 } from './ports.ts';
 import { EXACT_QUEUE_POSITIONS, estimateQueuePosition, type QueuePosition } from './queue-position.ts';
 import { queueFullRetryAfter, TICK_SECONDS } from './retry-after.ts';
-import { sizeJob } from './sizing.ts';
+import { type Sizing, sizeJob } from './sizing.ts';
 import { sparkConfProblems } from './spark-conf-policy.ts';
 import { workflowInput } from './workflow-input.ts';
 
@@ -66,7 +66,7 @@ export interface StatusView {
   readonly status: JobStatus;
   readonly name?: string;
   readonly pool: string;
-  readonly backend: string;
+  readonly backend: Backend;
   readonly priority: number;
   readonly tags: Readonly<Record<string, string>>;
   readonly attempts: number;
@@ -131,20 +131,19 @@ export interface PreparedJob {
   jobWithId(jobId: string): JobRecord;
 }
 
-/**
- * Parses, authorizes, sizes and places a request: the job it would be, or the error that refuses
- * it. AWS's limits are checked apart (awsRefusals), on the job this builds.
- */
-export function prepareJob(
-  config: LibraConfig,
-  principal: string,
-  body: unknown,
-  options: { readonly allowInsecureWebhooks: boolean; readonly now: string },
-): PreparedJob {
+/** The request, or a 400 naming each invalid field. */
+function parsedRequest(body: unknown): JobRequest {
   const parsed = parseJobRequest(body);
   if (!parsed.ok) throw new ValidationError('the job request has invalid fields', parsed.errors);
-  const request = parsed.request;
+  return parsed.request;
+}
 
+/** The pool the request names (or `default`), if it exists and the caller may use it. */
+function poolForCaller(
+  config: LibraConfig,
+  principal: string,
+  request: JobRequest,
+): { readonly poolName: string; readonly pool: PoolConfig } {
   const poolName = request.pool ?? 'default';
   const pool = poolNamed(config, poolName);
   if (pool === undefined) {
@@ -160,20 +159,30 @@ export function prepareJob(
       { field: 'pool', message: 'not allowed for this caller' },
     ]);
   }
+  return { poolName, pool };
+}
+
+function refuseInsecureWebhook(request: JobRequest, allowInsecureWebhooks: boolean): void {
   if (
     request.notifications &&
-    !options.allowInsecureWebhooks &&
+    !allowInsecureWebhooks &&
     !request.notifications.webhook.startsWith('https:')
   ) {
     throw new ValidationError('webhooks must use https', [
       { field: 'notifications.webhook', message: 'must be https' },
     ]);
   }
+}
 
+/** What the request needs once sized, and the backend that fits it, with the conf allowed there. */
+function sizeAndPlace(
+  request: JobRequest,
+  pool: PoolConfig,
+  poolName: string,
+): Sizing & { readonly backend: Backend } {
   const sized = sizeJob(request.sparkConf, { defaultMaxExecutors: pool.defaultMaxExecutors });
   if (!sized.ok) throw new ValidationError('the Spark conf cannot be sized', sized.errors);
-  const { resources, sparkConf } = sized.sizing;
-  const placed = placeJob(request.executionMode, resources, pool, poolName);
+  const placed = placeJob(request.executionMode, sized.sizing.resources, pool, poolName);
   if (!placed.ok) throw new ValidationError('the job does not fit its pool', placed.errors);
   // The request was checked against both backends' families; now the one it will run on is known.
   const onBackend = sparkConfProblems(request.sparkConf, placed.backend);
@@ -183,7 +192,41 @@ export function prepareJob(
       onBackend.map((problem) => ({ field: `sparkConf.${problem.key}`, message: problem.message })),
     );
   }
+  return { ...sized.sizing, backend: placed.backend };
+}
 
+/** What the job runs, as Libra will submit it: the sized conf, the retry delays computed. */
+function jobSpec(request: JobRequest, pool: PoolConfig, sparkConf: Record<string, string>): JobSpec {
+  return {
+    jobType: jobTypeOf(request),
+    ...(request.code !== undefined && { code: request.code }),
+    ...(request.entryPoint !== undefined && { entryPoint: request.entryPoint }),
+    ...(request.entryPointArguments !== undefined && { entryPointArguments: request.entryPointArguments }),
+    ...(request.mainClass !== undefined && { mainClass: request.mainClass }),
+    sparkConf,
+    retryPolicy: request.retryPolicy,
+    retryDelaysSeconds: retryDelaysSeconds(request.retryPolicy),
+    retryOnTimeout: request.retryOnTimeout,
+    timeoutMinutes: request.timeoutMinutes ?? pool.defaultTimeoutMinutes,
+    ...(request.notifications !== undefined && { notifications: request.notifications }),
+  };
+}
+
+/**
+ * Parses, authorizes, sizes and places a request: the job it would be, or the error that refuses
+ * it. AWS's limits are checked apart (awsRefusals), on the job this builds.
+ */
+export function prepareJob(
+  config: LibraConfig,
+  principal: string,
+  body: unknown,
+  options: { readonly allowInsecureWebhooks: boolean; readonly now: string },
+): PreparedJob {
+  const request = parsedRequest(body);
+  const { poolName, pool } = poolForCaller(config, principal, request);
+  refuseInsecureWebhook(request, options.allowInsecureWebhooks);
+  const { resources, sparkConf, backend } = sizeAndPlace(request, pool, poolName);
+  const spec = jobSpec(request, pool, sparkConf);
   const hash = requestHash(body);
   const { now } = options;
   const jobWithId = (jobId: string): JobRecord => ({
@@ -191,25 +234,11 @@ export function prepareJob(
     owner: principal,
     status: 'QUEUED',
     pool: poolName,
-    backend: placed.backend,
+    backend,
     priority: request.priority,
     ...(request.name !== undefined && { name: request.name }),
     tags: request.tags,
-    spec: {
-      jobType: jobTypeOf(request),
-      ...(request.code !== undefined && { code: request.code }),
-      ...(request.entryPoint !== undefined && { entryPoint: request.entryPoint }),
-      ...(request.entryPointArguments !== undefined && {
-        entryPointArguments: request.entryPointArguments,
-      }),
-      ...(request.mainClass !== undefined && { mainClass: request.mainClass }),
-      sparkConf,
-      retryPolicy: request.retryPolicy,
-      retryDelaysSeconds: retryDelaysSeconds(request.retryPolicy),
-      retryOnTimeout: request.retryOnTimeout,
-      timeoutMinutes: request.timeoutMinutes ?? pool.defaultTimeoutMinutes,
-      ...(request.notifications !== undefined && { notifications: request.notifications }),
-    },
+    spec,
     resources,
     reservation: { cpuCores: resources.totalCores, memoryMiB: resources.totalMemoryMiB },
     attempts: 0,
@@ -237,6 +266,25 @@ export function awsRefusals(prepared: PreparedJob, jobId: string, config: LibraC
   );
 }
 
+/** Inline code past the configured size is refused before the body is parsed any further. */
+function refuseOversizedCode(body: unknown, maxCodeBytes: number): void {
+  if (body === null || typeof body !== 'object' || !('code' in body) || typeof body.code !== 'string') return;
+  const codeBytes = Buffer.byteLength(body.code, 'utf8');
+  if (codeBytes > maxCodeBytes) {
+    throw new PayloadTooLargeError(`code is ${codeBytes} bytes; the limit is ${maxCodeBytes}`, [
+      { field: 'code', message: `at most ${maxCodeBytes} bytes` },
+    ]);
+  }
+}
+
+function checkIdempotencyKey(idempotencyKey: string): void {
+  if (!IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey)) {
+    throw new ValidationError('Idempotency-Key is not valid', [
+      { field: 'Idempotency-Key', message: '1 to 255 visible ASCII characters' },
+    ]);
+  }
+}
+
 /** The job use cases behind the HTTP API: submit, status, list, history, cancel. */
 export class JobService {
   readonly #deps: JobServiceDeps;
@@ -247,47 +295,51 @@ export class JobService {
 
   async submit(principal: string, body: unknown, idempotencyKey?: string): Promise<SubmitResult> {
     const { config } = this.#deps;
-    if (body !== null && typeof body === 'object' && 'code' in body && typeof body.code === 'string') {
-      const codeBytes = Buffer.byteLength(body.code, 'utf8');
-      if (codeBytes > config.limits.maxCodeBytes) {
-        throw new PayloadTooLargeError(
-          `code is ${codeBytes} bytes; the limit is ${config.limits.maxCodeBytes}`,
-          [{ field: 'code', message: `at most ${config.limits.maxCodeBytes} bytes` }],
-        );
-      }
-    }
-    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey)) {
-      throw new ValidationError('Idempotency-Key is not valid', [
-        { field: 'Idempotency-Key', message: '1 to 255 visible ASCII characters' },
-      ]);
-    }
-
+    refuseOversizedCode(body, config.limits.maxCodeBytes);
+    if (idempotencyKey !== undefined) checkIdempotencyKey(idempotencyKey);
     const prepared = prepareJob(config, principal, body, {
       allowInsecureWebhooks: this.#deps.allowInsecureWebhooks,
       now: this.#deps.clock().toISOString(),
     });
-    const { poolName, pool, hash, jobWithId } = prepared;
-    let jobId = this.#deps.newJobId();
+    const newId = this.#deps.newJobId();
     // What AWS would refuse when the job starts is refused now, before anything is stored.
-    const refused = awsRefusals(prepared, jobId, config);
+    const refused = awsRefusals(prepared, newId, config);
     if (refused.length > 0) throw new ValidationError('AWS would refuse to run this job', refused);
 
-    if (idempotencyKey !== undefined) {
-      const claim = await this.#deps.store.claimIdempotencyKey(principal, idempotencyKey, jobId, hash);
-      if (!claim.claimed) {
-        if (claim.requestHash !== hash) {
-          throw new ConflictError('this Idempotency-Key was used with another request body', [
-            { field: 'Idempotency-Key', message: `already used for job ${claim.jobId}` },
-          ]);
-        }
-        const existing = await this.#deps.store.getJob(claim.jobId);
-        if (existing) return { job: existing, replayed: true };
-        // The first call claimed the key and stopped before writing the job: finish its work.
-        jobId = claim.jobId;
-      }
+    const claim =
+      idempotencyKey === undefined
+        ? { jobId: newId }
+        : await this.#claimKey(principal, idempotencyKey, newId, prepared.hash);
+    if ('replayed' in claim) return claim;
+    return this.#enqueue(prepared, prepared.jobWithId(claim.jobId));
+  }
+
+  /**
+   * Ties the Idempotency-Key to the new job id, or finds what an earlier submit with it did: its
+   * job (a replay), or the id it claimed and stopped before writing (this submit finishes it).
+   */
+  async #claimKey(
+    principal: string,
+    idempotencyKey: string,
+    jobId: string,
+    hash: string,
+  ): Promise<SubmitResult | { readonly jobId: string }> {
+    const claim = await this.#deps.store.claimIdempotencyKey(principal, idempotencyKey, jobId, hash);
+    if (claim.claimed) return { jobId };
+    if (claim.requestHash !== hash) {
+      throw new ConflictError('this Idempotency-Key was used with another request body', [
+        { field: 'Idempotency-Key', message: `already used for job ${claim.jobId}` },
+      ]);
     }
-    const job = jobWithId(jobId);
+    const existing = await this.#deps.store.getJob(claim.jobId);
+    return existing ? { job: existing, replayed: true } : { jobId: claim.jobId };
+  }
+
+  /** Takes a queue slot, writes the job QUEUED and wakes admission for its pool. */
+  async #enqueue(prepared: PreparedJob, job: JobRecord): Promise<SubmitResult> {
     const { store, pools, intake, metrics, logger } = this.#deps;
+    const { poolName, pool } = prepared;
+    const { jobId } = job;
     // Backpressure before the job is written: a full queue refuses, and nothing is stored.
     const queueSeq = await pools.reserveQueueSlot(poolName, pool.maxQueueSize, job.priority);
     if (queueSeq === undefined) {

@@ -38,11 +38,14 @@ export type ReasonRule =
   /** The move leaves the reason as it is and gives none. */
   | 'keeps';
 
+/** The job record's attributes that say when it first reached a status. */
+export type StatusTimestamp = 'queuedAt' | 'scheduledAt' | 'startedAt' | 'completedAt' | 'cancelledAt';
+
 export interface StatusSpec {
   /** The statuses a job may move to this one from; the condition of every write of it. */
   readonly from: readonly JobStatus[];
   /** The job record's timestamp attribute set when the status is first reached. */
-  readonly timestamp?: string;
+  readonly timestamp?: StatusTimestamp;
   readonly reason: ReasonRule;
 }
 
@@ -103,7 +106,7 @@ export function sourcesWhileHeld(to: JobStatus, held: readonly JobStatus[]): Job
 }
 
 /** The job record's timestamp attribute set when a status is first reached. */
-export const STATUS_TIMESTAMP: Partial<Record<JobStatus, string>> = Object.fromEntries(
+export const STATUS_TIMESTAMP: Partial<Record<JobStatus, StatusTimestamp>> = Object.fromEntries(
   JOB_STATUSES.flatMap((status) => {
     const timestamp = LIFECYCLE[status].timestamp;
     return timestamp ? [[status, timestamp]] : [];

@@ -16,7 +16,6 @@ export const SPARK_DEFAULTS = {
   executorInstances: 2,
 } as const;
 
-/** Spark's default overhead: max(384 MiB, 10 % of the heap), unless set. */
 /**
  * The keys sizing pins: what admission counted. They go on the spark-submit command line, where
  * they win over any spark-defaults, so the job runs with exactly what it was admitted for.
@@ -38,6 +37,7 @@ export const SIZING_KEYS = [
   'spark.executor.instances',
 ] as const;
 
+/** Spark's default overhead: max(384 MiB, 10 % of the heap), unless set. */
 export const MIN_OVERHEAD_MIB = 384;
 export const DEFAULT_OVERHEAD_FACTOR = 0.1;
 
@@ -130,160 +130,191 @@ function parseCpuQuantity(value: string): number | undefined {
   return match[2] === 'm' ? amount / 1000 : amount;
 }
 
-export function sizeJob(conf: Readonly<Record<string, string>>, options: SizingOptions): SizingResult {
-  const errors: FieldProblem[] = [];
-  const field = (key: string) => `sparkConf.${key}`;
+/**
+ * Reads sizing keys from a job's conf, each with its bounds; a value out of them is recorded as a
+ * field problem and read as the fallback, so that one pass reports every problem at once.
+ */
+class ConfReader {
+  readonly errors: FieldProblem[] = [];
+  readonly conf: Readonly<Record<string, string>>;
 
-  const readInt = (key: string, fallback: number, min: number, max: number): number => {
-    const raw = conf[key];
+  constructor(conf: Readonly<Record<string, string>>) {
+    this.conf = conf;
+  }
+
+  has(key: string): boolean {
+    return this.conf[key] !== undefined;
+  }
+
+  problem(key: string, message: string): void {
+    this.errors.push({ field: `sparkConf.${key}`, message });
+  }
+
+  int(key: string, fallback: number, min: number, max: number): number {
+    const raw = this.conf[key];
     if (raw === undefined) return fallback;
     if (!/^\s*\d+\s*$/.test(raw)) {
-      errors.push({ field: field(key), message: `must be a whole number, got "${raw}"` });
+      this.problem(key, `must be a whole number, got "${raw}"`);
       return fallback;
     }
     const value = Number(raw);
     if (value < min || value > max) {
-      errors.push({ field: field(key), message: `must be between ${min} and ${max}, got ${value}` });
+      this.problem(key, `must be between ${min} and ${max}, got ${value}`);
       return fallback;
     }
     return value;
-  };
+  }
 
-  const readMemory = (key: string, fallbackMiB: number, bareUnit: 'b' | 'm' = 'm'): number => {
-    const raw = conf[key];
+  memory(key: string, fallbackMiB: number, bareUnit: 'b' | 'm' = 'm'): number {
+    const raw = this.conf[key];
     if (raw === undefined) return fallbackMiB;
     const mib = parseMemoryMiB(raw, bareUnit);
     if (mib === undefined || mib <= 0 || mib > MAX_MEMORY_MIB_PER_PROCESS) {
-      errors.push({
-        field: field(key),
-        message: `must be a memory size from 1m to 1t such as 2g, 2048m or 2048000k, got "${raw}"`,
-      });
+      this.problem(key, `must be a memory size from 1m to 1t such as 2g, 2048m or 2048000k, got "${raw}"`);
       return fallbackMiB;
     }
     return mib;
-  };
+  }
 
-  const readFactor = (key: string): number | undefined => {
-    const raw = conf[key];
+  factor(key: string): number | undefined {
+    const raw = this.conf[key];
     if (raw === undefined) return undefined;
     const value = Number(raw);
     if (!/^\s*\d+(\.\d+)?\s*$/.test(raw) || value <= 0 || value > 10) {
-      errors.push({ field: field(key), message: `must be a number above 0 and at most 10, got "${raw}"` });
+      this.problem(key, `must be a number above 0 and at most 10, got "${raw}"`);
       return undefined;
     }
     return value;
-  };
+  }
 
-  const readBoolean = (key: string): boolean => {
-    const raw = conf[key];
+  boolean(key: string): boolean {
+    const raw = this.conf[key];
     if (raw === undefined) return false;
     const normalized = raw.trim().toLowerCase();
     if (normalized !== 'true' && normalized !== 'false') {
-      errors.push({ field: field(key), message: `must be true or false, got "${raw}"` });
+      this.problem(key, `must be true or false, got "${raw}"`);
       return false;
     }
     return normalized === 'true';
-  };
-
-  for (const key of BACKEND_SIZING_KEYS) {
-    if (conf[key] !== undefined) {
-      errors.push({
-        field: field(key),
-        message: 'is not allowed: Libra sizes workers from spark.driver.* and spark.executor.*; set those',
-      });
-    }
   }
 
   /** On EKS a pod requests `request.cores` instead of `cores`: more would outgrow the reservation. */
-  const checkCpuRequest = (role: 'driver' | 'executor', cores: number): void => {
+  cpuRequest(role: 'driver' | 'executor', cores: number): void {
     const key = `spark.kubernetes.${role}.request.cores`;
-    const raw = conf[key];
+    const raw = this.conf[key];
     if (raw === undefined) return;
     const quantity = parseCpuQuantity(raw);
     if (quantity === undefined || quantity <= 0) {
-      errors.push({
-        field: field(key),
-        message: `must be a CPU quantity such as 1, 0.5 or 500m, got "${raw}"`,
-      });
+      this.problem(key, `must be a CPU quantity such as 1, 0.5 or 500m, got "${raw}"`);
     } else if (quantity > cores) {
-      errors.push({
-        field: field(key),
-        message: `must not exceed spark.${role}.cores (${cores}), the cores Libra reserves`,
-      });
+      this.problem(key, `must not exceed spark.${role}.cores (${cores}), the cores Libra reserves`);
     }
-  };
-
-  const processSize = (
-    role: 'driver' | 'executor',
-    defaultCores: number,
-    defaultMemoryMiB: number,
-    extraMiB: number,
-  ): ProcessSize => {
-    const cores = readInt(`spark.${role}.cores`, defaultCores, 1, MAX_CORES_PER_PROCESS);
-    checkCpuRequest(role, cores);
-    const memoryMiB = readMemory(`spark.${role}.memory`, defaultMemoryMiB);
-    const explicitOverhead = conf[`spark.${role}.memoryOverhead`];
-    const factor = readFactor(`spark.${role}.memoryOverheadFactor`) ?? DEFAULT_OVERHEAD_FACTOR;
-    const overheadMiB =
-      explicitOverhead !== undefined
-        ? readMemory(`spark.${role}.memoryOverhead`, MIN_OVERHEAD_MIB)
-        : Math.max(MIN_OVERHEAD_MIB, Math.ceil(memoryMiB * factor));
-    return { cores, memoryMiB, overheadMiB, totalMemoryMiB: memoryMiB + overheadMiB + extraMiB };
-  };
-
-  // Spark adds these to each executor's container beside heap and overhead.
-  const offHeap = readBoolean('spark.memory.offHeap.enabled');
-  if (offHeap && conf['spark.memory.offHeap.size'] === undefined) {
-    errors.push({
-      field: field('spark.memory.offHeap.size'),
-      message: 'is required when spark.memory.offHeap.enabled is true',
-    });
   }
-  const offHeapMiB = offHeap ? readMemory('spark.memory.offHeap.size', 0, 'b') : 0;
-  const pysparkKey = 'spark.executor.pyspark.memory';
-  const pysparkMiB = conf[pysparkKey] === undefined ? 0 : readMemory(pysparkKey, 0);
+}
 
-  const driver = processSize('driver', SPARK_DEFAULTS.driverCores, SPARK_DEFAULTS.driverMemoryMiB, 0);
-  const executor = processSize(
-    'executor',
-    SPARK_DEFAULTS.executorCores,
-    SPARK_DEFAULTS.executorMemoryMiB,
-    offHeapMiB + pysparkMiB,
-  );
-  const dynamicAllocation = readBoolean('spark.dynamicAllocation.enabled');
+function refuseBackendSizingKeys(reader: ConfReader): void {
+  for (const key of BACKEND_SIZING_KEYS) {
+    if (reader.has(key)) {
+      reader.problem(
+        key,
+        'is not allowed: Libra sizes workers from spark.driver.* and spark.executor.*; set those',
+      );
+    }
+  }
+}
 
-  let executors: number;
-  let minExecutors = 0;
-  let initialExecutors = 0;
-  if (dynamicAllocation) {
-    executors = readInt(
-      'spark.dynamicAllocation.maxExecutors',
-      options.defaultMaxExecutors,
-      1,
+/** Memory Spark adds to each executor's container beside heap and overhead. */
+interface ExecutorExtras {
+  readonly offHeap: boolean;
+  readonly offHeapMiB: number;
+  readonly pysparkMiB: number;
+}
+
+const PYSPARK_MEMORY = 'spark.executor.pyspark.memory';
+
+function executorExtras(reader: ConfReader): ExecutorExtras {
+  const offHeap = reader.boolean('spark.memory.offHeap.enabled');
+  if (offHeap && !reader.has('spark.memory.offHeap.size')) {
+    reader.problem('spark.memory.offHeap.size', 'is required when spark.memory.offHeap.enabled is true');
+  }
+  return {
+    offHeap,
+    offHeapMiB: offHeap ? reader.memory('spark.memory.offHeap.size', 0, 'b') : 0,
+    pysparkMiB: reader.has(PYSPARK_MEMORY) ? reader.memory(PYSPARK_MEMORY, 0) : 0,
+  };
+}
+
+function processSize(
+  reader: ConfReader,
+  role: 'driver' | 'executor',
+  defaults: { readonly cores: number; readonly memoryMiB: number },
+  extraMiB: number,
+): ProcessSize {
+  const cores = reader.int(`spark.${role}.cores`, defaults.cores, 1, MAX_CORES_PER_PROCESS);
+  reader.cpuRequest(role, cores);
+  const memoryMiB = reader.memory(`spark.${role}.memory`, defaults.memoryMiB);
+  const factor = reader.factor(`spark.${role}.memoryOverheadFactor`) ?? DEFAULT_OVERHEAD_FACTOR;
+  const overheadMiB = reader.has(`spark.${role}.memoryOverhead`)
+    ? reader.memory(`spark.${role}.memoryOverhead`, MIN_OVERHEAD_MIB)
+    : Math.max(MIN_OVERHEAD_MIB, Math.ceil(memoryMiB * factor));
+  return { cores, memoryMiB, overheadMiB, totalMemoryMiB: memoryMiB + overheadMiB + extraMiB };
+}
+
+/** How many executors the job may have at once, and where dynamic allocation starts. */
+interface ExecutorCount {
+  readonly dynamicAllocation: boolean;
+  /** `spark.executor.instances`, or the dynamic-allocation maximum. */
+  readonly executors: number;
+  readonly minExecutors: number;
+  readonly initialExecutors: number;
+}
+
+function executorCount(reader: ConfReader, options: SizingOptions): ExecutorCount {
+  const dynamicAllocation = reader.boolean('spark.dynamicAllocation.enabled');
+  if (!dynamicAllocation) {
+    const executors = reader.int(
+      'spark.executor.instances',
+      SPARK_DEFAULTS.executorInstances,
+      0,
       MAX_EXECUTORS,
     );
-    minExecutors = readInt('spark.dynamicAllocation.minExecutors', 0, 0, MAX_EXECUTORS);
-    initialExecutors = readInt('spark.dynamicAllocation.initialExecutors', minExecutors, 0, MAX_EXECUTORS);
-    // Spark starts max(min, initial, instances) executors: none of them may pass the maximum.
-    const starts: [string, number][] = [
-      ['spark.dynamicAllocation.minExecutors', minExecutors],
-      ['spark.dynamicAllocation.initialExecutors', initialExecutors],
-      ['spark.executor.instances', readInt('spark.executor.instances', 0, 0, MAX_EXECUTORS)],
-    ];
-    for (const [key, bound] of starts) {
-      if (bound > executors) {
-        errors.push({
-          field: field(key),
-          message: `must not exceed spark.dynamicAllocation.maxExecutors (${executors})`,
-        });
-      }
-    }
-  } else {
-    executors = readInt('spark.executor.instances', SPARK_DEFAULTS.executorInstances, 0, MAX_EXECUTORS);
+    return { dynamicAllocation, executors, minExecutors: 0, initialExecutors: 0 };
   }
+  const executors = reader.int(
+    'spark.dynamicAllocation.maxExecutors',
+    options.defaultMaxExecutors,
+    1,
+    MAX_EXECUTORS,
+  );
+  const minExecutors = reader.int('spark.dynamicAllocation.minExecutors', 0, 0, MAX_EXECUTORS);
+  const initialExecutors = reader.int(
+    'spark.dynamicAllocation.initialExecutors',
+    minExecutors,
+    0,
+    MAX_EXECUTORS,
+  );
+  // Spark starts max(min, initial, instances) executors: none of them may pass the maximum.
+  const starts: [string, number][] = [
+    ['spark.dynamicAllocation.minExecutors', minExecutors],
+    ['spark.dynamicAllocation.initialExecutors', initialExecutors],
+    ['spark.executor.instances', reader.int('spark.executor.instances', 0, 0, MAX_EXECUTORS)],
+  ];
+  for (const [key, bound] of starts) {
+    if (bound > executors) {
+      reader.problem(key, `must not exceed spark.dynamicAllocation.maxExecutors (${executors})`);
+    }
+  }
+  return { dynamicAllocation, executors, minExecutors, initialExecutors };
+}
 
-  if (errors.length > 0) return { ok: false, errors };
-
+/** The caller's conf with every sizing key Libra counted written in. */
+function pinnedConf(
+  conf: Readonly<Record<string, string>>,
+  driver: ProcessSize,
+  executor: ProcessSize,
+  extras: ExecutorExtras,
+  count: ExecutorCount,
+): Record<string, string> {
   const sparkConf: Record<string, string> = {
     ...conf,
     'spark.driver.cores': String(driver.cores),
@@ -292,33 +323,53 @@ export function sizeJob(conf: Readonly<Record<string, string>>, options: SizingO
     'spark.executor.cores': String(executor.cores),
     'spark.executor.memory': `${executor.memoryMiB}m`,
     'spark.executor.memoryOverhead': `${executor.overheadMiB}m`,
-    'spark.memory.offHeap.enabled': String(offHeap),
-    'spark.dynamicAllocation.enabled': String(dynamicAllocation),
+    'spark.memory.offHeap.enabled': String(extras.offHeap),
+    'spark.dynamicAllocation.enabled': String(count.dynamicAllocation),
   };
-  if (offHeap) sparkConf['spark.memory.offHeap.size'] = `${offHeapMiB}m`;
-  if (pysparkMiB > 0) sparkConf[pysparkKey] = `${pysparkMiB}m`;
-  if (dynamicAllocation) {
+  if (extras.offHeap) sparkConf['spark.memory.offHeap.size'] = `${extras.offHeapMiB}m`;
+  if (extras.pysparkMiB > 0) sparkConf[PYSPARK_MEMORY] = `${extras.pysparkMiB}m`;
+  if (count.dynamicAllocation) {
     // A backend's default start (EMR Serverless documents 3 initial executors) could pass a small
     // maximum and fail the job at start: pin Spark's own defaults instead.
-    sparkConf['spark.dynamicAllocation.minExecutors'] = String(minExecutors);
-    sparkConf['spark.dynamicAllocation.initialExecutors'] = String(initialExecutors);
-    sparkConf['spark.dynamicAllocation.maxExecutors'] = String(executors);
+    sparkConf['spark.dynamicAllocation.minExecutors'] = String(count.minExecutors);
+    sparkConf['spark.dynamicAllocation.initialExecutors'] = String(count.initialExecutors);
+    sparkConf['spark.dynamicAllocation.maxExecutors'] = String(count.executors);
   } else {
-    sparkConf['spark.executor.instances'] = String(executors);
+    sparkConf['spark.executor.instances'] = String(count.executors);
   }
+  return sparkConf;
+}
 
+export function sizeJob(conf: Readonly<Record<string, string>>, options: SizingOptions): SizingResult {
+  const reader = new ConfReader(conf);
+  refuseBackendSizingKeys(reader);
+  const extras = executorExtras(reader);
+  const driver = processSize(
+    reader,
+    'driver',
+    { cores: SPARK_DEFAULTS.driverCores, memoryMiB: SPARK_DEFAULTS.driverMemoryMiB },
+    0,
+  );
+  const executor = processSize(
+    reader,
+    'executor',
+    { cores: SPARK_DEFAULTS.executorCores, memoryMiB: SPARK_DEFAULTS.executorMemoryMiB },
+    extras.offHeapMiB + extras.pysparkMiB,
+  );
+  const count = executorCount(reader, options);
+  if (reader.errors.length > 0) return { ok: false, errors: reader.errors };
   return {
     ok: true,
     sizing: {
       resources: {
         driver,
         executor,
-        executors,
-        dynamicAllocation,
-        totalCores: driver.cores + executors * executor.cores,
-        totalMemoryMiB: driver.totalMemoryMiB + executors * executor.totalMemoryMiB,
+        executors: count.executors,
+        dynamicAllocation: count.dynamicAllocation,
+        totalCores: driver.cores + count.executors * executor.cores,
+        totalMemoryMiB: driver.totalMemoryMiB + count.executors * executor.totalMemoryMiB,
       },
-      sparkConf,
+      sparkConf: pinnedConf(conf, driver, executor, extras, count),
     },
   };
 }

@@ -128,10 +128,10 @@ export function statusOccurrence(
     return { occurrence: moves.length, at: latest.at, ...(latest.reason && { reason: latest.reason }) };
   }
   const attribute = STATUS_TIMESTAMP[status];
-  const recorded = attribute ? (job as unknown as Record<string, unknown>)[attribute] : undefined;
+  const recorded = attribute ? job[attribute] : undefined;
   return {
     occurrence: 0,
-    at: typeof recorded === 'string' ? recorded : job.updatedAt,
+    at: recorded ?? job.updatedAt,
     ...(job.status === status && job.reason && { reason: job.reason }),
   };
 }
@@ -192,7 +192,46 @@ export class Notifier {
   }
 
   async notify(jobId: string, status: JobStatus): Promise<NotifyResult> {
-    const { jobs, sender, secrets, clock, logger } = this.#deps;
+    const { jobs, clock } = this.#deps;
+    const subscribed = await this.#subscribedJob(jobId, status);
+    if ('skipped' in subscribed) return subscribed;
+    const { job, url } = subscribed;
+    const events = await jobs.listEvents(jobId);
+    const occurred = statusOccurrence(job, status, events);
+    const id = webhookId(jobId, status, occurred.occurrence);
+    const attempt =
+      1 + events.filter((event) => event.type === 'WEBHOOK' && event.detail?.webhookId === id).length;
+    const body = JSON.stringify(webhookPayload(job, status, occurred));
+    const sentAt = clock();
+    const response = await this.#send(job, status, { url, id, body, sentAt });
+    const outcome = deliveryOutcome(response);
+    await jobs.recordDelivery({
+      jobId,
+      at: sentAt.toISOString(),
+      type: 'WEBHOOK',
+      status,
+      detail: {
+        webhookId: id,
+        eventType: webhookEventType(status),
+        attempt,
+        outcome,
+        durationMs: Math.round(response.durationMs),
+        ...(response.outcome === 'response'
+          ? { statusCode: response.statusCode }
+          : { error: response.error }),
+      },
+    });
+    return this.#settle(response, outcome, { jobId, status, webhookId: id, attempt, sentAt });
+  }
+
+  /** The job and its webhook, when its owner subscribed to the status and the receiver has not answered 410. */
+  async #subscribedJob(
+    jobId: string,
+    status: JobStatus,
+  ): Promise<
+    { readonly job: WebhookJob; readonly url: string } | Extract<NotifyResult, { skipped: unknown }>
+  > {
+    const { jobs, logger } = this.#deps;
     const job: WebhookJob | undefined = await jobs.getJob(jobId);
     if (!job) {
       logger.warn('webhook for an unknown job', { jobId, status });
@@ -210,49 +249,41 @@ export class Notifier {
       });
       return { delivered: false, skipped: 'disabled' };
     }
+    return { job, url: notifications.webhook };
+  }
 
-    const events = await jobs.listEvents(jobId);
-    const occurred = statusOccurrence(job, status, events);
-    const id = webhookId(jobId, status, occurred.occurrence);
-    const attempt =
-      1 + events.filter((event) => event.type === 'WEBHOOK' && event.detail?.webhookId === id).length;
-    const body = JSON.stringify(webhookPayload(job, status, occurred));
-    const sentAt = clock();
-    let response: WebhookResponse;
+  async #send(
+    job: WebhookJob,
+    status: JobStatus,
+    message: { readonly url: string; readonly id: string; readonly body: string; readonly sentAt: Date },
+  ): Promise<WebhookResponse> {
+    const { sender, secrets, logger } = this.#deps;
+    const { url, id, body, sentAt } = message;
     try {
       const secret = await secrets.secretFor(job.pool);
-      response = await sender.send({ url: notifications.webhook, id, timestamp: sentAt, body, secret });
+      return await sender.send({ url, id, timestamp: sentAt, body, secret });
     } catch (error) {
       // Nothing was sent (the pool's secret could not be read): a failed attempt, tried again later.
-      logger.error('webhook not sent', { jobId, status, webhookId: id, error: error as Error });
-      response = { outcome: 'failed', error: 'the signing secret could not be read', durationMs: 0 };
+      logger.error('webhook not sent', { jobId: job.jobId, status, webhookId: id, error: error as Error });
+      return { outcome: 'failed', error: 'the signing secret could not be read', durationMs: 0 };
     }
+  }
 
-    let outcome: DeliveryOutcome;
-    if (response.outcome === 'refused') outcome = 'blocked';
-    else if (response.outcome === 'failed') outcome = 'failed';
-    else if (response.statusCode >= 200 && response.statusCode < 300) outcome = 'delivered';
-    else if (response.statusCode === 410) outcome = 'gone';
-    else outcome = 'failed';
-
-    await jobs.recordDelivery({
-      jobId,
-      at: sentAt.toISOString(),
-      type: 'WEBHOOK',
-      status,
-      detail: {
-        webhookId: id,
-        eventType: webhookEventType(status),
-        attempt,
-        outcome,
-        durationMs: Math.round(response.durationMs),
-        ...(response.outcome === 'response'
-          ? { statusCode: response.statusCode }
-          : { error: response.error }),
-      },
-    });
-    const logged = { jobId, status, webhookId: id, attempt, outcome };
-
+  /** What the attempt comes to once recorded: a result, a disabled subscription, or the error to retry. */
+  async #settle(
+    response: WebhookResponse,
+    outcome: DeliveryOutcome,
+    attempt: {
+      readonly jobId: string;
+      readonly status: JobStatus;
+      readonly webhookId: string;
+      readonly attempt: number;
+      readonly sentAt: Date;
+    },
+  ): Promise<NotifyResult> {
+    const { jobs, logger } = this.#deps;
+    const { jobId, webhookId: id, sentAt } = attempt;
+    const logged = { jobId, status: attempt.status, webhookId: id, attempt: attempt.attempt, outcome };
     if (response.outcome === 'refused') {
       logger.warn('webhook destination refused', { ...logged, error: response.error });
       throw new WebhookBlocked(jobId, id, response.error);
@@ -273,4 +304,13 @@ export class Notifier {
     logger.warn('webhook not delivered', { ...logged, statusCode: response.statusCode });
     throw new WebhookDeliveryFailed(jobId, id, `HTTP ${response.statusCode}`, response.statusCode);
   }
+}
+
+/** Only 2xx is delivered; 410 is gone; a destination the guard refused is blocked. */
+function deliveryOutcome(response: WebhookResponse): DeliveryOutcome {
+  if (response.outcome === 'refused') return 'blocked';
+  if (response.outcome === 'failed') return 'failed';
+  if (response.statusCode >= 200 && response.statusCode < 300) return 'delivered';
+  if (response.statusCode === 410) return 'gone';
+  return 'failed';
 }

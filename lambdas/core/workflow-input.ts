@@ -159,13 +159,14 @@ function podTemplateConf(templates: { readonly driver?: string; readonly executo
   return conf;
 }
 
-export function workflowInput(
-  job: JobRecord,
-  targets: BackendTargets,
-  artifacts: ArtifactLocations,
-  retentionDays: number,
-): WorkflowInput {
-  const { spec } = job;
+/** The Spark run's parts both backends take alike. */
+interface RunParts {
+  readonly driver: SparkSubmitDriver;
+  readonly overrides: ConfigurationOverrides;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+function runParts(job: JobRecord, targets: BackendTargets, artifacts: ArtifactLocations): RunParts {
   const { driver, defaults: callerDefaults } = sparkDriver(job, artifacts);
   // Written over the caller's keys: the pool's pod templates decide pod identity, whatever the request said.
   const defaults =
@@ -178,42 +179,56 @@ export function workflowInput(
       MonitoringConfiguration: { S3MonitoringConfiguration: { LogUri: `${artifacts.logUri}${job.jobId}/` } },
     }),
   };
-  const tags = { ...job.tags, 'libra:job-id': job.jobId, 'libra:pool': job.pool };
-  const subscribed = new Set<JobStatus>(spec.notifications?.events ?? []);
-  const notify = Object.fromEntries(
-    NOTIFIABLE_STATUSES.map((status) => [status, subscribed.has(status)]),
-  ) as Record<(typeof NOTIFIABLE_STATUSES)[number], boolean>;
+  return { driver, overrides, tags: { ...job.tags, 'libra:job-id': job.jobId, 'libra:pool': job.pool } };
+}
 
-  let request: WorkflowInput['request'] = {};
+/** The StartJobRun request of the job's backend, with the pool's deployed targets. */
+function runRequest(job: JobRecord, targets: BackendTargets, parts: RunParts): WorkflowInput['request'] {
   if (job.backend === 'eks') {
     const eks = targets.eks;
     if (!eks) throw new Error(`pool '${job.pool}' has no EKS backend deployed`);
-    request = {
+    return {
       eks: {
         VirtualClusterId: eks.virtualClusterId,
         ExecutionRoleArn: eks.executionRoleArn,
         ReleaseLabel: eks.releaseLabel,
-        JobDriver: { SparkSubmitJobDriver: driver },
-        ConfigurationOverrides: overrides,
-        Tags: tags,
+        JobDriver: { SparkSubmitJobDriver: parts.driver },
+        ConfigurationOverrides: parts.overrides,
+        Tags: parts.tags,
         ...(eks.jobTemplateId !== undefined && { JobTemplateId: eks.jobTemplateId }),
       },
     };
-  } else {
-    const serverless = targets.emrServerless;
-    if (!serverless) throw new Error(`pool '${job.pool}' has no EMR Serverless backend deployed`);
-    request = {
-      emrServerless: {
-        ApplicationId: serverless.applicationId,
-        ExecutionRoleArn: serverless.executionRoleArn,
-        JobDriver: { SparkSubmit: driver },
-        ConfigurationOverrides: overrides,
-        ExecutionTimeoutMinutes: backstopMinutes(spec.timeoutMinutes),
-        Tags: tags,
-      },
-    };
   }
+  const serverless = targets.emrServerless;
+  if (!serverless) throw new Error(`pool '${job.pool}' has no EMR Serverless backend deployed`);
+  return {
+    emrServerless: {
+      ApplicationId: serverless.applicationId,
+      ExecutionRoleArn: serverless.executionRoleArn,
+      JobDriver: { SparkSubmit: parts.driver },
+      ConfigurationOverrides: parts.overrides,
+      ExecutionTimeoutMinutes: backstopMinutes(job.spec.timeoutMinutes),
+      Tags: parts.tags,
+    },
+  };
+}
 
+/** For each status the workflow may announce, whether the job's owner subscribed to it. */
+function notifyFlags(spec: JobRecord['spec']): WorkflowInput['notify'] {
+  const subscribed = new Set<JobStatus>(spec.notifications?.events ?? []);
+  return Object.fromEntries(NOTIFIABLE_STATUSES.map((status) => [status, subscribed.has(status)])) as Record<
+    (typeof NOTIFIABLE_STATUSES)[number],
+    boolean
+  >;
+}
+
+export function workflowInput(
+  job: JobRecord,
+  targets: BackendTargets,
+  artifacts: ArtifactLocations,
+  retentionDays: number,
+): WorkflowInput {
+  const { spec } = job;
   return {
     jobId: job.jobId,
     pool: job.pool,
@@ -225,7 +240,7 @@ export function workflowInput(
     timeoutSeconds: spec.timeoutMinutes * 60,
     reservation: job.reservation,
     expiresAt: Math.floor(Date.parse(job.submittedAt) / 1000) + retentionDays * 86_400,
-    notify,
-    request,
+    notify: notifyFlags(spec),
+    request: runRequest(job, targets, runParts(job, targets, artifacts)),
   };
 }

@@ -1,5 +1,5 @@
-// A namespace import, which esbuild tree-shakes to the schemas used (about 14 KB); the `z` that
-// zod/mini exports is an object holding all of zod, locales included (about 430 KB bundled).
+// A namespace import, which esbuild tree-shakes to the schemas used; the `z` that zod/mini
+// exports is an object holding all of zod, locales included (docs/benchmarks.md has the sizes).
 import * as z from 'zod/mini';
 import { countJobFinished, workflowFinalStatus } from '#core/job-ends.ts';
 import type { LogPort, MetricsSink } from '#core/ports.ts';

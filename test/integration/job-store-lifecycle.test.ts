@@ -4,6 +4,7 @@ import { TransitionConflict } from '#core/errors.ts';
 import { type JobRecord, newJobId } from '#core/job-record.ts';
 import { canMove, JOB_STATUSES, type JobStatus, LIFECYCLE, type Reason } from '#core/job-states.ts';
 import { startTestDatabase, type TestDatabase } from '../support/dynalite.ts';
+import { SMALL_RESOURCES, SQL_SPEC } from '../support/job-record.ts';
 
 /**
  * The job store's moves against the lifecycle spec, on dynalite: every pair of stored statuses
@@ -32,7 +33,7 @@ afterAll(async () => {
 async function jobAt(status: JobStatus, reason?: Reason): Promise<string> {
   const jobId = newJobId();
   const now = new Date().toISOString();
-  const record = {
+  const record: JobRecord = {
     jobId,
     owner: 'alice',
     status,
@@ -40,7 +41,8 @@ async function jobAt(status: JobStatus, reason?: Reason): Promise<string> {
     backend: 'emr-serverless',
     priority: 5,
     tags: {},
-    spec: { jobType: 'sql', code: 'SELECT 1', sparkConf: {} },
+    spec: SQL_SPEC,
+    resources: SMALL_RESOURCES,
     reservation: { cpuCores: 2, memoryMiB: 2048 },
     attempts: 0,
     submittedAt: now,
@@ -48,7 +50,7 @@ async function jobAt(status: JobStatus, reason?: Reason): Promise<string> {
     updatedAt: now,
     requestHash: 'test',
     ...(reason && { reason }),
-  } as unknown as JobRecord;
+  };
   expect(await store.createJob(record)).toBe('created');
   return jobId;
 }

@@ -16,6 +16,7 @@ import { allowedSources, type JobStatus } from '#core/job-states.ts';
 import { Notifier, statusOccurrence, WebhookDeliveryFailed, webhookPayload } from '#core/webhook.ts';
 import { createNotifierHandler } from '#handlers/notifier.ts';
 import { startTestDatabase, type TestDatabase } from '../support/dynalite.ts';
+import { SMALL_RESOURCES, SQL_SPEC } from '../support/job-record.ts';
 
 /**
  * The notifier in local mode against real receivers on 127.0.0.1 and the job store on dynalite:
@@ -109,24 +110,8 @@ async function jobAt(webhook: string, events: JobStatus[], path: JobStatus[]): P
     priority: 5,
     name: 'webhook test',
     tags: {},
-    spec: {
-      jobType: 'sql',
-      code: 'SELECT 1',
-      sparkConf: {},
-      retryPolicy: { maxRetries: 0, backoffMultiplier: 2, initialDelaySeconds: 1, maxDelaySeconds: 60 },
-      retryDelaysSeconds: [],
-      retryOnTimeout: false,
-      timeoutMinutes: 60,
-      notifications: { webhook, events },
-    },
-    resources: {
-      driver: { cores: 1, memoryMiB: 1024 },
-      executor: { cores: 1, memoryMiB: 1024 },
-      executors: 1,
-      dynamicAllocation: false,
-      totalCores: 2,
-      totalMemoryMiB: 2048,
-    } as unknown as JobRecord['resources'],
+    spec: { ...SQL_SPEC, notifications: { webhook, events } },
+    resources: SMALL_RESOURCES,
     reservation: { cpuCores: 2, memoryMiB: 2048 },
     attempts: 0,
     submittedAt: now,

@@ -5,9 +5,10 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
 import { HttpWebhookSender, localWebhookSecrets } from '#adapters/webhook-sender.ts';
-import { type JobRecord, newJobId } from '#core/job-record.ts';
+import { newJobId } from '#core/job-record.ts';
 import { Notifier, WebhookBlocked, type WebhookResponse } from '#core/webhook.ts';
 import { startTestDatabase, type TestDatabase } from '../support/dynalite.ts';
+import { SMALL_RESOURCES, SQL_SPEC } from '../support/job-record.ts';
 
 /**
  * The SSRF guard in deployed mode (https only, guard on). Each refused destination must never
@@ -276,16 +277,10 @@ describe('the notifier with the guard on', () => {
       priority: 5,
       tags: {},
       spec: {
-        jobType: 'sql',
-        code: 'SELECT 1',
-        sparkConf: {},
-        retryPolicy: { maxRetries: 0, backoffMultiplier: 2, initialDelaySeconds: 1, maxDelaySeconds: 60 },
-        retryDelaysSeconds: [],
-        retryOnTimeout: false,
-        timeoutMinutes: 60,
+        ...SQL_SPEC,
         notifications: { webhook: `https://169.254.169.254:${port}/latest/meta-data/`, events: ['QUEUED'] },
       },
-      resources: {} as JobRecord['resources'],
+      resources: SMALL_RESOURCES,
       reservation: { cpuCores: 1, memoryMiB: 1024 },
       attempts: 0,
       submittedAt: now,

@@ -9,6 +9,7 @@ import type { JobRecord } from '#core/job-record.ts';
 import type { JobStatus } from '#core/job-states.ts';
 import type { JobPage, PoolLimits } from '#core/ports.ts';
 import { startTestDatabase, type TestDatabase } from '../support/dynalite.ts';
+import { SMALL_RESOURCES } from '../support/job-record.ts';
 import { createMotoTable, motoClientConfig } from '../support/moto.ts';
 
 /**
@@ -61,20 +62,14 @@ function jobRecord(i: number): JobRecord {
       retryOnTimeout: false,
       timeoutMinutes: 60,
     },
-    resources: {
-      driverCores: 1,
-      driverMemoryMiB: 4096,
-      executorCores: 2,
-      executorMemoryMiB: 8192,
-      executors: 4,
-    },
+    resources: SMALL_RESOURCES,
     reservation: { cpuCores: 9, memoryMiB: 40_960 + i },
     attempts: 0,
     submittedAt,
     queuedAt: submittedAt,
     updatedAt: submittedAt,
     requestHash: `sha256:${i}`,
-  } as unknown as JobRecord;
+  };
 }
 
 interface Stores {
