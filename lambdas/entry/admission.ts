@@ -9,9 +9,9 @@ import {
 import { composeAdmitter } from '#adapters/compose.ts';
 import { atInit } from '#adapters/sdk.ts';
 import { StepFunctionsExecutions } from '#adapters/sfn-workflow-starter.ts';
-import { tracedHandler } from '#adapters/tracing.ts';
 import { JobLauncher } from '#core/launcher.ts';
-import { createAdmissionHandler } from '#handlers/admission.ts';
+import { createAdmissionHandler, SQS_EVENT } from '#handlers/admission.ts';
+import { edge } from './edge.ts';
 
 // The intake queue's function: it leases capacity and starts the workflow of each job it admits.
 // At init: DynamoDB (every pass reads the pool and its waiting jobs) and Step Functions (starting
@@ -31,7 +31,8 @@ const starter = new JobLauncher({
   retentionDays: wiring.config.retention.days,
 });
 
-export const handler = tracedHandler(
+export const handler = edge(
+  SQS_EVENT,
   createAdmissionHandler({
     ...wiring,
     ...composeAdmitter({ ...wiring, starter, intake: intakeOnFirstUse(), notifier: notifierOnFirstUse() }),

@@ -1,6 +1,6 @@
 import { readOnlyApiFromEnvironment } from '#adapters/aws-environment.ts';
-import { tracedHandler } from '#adapters/tracing.ts';
 import { createGetJobHandler } from '#handlers/get-job.ts';
+import { edgeMiddlewares } from './edge.ts';
 
 // Reads the table only (DynamoDB, at init): no other AWS client is loaded or given.
-export const handler = tracedHandler(createGetJobHandler(readOnlyApiFromEnvironment()));
+export const handler = createGetJobHandler({ ...readOnlyApiFromEnvironment(), edge: edgeMiddlewares() });

@@ -1,6 +1,6 @@
 import { readOnlyApiFromEnvironment } from '#adapters/aws-environment.ts';
-import { tracedHandler } from '#adapters/tracing.ts';
 import { createListJobsHandler } from '#handlers/list-jobs.ts';
+import { edgeMiddlewares } from './edge.ts';
 
 // Reads the table only (DynamoDB, at init): no other AWS client is loaded or given.
-export const handler = tracedHandler(createListJobsHandler(readOnlyApiFromEnvironment()));
+export const handler = createListJobsHandler({ ...readOnlyApiFromEnvironment(), edge: edgeMiddlewares() });

@@ -14,9 +14,9 @@ import {
 import { composeAdmission } from '#adapters/compose.ts';
 import { atInit } from '#adapters/sdk.ts';
 import { StepFunctionsControl, StepFunctionsExecutions } from '#adapters/sfn-workflow-starter.ts';
-import { tracedHandler } from '#adapters/tracing.ts';
 import { JobLauncher } from '#core/launcher.ts';
 import { createTickHandler } from '#handlers/tick.ts';
+import { edge } from './edge.ts';
 
 // The one-minute tick: reconciles every pool, then admits.
 // At init: DynamoDB (every tick reads each pool, its leases and its waiting jobs) and Step
@@ -37,7 +37,8 @@ const starter = new JobLauncher({
   retentionDays: wiring.config.retention.days,
 });
 
-export const handler = tracedHandler(
+export const handler = edge(
+  undefined,
   createTickHandler({
     ...wiring,
     ...composeAdmission({

@@ -1,6 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import middy from '@middy/core';
+import middy, { type MiddlewareObj } from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { isThrottling } from '#adapters/aws-errors.ts';
@@ -34,6 +34,12 @@ export type Route = (event: HttpEvent, context: Context) => Promise<HttpResult>;
 
 export interface HttpDeps {
   readonly logger: Logger;
+  /**
+   * The deployed edge's middlewares (lambdas/entry/edge.ts: tracing, the logger's context, the
+   * metrics), put outermost in the route's one stack. Without them (the local runtime), the
+   * route puts the invocation's context in its logs itself.
+   */
+  readonly edge?: readonly MiddlewareObj[];
 }
 
 export function principalOf(event: HttpEvent): string {
@@ -133,16 +139,27 @@ export function toProblem(thrown: unknown, event: HttpEvent, requestId: string, 
   });
 }
 
-/** Wraps a route in the shared middleware. */
+/**
+ * A route in the HTTP edge's one middy stack. The route's errors become problem responses inside
+ * the handler, so that the middlewares around it see an answered request, as API Gateway does;
+ * anything thrown outside the route (a middleware) is answered the same way by onError.
+ */
 export function httpHandler(deps: HttpDeps, route: Route) {
+  const answer = (thrown: unknown, event: HttpEvent, context: Context) =>
+    toProblem(thrown, event, event.requestContext?.requestId ?? context.awsRequestId, deps.logger);
   return middy<HttpEvent, HttpResult>()
+    .use([...(deps.edge ?? [injectLambdaContext(deps.logger, { resetKeys: true })])])
     .use(httpHeaderNormalizer())
-    .use(injectLambdaContext(deps.logger, { resetKeys: true }))
     .use({
       onError: async (request) => {
-        const requestId = request.event.requestContext?.requestId ?? request.context.awsRequestId;
-        request.response = toProblem(request.error, request.event, requestId, deps.logger);
+        request.response = answer(request.error, request.event, request.context);
       },
     })
-    .handler(route);
+    .handler(async (event, context) => {
+      try {
+        return await route(event, context);
+      } catch (error) {
+        return answer(error, event, context);
+      }
+    });
 }

@@ -1,8 +1,7 @@
-// A namespace import, which esbuild tree-shakes to the schemas used (about 14 KB); the `z` that
-// zod/mini exports is an object holding all of zod, locales included (about 430 KB bundled).
-import * as z from 'zod/mini';
 import { countJobFinished, workflowFinalStatus } from '#core/job-ends.ts';
 import type { LogPort, MetricsSink } from '#core/ports.ts';
+import * as z from '#core/zod.ts';
+import { executionStatusChange } from './events.ts';
 
 /**
  * The job workflow's SUCCEEDED executions (EventBridge, "Step Functions Execution Status
@@ -10,17 +9,6 @@ import type { LogPort, MetricsSink } from '#core/ports.ts';
  * the finisher nor the finalizer. The execution is named after its job, one per job, so each
  * such end is seen once.
  */
-const executionStatusEvent = z.object({
-  source: z.literal('aws.states'),
-  'detail-type': z.literal('Step Functions Execution Status Change'),
-  detail: z.object({
-    name: z.string(),
-    status: z.string(),
-    // Step Functions leaves the output out of the event when it is larger than the event allows.
-    output: z.nullish(z.string()),
-  }),
-});
-
 const workflowOutput = z.object({
   pool: z.string(),
   final: z.optional(z.object({ status: z.string() })),
@@ -47,7 +35,7 @@ export interface WorkflowEndedResult {
 
 export function createWorkflowEndedHandler(deps: WorkflowEndedHandlerDeps) {
   return async (event: unknown): Promise<WorkflowEndedResult> => {
-    const parsed = executionStatusEvent.safeParse(event);
+    const parsed = executionStatusChange.safeParse(event);
     if (!parsed.success) {
       deps.logger.error('not an execution status event', { issues: parsed.error.issues });
       throw new WorkflowEventInvalid(`not an execution status event: ${parsed.error.message}`);
