@@ -4,7 +4,8 @@ import { configFromEnvironment, requiredEnv } from '#adapters/aws-environment.ts
 import { documentClient } from '#adapters/compose.ts';
 import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
 import { logger, traced } from '#adapters/powertools.ts';
-import { HttpWebhookSender, SecretsManagerWebhookSecrets } from '#adapters/webhook-sender.ts';
+import { SecretsManagerWebhookSecrets } from '#adapters/secrets-manager-webhook-secrets.ts';
+import { HttpWebhookSender } from '#adapters/webhook-sender.ts';
 import { Notifier } from '#core/webhook.ts';
 import { createNotifier, NOTIFIER_INPUT } from '#handlers/notifier.ts';
 import { edge } from './edge.ts';
