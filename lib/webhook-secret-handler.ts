@@ -1,6 +1,7 @@
 import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { CdkCustomResourceEvent, CdkCustomResourceResponse } from 'aws-lambda';
 import { newWebhookSecret } from '#adapters/webhook-sender.ts';
+import * as z from '#core/zod.ts';
 
 /**
  * The custom resource behind lib/notifier-function.ts, the onEvent handler of aws-cdk-lib's
@@ -17,14 +18,26 @@ export interface WebhookSecretWriterDeps {
   readonly newSecret: () => string;
 }
 
+/** What the handler reads of the provider's event: anything else is not a request it can answer. */
+const writerEvent = z.looseObject({
+  RequestType: z.enum(['Create', 'Update', 'Delete']),
+  ResourceProperties: z.looseObject({ SecretId: z.optional(z.string()) }),
+  OldResourceProperties: z.optional(z.looseObject({ SecretId: z.optional(z.unknown()) })),
+  PhysicalResourceId: z.optional(z.string()),
+  RequestId: z.optional(z.string()),
+});
+
 export function createWebhookSecretHandler(deps: WebhookSecretWriterDeps) {
-  return async (event: CdkCustomResourceEvent): Promise<CdkCustomResourceResponse> => {
-    const secretId = String(event.ResourceProperties.SecretId ?? '');
+  return async (input: CdkCustomResourceEvent): Promise<CdkCustomResourceResponse> => {
+    const parsed = writerEvent.safeParse(input);
+    if (!parsed.success) throw new Error(`not a custom resource request: ${parsed.error.message}`);
+    const event = parsed.data;
+    const secretId = event.ResourceProperties.SecretId ?? '';
     if (!secretId) throw new Error('the SecretId property is required');
     // A new secret (created, or replaced by another) gets a value; anything else keeps the one it has.
     const isNewSecret =
       event.RequestType === 'Create' ||
-      (event.RequestType === 'Update' && event.OldResourceProperties.SecretId !== secretId);
+      (event.RequestType === 'Update' && event.OldResourceProperties?.SecretId !== secretId);
     if (isNewSecret) {
       try {
         await deps.putSecretValue(secretId, deps.newSecret());
@@ -32,7 +45,10 @@ export function createWebhookSecretHandler(deps: WebhookSecretWriterDeps) {
         throw new Error(`could not write the webhook secret ${secretId}: ${(error as Error).message}`);
       }
     }
-    return { PhysicalResourceId: event.RequestType === 'Delete' ? event.PhysicalResourceId : secretId };
+    // Deleting keeps the id CloudFormation names; a Delete without one is answered with the secret's.
+    return {
+      PhysicalResourceId: event.RequestType === 'Delete' ? (event.PhysicalResourceId ?? secretId) : secretId,
+    };
   };
 }
 

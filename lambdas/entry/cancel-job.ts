@@ -10,6 +10,7 @@ import { composeApi } from '#adapters/compose.ts';
 import { atInit } from '#adapters/sdk.ts';
 import { StepFunctionsControl } from '#adapters/sfn-workflow-starter.ts';
 import { createCancelJobHandler } from '#handlers/cancel-job.ts';
+import { HTTP_EVENT } from '#handlers/http.ts';
 import { edgeMiddlewares } from './edge.ts';
 
 // DELETE /api/v1/spark/jobs/{jobId}.
@@ -30,5 +31,5 @@ export const handler = createCancelJobHandler({
     notifier: notifierOnFirstUse(),
     allowInsecureWebhooks: false,
   }),
-  edge: edgeMiddlewares(),
+  edge: edgeMiddlewares(HTTP_EVENT),
 });

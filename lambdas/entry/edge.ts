@@ -20,12 +20,16 @@ import { type EventContract, parseInput } from '#handlers/events.ts';
  * own input there, with the same schemas.
  */
 
-/** The middlewares of the edge, outermost first: tracing, the logger's context, the metrics' flush. */
-export function edgeMiddlewares(): MiddlewareObj[] {
+/**
+ * The middlewares of the edge, outermost first: tracing, the logger's context, the metrics' flush,
+ * and the event parsed by `contract` when there is one.
+ */
+export function edgeMiddlewares<S extends z.ZodMiniType>(contract?: EventContract<S>): MiddlewareObj[] {
   return [
     captureLambdaHandler(tracer, { captureResponse: false }),
     injectLambdaContext(logger, { resetKeys: true }),
     logMetrics(metrics),
+    ...(contract ? [parsed(contract)] : []),
   ];
 }
 
@@ -52,7 +56,7 @@ export function edge<R>(
   contract: EventContract<z.ZodMiniType> | undefined,
   handler: (event: never, context: Context) => Promise<R>,
 ): (event: unknown, context: Context) => Promise<R> {
-  const stack = middy<unknown, R>().use(edgeMiddlewares());
-  if (contract) stack.use(parsed(contract));
-  return stack.handler(handler as (event: unknown, context: Context) => Promise<R>);
+  return middy<unknown, R>()
+    .use(edgeMiddlewares(contract))
+    .handler(handler as (event: unknown, context: Context) => Promise<R>);
 }

@@ -1,6 +1,10 @@
 import { readOnlyApiFromEnvironment } from '#adapters/aws-environment.ts';
+import { HTTP_EVENT } from '#handlers/http.ts';
 import { createListPoolsHandler } from '#handlers/list-pools.ts';
 import { edgeMiddlewares } from './edge.ts';
 
 // Reads the table only (DynamoDB, at init): no other AWS client is loaded or given.
-export const handler = createListPoolsHandler({ ...readOnlyApiFromEnvironment(), edge: edgeMiddlewares() });
+export const handler = createListPoolsHandler({
+  ...readOnlyApiFromEnvironment(),
+  edge: edgeMiddlewares(HTTP_EVENT),
+});

@@ -9,6 +9,7 @@ import {
 import { composeApi } from '#adapters/compose.ts';
 import { atInit } from '#adapters/sdk.ts';
 import { SqsIntakeQueue } from '#adapters/sqs-intake-queue.ts';
+import { HTTP_EVENT } from '#handlers/http.ts';
 import { createSubmitJobHandler } from '#handlers/submit-job.ts';
 import { edgeMiddlewares } from './edge.ts';
 
@@ -28,5 +29,5 @@ export const handler = createSubmitJobHandler({
     notifier: notGivenNotifier,
     allowInsecureWebhooks: false,
   }),
-  edge: edgeMiddlewares(),
+  edge: edgeMiddlewares(HTTP_EVENT),
 });

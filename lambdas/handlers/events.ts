@@ -71,8 +71,8 @@ export const serverlessRunStateChange = eventBridgeEvent(
   'aws.emr-serverless',
   'EMR Serverless Job Run State Change',
   z.object({
-    jobRunId: z.string(),
-    applicationId: z.string(),
+    jobRunId: z.string().check(z.minLength(1)),
+    applicationId: z.string().check(z.minLength(1)),
     state: z.string(),
     jobRunName: z.optional(z.string()),
     stateDetails: z.optional(z.string()),
@@ -147,6 +147,25 @@ export type FinalizerInput = z.infer<typeof finalizerInput>;
 export interface InvalidInputLog {
   error(message: string, extra: { issues: unknown }): void;
 }
+
+/**
+ * API Gateway's HTTP API event (payload 2.0): what the routes read. The authorizer's part is kept
+ * as API Gateway sends it (the routes read it through principalOf, which refuses what names no caller).
+ */
+export const httpApiEvent = z.looseObject({
+  version: z.literal('2.0'),
+  routeKey: z.string(),
+  rawPath: z.string(),
+  headers: z.record(z.string(), z.string()),
+  queryStringParameters: z.optional(z.record(z.string(), z.string())),
+  pathParameters: z.optional(z.record(z.string(), z.string())),
+  body: z.optional(z.string()),
+  isBase64Encoded: z.boolean(),
+  requestContext: z.looseObject({
+    requestId: z.string(),
+    http: z.looseObject({ method: z.string(), path: z.string() }),
+  }),
+});
 
 /** What a function's input must be, and the error it throws (its name is what the caller sees) when it is not. */
 export interface EventContract<S extends z.ZodMiniType> {

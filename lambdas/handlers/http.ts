@@ -13,6 +13,7 @@ import {
   ValidationError,
 } from '#core/errors.ts';
 import { THROTTLED_RETRY_AFTER_SECONDS } from '#core/retry-after.ts';
+import { type EventContract, httpApiEvent } from './events.ts';
 
 /**
  * The HTTP edge shared by every API Lambda: headers normalized, Powertools context in the
@@ -31,6 +32,20 @@ export type HttpEvent = APIGatewayProxyEventV2 & {
 };
 export type HttpResult = APIGatewayProxyStructuredResultV2;
 export type Route = (event: HttpEvent, context: Context) => Promise<HttpResult>;
+
+/** Not an HTTP API event: API Gateway is not what invoked the function, and there is no one to answer. */
+export class HttpEventInvalid extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HttpEventInvalid';
+  }
+}
+
+export const HTTP_EVENT: EventContract<typeof httpApiEvent> = {
+  schema: httpApiEvent,
+  expected: 'an HTTP API event (payload 2.0)',
+  invalid: (message) => new HttpEventInvalid(message),
+};
 
 export interface HttpDeps {
   readonly logger: Logger;
@@ -152,6 +167,8 @@ export function httpHandler(deps: HttpDeps, route: Route) {
     .use(httpHeaderNormalizer())
     .use({
       onError: async (request) => {
+        // An event that is not an HTTP API event has no request to answer: it fails the invocation.
+        if (request.error instanceof HttpEventInvalid) return;
         request.response = answer(request.error, request.event, request.context);
       },
     })
