@@ -7,11 +7,11 @@ import {
   storeWiringFromEnvironment,
 } from '#adapters/aws-environment.ts';
 import { composeApi } from '#adapters/compose.ts';
+import { edgeMiddlewares } from '#adapters/edge.ts';
 import { atInit } from '#adapters/sdk.ts';
 import { StepFunctionsControl } from '#adapters/sfn-workflow-starter.ts';
 import { createCancelJobHandler } from '#handlers/cancel-job.ts';
 import { HTTP_EVENT } from '#handlers/http.ts';
-import { edgeMiddlewares } from './edge.ts';
 
 // DELETE /api/v1/spark/jobs/{jobId}.
 // At init: DynamoDB (every cancel reads and moves the job) and Step Functions (cancelling a

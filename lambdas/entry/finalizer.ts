@@ -6,8 +6,8 @@ import {
   storeWiringFromEnvironment,
 } from '#adapters/aws-environment.ts';
 import { composeCore } from '#adapters/compose.ts';
+import { edge } from '#adapters/edge.ts';
 import { createFinalizer, FINALIZER_INPUT } from '#handlers/finalizer.ts';
-import { edge } from './edge.ts';
 
 // Ends the jobs whose workflow execution was stopped, failed or timed out, and stops the runs the
 // workflow's StopRun step names. It is invoked two ways, and only the table serves both:

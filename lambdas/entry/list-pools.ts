@@ -1,7 +1,7 @@
 import { readOnlyApiFromEnvironment } from '#adapters/aws-environment.ts';
+import { edgeMiddlewares } from '#adapters/edge.ts';
 import { HTTP_EVENT } from '#handlers/http.ts';
 import { createListPoolsHandler } from '#handlers/list-pools.ts';
-import { edgeMiddlewares } from './edge.ts';
 
 // Reads the table only (DynamoDB, at init): no other AWS client is loaded or given.
 export const handler = createListPoolsHandler({

@@ -3,12 +3,12 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { configFromEnvironment, requiredEnv } from '#adapters/aws-environment.ts';
 import { documentClient } from '#adapters/compose.ts';
 import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
+import { edge } from '#adapters/edge.ts';
 import { logger, traced } from '#adapters/powertools.ts';
 import { SecretsManagerWebhookSecrets } from '#adapters/secrets-manager-webhook-secrets.ts';
 import { HttpWebhookSender } from '#adapters/webhook-sender.ts';
 import { Notifier } from '#core/webhook.ts';
 import { createNotifier, NOTIFIER_INPUT } from '#handlers/notifier.ts';
-import { edge } from './edge.ts';
 
 /**
  * The notifier: the table (the job and its history), each pool's signing secret at

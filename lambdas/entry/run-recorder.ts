@@ -1,9 +1,9 @@
 import { artifactLocations, emrRunControlOnFirstUse } from '#adapters/aws-backends.ts';
 import { requiredEnv, storeWiringFromEnvironment } from '#adapters/aws-environment.ts';
 import { composeStores } from '#adapters/compose.ts';
+import { edge } from '#adapters/edge.ts';
 import { RunRecorder } from '#core/run-recorder.ts';
 import { createRunRecorder, RUN_RECORDER_INPUT } from '#handlers/run-recorder.ts';
-import { edge } from './edge.ts';
 
 // Records EMR job-run state changes on their jobs.
 // At init: DynamoDB (every event is a write to its job). On first use: EMR Serverless, to look up

@@ -7,11 +7,11 @@ import {
   storeWiringFromEnvironment,
 } from '#adapters/aws-environment.ts';
 import { composeApi } from '#adapters/compose.ts';
+import { edgeMiddlewares } from '#adapters/edge.ts';
 import { atInit } from '#adapters/sdk.ts';
 import { SqsIntakeQueue } from '#adapters/sqs-intake-queue.ts';
 import { HTTP_EVENT } from '#handlers/http.ts';
 import { createSubmitJobHandler } from '#handlers/submit-job.ts';
-import { edgeMiddlewares } from './edge.ts';
 
 // POST /api/v1/spark/jobs.
 // At init: DynamoDB (every submit writes the job and reserves its place) and SQS (every accepted

@@ -12,11 +12,11 @@ import {
   storeWiringFromEnvironment,
 } from '#adapters/aws-environment.ts';
 import { composeAdmission } from '#adapters/compose.ts';
+import { edge } from '#adapters/edge.ts';
 import { atInit } from '#adapters/sdk.ts';
 import { StepFunctionsControl, StepFunctionsExecutions } from '#adapters/sfn-workflow-starter.ts';
 import { JobLauncher } from '#core/launcher.ts';
 import { createTickHandler } from '#handlers/tick.ts';
-import { edge } from './edge.ts';
 
 // The one-minute tick: reconciles every pool, then admits.
 // At init: DynamoDB (every tick reads each pool, its leases and its waiting jobs) and Step

@@ -1,7 +1,7 @@
+import { edge } from '#adapters/edge.ts';
 import { logger, metrics } from '#adapters/powertools.ts';
 import { PowertoolsMetricsSink } from '#adapters/powertools-metrics.ts';
 import { createWorkflowEndedHandler } from '#handlers/workflow-ended.ts';
-import { edge } from './edge.ts';
 
 // Namespace and service as every other Libra function's (lambdas/adapters/aws-environment.ts); nothing
 // else is needed, so the bundle carries no AWS SDK client.

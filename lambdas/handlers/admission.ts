@@ -3,7 +3,8 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSBatchResponse } from 'aws-lambda';
 import type { Admission, AdmitOutcome } from '#core/admission.ts';
 import type { MetricsSink } from '#core/ports.ts';
-import { type IntakeMessage, intakeRecordBody, parseInput, sqsEvent } from './events.ts';
+import { type IntakeMessage, intakeRecordBody, sqsEvent } from './events.ts';
+import { parseInput } from './parse-input.ts';
 
 /** Not an intake message: it fails every time and ends in the dead-letter queue, where it can be read. */
 export class IntakeMessageInvalid extends Error {

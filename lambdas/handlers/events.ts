@@ -1,4 +1,3 @@
-import { parse } from '@aws-lambda-powertools/parser';
 import { JOB_ID_PATTERN } from '#core/job-record.ts';
 import { JOB_STATUSES } from '#core/job-states.ts';
 import * as z from '#core/zod.ts';
@@ -6,9 +5,9 @@ import * as z from '#core/zod.ts';
 /**
  * Every event a Libra function is invoked with, each schema written once: the EventBridge
  * envelope and the details of the three sources Libra listens to, the SQS record and the intake
- * message it carries, and the workflow's own task payloads. They are parsed by Powertools'
- * parser (its Standard Schema path) in the deployed edge (lambdas/adapters/edge.ts), and by the
- * handlers themselves when the local runtime or a test calls them directly.
+ * message it carries, and the workflow's own task payloads (the HTTP API event is http.ts's). They
+ * are parsed by Powertools' parser (parse-input.ts) in the deployed edge (lambdas/adapters/edge.ts),
+ * and by the handlers themselves when the local runtime or a test calls them directly.
  *
  * The envelopes are Powertools' own shapes written in zod/mini: its envelope modules are built
  * on classic zod, which esbuild cannot trim (about 450 KB), over every function's size budget.
@@ -142,65 +141,3 @@ export const finalizerInput = z.union([
   ),
 ]);
 export type FinalizerInput = z.infer<typeof finalizerInput>;
-
-/** Where a refused input is logged. */
-export interface InvalidInputLog {
-  error(message: string, extra: { issues: unknown }): void;
-}
-
-/**
- * API Gateway's HTTP API event (payload 2.0): what the routes read. The authorizer's part is kept
- * as API Gateway sends it (the routes read it through principalOf, which refuses what names no caller).
- */
-export const httpApiEvent = z.looseObject({
-  version: z.literal('2.0'),
-  routeKey: z.string(),
-  rawPath: z.string(),
-  headers: z.record(z.string(), z.string()),
-  queryStringParameters: z.optional(z.record(z.string(), z.string())),
-  pathParameters: z.optional(z.record(z.string(), z.string())),
-  body: z.optional(z.string()),
-  isBase64Encoded: z.boolean(),
-  requestContext: z.looseObject({
-    requestId: z.string(),
-    http: z.looseObject({ method: z.string(), path: z.string() }),
-  }),
-});
-
-/** What a function's input must be, and the error it throws (its name is what the caller sees) when it is not. */
-export interface EventContract<S extends z.ZodMiniType> {
-  readonly schema: S;
-  /** What the input should have been, for the log line and the error. */
-  readonly expected: string;
-  readonly invalid: (message: string) => Error;
-}
-
-/**
- * The input parsed by the contract's schema, with Powertools' parser. Input that is not what the
- * contract expects is logged once, with its issues, and refused with the contract's error: no
- * retry will make it valid.
- */
-export function parseInput<S extends z.ZodMiniType>(
-  contract: EventContract<S>,
-  event: unknown,
-  logger: InvalidInputLog,
-): z.infer<S> {
-  const result = parse(event, undefined, contract.schema, true);
-  if (result.success) return result.data as z.infer<S>;
-  const issues = result.error.cause as readonly { message: string; path?: readonly unknown[] }[];
-  logger.error(`input is not ${contract.expected}`, { issues });
-  const summary = issues
-    .slice(0, 5)
-    .map((issue) => `${(issue.path ?? []).map(String).join('.') || '(input)'}: ${issue.message}`)
-    .join('; ');
-  throw contract.invalid(`expected ${contract.expected}: ${summary}`);
-}
-
-/** A handler that parses its input first: the form the local runtime and the tests call. */
-export function parsing<S extends z.ZodMiniType, C, R>(
-  contract: EventContract<S>,
-  logger: InvalidInputLog,
-  handle: (input: z.infer<S>, context?: C) => Promise<R>,
-): (event: unknown, context?: C) => Promise<R> {
-  return async (event, context) => handle(parseInput(contract, event, logger), context);
-}

@@ -1,6 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Finalizer } from '#core/finalizer.ts';
-import { type EventContract, type FinalizerInput, finalizerInput, parsing } from './events.ts';
+import { type FinalizerInput, finalizerInput } from './events.ts';
+import { type EventContract, parsing } from './parse-input.ts';
 
 /** Neither an execution status event nor a stop-run request: the rule or the workflow is wrong. */
 export class FinalizerInputInvalid extends Error {

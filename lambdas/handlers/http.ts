@@ -13,7 +13,8 @@ import {
   ValidationError,
 } from '#core/errors.ts';
 import { THROTTLED_RETRY_AFTER_SECONDS } from '#core/retry-after.ts';
-import { type EventContract, httpApiEvent } from './events.ts';
+import * as z from '#core/zod.ts';
+import type { EventContract } from './parse-input.ts';
 
 /**
  * The HTTP edge shared by every API Lambda: headers normalized, Powertools context in the
@@ -33,6 +34,25 @@ export type HttpEvent = APIGatewayProxyEventV2 & {
 export type HttpResult = APIGatewayProxyStructuredResultV2;
 export type Route = (event: HttpEvent, context: Context) => Promise<HttpResult>;
 
+/**
+ * API Gateway's HTTP API event (payload 2.0): what the routes read. The authorizer's part is kept
+ * as API Gateway sends it (the routes read it through principalOf, which refuses what names no caller).
+ */
+export const httpApiEvent = z.looseObject({
+  version: z.literal('2.0'),
+  routeKey: z.string(),
+  rawPath: z.string(),
+  headers: z.record(z.string(), z.string()),
+  queryStringParameters: z.optional(z.record(z.string(), z.string())),
+  pathParameters: z.optional(z.record(z.string(), z.string())),
+  body: z.optional(z.string()),
+  isBase64Encoded: z.boolean(),
+  requestContext: z.looseObject({
+    requestId: z.string(),
+    http: z.looseObject({ method: z.string(), path: z.string() }),
+  }),
+});
+
 /** Not an HTTP API event: API Gateway is not what invoked the function, and there is no one to answer. */
 export class HttpEventInvalid extends Error {
   constructor(message: string) {
@@ -50,7 +70,7 @@ export const HTTP_EVENT: EventContract<typeof httpApiEvent> = {
 export interface HttpDeps {
   readonly logger: Logger;
   /**
-   * The deployed edge's middlewares (lambdas/entry/edge.ts: tracing, the logger's context, the
+   * The deployed edge's middlewares (lambdas/adapters/edge.ts: tracing, the logger's context, the
    * metrics), put outermost in the route's one stack. Without them (the local runtime), the
    * route puts the invocation's context in its logs itself.
    */

@@ -1,7 +1,8 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import type { Notifier } from '#core/webhook.ts';
-import { type EventContract, type NotifyRequest, notifyRequest, parsing } from './events.ts';
+import { type NotifyRequest, notifyRequest } from './events.ts';
+import { type EventContract, parsing } from './parse-input.ts';
 
 export interface NotifierResult {
   readonly delivered: boolean;

@@ -1,6 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { RunRecorder } from '#core/run-recorder.ts';
-import { type EventContract, parsing, type RunStateChange, runStateChange } from './events.ts';
+import { type RunStateChange, runStateChange } from './events.ts';
+import { type EventContract, parsing } from './parse-input.ts';
 
 /**
  * When the run reached the state an event reports, as one ISO-8601 form (milliseconds), so that
