@@ -4,28 +4,13 @@ import type { SQSBatchResponse } from 'aws-lambda';
 import type { Admission, AdmitOutcome } from '#core/admission.ts';
 import type { MetricsSink } from '#core/ports.ts';
 import { type IntakeMessage, intakeRecordBody, sqsEvent } from './events.ts';
-import { parseInput } from './parse-input.ts';
+import { eventContract, parseInput } from './parse-input.ts';
 
 /** Not an intake message: it fails every time and ends in the dead-letter queue, where it can be read. */
-export class IntakeMessageInvalid extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'IntakeMessageInvalid';
-  }
-}
-
-const INTAKE_MESSAGE = {
-  schema: intakeRecordBody,
-  expected: 'an intake message',
-  invalid: (message: string) => new IntakeMessageInvalid(message),
-};
+const INTAKE_MESSAGE = eventContract('IntakeMessageInvalid', intakeRecordBody, 'an intake message');
 
 /** The SQS event itself: an event that is not one is refused whole, as no record of it can be read. */
-export const SQS_EVENT = {
-  schema: sqsEvent,
-  expected: 'an SQS event',
-  invalid: (message: string) => new IntakeMessageInvalid(message),
-};
+export const SQS_EVENT = eventContract('IntakeMessageInvalid', sqsEvent, 'an SQS event');
 
 /** What admission reads of an SQS event: each record's id, for its failure, and its body. */
 export interface IntakeBatch {

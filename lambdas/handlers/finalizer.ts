@@ -1,26 +1,18 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Finalizer } from '#core/finalizer.ts';
 import { type FinalizerInput, finalizerInput } from './events.ts';
-import { type EventContract, parsing } from './parse-input.ts';
-
-/** Neither an execution status event nor a stop-run request: the rule or the workflow is wrong. */
-export class FinalizerInputInvalid extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'FinalizerInputInvalid';
-  }
-}
+import { eventContract, parsing } from './parse-input.ts';
 
 /**
  * The finalizer Lambda. Two callers: the EventBridge rule on the job workflow's executions
  * ending ABORTED, FAILED or TIMED_OUT (the execution name is the job id), and the workflow's
  * StopRun step after a run's state timed out.
  */
-export const FINALIZER_INPUT: EventContract<typeof finalizerInput> = {
-  schema: finalizerInput,
-  expected: 'an execution status event or a stop-run request',
-  invalid: (message) => new FinalizerInputInvalid(message),
-};
+export const FINALIZER_INPUT = eventContract(
+  'FinalizerInputInvalid',
+  finalizerInput,
+  'an execution status event or a stop-run request',
+);
 
 export interface FinalizerHandlerDeps {
   readonly finalizer: Finalizer;

@@ -14,7 +14,7 @@ import {
 } from '#core/errors.ts';
 import { THROTTLED_RETRY_AFTER_SECONDS } from '#core/retry-after.ts';
 import * as z from '#core/zod.ts';
-import type { EventContract } from './parse-input.ts';
+import { eventContract, InputInvalid } from './parse-input.ts';
 
 /**
  * The HTTP edge shared by every API Lambda: headers normalized, Powertools context in the
@@ -54,18 +54,7 @@ export const httpApiEvent = z.looseObject({
 });
 
 /** Not an HTTP API event: API Gateway is not what invoked the function, and there is no one to answer. */
-export class HttpEventInvalid extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'HttpEventInvalid';
-  }
-}
-
-export const HTTP_EVENT: EventContract<typeof httpApiEvent> = {
-  schema: httpApiEvent,
-  expected: 'an HTTP API event (payload 2.0)',
-  invalid: (message) => new HttpEventInvalid(message),
-};
+export const HTTP_EVENT = eventContract('HttpEventInvalid', httpApiEvent, 'an HTTP API event (payload 2.0)');
 
 export interface HttpDeps {
   readonly logger: Logger;
@@ -188,7 +177,7 @@ export function httpHandler(deps: HttpDeps, route: Route) {
     .use({
       onError: async (request) => {
         // An event that is not an HTTP API event has no request to answer: it fails the invocation.
-        if (request.error instanceof HttpEventInvalid) return;
+        if (request.error instanceof InputInvalid) return;
         request.response = answer(request.error, request.event, request.context);
       },
     })

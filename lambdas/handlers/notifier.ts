@@ -2,7 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import type { Notifier } from '#core/webhook.ts';
 import { type NotifyRequest, notifyRequest } from './events.ts';
-import { type EventContract, parsing } from './parse-input.ts';
+import { type EventContract, InputInvalid, parsing } from './parse-input.ts';
 
 export interface NotifierResult {
   readonly delivered: boolean;
@@ -12,10 +12,9 @@ export interface NotifierResult {
 }
 
 /** The workflow passed something that is not a notify request; never retried. */
-export class NotifierInputInvalid extends Error {
+export class NotifierInputInvalid extends InputInvalid {
   constructor(message: string) {
-    super(message);
-    this.name = 'NotifierInputInvalid';
+    super('NotifierInputInvalid', message);
   }
 }
 

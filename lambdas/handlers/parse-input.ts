@@ -11,6 +11,23 @@ export interface InvalidInputLog {
   error(message: string, extra: { issues: unknown }): void;
 }
 
+/** Input that is not what a function takes: no retry will make it valid. Its name is what the caller sees. */
+export class InputInvalid extends Error {
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+/** A contract whose refusals are InputInvalid errors named `name`. */
+export function eventContract<S extends z.ZodMiniType>(
+  name: string,
+  schema: S,
+  expected: string,
+): EventContract<S> {
+  return { schema, expected, invalid: (message) => new InputInvalid(name, message) };
+}
+
 /** What a function's input must be, and the error it throws (its name is what the caller sees) when it is not. */
 export interface EventContract<S extends z.ZodMiniType> {
   readonly schema: S;

@@ -1,7 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { RunRecorder } from '#core/run-recorder.ts';
 import { type RunStateChange, runStateChange } from './events.ts';
-import { type EventContract, parsing } from './parse-input.ts';
+import { eventContract, parsing } from './parse-input.ts';
 
 /**
  * When the run reached the state an event reports, as one ISO-8601 form (milliseconds), so that
@@ -18,18 +18,11 @@ function reportedAt(updatedAt: string | undefined, time: string | undefined): st
 }
 
 /** Not an EMR job-run state change: the rule is wrong, and no retry will fix it. */
-export class RunEventInvalid extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RunEventInvalid';
-  }
-}
-
-export const RUN_RECORDER_INPUT: EventContract<typeof runStateChange> = {
-  schema: runStateChange,
-  expected: 'an EMR job-run state change',
-  invalid: (message) => new RunEventInvalid(message),
-};
+export const RUN_RECORDER_INPUT = eventContract(
+  'RunEventInvalid',
+  runStateChange,
+  'an EMR job-run state change',
+);
 
 export interface RunRecorderHandlerDeps {
   readonly recorder: RunRecorder;

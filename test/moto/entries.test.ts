@@ -572,6 +572,22 @@ describe('the deployed entries on moto', () => {
 /** The errors that are a program's own fault, never an answer to bad input. */
 const CRASHES = [TypeError, RangeError, ReferenceError, SyntaxError];
 
+function expectNoCrash(error: unknown, what: string): void {
+  expect(
+    CRASHES.some((crash) => error instanceof crash),
+    `${what} ${String(error)}`,
+  ).toBe(false);
+}
+
+/** What a call gave: its answer, or what it threw. */
+async function outcomeOf(call: () => Promise<unknown>): Promise<{ answer: unknown } | { error: unknown }> {
+  try {
+    return { answer: await call() };
+  } catch (error) {
+    return { error };
+  }
+}
+
 /** Each entry's refusal of input that is not what it takes: the error's name, as its caller sees it. */
 const REFUSALS: Record<string, string> = {
   'submit-job': 'HttpEventInvalid',
@@ -731,26 +747,13 @@ describe('every deployed entry, thrown arbitrary events', () => {
       await fc.assert(
         fc.asyncProperty(anyEvent, async (event) => {
           logged.mockClear();
-          let outcome: { result: unknown } | { error: unknown };
-          try {
-            outcome = { result: await handler(event, context) };
-          } catch (error) {
-            outcome = { error };
-          }
+          const outcome = await outcomeOf(() => handler(event, context));
           for (const [, extra] of logged.mock.calls) {
-            const error = (extra as { error?: unknown } | undefined)?.error;
-            expect(
-              CRASHES.some((crash) => error instanceof crash),
-              `logged ${String(error)}`,
-            ).toBe(false);
+            expectNoCrash((extra as { error?: unknown } | undefined)?.error, 'logged');
           }
           if ('error' in outcome) {
-            const { error } = outcome;
-            expect(
-              CRASHES.some((crash) => error instanceof crash),
-              `threw ${String(error)}`,
-            ).toBe(false);
-            if ((error as Error).name === REFUSALS[entry]) {
+            expectNoCrash(outcome.error, 'threw');
+            if ((outcome.error as Error).name === REFUSALS[entry]) {
               expect(logged).toHaveBeenCalledTimes(1);
               expect(logged.mock.calls[0]?.[0]).toMatch(/^input is not /);
             }
@@ -759,7 +762,7 @@ describe('every deployed entry, thrown arbitrary events', () => {
           if (entry === 'admission') {
             // A batch the envelope admits: each record answered, the bad ones as item failures.
             const records = (event as SQSEvent).Records;
-            const failures = (outcome.result as SQSBatchResponse).batchItemFailures.map(
+            const failures = (outcome.answer as SQSBatchResponse).batchItemFailures.map(
               (f) => f.itemIdentifier,
             );
             expect(records.map((r) => r.messageId)).toEqual(expect.arrayContaining(failures));
@@ -819,19 +822,9 @@ describe('the secret writer (the custom resource provider calls it), thrown arbi
     );
     await fc.assert(
       fc.asyncProperty(fc.oneof(anyJson, request), async (event) => {
-        let outcome: { answer: unknown } | { error: unknown };
-        try {
-          outcome = { answer: await handler(event as never) };
-        } catch (error) {
-          outcome = { error };
-        }
-        if ('error' in outcome) {
-          const { error } = outcome;
-          expect(
-            CRASHES.some((crash) => error instanceof crash),
-            `threw ${String(error)}`,
-          ).toBe(false);
-        } else {
+        const outcome = await outcomeOf(() => handler(event as never));
+        if ('error' in outcome) expectNoCrash(outcome.error, 'threw');
+        else {
           expect(outcome.answer).toEqual({ PhysicalResourceId: expect.any(String) });
         }
       }),
