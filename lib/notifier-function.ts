@@ -1,11 +1,14 @@
 import { fileURLToPath } from 'node:url';
 import { CustomResource, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
-import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
+import { Grant, type IGrantable, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { configEnvironment, lambdaEntry, libraFunction } from './libra-function.ts';
+import { acknowledgeWildcardResource } from './nag.ts';
 import type { NotifierFunctionProps } from './notifier-function-props.ts';
 
 export const DEFAULT_WEBHOOK_SECRET_PREFIX = 'libra/webhooks/';
@@ -24,6 +27,11 @@ export class NotifierFunction extends Construct {
   readonly function: NodejsFunction;
   /** The custom resource function that writes each new secret's value. */
   readonly secretWriter: NodejsFunction;
+  /**
+   * aws-cdk-lib's custom resource provider around the writer: its framework function invokes the
+   * writer and answers CloudFormation with what the writer returns, or with its error.
+   */
+  readonly secretWriterProvider: Provider;
   readonly secretPrefix: string;
   /** Each pool's signing secret, by pool name. */
   readonly secrets: Readonly<Record<string, Secret>>;
@@ -41,6 +49,7 @@ export class NotifierFunction extends Construct {
     });
 
     this.secretWriter = writer;
+    this.secretWriterProvider = this.#provider(writer, props);
     const secrets: Record<string, Secret> = {};
     const values: CustomResource[] = [];
     for (const pool of Object.keys(props.config.pools)) {
@@ -63,7 +72,7 @@ export class NotifierFunction extends Construct {
       });
       values.push(
         new CustomResource(this, `SecretValue-${pool}`, {
-          serviceToken: writer.functionArn,
+          serviceToken: this.secretWriterProvider.serviceToken,
           resourceType: 'Custom::LibraWebhookSecret',
           properties: { SecretId: secret.secretArn },
         }),
@@ -91,6 +100,28 @@ export class NotifierFunction extends Construct {
     });
     // The notifier never signs with the placeholder a secret is created with.
     for (const value of values) this.function.node.addDependency(value);
+  }
+
+  #provider(writer: NodejsFunction, props: NotifierFunctionProps): Provider {
+    const role = new Role(this, 'SecretWriterProviderRole', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Libra: the custom resource provider of the webhook secrets (invokes the secret writer)',
+    });
+    const logGroup = new LogGroup(this, 'SecretWriterProviderLogs', { retention: props.logRetention });
+    logGroup.grantWrite(role);
+    const provider = new Provider(this, 'SecretWriterProvider', {
+      onEventHandler: writer,
+      frameworkOnEventRole: role,
+      logGroup,
+    });
+    // The framework's grant: lambda:InvokeFunction on the writer and on its versions.
+    acknowledgeWildcardResource(
+      role,
+      `${writer.functionArn}:*`,
+      "aws-cdk-lib's Provider grants its framework function the invocation of the secret writer and of the " +
+        "writer's versions (`<arn>:*`); the writer is Libra's own function, named by its ARN.",
+    );
+    return provider;
   }
 
   /** Lets `fn` invoke the notifier (asynchronously, as aws-environment.ts does) and tells it its name. */

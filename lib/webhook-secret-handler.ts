@@ -1,68 +1,55 @@
 import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { CloudFormationCustomResourceEvent, CloudFormationCustomResourceResponse } from 'aws-lambda';
+import type { CdkCustomResourceEvent, CdkCustomResourceResponse } from 'aws-lambda';
 import { newWebhookSecret } from '#adapters/webhook-sender.ts';
+import * as z from '#core/zod.ts';
 
 /**
- * The custom resource behind lib/webhook-secrets.ts. Secrets Manager can generate random
- * characters but not a Standard Webhooks secret (`whsec_` + base64 of random bytes), so this
- * writes one into the pool's secret when the secret is created, and never again: a deploy must
- * not change a secret that webhook receivers verify with. The value goes straight to Secrets
- * Manager; neither the template, nor the response to CloudFormation, nor the logs carry it.
+ * The custom resource behind lib/notifier-function.ts, the onEvent handler of aws-cdk-lib's
+ * `Provider`, whose framework function answers CloudFormation: with the physical id this returns,
+ * or FAILED with the message of what this throws. Secrets Manager can generate random characters
+ * but not a Standard Webhooks secret (`whsec_` + base64 of random bytes), so this writes one into
+ * the pool's secret when the secret is created, and never again: a deploy must not change a secret
+ * that webhook receivers verify with. The value goes straight to Secrets Manager; neither the
+ * template, nor the answer to CloudFormation, nor the logs carry it.
  */
 
 export interface WebhookSecretWriterDeps {
   readonly putSecretValue: (secretId: string, value: string) => Promise<void>;
   readonly newSecret: () => string;
-  /** Sends the custom resource's response to the pre-signed URL CloudFormation gave. */
-  readonly respond: (url: string, response: CloudFormationCustomResourceResponse) => Promise<void>;
 }
+
+/** What the handler reads of the provider's event: anything else is not a request it can answer. */
+const writerEvent = z.looseObject({
+  RequestType: z.enum(['Create', 'Update', 'Delete']),
+  ResourceProperties: z.looseObject({ SecretId: z.optional(z.string()) }),
+  OldResourceProperties: z.optional(z.looseObject({ SecretId: z.optional(z.unknown()) })),
+  PhysicalResourceId: z.optional(z.string()),
+  RequestId: z.optional(z.string()),
+});
 
 export function createWebhookSecretHandler(deps: WebhookSecretWriterDeps) {
-  return async (event: CloudFormationCustomResourceEvent): Promise<void> => {
-    const secretId = String(event.ResourceProperties.SecretId ?? '');
-    const base = {
-      StackId: event.StackId,
-      RequestId: event.RequestId,
-      LogicalResourceId: event.LogicalResourceId,
-    };
-    let response: CloudFormationCustomResourceResponse;
-    try {
-      if (!secretId) throw new Error('the SecretId property is required');
-      // A new secret (created, or replaced by another) gets a value; anything else keeps the one it has.
-      const isNewSecret =
-        event.RequestType === 'Create' ||
-        (event.RequestType === 'Update' && event.OldResourceProperties.SecretId !== secretId);
-      if (isNewSecret) await deps.putSecretValue(secretId, deps.newSecret());
-      response = {
-        ...base,
-        Status: 'SUCCESS',
-        PhysicalResourceId: event.RequestType === 'Delete' ? event.PhysicalResourceId : secretId,
-      };
-    } catch (error) {
-      response = {
-        ...base,
-        Status: 'FAILED',
-        Reason: `could not write the webhook secret ${secretId}: ${(error as Error).message}`.slice(0, 1000),
-        // A failed create still needs an id; CloudFormation then deletes it, which does nothing.
-        PhysicalResourceId:
-          event.RequestType === 'Create' ? `failed-${event.RequestId}` : event.PhysicalResourceId,
-      };
+  return async (input: CdkCustomResourceEvent): Promise<CdkCustomResourceResponse> => {
+    const parsed = writerEvent.safeParse(input);
+    if (!parsed.success) throw new Error(`not a custom resource request: ${parsed.error.message}`);
+    const event = parsed.data;
+    const secretId = event.ResourceProperties.SecretId ?? '';
+    if (!secretId) throw new Error('the SecretId property is required');
+    // A new secret (created, or replaced by another) gets a value; anything else keeps the one it has.
+    const isNewSecret =
+      event.RequestType === 'Create' ||
+      (event.RequestType === 'Update' && event.OldResourceProperties?.SecretId !== secretId);
+    if (isNewSecret) {
+      try {
+        await deps.putSecretValue(secretId, deps.newSecret());
+      } catch (error) {
+        throw new Error(`could not write the webhook secret ${secretId}: ${(error as Error).message}`);
+      }
     }
-    await deps.respond(event.ResponseURL, response);
+    // Deleting keeps the id CloudFormation names; a Delete without one is answered with the secret's.
+    return {
+      PhysicalResourceId: event.RequestType === 'Delete' ? (event.PhysicalResourceId ?? secretId) : secretId,
+    };
   };
-}
-
-/** PUT of the response as cfn-response does it: the pre-signed URL was signed with no content type. */
-export async function respondToCloudFormation(
-  url: string,
-  response: CloudFormationCustomResourceResponse,
-): Promise<void> {
-  const reply = await fetch(url, {
-    method: 'PUT',
-    body: JSON.stringify(response),
-    headers: { 'content-type': '' },
-  });
-  if (!reply.ok) throw new Error(`CloudFormation refused the response: HTTP ${reply.status}`);
 }
 
 const client = new SecretsManagerClient({});
@@ -72,5 +59,4 @@ export const handler = createWebhookSecretHandler({
     await client.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: value }));
   },
   newSecret: newWebhookSecret,
-  respond: respondToCloudFormation,
 });

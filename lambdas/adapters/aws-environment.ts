@@ -1,15 +1,13 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ConfigError, type LibraConfig, parseConfig } from '#core/config.ts';
 import type { IntakeQueue, JobNotifier, SparkRunControl, WorkflowControl } from '#core/ports.ts';
 import type { ApiDeps } from '#handlers/api-deps.ts';
 import { type LambdaSdk, lambdaInvoker } from './aws-backends.ts';
 import { composeApi, documentClient, type StoreWiring } from './compose.ts';
+import { logger, metrics, traced } from './powertools.ts';
 import { PowertoolsMetricsSink } from './powertools-metrics.ts';
 import { onFirstUse } from './sdk.ts';
 import { SqsIntakeQueue } from './sqs-intake-queue.ts';
-import { traced } from './tracing.ts';
 
 /**
  * What the deployed functions share, read from the environment the stack sets, once per
@@ -42,8 +40,8 @@ export function storeWiringFromEnvironment(): StoreWiring {
     documentClient: documentClient(traced(new DynamoDBClient({}))),
     tableName: requiredEnv('TABLE_NAME'),
     config: configFromEnvironment(),
-    logger: new Logger({ serviceName: 'libra' }),
-    metrics: new PowertoolsMetricsSink(new Metrics({ namespace: 'Libra', serviceName: 'libra' })),
+    logger,
+    metrics: new PowertoolsMetricsSink(metrics),
   };
 }
 

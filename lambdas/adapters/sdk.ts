@@ -15,10 +15,10 @@
  *   for a job a cancel ends at once, S3 for inline code) is imported the first time it is needed,
  *   and kept for the life of the container.
  * A client a function never calls is not given to it at all.
- * Every client made here is traced (tracing.ts): each of its calls is a subsegment of the invocation.
+ * Every client made here is traced (powertools.ts): each of its calls is a subsegment of the invocation.
  */
 
-import { traced } from './tracing.ts';
+import { traced } from './powertools.ts';
 
 export interface SdkClient<M, C> {
   /** The package: its commands and its error classes. */

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { type ClientRequest, Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { RequestFilteringHttpAgent, RequestFilteringHttpsAgent } from 'request-filtering-agent';
 import { Webhook } from 'standardwebhooks';
 import type { WebhookRequest, WebhookResponse, WebhookSecrets, WebhookSender } from '#core/webhook.ts';
@@ -216,45 +215,4 @@ export function localWebhookSecrets(env: Readonly<Record<string, string | undefi
   }
   const secret = given || newWebhookSecret();
   return { secrets: { secretFor: async () => secret }, secret, generated: !given };
-}
-
-export interface SecretsManagerWebhookSecretsOptions {
-  readonly client: SecretsManagerClient;
-  /** The secret's name or ARN for a pool, e.g. `libra/webhooks/<pool>`. */
-  readonly secretIdFor: (pool: string) => string;
-  /** How long a read secret is used before it is read again (rotation). */
-  readonly cacheMs?: number;
-  readonly now?: () => number;
-}
-
-/** Each pool's secret from Secrets Manager, read once per container and kept for `cacheMs`. */
-export class SecretsManagerWebhookSecrets implements WebhookSecrets {
-  readonly #options: SecretsManagerWebhookSecretsOptions;
-  readonly #cache = new Map<string, { readonly value: Promise<string>; readonly readAt: number }>();
-
-  constructor(options: SecretsManagerWebhookSecretsOptions) {
-    this.#options = options;
-  }
-
-  secretFor(pool: string): Promise<string> {
-    const now = (this.#options.now ?? Date.now)();
-    const cached = this.#cache.get(pool);
-    if (cached && now - cached.readAt < (this.#options.cacheMs ?? 5 * 60_000)) return cached.value;
-    const secretId = this.#options.secretIdFor(pool);
-    const value = this.#options.client
-      .send(new GetSecretValueCommand({ SecretId: secretId }))
-      .then(({ SecretString }) => {
-        const secret = SecretString?.trim() ?? '';
-        if (!isWebhookSecret(secret)) {
-          throw new Error(`secret ${secretId} is not a Standard Webhooks secret (whsec_ + base64)`);
-        }
-        return secret;
-      });
-    this.#cache.set(pool, { value, readAt: now });
-    // A failed read is not kept: the next call reads again.
-    value.catch(() => {
-      if (this.#cache.get(pool)?.value === value) this.#cache.delete(pool);
-    });
-    return value;
-  }
 }

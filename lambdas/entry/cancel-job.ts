@@ -7,10 +7,11 @@ import {
   storeWiringFromEnvironment,
 } from '#adapters/aws-environment.ts';
 import { composeApi } from '#adapters/compose.ts';
+import { edgeMiddlewares } from '#adapters/edge.ts';
 import { atInit } from '#adapters/sdk.ts';
 import { StepFunctionsControl } from '#adapters/sfn-workflow-starter.ts';
-import { tracedHandler } from '#adapters/tracing.ts';
 import { createCancelJobHandler } from '#handlers/cancel-job.ts';
+import { HTTP_EVENT } from '#handlers/http.ts';
 
 // DELETE /api/v1/spark/jobs/{jobId}.
 // At init: DynamoDB (every cancel reads and moves the job) and Step Functions (cancelling a
@@ -18,18 +19,17 @@ import { createCancelJobHandler } from '#handlers/cancel-job.ts';
 // finds no execution running and ends the job at once: EMR Serverless or EMR on EKS (stopping a
 // run that may be going), SQS (waking its pool) and Lambda (invoking the notifier). A queued job's
 // cancel needs none of these. Never: S3.
-export const handler = tracedHandler(
-  createCancelJobHandler(
-    composeApi({
-      ...storeWiringFromEnvironment(),
-      workflows: new StepFunctionsControl(
-        atInit(sfn, (sdk) => new sdk.SFNClient({})),
-        requiredEnv('STATE_MACHINE_ARN'),
-      ),
-      intake: intakeOnFirstUse(),
-      runs: emrRunControlOnFirstUse(),
-      notifier: notifierOnFirstUse(),
-      allowInsecureWebhooks: false,
-    }),
-  ),
-);
+export const handler = createCancelJobHandler({
+  ...composeApi({
+    ...storeWiringFromEnvironment(),
+    workflows: new StepFunctionsControl(
+      atInit(sfn, (sdk) => new sdk.SFNClient({})),
+      requiredEnv('STATE_MACHINE_ARN'),
+    ),
+    intake: intakeOnFirstUse(),
+    runs: emrRunControlOnFirstUse(),
+    notifier: notifierOnFirstUse(),
+    allowInsecureWebhooks: false,
+  }),
+  edge: edgeMiddlewares(HTTP_EVENT),
+});

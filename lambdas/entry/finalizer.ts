@@ -6,8 +6,8 @@ import {
   storeWiringFromEnvironment,
 } from '#adapters/aws-environment.ts';
 import { composeCore } from '#adapters/compose.ts';
-import { tracedHandler } from '#adapters/tracing.ts';
-import { createFinalizerHandler } from '#handlers/finalizer.ts';
+import { edge } from '#adapters/edge.ts';
+import { createFinalizer, FINALIZER_INPUT } from '#handlers/finalizer.ts';
 
 // Ends the jobs whose workflow execution was stopped, failed or timed out, and stops the runs the
 // workflow's StopRun step names. It is invoked two ways, and only the table serves both:
@@ -20,8 +20,9 @@ import { createFinalizerHandler } from '#handlers/finalizer.ts';
 // Functions, S3.
 const wiring = storeWiringFromEnvironment();
 
-export const handler = tracedHandler(
-  createFinalizerHandler({
+export const handler = edge(
+  FINALIZER_INPUT,
+  createFinalizer({
     ...wiring,
     ...composeCore({
       ...wiring,

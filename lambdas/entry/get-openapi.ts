@@ -1,8 +1,7 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import { tracedHandler } from '#adapters/tracing.ts';
+import { edgeMiddlewares } from '#adapters/edge.ts';
+import { logger } from '#adapters/powertools.ts';
 import { createGetOpenApiHandler } from '#handlers/get-openapi.ts';
+import { HTTP_EVENT } from '#handlers/http.ts';
 
 // Serves the document bundled into it: no AWS client, no configuration.
-export const handler = tracedHandler(
-  createGetOpenApiHandler({ logger: new Logger({ serviceName: 'libra' }) }),
-);
+export const handler = createGetOpenApiHandler({ logger, edge: edgeMiddlewares(HTTP_EVENT) });

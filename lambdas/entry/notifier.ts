@@ -1,13 +1,14 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { configFromEnvironment, requiredEnv } from '#adapters/aws-environment.ts';
 import { documentClient } from '#adapters/compose.ts';
 import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
-import { traced, tracedHandler } from '#adapters/tracing.ts';
-import { HttpWebhookSender, SecretsManagerWebhookSecrets } from '#adapters/webhook-sender.ts';
+import { edge } from '#adapters/edge.ts';
+import { logger, traced } from '#adapters/powertools.ts';
+import { SecretsManagerWebhookSecrets } from '#adapters/secrets-manager-webhook-secrets.ts';
+import { HttpWebhookSender } from '#adapters/webhook-sender.ts';
 import { Notifier } from '#core/webhook.ts';
-import { createNotifierHandler } from '#handlers/notifier.ts';
+import { createNotifier, NOTIFIER_INPUT } from '#handlers/notifier.ts';
 
 /**
  * The notifier: the table (the job and its history), each pool's signing secret at
@@ -16,7 +17,6 @@ import { createNotifierHandler } from '#handlers/notifier.ts';
  * delivery reads the job and signs with the pool's secret.
  */
 const config = configFromEnvironment();
-const logger = new Logger({ serviceName: 'libra' });
 const prefix = process.env.WEBHOOK_SECRET_PREFIX ?? 'libra/webhooks/';
 const notifier = new Notifier({
   jobs: new DynamoJobStore({
@@ -33,4 +33,4 @@ const notifier = new Notifier({
   logger,
 });
 
-export const handler = tracedHandler(createNotifierHandler({ notifier, logger }));
+export const handler = edge(NOTIFIER_INPUT, createNotifier({ notifier, logger }));

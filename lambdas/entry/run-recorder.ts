@@ -1,9 +1,9 @@
 import { artifactLocations, emrRunControlOnFirstUse } from '#adapters/aws-backends.ts';
 import { requiredEnv, storeWiringFromEnvironment } from '#adapters/aws-environment.ts';
 import { composeStores } from '#adapters/compose.ts';
-import { tracedHandler } from '#adapters/tracing.ts';
+import { edge } from '#adapters/edge.ts';
 import { RunRecorder } from '#core/run-recorder.ts';
-import { createRunRecorderHandler } from '#handlers/run-recorder.ts';
+import { createRunRecorder, RUN_RECORDER_INPUT } from '#handlers/run-recorder.ts';
 
 // Records EMR job-run state changes on their jobs.
 // At init: DynamoDB (every event is a write to its job). On first use: EMR Serverless, to look up
@@ -12,8 +12,9 @@ import { createRunRecorderHandler } from '#handlers/run-recorder.ts';
 const wiring = storeWiringFromEnvironment();
 const runs = emrRunControlOnFirstUse();
 
-export const handler = tracedHandler(
-  createRunRecorderHandler({
+export const handler = edge(
+  RUN_RECORDER_INPUT,
+  createRunRecorder({
     recorder: new RunRecorder({ jobs: composeStores(wiring).jobs, logger: wiring.logger }),
     logger: wiring.logger,
     logUri: artifactLocations(requiredEnv('ARTIFACTS_BUCKET')).logUri ?? '',

@@ -12,9 +12,9 @@ import {
   storeWiringFromEnvironment,
 } from '#adapters/aws-environment.ts';
 import { composeAdmission } from '#adapters/compose.ts';
+import { edge } from '#adapters/edge.ts';
 import { atInit } from '#adapters/sdk.ts';
 import { StepFunctionsControl, StepFunctionsExecutions } from '#adapters/sfn-workflow-starter.ts';
-import { tracedHandler } from '#adapters/tracing.ts';
 import { JobLauncher } from '#core/launcher.ts';
 import { createTickHandler } from '#handlers/tick.ts';
 
@@ -37,7 +37,8 @@ const starter = new JobLauncher({
   retentionDays: wiring.config.retention.days,
 });
 
-export const handler = tracedHandler(
+export const handler = edge(
+  undefined,
   createTickHandler({
     ...wiring,
     ...composeAdmission({

@@ -1,14 +1,14 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
+import { edge } from '#adapters/edge.ts';
+import { logger, metrics } from '#adapters/powertools.ts';
 import { PowertoolsMetricsSink } from '#adapters/powertools-metrics.ts';
-import { tracedHandler } from '#adapters/tracing.ts';
 import { createWorkflowEndedHandler } from '#handlers/workflow-ended.ts';
 
 // Namespace and service as every other Libra function's (lambdas/adapters/aws-environment.ts); nothing
 // else is needed, so the bundle carries no AWS SDK client.
-export const handler = tracedHandler(
+export const handler = edge(
+  undefined,
   createWorkflowEndedHandler({
-    metrics: new PowertoolsMetricsSink(new Metrics({ namespace: 'Libra', serviceName: 'libra' })),
-    logger: new Logger({ serviceName: 'libra' }),
+    metrics: new PowertoolsMetricsSink(metrics),
+    logger,
   }),
 );

@@ -1,16 +1,22 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { SQSBatchResponse } from 'aws-lambda';
 import type { Admission, AdmitOutcome } from '#core/admission.ts';
 import type { MetricsSink } from '#core/ports.ts';
-import * as z from '#core/zod.ts';
+import { type IntakeMessage, intakeRecordBody, sqsEvent } from './events.ts';
+import { eventContract, parseInput } from './parse-input.ts';
 
-/** What the intake queue carries: a submitted job, or a wake after capacity was released. */
-export const intakeMessageSchema = z.strictObject({
-  kind: z.enum(['submitted', 'wake']),
-  pool: z.string().check(z.minLength(1)),
-  jobId: z.optional(z.string()),
-});
+/** Not an intake message: it fails every time and ends in the dead-letter queue, where it can be read. */
+const INTAKE_MESSAGE = eventContract('IntakeMessageInvalid', intakeRecordBody, 'an intake message');
+
+/** The SQS event itself: an event that is not one is refused whole, as no record of it can be read. */
+export const SQS_EVENT = eventContract('IntakeMessageInvalid', sqsEvent, 'an SQS event');
+
+/** What admission reads of an SQS event: each record's id, for its failure, and its body. */
+export interface IntakeBatch {
+  readonly Records: readonly IntakeRecord[];
+}
+type IntakeRecord = { readonly messageId: string; readonly body: string };
 
 export interface AdmissionHandlerDeps {
   readonly admission: Admission;
@@ -25,19 +31,12 @@ export interface AdmissionHandlerDeps {
  * intake message fails every time and ends in the dead-letter queue, where it can be read.
  */
 export function createAdmissionHandler(deps: AdmissionHandlerDeps) {
-  return async (event: SQSEvent): Promise<SQSBatchResponse> => {
+  return async (event: IntakeBatch): Promise<SQSBatchResponse> => {
     const passes = new Map<string, Promise<AdmitOutcome>>();
-    const recordHandler = async (record: SQSRecord): Promise<void> => {
-      let message: z.infer<typeof intakeMessageSchema>;
-      try {
-        message = intakeMessageSchema.parse(JSON.parse(record.body));
-      } catch (error) {
-        deps.logger.error('intake message is not valid', {
-          messageId: record.messageId,
-          error: error as Error,
-        });
-        throw error;
-      }
+    const recordHandler = async (record: IntakeRecord): Promise<void> => {
+      const message: IntakeMessage = parseInput(INTAKE_MESSAGE, record.body, {
+        error: (text, extra) => deps.logger.error(text, { messageId: record.messageId, ...extra }),
+      });
       let pass = passes.get(message.pool);
       if (!pass) {
         pass = deps.admission.admitPool(message.pool, message.kind);
@@ -47,9 +46,14 @@ export function createAdmissionHandler(deps: AdmissionHandlerDeps) {
     };
     try {
       const processor = new BatchProcessor(EventType.SQS);
-      const response = await processPartialResponse(event, recordHandler, processor, {
-        throwOnFullBatchFailure: false,
-      });
+      const response = await processPartialResponse(
+        { Records: [...event.Records] },
+        recordHandler,
+        processor,
+        {
+          throwOnFullBatchFailure: false,
+        },
+      );
       for (const [pool, pass] of passes) {
         const outcome = await pass.catch(() => undefined);
         if (outcome && (outcome.admitted.length > 0 || outcome.blockedBy)) {

@@ -1,6 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import middy from '@middy/core';
+import middy, { type MiddlewareObj } from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { isThrottling } from '#adapters/aws-errors.ts';
@@ -13,6 +13,8 @@ import {
   ValidationError,
 } from '#core/errors.ts';
 import { THROTTLED_RETRY_AFTER_SECONDS } from '#core/retry-after.ts';
+import * as z from '#core/zod.ts';
+import { eventContract, InputInvalid } from './parse-input.ts';
 
 /**
  * The HTTP edge shared by every API Lambda: headers normalized, Powertools context in the
@@ -32,8 +34,36 @@ export type HttpEvent = APIGatewayProxyEventV2 & {
 export type HttpResult = APIGatewayProxyStructuredResultV2;
 export type Route = (event: HttpEvent, context: Context) => Promise<HttpResult>;
 
+/**
+ * API Gateway's HTTP API event (payload 2.0): what the routes read. The authorizer's part is kept
+ * as API Gateway sends it (the routes read it through principalOf, which refuses what names no caller).
+ */
+export const httpApiEvent = z.looseObject({
+  version: z.literal('2.0'),
+  routeKey: z.string(),
+  rawPath: z.string(),
+  headers: z.record(z.string(), z.string()),
+  queryStringParameters: z.optional(z.record(z.string(), z.string())),
+  pathParameters: z.optional(z.record(z.string(), z.string())),
+  body: z.optional(z.string()),
+  isBase64Encoded: z.boolean(),
+  requestContext: z.looseObject({
+    requestId: z.string(),
+    http: z.looseObject({ method: z.string(), path: z.string() }),
+  }),
+});
+
+/** Not an HTTP API event: API Gateway is not what invoked the function, and there is no one to answer. */
+export const HTTP_EVENT = eventContract('HttpEventInvalid', httpApiEvent, 'an HTTP API event (payload 2.0)');
+
 export interface HttpDeps {
   readonly logger: Logger;
+  /**
+   * The deployed edge's middlewares (lambdas/adapters/edge.ts: tracing, the logger's context, the
+   * metrics), put outermost in the route's one stack. Without them (the local runtime), the
+   * route puts the invocation's context in its logs itself.
+   */
+  readonly edge?: readonly MiddlewareObj[];
 }
 
 export function principalOf(event: HttpEvent): string {
@@ -133,16 +163,29 @@ export function toProblem(thrown: unknown, event: HttpEvent, requestId: string, 
   });
 }
 
-/** Wraps a route in the shared middleware. */
+/**
+ * A route in the HTTP edge's one middy stack. The route's errors become problem responses inside
+ * the handler, so that the middlewares around it see an answered request, as API Gateway does;
+ * anything thrown outside the route (a middleware) is answered the same way by onError.
+ */
 export function httpHandler(deps: HttpDeps, route: Route) {
+  const answer = (thrown: unknown, event: HttpEvent, context: Context) =>
+    toProblem(thrown, event, event.requestContext?.requestId ?? context.awsRequestId, deps.logger);
   return middy<HttpEvent, HttpResult>()
+    .use([...(deps.edge ?? [injectLambdaContext(deps.logger, { resetKeys: true })])])
     .use(httpHeaderNormalizer())
-    .use(injectLambdaContext(deps.logger, { resetKeys: true }))
     .use({
       onError: async (request) => {
-        const requestId = request.event.requestContext?.requestId ?? request.context.awsRequestId;
-        request.response = toProblem(request.error, request.event, requestId, deps.logger);
+        // An event that is not an HTTP API event has no request to answer: it fails the invocation.
+        if (request.error instanceof InputInvalid) return;
+        request.response = answer(request.error, request.event, request.context);
       },
     })
-    .handler(route);
+    .handler(async (event, context) => {
+      try {
+        return await route(event, context);
+      } catch (error) {
+        return answer(error, event, context);
+      }
+    });
 }

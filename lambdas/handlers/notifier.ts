@@ -1,16 +1,8 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
-import { JOB_ID_PATTERN } from '#core/job-record.ts';
-import { JOB_STATUSES } from '#core/job-states.ts';
 import type { Notifier } from '#core/webhook.ts';
-import * as z from '#core/zod.ts';
-
-/** What the workflow's notify task passes (`arn:aws:states:::lambda:invoke`, Payload). */
-export const notifierEventSchema = z.object({
-  jobId: z.string().check(z.regex(JOB_ID_PATTERN)),
-  status: z.enum(JOB_STATUSES),
-});
-export type NotifierEvent = z.infer<typeof notifierEventSchema>;
+import { type NotifyRequest, notifyRequest } from './events.ts';
+import { type EventContract, InputInvalid, parsing } from './parse-input.ts';
 
 export interface NotifierResult {
   readonly delivered: boolean;
@@ -20,12 +12,18 @@ export interface NotifierResult {
 }
 
 /** The workflow passed something that is not a notify request; never retried. */
-export class NotifierInputInvalid extends Error {
+export class NotifierInputInvalid extends InputInvalid {
   constructor(message: string) {
-    super(message);
-    this.name = 'NotifierInputInvalid';
+    super('NotifierInputInvalid', message);
   }
 }
+
+/** The notifier's input: a notify request, or NotifierInputInvalid, which the workflow does not retry. */
+export const NOTIFIER_INPUT: EventContract<typeof notifyRequest> = {
+  schema: notifyRequest,
+  expected: 'a notify request { jobId, status }',
+  invalid: (message) => new NotifierInputInvalid(message),
+};
 
 export interface NotifierHandlerDeps {
   readonly notifier: Notifier;
@@ -37,17 +35,20 @@ export interface NotifierHandlerDeps {
  * (the ASL `Retry` retries it) or WebhookBlocked / NotifierInputInvalid (not retried); the
  * error's name is the `Error` the workflow sees. The ASL `Catch` then carries on.
  */
-export function createNotifierHandler(deps: NotifierHandlerDeps) {
-  return async (event: unknown, context?: Context): Promise<NotifierResult> => {
-    if (context) deps.logger.addContext(context);
-    const parsed = notifierEventSchema.safeParse(event);
-    if (!parsed.success) {
-      deps.logger.error('notify input is not valid', { issues: parsed.error.issues });
-      throw new NotifierInputInvalid(`expected { jobId, status }: ${parsed.error.message}`);
-    }
-    const result = await deps.notifier.notify(parsed.data.jobId, parsed.data.status);
+export function createNotifier(deps: NotifierHandlerDeps) {
+  return async (request: NotifyRequest): Promise<NotifierResult> => {
+    const result = await deps.notifier.notify(request.jobId, request.status);
     if (result.delivered) return { delivered: true, statusCode: result.statusCode };
     if ('skipped' in result) return { delivered: false, skipped: result.skipped };
     return { delivered: false, statusCode: result.statusCode };
+  };
+}
+
+/** The notifier parsing its input first, with the invocation's context in its logs when given one. */
+export function createNotifierHandler(deps: NotifierHandlerDeps) {
+  const notify = parsing(NOTIFIER_INPUT, deps.logger, createNotifier(deps));
+  return async (event: unknown, context?: Context): Promise<NotifierResult> => {
+    if (context) deps.logger.addContext(context);
+    return notify(event);
   };
 }

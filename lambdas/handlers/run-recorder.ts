@@ -1,38 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { RunRecorder } from '#core/run-recorder.ts';
-import * as z from '#core/zod.ts';
-
-/**
- * The run recorder Lambda, on EMR's job-run state-change events (EventBridge). It keeps the
- * run id, the backend's own state and the links on the job, so that a cancel can stop the run
- * and the owner can find its logs. Libra names every run after its job, so the event names
- * the job; an EMR Serverless event without the name is looked up by its run id.
- */
-const serverlessEvent = z.object({
-  source: z.literal('aws.emr-serverless'),
-  time: z.string(),
-  detail: z.object({
-    jobRunId: z.string(),
-    applicationId: z.string(),
-    state: z.string(),
-    jobRunName: z.optional(z.string()),
-    stateDetails: z.optional(z.string()),
-    updatedAt: z.optional(z.string()),
-  }),
-});
-
-const containersEvent = z.object({
-  source: z.literal('aws.emr-containers'),
-  time: z.string(),
-  detail: z.object({
-    id: z.string(),
-    virtualClusterId: z.string(),
-    state: z.string(),
-    name: z.optional(z.string()),
-    stateDetails: z.optional(z.string()),
-    updatedAt: z.optional(z.string()),
-  }),
-});
+import { type RunStateChange, runStateChange } from './events.ts';
+import { eventContract, parsing } from './parse-input.ts';
 
 /**
  * When the run reached the state an event reports, as one ISO-8601 form (milliseconds), so that
@@ -40,13 +9,20 @@ const containersEvent = z.object({
  * microsecond) comes first: EventBridge's `time` is whole seconds, and a run that starts and ends
  * within one second would otherwise have its RUNNING report, delivered late, overwrite SUCCESS.
  */
-function reportedAt(updatedAt: string | undefined, time: string): string {
+function reportedAt(updatedAt: string | undefined, time: string | undefined): string {
   for (const candidate of [updatedAt, time]) {
     const ms = candidate === undefined ? Number.NaN : Date.parse(candidate);
     if (!Number.isNaN(ms)) return new Date(ms).toISOString();
   }
-  return time;
+  return time ?? new Date().toISOString();
 }
+
+/** Not an EMR job-run state change: the rule is wrong, and no retry will fix it. */
+export const RUN_RECORDER_INPUT = eventContract(
+  'RunEventInvalid',
+  runStateChange,
+  'an EMR job-run state change',
+);
 
 export interface RunRecorderHandlerDeps {
   readonly recorder: RunRecorder;
@@ -57,11 +33,17 @@ export interface RunRecorderHandlerDeps {
   readonly serverlessJobIdOf: (applicationId: string, jobRunId: string) => Promise<string | undefined>;
 }
 
-export function createRunRecorderHandler(deps: RunRecorderHandlerDeps) {
-  return async (event: unknown): Promise<void> => {
-    const serverless = serverlessEvent.safeParse(event);
-    if (serverless.success) {
-      const { jobRunId, applicationId, state, jobRunName, stateDetails, updatedAt } = serverless.data.detail;
+/**
+ * The run recorder Lambda, on EMR's job-run state-change events (EventBridge). It keeps the
+ * run id, the backend's own state and the links on the job, so that a cancel can stop the run
+ * and the owner can find its logs. Libra names every run after its job, so the event names
+ * the job; an EMR Serverless event without the name is looked up by its run id.
+ * This is it on an event already parsed (the deployed edge parses it).
+ */
+export function createRunRecorder(deps: RunRecorderHandlerDeps) {
+  return async (event: RunStateChange): Promise<void> => {
+    if (event.source === 'aws.emr-serverless') {
+      const { jobRunId, applicationId, state, jobRunName, stateDetails, updatedAt } = event.detail;
       const jobId = jobRunName ?? (await deps.serverlessJobIdOf(applicationId, jobRunId));
       if (!jobId?.startsWith('job-')) return;
       await deps.recorder.record({
@@ -73,24 +55,23 @@ export function createRunRecorderHandler(deps: RunRecorderHandlerDeps) {
           console: `https://${deps.region}.console.aws.amazon.com/emr/home?region=${deps.region}#/serverless/applications/${applicationId}/job-runs/${jobRunId}`,
           logs: `${deps.logUri}${jobId}/applications/${applicationId}/jobs/${jobRunId}/`,
         },
-        at: reportedAt(updatedAt, serverless.data.time),
+        at: reportedAt(updatedAt, event.time),
       });
       return;
     }
-    const containers = containersEvent.safeParse(event);
-    if (containers.success) {
-      const { id, virtualClusterId, state, name, stateDetails, updatedAt } = containers.data.detail;
-      if (!name?.startsWith('job-')) return;
-      await deps.recorder.record({
-        jobId: name,
-        runId: `${virtualClusterId}/${id}`,
-        state,
-        ...(stateDetails !== undefined && { details: stateDetails }),
-        links: { logs: `${deps.logUri}${name}/${virtualClusterId}/jobs/${id}/` },
-        at: reportedAt(updatedAt, containers.data.time),
-      });
-      return;
-    }
-    deps.logger.warn('not an EMR job-run state change; ignored');
+    const { id, virtualClusterId, state, name, stateDetails, updatedAt } = event.detail;
+    if (!name?.startsWith('job-')) return;
+    await deps.recorder.record({
+      jobId: name,
+      runId: `${virtualClusterId}/${id}`,
+      state,
+      ...(stateDetails !== undefined && { details: stateDetails }),
+      links: { logs: `${deps.logUri}${name}/${virtualClusterId}/jobs/${id}/` },
+      at: reportedAt(updatedAt, event.time),
+    });
   };
+}
+
+export function createRunRecorderHandler(deps: RunRecorderHandlerDeps) {
+  return parsing(RUN_RECORDER_INPUT, deps.logger, createRunRecorder(deps));
 }

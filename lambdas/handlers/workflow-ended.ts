@@ -1,8 +1,8 @@
-// A namespace import, which esbuild tree-shakes to the schemas used; the `z` that zod/mini
-// exports is an object holding all of zod, locales included (docs/benchmarks.md has the sizes).
-import * as z from 'zod/mini';
 import { countJobFinished, workflowFinalStatus } from '#core/job-ends.ts';
 import type { LogPort, MetricsSink } from '#core/ports.ts';
+import * as z from '#core/zod.ts';
+import { executionStatusChange } from './events.ts';
+import { eventContract, parseInput } from './parse-input.ts';
 
 /**
  * The job workflow's SUCCEEDED executions (EventBridge, "Step Functions Execution Status
@@ -10,29 +10,17 @@ import type { LogPort, MetricsSink } from '#core/ports.ts';
  * the finisher nor the finalizer. The execution is named after its job, one per job, so each
  * such end is seen once.
  */
-const executionStatusEvent = z.object({
-  source: z.literal('aws.states'),
-  'detail-type': z.literal('Step Functions Execution Status Change'),
-  detail: z.object({
-    name: z.string(),
-    status: z.string(),
-    // Step Functions leaves the output out of the event when it is larger than the event allows.
-    output: z.nullish(z.string()),
-  }),
-});
-
 const workflowOutput = z.object({
   pool: z.string(),
   final: z.optional(z.object({ status: z.string() })),
 });
 
 /** Not an execution status event: the rule or its target is wrong, and no retry will fix it. */
-export class WorkflowEventInvalid extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'WorkflowEventInvalid';
-  }
-}
+export const WORKFLOW_EVENT = eventContract(
+  'WorkflowEventInvalid',
+  executionStatusChange,
+  'a Step Functions execution status event',
+);
 
 export interface WorkflowEndedHandlerDeps {
   readonly metrics: MetricsSink;
@@ -47,12 +35,7 @@ export interface WorkflowEndedResult {
 
 export function createWorkflowEndedHandler(deps: WorkflowEndedHandlerDeps) {
   return async (event: unknown): Promise<WorkflowEndedResult> => {
-    const parsed = executionStatusEvent.safeParse(event);
-    if (!parsed.success) {
-      deps.logger.error('not an execution status event', { issues: parsed.error.issues });
-      throw new WorkflowEventInvalid(`not an execution status event: ${parsed.error.message}`);
-    }
-    const { name: jobId, status, output } = parsed.data.detail;
+    const { name: jobId, status, output } = parseInput(WORKFLOW_EVENT, event, deps.logger).detail;
     if (status !== 'SUCCEEDED') return { jobId };
     if (output === undefined || output === null) {
       deps.logger.warn('execution output left out of the event; its job end is not counted', { jobId });

@@ -53,6 +53,7 @@ const REASONS: [RegExp, RegExp][] = [
   [/:execution:.*:\*\]/, /execution named after the job id/],
   [/\/(jobs|runners|logs)\/\*\]/, /jobs\/|runners\/|logs\//],
   [/Artifacts\/Runners\/Role/, /BucketDeployment.*Deny on jobs\/ and logs\//s],
+  [/SecretWriterProviderRole/, /Provider grants its framework function the invocation of the secret writer/],
   [/^AwsSolutions-SMG4/, /rotating it on a schedule would break every receiver/],
   [/^AwsSolutions-L1/, /aws-cdk-lib/],
 ];
@@ -110,6 +111,10 @@ describe('cdk-nag AwsSolutions on LibraStack', () => {
         ),
         ...['s3:GetBucket*', 's3:GetObject*', 's3:List*', 's3:Abort*', 's3:DeleteObject*'].map(
           (action) => `AwsSolutions-IAM5[Action::${action}] Artifacts/Runners/Role/DefaultPolicy/Resource`,
+        ),
+        ...iam5(
+          `<${logicalId(stack, stack.libra.notifier.secretWriter)}.Arn>:*`,
+          'Notifier/SecretWriterProviderRole',
         ),
         'AwsSolutions-SMG4 Notifier/Secret-default/Resource',
         `AwsSolutions-L1 Libra/${deploymentHandler}/Resource`,

@@ -1,10 +1,8 @@
-import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Template } from 'aws-cdk-lib/assertions';
-import type { CloudFormationCustomResourceEvent, CloudFormationCustomResourceResponse } from 'aws-lambda';
+import type { CdkCustomResourceEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { isWebhookSecret, newWebhookSecret } from '#adapters/webhook-sender.ts';
-import { createWebhookSecretHandler, respondToCloudFormation } from '../../lib/webhook-secret-handler.ts';
+import { createWebhookSecretHandler } from '../../lib/webhook-secret-handler.ts';
 import {
   allowedPermissions,
   environmentOf,
@@ -31,8 +29,9 @@ describe('NotifierFunction', () => {
         // A random placeholder until the custom resource, which the notifier waits for, writes the whsec_ value.
         GenerateSecretString: {},
       });
+      // Through aws-cdk-lib's Provider: its framework function invokes the writer and answers CloudFormation.
       template.hasResourceProperties('Custom::LibraWebhookSecret', {
-        ServiceToken: getAtt(stack, notifier.secretWriter, 'Arn'),
+        ServiceToken: getAtt(stack, notifier.secretWriterProvider.node.findChild('framework-onEvent'), 'Arn'),
         SecretId: ref(stack, secret),
       });
     }
@@ -121,7 +120,7 @@ describe('NotifierFunction', () => {
 
 describe('the webhook secret custom resource', () => {
   const base = {
-    ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:writer',
+    ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:provider-framework-onEvent',
     ResponseURL: 'https://cloudformation-custom-resource-response.example/signed',
     StackId: 'arn:aws:cloudformation:eu-west-1:123456789012:stack/Libra/1',
     RequestId: 'request-1',
@@ -130,47 +129,31 @@ describe('the webhook secret custom resource', () => {
   };
   const secretArn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:libra/webhooks/default-AbCdEf';
 
-  function run(event: CloudFormationCustomResourceEvent, failPut = false) {
+  function run(event: CdkCustomResourceEvent, failPut = false) {
     const puts: { secretId: string; value: string }[] = [];
-    const responses: { url: string; response: CloudFormationCustomResourceResponse }[] = [];
     const handler = createWebhookSecretHandler({
       putSecretValue: async (secretId, value) => {
         if (failPut) throw new Error('AccessDeniedException');
         puts.push({ secretId, value });
       },
       newSecret: newWebhookSecret,
-      respond: async (url, response) => {
-        responses.push({ url, response });
-      },
     });
-    return { puts, responses, done: handler(event) };
+    return { puts, done: handler(event) };
   }
 
   it('writes a Standard Webhooks secret when the secret is created, and answers with the secret as its id', async () => {
-    const { puts, responses, done } = run({
+    const { puts, done } = run({
       ...base,
       RequestType: 'Create',
       ResourceProperties: { ServiceToken: base.ServiceToken, SecretId: secretArn },
     });
-    await done;
+    const answer = await done;
 
     expect(puts).toEqual([{ secretId: secretArn, value: expect.stringMatching(/^whsec_/) }]);
     expect(isWebhookSecret(puts[0]?.value ?? '')).toBe(true);
     expect(Buffer.from(puts[0]?.value.slice('whsec_'.length) ?? '', 'base64')).toHaveLength(32);
-    expect(responses).toEqual([
-      {
-        url: base.ResponseURL,
-        response: {
-          Status: 'SUCCESS',
-          PhysicalResourceId: secretArn,
-          StackId: base.StackId,
-          RequestId: base.RequestId,
-          LogicalResourceId: base.LogicalResourceId,
-        },
-      },
-    ]);
-    // The value goes to Secrets Manager only.
-    expect(JSON.stringify(responses)).not.toContain(puts[0]?.value);
+    // The provider's framework answers CloudFormation with this, and only this.
+    expect(answer).toEqual({ PhysicalResourceId: secretArn });
   });
 
   it('never changes the value of a secret that already has one, and leaves it on delete', async () => {
@@ -188,83 +171,34 @@ describe('the webhook secret custom resource', () => {
       PhysicalResourceId: secretArn,
       ResourceProperties: properties,
     });
-    await Promise.all([update.done, deletion.done]);
 
+    expect(await update.done).toEqual({ PhysicalResourceId: secretArn });
+    expect(await deletion.done).toEqual({ PhysicalResourceId: secretArn });
     expect([...update.puts, ...deletion.puts]).toEqual([]);
-    expect(update.responses[0]?.response).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: secretArn });
-    expect(deletion.responses[0]?.response).toMatchObject({
-      Status: 'SUCCESS',
-      PhysicalResourceId: secretArn,
-    });
   });
 
   it('writes a value into a secret that replaced the old one', async () => {
     const replacement = `${secretArn}-2`;
-    const { puts, responses, done } = run({
+    const { puts, done } = run({
       ...base,
       RequestType: 'Update',
       PhysicalResourceId: secretArn,
       ResourceProperties: { ServiceToken: base.ServiceToken, SecretId: replacement },
       OldResourceProperties: { ServiceToken: base.ServiceToken, SecretId: secretArn },
     });
-    await done;
 
+    expect(await done).toEqual({ PhysicalResourceId: replacement });
     expect(puts.map((put) => put.secretId)).toEqual([replacement]);
-    expect(responses[0]?.response).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: replacement });
   });
 
-  it('answers FAILED with the reason when the secret cannot be written, so that the stack does not hang', async () => {
-    const { responses, done } = run(
-      {
-        ...base,
-        RequestType: 'Create',
-        ResourceProperties: { ServiceToken: base.ServiceToken, SecretId: secretArn },
-      },
-      true,
-    );
-    await done;
-
-    expect(responses[0]?.response).toMatchObject({
-      Status: 'FAILED',
-      Reason: expect.stringContaining('AccessDeniedException'),
-      PhysicalResourceId: 'failed-request-1',
-    });
-  });
-
-  it('PUTs the response with no content type, as the pre-signed URL was signed', async () => {
-    const received: { method?: string; headers?: IncomingHttpHeaders; body?: string }[] = [];
-    const server = createServer((request, reply) => {
-      let body = '';
-      request.on('data', (chunk) => {
-        body += chunk;
-      });
-      request.on('end', () => {
-        received.push({ method: request.method, headers: request.headers, body });
-        reply.end();
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    const response: CloudFormationCustomResourceResponse = {
-      Status: 'SUCCESS',
-      PhysicalResourceId: secretArn,
-      StackId: base.StackId,
-      RequestId: base.RequestId,
-      LogicalResourceId: base.LogicalResourceId,
-    };
-
-    try {
-      await respondToCloudFormation(`http://127.0.0.1:${port}/signed?X-Amz-Signature=abc`, response);
-    } finally {
-      server.close();
-    }
-
-    expect(received).toEqual([
-      {
-        method: 'PUT',
-        headers: expect.objectContaining({ 'content-type': '' }),
-        body: JSON.stringify(response),
-      },
-    ]);
+  it('fails with the reason when the secret cannot be written or is not named, which the provider answers as FAILED', async () => {
+    const create = { ...base, RequestType: 'Create' as const };
+    await expect(
+      run({ ...create, ResourceProperties: { ServiceToken: base.ServiceToken, SecretId: secretArn } }, true)
+        .done,
+    ).rejects.toThrow(`could not write the webhook secret ${secretArn}: AccessDeniedException`);
+    await expect(
+      run({ ...create, ResourceProperties: { ServiceToken: base.ServiceToken } }).done,
+    ).rejects.toThrow('the SecretId property is required');
   });
 });

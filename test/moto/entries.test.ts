@@ -6,7 +6,8 @@ import * as secretsManager from '@aws-sdk/client-secrets-manager';
 import * as sfn from '@aws-sdk/client-sfn';
 import * as sqs from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { documentClient } from '#adapters/compose.ts';
 import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
 import { executionArn } from '#adapters/sfn-workflow-starter.ts';
@@ -565,5 +566,271 @@ describe('the deployed entries on moto', () => {
       invokesBefore,
     );
     expect(invokes.map((c) => JSON.parse(c.body))).toEqual([{ jobId: lost, status: 'CANCELLED' }]);
+  });
+});
+
+/** The errors that are a program's own fault, never an answer to bad input. */
+const CRASHES = [TypeError, RangeError, ReferenceError, SyntaxError];
+
+function expectNoCrash(error: unknown, what: string): void {
+  expect(
+    CRASHES.some((crash) => error instanceof crash),
+    `${what} ${String(error)}`,
+  ).toBe(false);
+}
+
+/** What a call gave: its answer, or what it threw. */
+async function outcomeOf(call: () => Promise<unknown>): Promise<{ answer: unknown } | { error: unknown }> {
+  try {
+    return { answer: await call() };
+  } catch (error) {
+    return { error };
+  }
+}
+
+/** Each entry's refusal of input that is not what it takes: the error's name, as its caller sees it. */
+const REFUSALS: Record<string, string> = {
+  'submit-job': 'HttpEventInvalid',
+  'list-jobs': 'HttpEventInvalid',
+  'get-job': 'HttpEventInvalid',
+  'list-job-events': 'HttpEventInvalid',
+  'cancel-job': 'HttpEventInvalid',
+  'list-pools': 'HttpEventInvalid',
+  'get-openapi': 'HttpEventInvalid',
+  admission: 'IntakeMessageInvalid',
+  finalizer: 'FinalizerInputInvalid',
+  notifier: 'NotifierInputInvalid',
+  'run-recorder': 'RunEventInvalid',
+  'workflow-ended': 'WorkflowEventInvalid',
+};
+
+/** Strings of hex digits, as EMR's ids are. */
+const hex = (constraints: { minLength?: number; maxLength: number }) =>
+  fc.string({ ...constraints, unit: fc.constantFrom(...'0123456789abcdef') });
+
+const anyJson = fc.oneof(
+  fc.jsonValue(),
+  fc.constantFrom(null, undefined, '', [], {}, 0, true),
+  fc.array(fc.jsonValue(), { maxLength: 3 }),
+);
+const jobIdLike = fc.oneof(
+  fc.uuid({ version: 4 }).map((uuid) => `job-${uuid}`),
+  fc.string({ maxLength: 12 }),
+  fc.jsonValue(),
+);
+
+/** EventBridge events of every source and detail type Libra knows and some it does not, with details right and wrong. */
+const eventBridgeLike = fc.record(
+  {
+    version: fc.constant('0'),
+    id: fc.uuid(),
+    source: fc.constantFrom('aws.states', 'aws.emr-serverless', 'aws.emr-containers', 'aws.events', ''),
+    'detail-type': fc.constantFrom(
+      'Step Functions Execution Status Change',
+      'EMR Serverless Job Run State Change',
+      'EMR Job Run State Change',
+      'Scheduled Event',
+    ),
+    time: fc.oneof(fc.constant('2030-01-01T00:00:00Z'), fc.string({ maxLength: 8 }), fc.jsonValue()),
+    detail: fc.oneof(
+      anyJson,
+      fc.record(
+        {
+          name: jobIdLike,
+          status: fc.constantFrom('ABORTED', 'FAILED', 'TIMED_OUT', 'SUCCEEDED', 'RUNNING', 7),
+          cause: fc.option(fc.string({ maxLength: 8 })),
+          error: fc.option(fc.string({ maxLength: 8 })),
+          output: fc.option(fc.oneof(fc.string({ maxLength: 8 }), fc.json())),
+          jobRunId: fc.oneof(fc.constant(''), hex({ minLength: 1, maxLength: 16 })),
+          applicationId: fc.oneof(fc.constant(''), hex({ minLength: 1, maxLength: 16 })),
+          jobRunName: jobIdLike,
+          id: hex({ maxLength: 16 }),
+          virtualClusterId: hex({ maxLength: 16 }),
+          state: fc.constantFrom('RUNNING', 'SUCCESS', 'FAILED', 3),
+          updatedAt: fc.oneof(fc.string({ maxLength: 8 }), fc.constant('2030-01-01T00:00:00.5Z')),
+        },
+        { requiredKeys: [] },
+      ),
+    ),
+  },
+  { requiredKeys: [] },
+);
+
+/** SQS events, their records right and wrong, their bodies intake messages and not. */
+const sqsLike = fc.record(
+  {
+    Records: fc.oneof(
+      anyJson,
+      fc.array(
+        fc.record(
+          {
+            messageId: fc.uuid(),
+            receiptHandle: fc.string({ maxLength: 8 }),
+            body: fc.oneof(
+              fc.string({ maxLength: 20 }),
+              fc.json(),
+              fc
+                .record(
+                  {
+                    kind: fc.constantFrom('submitted', 'wake', 'reboot'),
+                    pool: fc.constantFrom('default', 'kube', '', 'nowhere'),
+                    jobId: jobIdLike,
+                  },
+                  { requiredKeys: [] },
+                )
+                .map((message) => JSON.stringify(message)),
+            ),
+            eventSource: fc.constantFrom('aws:sqs', 'aws:sns'),
+            eventSourceARN: fc.constant('arn:aws:sqs:us-east-1:123456789012:intake'),
+            awsRegion: fc.constant(MOTO_REGION),
+          },
+          { requiredKeys: ['messageId'] },
+        ),
+        { maxLength: 4 },
+      ),
+    ),
+  },
+  { requiredKeys: [] },
+);
+
+/** HTTP API events, whole and in pieces, for any route, any caller or none, any body. */
+const httpLike = fc
+  .record(
+    {
+      base: fc.constantFrom(
+        submitEvent(CALLER, sqlJob({ name: 'fuzz' })),
+        getEvent(CALLER, 'job-00000000-0000-4000-8000-000000000000'),
+        listEvent(CALLER, { limit: '5' }),
+        cancelEvent(CALLER, 'job-00000000-0000-4000-8000-000000000000'),
+      ),
+      drop: fc.subarray(['headers', 'requestContext', 'version', 'rawPath', 'isBase64Encoded', 'routeKey']),
+      body: fc.option(fc.oneof(fc.string({ maxLength: 30 }), fc.json())),
+      pathParameters: fc.option(fc.dictionary(fc.constantFrom('jobId', 'x'), fc.string({ maxLength: 12 }))),
+      authorizer: fc.option(
+        fc.oneof(fc.jsonValue(), fc.record({ iam: fc.record({ userArn: fc.jsonValue() }) })),
+      ),
+    },
+    { requiredKeys: ['base', 'drop'] },
+  )
+  .map(({ base, drop, body, pathParameters, authorizer }) => {
+    const event = structuredClone(base) as unknown as Record<string, unknown>;
+    for (const key of drop) delete event[key];
+    if (body !== undefined && body !== null) event.body = body;
+    if (pathParameters !== undefined) event.pathParameters = pathParameters;
+    if (authorizer !== undefined && typeof event.requestContext === 'object' && event.requestContext !== null)
+      (event.requestContext as Record<string, unknown>).authorizer = authorizer;
+    return event;
+  });
+
+const notifyLike = fc.record(
+  {
+    jobId: jobIdLike,
+    status: fc.constantFrom('CANCELLED', 'SUCCEEDED', 'QUEUED', 'NOPE', 1),
+    action: fc.constantFrom('stop-run', 'start-run'),
+  },
+  { requiredKeys: [] },
+);
+
+const anyEvent = fc.oneof(anyJson, eventBridgeLike, sqsLike, httpLike, notifyLike, fc.anything());
+
+describe('every deployed entry, thrown arbitrary events', () => {
+  const entries = [...Object.keys(REFUSALS), 'tick'];
+
+  it.each(entries)(
+    '%s answers or refuses with its parse error, logged once, and never crashes',
+    async (entry) => {
+      const { handler } = await importEntry<Entry<unknown, unknown>>(entry);
+      const { logger } = await import('#adapters/powertools.ts');
+      const logged = vi.spyOn(logger, 'error');
+      const context = lambdaContext(`libra-${entry}`);
+      // The tick reads no event, and each of its passes reads every pool: a few are enough.
+      const numRuns = entry === 'tick' ? 4 : 60;
+
+      await fc.assert(
+        fc.asyncProperty(anyEvent, async (event) => {
+          logged.mockClear();
+          const outcome = await outcomeOf(() => handler(event, context));
+          for (const [, extra] of logged.mock.calls) {
+            expectNoCrash((extra as { error?: unknown } | undefined)?.error, 'logged');
+          }
+          if ('error' in outcome) {
+            expectNoCrash(outcome.error, 'threw');
+            if ((outcome.error as Error).name === REFUSALS[entry]) {
+              expect(logged).toHaveBeenCalledTimes(1);
+              expect(logged.mock.calls[0]?.[0]).toMatch(/^input is not /);
+            }
+            return;
+          }
+          if (entry === 'admission') {
+            // A batch the envelope admits: each record answered, the bad ones as item failures.
+            const records = (event as SQSEvent).Records;
+            const failures = (outcome.answer as SQSBatchResponse).batchItemFailures.map(
+              (f) => f.itemIdentifier,
+            );
+            expect(records.map((r) => r.messageId)).toEqual(expect.arrayContaining(failures));
+            for (const record of records) {
+              let message: unknown;
+              try {
+                message = JSON.parse(record.body);
+              } catch {
+                message = undefined;
+              }
+              const valid =
+                typeof message === 'object' &&
+                message !== null &&
+                ['submitted', 'wake'].includes((message as { kind?: unknown }).kind as string);
+              if (!valid) expect(failures).toContain(record.messageId);
+            }
+          }
+        }),
+        { numRuns },
+      );
+      logged.mockRestore();
+    },
+    120_000,
+  );
+
+  it.each(Object.keys(REFUSALS))(
+    '%s refuses the plainly wrong: null, [], {}, "", and another envelope',
+    async (entry) => {
+      const { handler } = await importEntry<Entry<unknown, unknown>>(entry);
+      const other = entry === 'admission' ? executionStatusChange('job-x', 'ABORTED') : { Records: [] };
+      for (const event of [null, [], {}, '', other]) {
+        await expect(
+          handler(event, lambdaContext(`libra-${entry}`)),
+          JSON.stringify(event),
+        ).rejects.toMatchObject({
+          name: REFUSALS[entry],
+        });
+      }
+    },
+  );
+});
+
+describe('the secret writer (the custom resource provider calls it), thrown arbitrary events', () => {
+  it('answers, or fails with a reason the provider sends CloudFormation, and never crashes', async () => {
+    const { handler } = await import('../../lib/webhook-secret-handler.ts');
+    const request = fc.record(
+      {
+        RequestType: fc.constantFrom('Create', 'Update', 'Delete', 'Replace'),
+        PhysicalResourceId: fc.string({ maxLength: 8 }),
+        ResourceProperties: fc.oneof(
+          anyJson,
+          fc.record({ SecretId: fc.oneof(fc.jsonValue(), fc.constant('')) }),
+        ),
+        OldResourceProperties: fc.oneof(anyJson, fc.record({ SecretId: fc.jsonValue() })),
+      },
+      { requiredKeys: ['RequestType', 'ResourceProperties'] },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(anyJson, request), async (event) => {
+        const outcome = await outcomeOf(() => handler(event as never));
+        if ('error' in outcome) expectNoCrash(outcome.error, 'threw');
+        else {
+          expect(outcome.answer).toEqual({ PhysicalResourceId: expect.any(String) });
+        }
+      }),
+      { numRuns: 200 },
+    );
   });
 });

@@ -8,7 +8,7 @@ import { JOBS_FINISHED, workflowFinalStatus } from '#core/job-ends.ts';
 import type { JobRecord } from '#core/job-record.ts';
 import { JOB_STATUSES, type JobStatus, TERMINAL_STATUSES, type TerminalStatus } from '#core/job-states.ts';
 import type { JobStore, LogPort } from '#core/ports.ts';
-import { createWorkflowEndedHandler, WorkflowEventInvalid } from '#handlers/workflow-ended.ts';
+import { createWorkflowEndedHandler } from '#handlers/workflow-ended.ts';
 import { InMemoryMetrics } from '../../local/metrics.ts';
 
 /**
@@ -373,7 +373,10 @@ describe('the workflow-ended handler', () => {
   it('refuses what is not an execution status event', async () => {
     const handler = createWorkflowEndedHandler({ metrics: new InMemoryMetrics(), logger: silent });
 
-    await expect(handler({ source: 'aws.emr-serverless', detail: {} })).rejects.toThrow(WorkflowEventInvalid);
+    await expect(handler({ source: 'aws.emr-serverless', detail: {} })).rejects.toMatchObject({
+      name: 'WorkflowEventInvalid',
+      message: expect.stringMatching(/^expected a Step Functions execution status event: /),
+    });
   });
 });
 

@@ -1,13 +1,13 @@
 import type { LookupFunction } from 'node:net';
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { SecretsManagerWebhookSecrets } from '#adapters/secrets-manager-webhook-secrets.ts';
 import {
   HttpWebhookSender,
   isWebhookSecret,
   localWebhookSecrets,
   newWebhookSecret,
-  SecretsManagerWebhookSecrets,
   signatureHeaders,
   WEBHOOK_TIMEOUT_MS,
 } from '#adapters/webhook-sender.ts';
@@ -74,33 +74,46 @@ describe('webhook secrets', () => {
     expect(() => localWebhookSecrets({ LIBRA_WEBHOOK_SECRET: 'hunter2' })).toThrow(/whsec_/);
   });
 
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('in AWS: one read per pool from Secrets Manager, kept until the cache time passes', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(0);
     const reads: string[] = [];
     let value = SECRET;
-    const client = {
-      send: async (command: { input: { SecretId: string } }) => {
-        reads.push(command.input.SecretId);
-        if (value === 'fail') throw new Error('AccessDenied');
-        return { SecretString: value };
+    // A real client whose requests end in this middleware, before any network.
+    const client = new SecretsManagerClient({
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+    client.middlewareStack.add(
+      (_next, context) => async (args) => {
+        expect(context.commandName).toBe('GetSecretValueCommand');
+        reads.push((args.input as { SecretId: string }).SecretId);
+        if (value === 'fail')
+          throw Object.assign(new Error('AccessDenied'), { name: 'AccessDeniedException' });
+        return { output: { SecretString: value, $metadata: {} }, response: {} };
       },
-    } as unknown as SecretsManagerClient;
-    let now = 0;
+      { step: 'initialize' },
+    );
     const secrets = new SecretsManagerWebhookSecrets({
       client,
       secretIdFor: (pool) => `libra/webhooks/${pool}`,
-      cacheMs: 1000,
-      now: () => now,
+      maxAgeSeconds: 1,
     });
-    await expect(Promise.all([secrets.secretFor('a'), secrets.secretFor('a')])).resolves.toEqual([
-      SECRET,
-      SECRET,
-    ]);
+    await expect(secrets.secretFor('a')).resolves.toBe(SECRET);
+    await expect(secrets.secretFor('a')).resolves.toBe(SECRET);
     await secrets.secretFor('b');
     expect(reads).toEqual(['libra/webhooks/a', 'libra/webhooks/b']);
 
-    now = 1000;
+    vi.setSystemTime(1001);
     value = 'fail';
-    await expect(secrets.secretFor('a')).rejects.toThrow('AccessDenied');
+    await expect(secrets.secretFor('a')).rejects.toMatchObject({
+      name: 'AccessDeniedException',
+      message: 'AccessDenied',
+    });
     value = 'plain-password';
     await expect(secrets.secretFor('a')).rejects.toThrow(/not a Standard Webhooks secret/);
     value = SECRET;
