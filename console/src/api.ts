@@ -54,6 +54,8 @@ export function makeClient(config: ConsoleConfig, user: string, token: string): 
     // A page shows the failure and the user retries: a long hidden backoff would only look hung.
     retry: { retries: 1, maxRetryAfterMs: 5_000 },
     requestTimeoutMs: 15_000,
+    // The client calls its fetch as a method of its own; the browser's must be called on window.
+    fetch: (input, init) => globalThis.fetch(input, init),
   });
 }
 

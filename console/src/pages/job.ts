@@ -128,7 +128,7 @@ function Timeline({ events, submittedAt }: { events: ApiJobEvent[]; submittedAt:
           ? html`<span>${event.from ? html`<span class="from">${event.from} →</span> ` : ''}<${StatusBadge} status=${event.status} /></span>`
           : html`<span>webhook</span>`
       }
-      ${event.attempt !== undefined ? html`<span class="attempt">attempt ${event.attempt}</span>` : null}
+      ${event.attempt !== undefined ? html`<span class="attempt">attempt ${event.attempt + 1}</span>` : null}
       ${delay !== undefined ? html`<span class="delay">retry in ${String(delay)}s</span>` : null}
       ${event.reason ? html`<span class="why"><strong>${event.reason.code}</strong> ${event.reason.message}</span>` : null}
       ${rest.length > 0 ? html`<span class="detail">${rest.map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`).join('; ')}</span>` : null}

@@ -199,7 +199,7 @@ export function SubmitPage({ client }: { client: LibraClient }) {
           <label>Arguments <small>(one a line)</small><textarea name="entryPointArguments" rows="3" ...${invalid('entryPointArguments')}></textarea>${say('entryPointArguments')}</label>
           <label>Main class <small>(JAR only)</small><input name="mainClass" ...${invalid('mainClass')} />${say('mainClass')}</label>`
           : html`<label>${source === 'sql' ? 'SQL' : 'Python'}
-            <textarea name="code" rows="8" class="code" spellcheck="false" ...${invalid('code')}
+            <textarea name="code" rows="8" class="code" spellcheck=${false} ...${invalid('code')}
               placeholder=${source === 'sql' ? 'SELECT 42 AS answer' : 'print("hello")'}></textarea>${say('code')}${say('kind')}</label>`
       }
       <div class="grid">
@@ -226,7 +226,7 @@ export function SubmitPage({ client }: { client: LibraClient }) {
         ${say('retryPolicy')}
       </fieldset>
       <div class="grid">
-        <label>Spark conf <small>(key=value, one a line)</small><textarea name="sparkConf" rows="3" spellcheck="false" ...${invalid('sparkConf')}></textarea>${say('sparkConf')}</label>
+        <label>Spark conf <small>(key=value, one a line)</small><textarea name="sparkConf" rows="3" spellcheck=${false} ...${invalid('sparkConf')}></textarea>${say('sparkConf')}</label>
         <label>Tags <small>(key=value, one a line)</small><textarea name="tags" rows="3" ...${invalid('tags')}></textarea>${say('tags')}</label>
       </div>
       <fieldset>
