@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Effect, Grant, type IGrantable, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
@@ -7,7 +7,11 @@ import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aw
 import { BucketDeployment, Source } from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
 import type { ArtifactsBucketProps } from './artifacts-bucket-props.ts';
-import { acknowledgeWildcardResource, acknowledgeWildcardsSoFar } from './nag.ts';
+import {
+  acknowledgeBucketDeploymentRuntimes,
+  acknowledgeWildcardResource,
+  acknowledgeWildcardsSoFar,
+} from './nag.ts';
 
 const BUCKET_DEPLOYMENT_REASON =
   "Statements aws-cdk-lib's BucketDeployment grants its function to copy the runner scripts: read the " +
@@ -150,17 +154,7 @@ export class ArtifactsBucket extends Construct {
       logGroup,
     });
     acknowledgeWildcardsSoFar(role, BUCKET_DEPLOYMENT_REASON);
-    const handler = Stack.of(this).node.children.find((child) =>
-      child.node.id.startsWith('Custom::CDKBucketDeployment'),
-    );
-    if (handler) {
-      Validations.of(handler).acknowledge({
-        id: 'AwsSolutions::AwsSolutions-L1',
-        reason:
-          'The runtime of the function behind BucketDeployment is chosen and kept current by aws-cdk-lib, ' +
-          'which ships its code; it runs only while CloudFormation deploys the stack and is invoked by nothing else.',
-      });
-    }
+    acknowledgeBucketDeploymentRuntimes(Stack.of(this));
     return deployment;
   }
 }
