@@ -1,5 +1,6 @@
 import type { JobStatus } from 'libra-serverless/client';
 import { LibraApiError, LibraClient, LibraConnectionError, TERMINAL } from 'libra-serverless/client';
+import { JOB_STATUSES, TERMINAL_STATUSES } from '../../lambdas/core/job-states.ts';
 
 /**
  * Where the console finds the API and how it signs in: `config.json` beside index.html (written
@@ -58,6 +59,15 @@ export function makeClient(config: ConsoleConfig, user: string, token: string): 
     fetch: (input, init) => globalThis.fetch(input, init),
   });
 }
+
+/**
+ * The states a stored job can be in (SUBMITTED and VALIDATING pass inside the submit call), from
+ * the lifecycle spec itself: the filters and the notification choices follow it.
+ */
+export const STORED_STATUSES: readonly JobStatus[] = JOB_STATUSES.filter(
+  (status) => status !== 'SUBMITTED' && status !== 'VALIDATING',
+);
+export const FINAL_STATUSES: readonly JobStatus[] = TERMINAL_STATUSES;
 
 export function isFinal(status: JobStatus): boolean {
   return TERMINAL.includes(status);

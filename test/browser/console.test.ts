@@ -133,6 +133,26 @@ describe('the console in Chromium', () => {
     await page.screenshot({ path: `${SHOTS}/job.png`, fullPage: true });
   }, 60_000);
 
+  it('job: the timeline shows each attempt, the delay before a retry and the reason it failed', async () => {
+    const { jobId } = await api.submit({
+      kind: 'python',
+      code: 'import sys\nprint("no luck", file=sys.stderr)\nsys.exit(3)',
+      name: 'flaky',
+      retryPolicy: { maxRetries: 1, initialDelaySeconds: 1 },
+    });
+    await page.goto(`${runtime.url}/#/jobs/${jobId}`);
+    await badge('FAILED').waitFor({ timeout: 40_000 });
+    const moves = await page.locator('.timeline li.move .badge').allTextContents();
+    expect(moves).toEqual(['QUEUED', 'SCHEDULED', 'RUNNING', 'RETRYING', 'RUNNING', 'FAILED']);
+    expect(await page.locator('.timeline .attempt').allTextContents()).toEqual(
+      expect.arrayContaining(['attempt 1', 'attempt 2']),
+    );
+    expect(await page.locator('.timeline .delay').first().textContent()).toBe('retry in 1s');
+    expect(await page.locator('.timeline li.move').nth(3).textContent()).toContain('Exited with code 3');
+    expect(await page.locator('.reason').textContent()).toContain('SPARK_JOB_FAILED');
+    await expect.poll(() => page.locator('pre[data-log="stderr"]').textContent()).toContain('no luck');
+  }, 60_000);
+
   it('submit: a field the API refuses is said beside that field, and nothing is submitted', async () => {
     const before = (await api.list({ limit: 100 })).jobs.length;
     await page.getByRole('link', { name: 'Submit' }).click();

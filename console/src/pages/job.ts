@@ -118,8 +118,9 @@ export function JobPage({ client, jobId }: { client: LibraClient; jobId: string 
 function Timeline({ events, submittedAt }: { events: ApiJobEvent[]; submittedAt: string }) {
   if (events.length === 0) return html`<p class="empty">No history yet.</p>`;
   return html`<ol class="timeline">${events.map((event) => {
-    const delay = event.detail?.delaySeconds;
-    const rest = Object.entries(event.detail ?? {}).filter(([k]) => k !== 'delaySeconds');
+    // A retry's history item says how long the workflow waits and the error that caused it.
+    const { delaySeconds: delay, error } = event as RetryFields;
+    const rest = Object.entries(event.detail ?? {});
     return html`<li class=${event.type === 'STATUS' ? 'move' : 'hook'}>
       <time datetime=${event.at}>${clock(event.at)}</time>
       <span class="since">+${duration(Date.parse(event.at) - Date.parse(submittedAt))}</span>
@@ -130,10 +131,28 @@ function Timeline({ events, submittedAt }: { events: ApiJobEvent[]; submittedAt:
       }
       ${event.attempt !== undefined ? html`<span class="attempt">attempt ${event.attempt + 1}</span>` : null}
       ${delay !== undefined ? html`<span class="delay">retry in ${String(delay)}s</span>` : null}
+      ${error ? html`<span class="why"><strong>${error.name ?? 'error'}</strong> ${causeOf(error.cause)}</span>` : null}
       ${event.reason ? html`<span class="why"><strong>${event.reason.code}</strong> ${event.reason.message}</span>` : null}
       ${rest.length > 0 ? html`<span class="detail">${rest.map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`).join('; ')}</span>` : null}
     </li>`;
   })}</ol>`;
+}
+
+/** What a move to RETRYING carries beside the common fields of a history item. */
+interface RetryFields {
+  readonly delaySeconds?: number;
+  readonly error?: { readonly name?: string; readonly cause?: string };
+}
+
+/** A Step Functions cause is often the backend's JSON: its StateDetails say what happened. */
+function causeOf(cause: string | undefined): string {
+  if (!cause) return '';
+  try {
+    const parsed = JSON.parse(cause) as { StateDetails?: string; errorMessage?: string };
+    return parsed.StateDetails ?? parsed.errorMessage ?? cause;
+  } catch {
+    return cause;
+  }
 }
 
 /** Nested sizing as `driver.cores: 1` rows. */

@@ -1,22 +1,11 @@
 import type { JobPage, JobStatus, LibraClient, ListQuery } from 'libra-serverless/client';
 import { useState } from 'preact/hooks';
-import { isFinal } from '../api.ts';
+import { isFinal, STORED_STATUSES } from '../api.ts';
 import { clock, runTime } from '../format.ts';
 import { dataOf, usePolled } from '../hooks.ts';
 import { html } from '../html.ts';
 import { LoadState, StatusBadge } from '../widgets.ts';
 
-const STATUSES: JobStatus[] = [
-  'QUEUED',
-  'SCHEDULED',
-  'RUNNING',
-  'RETRYING',
-  'CANCELLING',
-  'SUCCEEDED',
-  'FAILED',
-  'CANCELLED',
-  'TIMEOUT',
-];
 const PAGE_SIZE = 20;
 const REFRESH_MS = 2_000;
 
@@ -93,7 +82,7 @@ export function JobsPage({ client, query }: { client: LibraClient; query: URLSea
       <label>Status
         <select name="status" value=${status} onChange=${(e: Event) => setFilter('status', (e.target as HTMLSelectElement).value)}>
           <option value="">any</option>
-          ${STATUSES.map((s) => html`<option value=${s}>${s}</option>`)}
+          ${STORED_STATUSES.map((s) => html`<option value=${s}>${s}</option>`)}
         </select>
       </label>
       <label>Pool

@@ -1,22 +1,10 @@
 import type { FieldProblem, JobRequestInput, LibraClient } from 'libra-serverless/client';
 import { useState } from 'preact/hooks';
-import { errorText, LibraApiError } from '../api.ts';
+import { errorText, FINAL_STATUSES, LibraApiError, STORED_STATUSES } from '../api.ts';
 import { dataOf, usePolled } from '../hooks.ts';
 import { html } from '../html.ts';
 
 type Source = 'sql' | 'python' | 's3';
-const NOTIFY_EVENTS = [
-  'QUEUED',
-  'SCHEDULED',
-  'RUNNING',
-  'RETRYING',
-  'CANCELLING',
-  'SUCCEEDED',
-  'FAILED',
-  'CANCELLED',
-  'TIMEOUT',
-];
-const DEFAULT_NOTIFY = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT'];
 
 /**
  * The fields of the form, named as the request's fields are, so that a problem's `field`
@@ -232,9 +220,9 @@ export function SubmitPage({ client }: { client: LibraClient }) {
       <fieldset>
         <legend>Notifications</legend>
         <label>Webhook URL <input name="notifications.webhook" type="url" ...${invalid('notifications.webhook')} />${say('notifications.webhook')}</label>
-        <div class="events">${NOTIFY_EVENTS.map(
+        <div class="events">${STORED_STATUSES.map(
           (e) =>
-            html`<label class="check"><input type="checkbox" name="notifications.events" value=${e} checked=${DEFAULT_NOTIFY.includes(e)} /> ${e}</label>`,
+            html`<label class="check"><input type="checkbox" name="notifications.events" value=${e} checked=${FINAL_STATUSES.includes(e)} /> ${e}</label>`,
         )}</div>${say('notifications.events')}${say('notifications')}
       </fieldset>
       ${errors[''] ? html`<p class="field-error" role="alert">${errors[''].join('; ')}</p>` : null}
