@@ -37,6 +37,8 @@ export async function launchChromium(): Promise<Browser> {
     headless: true,
     args: CHROMIUM_ARGS,
     viewport: { width: 1200, height: 800 },
+    // The page as it settles: no animation caught half-way in a screenshot.
+    reducedMotion: 'reduce',
   });
   return {
     context,

@@ -119,7 +119,7 @@ ${U(await i.digest())}`}getCanonicalPath({path:e}){if(this.uriEscapePath){let t=
           <span><strong data-count="running">${e.running}</strong> running</span>
           <span><strong data-count="waiting">${e.waiting}</strong> waiting (at most ${e.limits.maxQueueSize})</span>
         </p>
-        <p class="note">Backends: ${e.backends.join(`, `)}; waits at most ${e.limits.maxWaitMinutes} min${e.backfill?`; backfill on`:``}.
+        <p class="note">Backends: ${e.backends.join(`, `)}; waits at most ${e.limits.maxWaitMinutes} min${e.backfill?`; backfill on`:``}.${` `}
           <a href=${`#/jobs?pool=${encodeURIComponent(e.name)}`}>Its jobs</a></p>
       </article>`)}</div>
   </section>`}var Nn=[`code`,`kind`,`entryPoint`,`entryPointArguments`,`mainClass`,`name`,`pool`,`priority`,`executionMode`,`timeoutMinutes`,`retryPolicy.maxRetries`,`retryPolicy.backoffMultiplier`,`retryPolicy.initialDelaySeconds`,`retryPolicy.maxDelaySeconds`,`retryOnTimeout`,`sparkConf`,`tags`,`notifications.webhook`,`notifications.events`,`retryPolicy`,`notifications`];function Pn(e){let t=e.field.split(`.`);for(let e=t.length;e>0;e--){let n=t.slice(0,e).join(`.`);if(Nn.includes(n))return n}return``}function Fn(e){let t=e.split(`

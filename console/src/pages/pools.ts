@@ -28,7 +28,7 @@ export function PoolsPage({ client }: { client: LibraClient }) {
           <span><strong data-count="running">${pool.running}</strong> running</span>
           <span><strong data-count="waiting">${pool.waiting}</strong> waiting (at most ${pool.limits.maxQueueSize})</span>
         </p>
-        <p class="note">Backends: ${pool.backends.join(', ')}; waits at most ${pool.limits.maxWaitMinutes} min${pool.backfill ? '; backfill on' : ''}.
+        <p class="note">Backends: ${pool.backends.join(', ')}; waits at most ${pool.limits.maxWaitMinutes} min${pool.backfill ? '; backfill on' : ''}.${' '}
           <a href=${`#/jobs?pool=${encodeURIComponent(pool.name)}`}>Its jobs</a></p>
       </article>`,
     )}</div>
