@@ -1,4 +1,5 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -14,6 +15,21 @@ import { type LocalProcess, startLocalProcess } from '../support/local-process.t
  */
 
 const SHOTS = 'docs/console';
+
+/** A request whose path goes on the wire exactly as given. */
+function rawGet(base: string, path: string, method = 'GET'): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(new URL(base), { method, path }, (response) => {
+      let body = '';
+      response.on('data', (chunk: Buffer) => {
+        body += chunk.toString();
+      });
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+    });
+    request.on('error', reject);
+    request.end();
+  });
+}
 const dir = mkdtempSync(join(tmpdir(), 'libra-console-browser-'));
 const LONG_PYTHON = 'import time; time.sleep(600)';
 
@@ -60,6 +76,17 @@ describe('the console in Chromium', () => {
     expect(
       (await fetch(`${runtime.url}/api/v1/spark/jobs`, { headers: { 'x-libra-user': 'x' } })).status,
     ).toBe(200);
+    // Paths sent as written (fetch would normalize them): nothing outside the console is served.
+    for (const path of [
+      '/../package.json',
+      '/assets/../../package.json',
+      '/%2e%2e/package.json',
+      '/..%2fREADME.md',
+    ]) {
+      expect(await rawGet(runtime.url, path), path).toMatchObject({ status: 404 });
+    }
+    expect(await rawGet(runtime.url, '/', 'HEAD')).toMatchObject({ status: 200, body: '' });
+    expect((await fetch(`${runtime.url}/`, { method: 'POST' })).status).toBe(404);
     expect(await page.locator('h1').textContent()).toBe('Jobs');
     await expect.poll(() => page.locator('.empty').textContent()).toContain('No jobs yet');
   });
