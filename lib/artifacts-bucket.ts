@@ -26,6 +26,13 @@ const JOB_OBJECTS_REASON =
 /** The prefixes lambdas/adapters/aws-backends.ts (artifactLocations) writes and reads. */
 export const ARTIFACT_PREFIXES = { runners: 'runners/', jobs: 'jobs/', logs: 'logs/' } as const;
 
+/** What every bucket of the stack is: S3-managed encryption, TLS only, never public. */
+export const PRIVATE_BUCKET = {
+  encryption: BucketEncryption.S3_MANAGED,
+  enforceSSL: true,
+  blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+} as const;
+
 const RUNNERS_DIR = fileURLToPath(new URL('../runners/', import.meta.url));
 
 /**
@@ -51,17 +58,13 @@ export class ArtifactsBucket extends Construct {
 
     this.accessLogsBucket = new Bucket(this, 'AccessLogs', {
       // Server access logs can be delivered only to buckets encrypted with S3 managed keys.
-      encryption: BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      ...PRIVATE_BUCKET,
       objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
       lifecycleRules: [{ id: 'expire-access-logs', expiration }],
       removalPolicy,
     });
     this.bucket = new Bucket(this, 'Bucket', {
-      encryption: BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      ...PRIVATE_BUCKET,
       objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
       versioned: false,
       serverAccessLogsBucket: this.accessLogsBucket,

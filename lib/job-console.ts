@@ -12,9 +12,10 @@ import {
 import { S3BucketOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
 import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import { Bucket, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { BucketDeployment, CacheControl, Source } from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
+import { PRIVATE_BUCKET } from './artifacts-bucket.ts';
 import { acknowledgeBucketDeploymentRuntimes, acknowledgeWildcardsSoFar } from './nag.ts';
 
 /** The built console (`npm run build:console`), committed under console/dist. */
@@ -67,9 +68,7 @@ export class JobConsole extends Construct {
     const region = Stack.of(this).region;
 
     this.bucket = new Bucket(this, 'Bucket', {
-      encryption: BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      ...PRIVATE_BUCKET,
       objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
       serverAccessLogsBucket: props.accessLogsBucket,
       serverAccessLogsPrefix: 'console/',
@@ -77,9 +76,7 @@ export class JobConsole extends Construct {
     });
     // CloudFront's standard logs are delivered through object ACLs: this bucket alone allows them.
     this.logsBucket = new Bucket(this, 'Logs', {
-      encryption: BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      ...PRIVATE_BUCKET,
       objectOwnership: ObjectOwnership.OBJECT_WRITER,
       serverAccessLogsBucket: props.accessLogsBucket,
       serverAccessLogsPrefix: 'console-cdn-logs/',
