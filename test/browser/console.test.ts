@@ -185,6 +185,40 @@ describe('the console in Chromium', () => {
     await expect.poll(() => page.locator('pre[data-log="stderr"]').textContent()).toContain('no luck');
   }, 60_000);
 
+  it('jobs: filters by status, pool and tag, and pages back and forth', async () => {
+    const batch = await Promise.all(
+      Array.from({ length: 21 }, (_, i) =>
+        api.submit({ kind: 'sql', code: `SELECT ${i} AS n`, name: `batch-${i}`, tags: { batch: 'paging' } }),
+      ),
+    );
+    await page.goto(`${runtime.url}/#/jobs?tag=batch%3Dpaging`);
+    const rows = page.locator('tbody tr');
+    await expect.poll(() => rows.count()).toBe(20);
+    const firstPage = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-job')));
+    await page.getByRole('button', { name: 'Older' }).click();
+    await expect.poll(() => rows.count()).toBe(1);
+    const all = [...firstPage, await rows.first().getAttribute('data-job')];
+    expect(new Set(all)).toEqual(new Set(batch.map((job) => job.jobId)));
+    expect(await page.getByRole('button', { name: 'Older' }).isDisabled()).toBe(true);
+    await page.getByRole('button', { name: 'Newer' }).click();
+    await expect.poll(() => rows.count()).toBe(20);
+
+    await page.goto(`${runtime.url}/#/jobs`);
+    await page.getByLabel('Pool').selectOption('solo');
+    await expect.poll(() => page.url()).toContain('pool=solo');
+    await expect
+      .poll(async () => new Set(await page.locator('tbody tr td:nth-child(3)').allTextContents()))
+      .toEqual(new Set(['solo']));
+    await page.getByLabel('Status').selectOption('CANCELLED');
+    await expect.poll(() => rows.count()).toBe(1);
+    expect(await rows.first().getAttribute('data-job')).toBe(blockerId);
+    await page.getByLabel('Status').selectOption('SUCCEEDED');
+    await page.getByLabel('Pool').selectOption('');
+    await page.getByLabel('Tag').fill('team=data');
+    await page.getByLabel('Tag').press('Enter');
+    await expect.poll(() => page.locator('tbody tr a').allTextContents()).toEqual(['browser-answer']);
+  }, 60_000);
+
   it('submit: a field the API refuses is said beside that field, and nothing is submitted', async () => {
     const before = (await api.list({ limit: 100 })).jobs.length;
     await page.getByRole('link', { name: 'Submit' }).click();
