@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { errorText } from './api.ts';
+import { errorText, LibraApiError } from './api.ts';
 
 export type Load<T> =
   | { readonly state: 'loading' }
@@ -37,7 +37,9 @@ export function usePolled<T>(
           error: errorText(error),
           ...(last.current !== undefined && { last: last.current }),
         });
-        timer = setTimeout(run, everyMs * 3);
+        // A refusal (no such job, not yours) stays one until the user acts; anything else may pass.
+        const refused = error instanceof LibraApiError && error.status < 500 && error.status !== 429;
+        if (!refused && everyMs > 0) timer = setTimeout(run, everyMs * 3);
       }
     };
     void run();

@@ -87,6 +87,9 @@ describe('the console in Chromium', () => {
     }
     expect(await rawGet(runtime.url, '/', 'HEAD')).toMatchObject({ status: 200, body: '' });
     expect((await fetch(`${runtime.url}/`, { method: 'POST' })).status).toBe(404);
+    await page.goto(`${runtime.url}/#/jobs/job-00000000-0000-4000-8000-000000000000`);
+    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/Could not load job .*HTTP 404/);
+    await page.getByRole('link', { name: 'Jobs', exact: true }).click();
     expect(await page.locator('h1').textContent()).toBe('Jobs');
     await expect.poll(() => page.locator('.empty').textContent()).toContain('No jobs yet');
   });

@@ -52,7 +52,8 @@ export function JobsPage({ client, query }: { client: LibraClient; query: URLSea
   const shown = dataOf(load);
 
   const setFilter = (name: string, value: string) => {
-    const next = new URLSearchParams(query);
+    // From the address as it is now: two changes in a row must not build on the same old query.
+    const next = new URLSearchParams(location.hash.split('?')[1] ?? '');
     if (value) next.set(name, value);
     else next.delete(name);
     setTokens([]);
@@ -91,8 +92,8 @@ export function JobsPage({ client, query }: { client: LibraClient; query: URLSea
           ${[...new Set([...poolNames, ...(pool ? [pool] : [])])].map((p) => html`<option value=${p}>${p}</option>`)}
         </select>
       </label>
-      <form class="inline" onSubmit=${onTag}>
-        <label>Tag <input name="tag" value=${tag} placeholder="key or key=value" size="14" /></label>
+      <form class="inline" onSubmit=${onTag} key=${tag}>
+        <label>Tag <input name="tag" defaultValue=${tag} placeholder="key or key=value" size="14" /></label>
         <button type="submit">Filter</button>
       </form>
       <button type="button" onClick=${reload}>Refresh</button>
