@@ -18,9 +18,15 @@ function libraContext(): LibraStackProps['config'] {
   }
 }
 
+/** `--context libraConsole=true` (or `"libraConsole": true` in cdk.json) publishes the jobs console. */
+function consoleContext(): boolean {
+  const raw: unknown = app.node.tryGetContext('libraConsole');
+  return raw === true || raw === 'true';
+}
+
 try {
   // Environment-agnostic on purpose: synth needs no AWS credentials; deploy takes the CLI's account and region.
-  new LibraStack(app, 'Libra', { config: libraContext() });
+  new LibraStack(app, 'Libra', { config: libraContext(), console: consoleContext() });
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   console.error(`cdk.json context: ${error.message}`);

@@ -157,7 +157,8 @@ export class LibraClient {
     this.#auth = resolveAuth(options.auth ?? { mode: 'local' }, this.endpoint);
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
     this.#timeoutMs = options.requestTimeoutMs ?? 30_000;
-    this.#fetch = options.fetch ?? fetch;
+    // Called as a method of this client, the browser's own fetch throws "Illegal invocation".
+    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
   }
 
   /** Submits a job: 202 at once, with its id. Retried safely: the same Idempotency-Key goes with every try. */

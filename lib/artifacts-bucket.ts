@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Effect, Grant, type IGrantable, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
@@ -7,7 +7,11 @@ import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aw
 import { BucketDeployment, Source } from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
 import type { ArtifactsBucketProps } from './artifacts-bucket-props.ts';
-import { acknowledgeWildcardResource, acknowledgeWildcardsSoFar } from './nag.ts';
+import {
+  acknowledgeBucketDeploymentRuntimes,
+  acknowledgeWildcardResource,
+  acknowledgeWildcardsSoFar,
+} from './nag.ts';
 
 const BUCKET_DEPLOYMENT_REASON =
   "Statements aws-cdk-lib's BucketDeployment grants its function to copy the runner scripts: read the " +
@@ -21,6 +25,13 @@ const JOB_OBJECTS_REASON =
 
 /** The prefixes lambdas/adapters/aws-backends.ts (artifactLocations) writes and reads. */
 export const ARTIFACT_PREFIXES = { runners: 'runners/', jobs: 'jobs/', logs: 'logs/' } as const;
+
+/** What every bucket of the stack is: S3-managed encryption, TLS only, never public. */
+export const PRIVATE_BUCKET = {
+  encryption: BucketEncryption.S3_MANAGED,
+  enforceSSL: true,
+  blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+} as const;
 
 const RUNNERS_DIR = fileURLToPath(new URL('../runners/', import.meta.url));
 
@@ -47,17 +58,13 @@ export class ArtifactsBucket extends Construct {
 
     this.accessLogsBucket = new Bucket(this, 'AccessLogs', {
       // Server access logs can be delivered only to buckets encrypted with S3 managed keys.
-      encryption: BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      ...PRIVATE_BUCKET,
       objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
       lifecycleRules: [{ id: 'expire-access-logs', expiration }],
       removalPolicy,
     });
     this.bucket = new Bucket(this, 'Bucket', {
-      encryption: BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      ...PRIVATE_BUCKET,
       objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
       versioned: false,
       serverAccessLogsBucket: this.accessLogsBucket,
@@ -150,17 +157,7 @@ export class ArtifactsBucket extends Construct {
       logGroup,
     });
     acknowledgeWildcardsSoFar(role, BUCKET_DEPLOYMENT_REASON);
-    const handler = Stack.of(this).node.children.find((child) =>
-      child.node.id.startsWith('Custom::CDKBucketDeployment'),
-    );
-    if (handler) {
-      Validations.of(handler).acknowledge({
-        id: 'AwsSolutions::AwsSolutions-L1',
-        reason:
-          'The runtime of the function behind BucketDeployment is chosen and kept current by aws-cdk-lib, ' +
-          'which ships its code; it runs only while CloudFormation deploys the stack and is invoked by nothing else.',
-      });
-    }
+    acknowledgeBucketDeploymentRuntimes(Stack.of(this));
     return deployment;
   }
 }

@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
+  type CfnApi,
   HttpApi,
   HttpMethod,
   type HttpStage,
@@ -202,6 +203,19 @@ export class JobApi extends Construct {
   }
 
   /** The stage's invoke URL, e.g. https://abc123.execute-api.eu-west-1.amazonaws.com/ */
+  /**
+   * Lets pages served from `origin` (the console) call the API from a browser: API Gateway answers
+   * their CORS preflights itself, before any authorizer, for that origin only.
+   */
+  allowBrowserOrigin(origin: string): void {
+    (this.httpApi.node.defaultChild as CfnApi).corsConfiguration = {
+      allowOrigins: [origin],
+      allowMethods: ['GET', 'POST', 'DELETE'],
+      allowHeaders: ['authorization', 'content-type', 'idempotency-key'],
+      maxAge: 600,
+    };
+  }
+
   get url(): string {
     return this.stage.url;
   }

@@ -4,6 +4,7 @@ import type { z } from 'zod/mini';
 import type { libraConfigSchema } from '#core/config.ts';
 import type { AdmissionFunctionsOptions } from './admission-functions-props.ts';
 import type { JobApiOptions } from './job-api-props.ts';
+import type { JobConsoleOptions } from './job-console.ts';
 import type { JobTableProps } from './job-table-props.ts';
 import type { JobWorkflowOptions } from './job-workflow-props.ts';
 import type { NotifierFunctionOptions } from './notifier-function-props.ts';
@@ -80,4 +81,12 @@ export interface LibraProps {
    * @default - 5% API 5xx, oldest wait at 80% of maxWaitMinutes
    */
   readonly observability?: ObservabilityOptions;
+
+  /**
+   * Publishes the jobs console (console/dist) on CloudFront, configured with the API's URL and
+   * JWT issuer: `true` or its options. JWT deployments only: a browser cannot sign IAM requests
+   * (docs/deploy.md says how IAM deployments use the console).
+   * @default - no console
+   */
+  readonly console?: boolean | JobConsoleOptions;
 }

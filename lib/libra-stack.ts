@@ -16,6 +16,12 @@ export class LibraStack extends Stack {
       description: 'Base URL of the job API; routes live under api/v1/spark',
       value: this.libra.jobApi.url,
     });
+    if (this.libra.console) {
+      new CfnOutput(this, 'ConsoleUrl', {
+        description: 'The jobs console (sign in with a token from the JWT issuer)',
+        value: this.libra.console.url,
+      });
+    }
     new CfnOutput(this, 'TableName', {
       description: 'The job table',
       value: this.libra.jobStore.table.tableName,

@@ -5,6 +5,7 @@ import { AdmissionFunctions } from './admission-functions.ts';
 import { ArtifactsBucket } from './artifacts-bucket.ts';
 import { IntakeQueue } from './intake-queue.ts';
 import { JobApi } from './job-api.ts';
+import { JobConsole } from './job-console.ts';
 import { JobTable } from './job-table.ts';
 import { JobWorkflow } from './job-workflow.ts';
 import type { LibraProps } from './libra-props.ts';
@@ -29,6 +30,8 @@ export class Libra extends Construct {
   readonly runRecorder: RunRecorderFunction;
   readonly jobApi: JobApi;
   readonly observability: Observability;
+  /** The jobs console, when `console` is set. */
+  readonly console: JobConsole | undefined;
 
   constructor(scope: Construct, id: string, props: LibraProps = {}) {
     super(scope, id);
@@ -93,6 +96,8 @@ export class Libra extends Construct {
     this.backends.grantCancelRuns(cancel);
     this.notifier.grantInvoke(cancel);
 
+    this.console = this.#console(props, logRetention);
+
     // Observability sends every construct's alarms to its one topic and graphs the constructs' metrics.
     this.observability = new Observability(this, 'Observability', {
       config: this.config,
@@ -103,5 +108,25 @@ export class Libra extends Construct {
       notifier: this.notifier,
       runRecorder: this.runRecorder,
     });
+  }
+
+  #console(props: LibraProps, logRetention: RetentionDays): JobConsole | undefined {
+    if (!props.console) return undefined;
+    const auth = this.config.auth;
+    if (auth.mode !== 'jwt') {
+      throw new Error(
+        'libra console: published for JWT deployments only (auth.mode is iam): a browser cannot sign ' +
+          'IAM requests; see docs/deploy.md for using the console with an IAM deployment',
+      );
+    }
+    const jobConsole = new JobConsole(this, 'Console', {
+      ...(props.console === true ? {} : props.console),
+      apiUrl: this.jobApi.url,
+      jwtIssuer: auth.issuer,
+      accessLogsBucket: this.artifacts.accessLogsBucket,
+      logRetention,
+    });
+    this.jobApi.allowBrowserOrigin(`https://${jobConsole.distribution.distributionDomainName}`);
+    return jobConsole;
   }
 }

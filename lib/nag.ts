@@ -43,6 +43,22 @@ export function acknowledgeWildcardsSoFar(role: Role, reason: string): void {
   );
 }
 
+/**
+ * Acknowledges AwsSolutions-L1 on the functions aws-cdk-lib puts at the top of a stack for its
+ * BucketDeployments (one per distinct role), whose runtime is aws-cdk-lib's to choose.
+ */
+export function acknowledgeBucketDeploymentRuntimes(stack: Stack): void {
+  for (const handler of stack.node.children) {
+    if (!handler.node.id.startsWith('Custom::CDKBucketDeployment')) continue;
+    Validations.of(handler).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-L1',
+      reason:
+        'The runtime of the function behind BucketDeployment is chosen and kept current by aws-cdk-lib, ' +
+        'which ships its code; it runs only while CloudFormation deploys the stack and is invoked by nothing else.',
+    });
+  }
+}
+
 /** A resolved CloudFormation value as cdk-nag renders it in finding ids. */
 function renderReference(value: unknown): string {
   if (value === undefined) return '';

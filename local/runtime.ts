@@ -31,6 +31,7 @@ import { createSubmitJobHandler } from '#handlers/submit-job.ts';
 import { createTickHandler } from '#handlers/tick.ts';
 import { readJobWorkflow, substitute } from '../state-machines/job-workflow.ts';
 import { apiGatewayServer, type LambdaHandler, type LocalRoute } from './api-gateway.ts';
+import { CONSOLE_DIST, serveConsole } from './console-files.ts';
 import { lockDataDir } from './data-lock.ts';
 import { startLocalDynamoDB } from './dynamodb.ts';
 import { LocalSparkEngine } from './engine/index.ts';
@@ -52,6 +53,8 @@ export interface LocalRuntimeOptions {
   readonly config: LibraConfig;
   /** HTTP port; 0 picks a free one. */
   readonly port: number;
+  /** The built console served at `/`; default console/dist. */
+  readonly consoleDir?: string;
   readonly host?: string;
   /** Persist the DynamoDB data here; in memory when absent. */
   readonly dataDir?: string;
@@ -344,7 +347,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 
   const server: Server = apiGatewayServer({
     routes,
-    extra: whenServing((request, response, url) => serveRunOutput(engine, request, response, url)),
+    extra: whenServing(
+      async (request, response, url) =>
+        (await serveRunOutput(engine, request, response, url)) ||
+        (await serveConsole(options.consoleDir ?? CONSOLE_DIST, request, response, url)),
+    ),
     onHandlerError: (error, routeKey) => logger.error('handler threw', { routeKey, error: error as Error }),
   });
   const host = options.host ?? '127.0.0.1';

@@ -78,6 +78,13 @@ export const STACK_VARIANTS: [string, LibraStackProps][] = [
     { config: { auth: { mode: 'jwt', issuer: 'https://issuer.example.com/', audience: ['libra'] } } },
   ],
   [
+    'JWT authorization with the console published',
+    {
+      config: { auth: { mode: 'jwt', issuer: 'https://issuer.example.com/', audience: ['libra'] } },
+      console: true,
+    },
+  ],
+  [
     'a customer managed table key',
     { jobStore: { encryptionKey: Key.fromKeyArn(new Stack(), 'Key', KEY_ARN) } },
   ],

@@ -1,0 +1,1 @@
+function e(){throw Error(`AWS credentials are not available in the browser: use a signing proxy`)}export{e as defaultProvider};
