@@ -33,10 +33,16 @@ const pascal = (pool: string) =>
     .join('');
 
 describe('docs/deploy.md', () => {
-  it('lists the stack outputs', () => {
-    expect(firstColumn(section('### Outputs')).sort()).toEqual(
-      Object.keys(template.toJSON().Outputs as object).sort(),
-    );
+  it('lists the stack outputs, the console output among them when it is published', () => {
+    const published = libraStack({
+      config: { auth: { mode: 'jwt', issuer: 'https://issuer.example.com/', audience: ['libra'] } },
+      console: true,
+    });
+    const outputs = new Set([
+      ...Object.keys(template.toJSON().Outputs as object),
+      ...Object.keys(Template.fromStack(published).toJSON().Outputs as object),
+    ]);
+    expect(firstColumn(section('### Outputs')).sort()).toEqual([...outputs].sort());
   });
 
   it('names the alarms as the stack names them, one of each per-pool kind per pool', () => {
