@@ -528,5 +528,7 @@ describe('event source mapping never loses nor duplicates a message', () => {
       }),
       { numRuns: 60 },
     );
-  });
+    // Sixty scenarios of up to forty timed invocations each: well under a second alone, but a busy
+    // machine (one core taken) once stretched a run past the default 30 s.
+  }, 120_000);
 });
