@@ -1,14 +1,15 @@
+import { AWS_LIMITS } from '#core/aws-limits.generated.ts';
 import { StartRefused } from '#core/errors.ts';
 
 /**
  * What Step Functions checks of a StartExecution before it starts anything, for the local
  * runtime's stand-in, so that a start AWS would refuse for good is refused here too, the same
  * way (StartRefused), and the job ends START_FAILED locally as it would in AWS. The limits are
- * those of Step Functions' model (botocore data/stepfunctions: Name 1–80, SensitiveData at most
- * 262,144) and its documented name rule; the input is measured in UTF-8 bytes, as AWS does.
+ * those derived from Step Functions' model (AWS_LIMITS, as submit checks them) and its documented
+ * name rule; the input is measured in UTF-8 bytes, as AWS does.
  */
-export const MAX_EXECUTION_INPUT_BYTES = 262_144;
-export const MAX_EXECUTION_NAME_CHARS = 80;
+export const MAX_EXECUTION_INPUT_BYTES = AWS_LIMITS.stepFunctions.input.max;
+export const MAX_EXECUTION_NAME_CHARS = AWS_LIMITS.stepFunctions.name.max;
 
 /** White space, brackets, wildcards, the listed special characters, control characters and U+FFFE/U+FFFF. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what it refuses
