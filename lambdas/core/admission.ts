@@ -446,7 +446,7 @@ export class Admission {
       return await jobs.transition(waiting.jobId, ['QUEUED'], 'SCHEDULED', { at: this.#now() });
     } catch (error) {
       if (!(error instanceof TransitionConflict)) throw error;
-      if (error.actualStatus === undefined || isTerminal(error.actualStatus as JobRecord['status'])) {
+      if (error.actualStatus === undefined || isTerminal(error.actualStatus)) {
         // Whoever ended it counted and notified. No wake: this pass, or the next, takes the room.
         await pools.release(poolName, waiting.jobId);
         logger.info('job left the queue before it was scheduled; lease released', {

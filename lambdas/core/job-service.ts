@@ -456,7 +456,7 @@ export class JobService {
       moved = await this.#deps.store.transition(jobId, [job.status], 'CANCELLING', { at, reason });
     } catch (error) {
       if (!(error instanceof TransitionConflict)) throw error;
-      return this.#cancelMoved(principal, jobId, error.actualStatus as JobStatus | undefined, racesLeft);
+      return this.#cancelMoved(principal, jobId, error.actualStatus, racesLeft);
     }
     if (await this.#deps.workflows.stop(jobId, reason.message)) {
       return { jobId, status: 'CANCELLING', message: 'Cancellation in progress' };
