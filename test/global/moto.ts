@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import type { TestProject } from 'vitest/node';
+import { freePort } from '../support/processes.ts';
 
 /**
  * The suite's one moto_server (moto 5.2: AWS's wire protocols for DynamoDB, SQS, Step Functions,
@@ -17,17 +17,6 @@ declare module 'vitest' {
 
 const MISSING =
   'moto_server is not on PATH: install moto 5.2 with its server extras (pip install "moto[server]==5.2.*")';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject()));
-    });
-  });
-}
 
 async function waitUntilServing(endpoint: string, child: ChildProcess, deadlineMs: number): Promise<void> {
   const deadline = Date.now() + deadlineMs;

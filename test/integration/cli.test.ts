@@ -6,8 +6,9 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CliProcess, outputMatches, runCli, startCli } from '../support/cli.ts';
-import { freePort, startFaultProxy } from '../support/fault-proxy.ts';
+import { startFaultProxy } from '../support/fault-proxy.ts';
 import { type LocalProcess, startLocalProcess } from '../support/local-process.ts';
+import { freePort } from '../support/processes.ts';
 
 /**
  * The `libra` CLI run as a process (bin/libra, the package's bin) against the local runtime:

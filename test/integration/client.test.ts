@@ -7,8 +7,9 @@ import {
   retryAfterMs,
 } from 'libra-serverless/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startFaultProxy } from '../support/fault-proxy.ts';
+import { startFaultProxy } from '../support/fault-proxy.ts';
 import { type LocalProcess, startLocalProcess } from '../support/local-process.ts';
+import { freePort } from '../support/processes.ts';
 
 /** The typed client against the local runtime, with faults injected by a proxy in front of it. */
 

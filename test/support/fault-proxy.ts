@@ -98,14 +98,3 @@ export async function startFaultProxy(
     },
   };
 }
-
-/** A port nothing listens on (it was free a moment ago): a connection to it is refused. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
