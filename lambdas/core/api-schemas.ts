@@ -59,6 +59,19 @@ export const submitAcceptedSchema = z.strictObject({
   submittedAt: timestamp,
 });
 
+/**
+ * How far a running job has got, as its driver last reported: Spark's stages and tasks done of
+ * those known so far. `fraction` (0–1) is absent where it cannot be known. Kept once the job ends.
+ */
+export const progressSchema = z.strictObject({
+  stagesDone: count,
+  stagesTotal: count,
+  tasksDone: count,
+  tasksTotal: count,
+  fraction: z.optional(z.number().check(z.minimum(0), z.maximum(1))),
+  updatedAt: timestamp,
+});
+
 /** What a job's status and its line in a list both say. */
 const jobFields = {
   jobId: jobIdSchema,
@@ -76,6 +89,7 @@ const jobFields = {
   startedAt: z.optional(timestamp),
   completedAt: z.optional(timestamp),
   cancelledAt: z.optional(timestamp),
+  progress: z.optional(progressSchema),
 };
 
 /** GET /jobs/{jobId}. */
@@ -221,3 +235,4 @@ export type PoolListBody = z.output<typeof poolListSchema>;
 export type ProblemBody = z.output<typeof problemSchema>;
 export type GatewayErrorBody = z.output<typeof gatewayErrorSchema>;
 export type ListJobsQuery = z.input<typeof listJobsQuerySchema>;
+export type ProgressBody = z.output<typeof progressSchema>;
