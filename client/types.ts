@@ -1,10 +1,11 @@
 import type { FieldProblem } from '../lambdas/core/errors.ts';
 import type { JobEvent } from '../lambdas/core/job-record.ts';
 import type { JobRequestInput } from '../lambdas/core/job-request.ts';
-import type { CancelResult, StatusView } from '../lambdas/core/job-service.ts';
 import type { JobStatus, Reason, TerminalStatus } from '../lambdas/core/job-states.ts';
-import type { PoolView } from '../lambdas/core/pool-view.ts';
 import type { JobPage, JobSummary } from '../lambdas/core/ports.ts';
+import type { CancelResult } from '../lambdas/core/use-cases/cancel-job.ts';
+import type { StatusView } from '../lambdas/core/use-cases/job-status.ts';
+import type { PoolView } from '../lambdas/core/use-cases/list-pools.ts';
 
 /**
  * What the API takes and answers, typed from the very types its handlers build (type-only

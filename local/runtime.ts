@@ -5,8 +5,10 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSEvent } from 'aws-lambda';
-import { composeAdmission, composeApi, documentClient, type Wiring } from '#adapters/compose.ts';
+import { documentClient } from '#adapters/compose.ts';
 import { HttpWebhookSender, localWebhookSecrets } from '#adapters/webhook-sender.ts';
+import { composeAdmission } from '#compose/admission.ts';
+import { type ApiWiring, composeApi } from '#compose/api.ts';
 import type { Admission } from '#core/admission.ts';
 import { OPENAPI_PATH } from '#core/api-paths.ts';
 import type { LibraConfig } from '#core/config.ts';
@@ -162,7 +164,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   let workflow: LocalWorkflow | undefined;
   let stopping = false;
   let notifier: Notifier | undefined;
-  const wiring: Wiring = {
+  const wiring: ApiWiring = {
     documentClient: documentClient(dynamo.client),
     tableName: LOCAL_TABLE_NAME,
     config: options.config,

@@ -1,9 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ConfigError, type LibraConfig, parseConfig } from '#core/config.ts';
-import type { IntakeQueue, JobNotifier, SparkRunControl, WorkflowControl } from '#core/ports.ts';
-import type { ApiDeps } from '#handlers/api-deps.ts';
+import type { IntakeQueue, JobNotifier } from '#core/ports.ts';
 import { type LambdaSdk, lambdaInvoker } from './aws-backends.ts';
-import { composeApi, documentClient, type StoreWiring } from './compose.ts';
+import { documentClient, type StoreWiring } from './compose.ts';
 import { logger, metrics, traced } from './powertools.ts';
 import { PowertoolsMetricsSink } from './powertools-metrics.ts';
 import { onFirstUse } from './sdk.ts';
@@ -79,32 +78,4 @@ export function notifierOnFirstUse(): JobNotifier {
       (sdk) => new sdk.LambdaClient({}),
     ),
   );
-}
-
-function notGiven(what: string): never {
-  throw new ConfigError(`this function is not given ${what}: its entry (lambdas/entry) never uses it`);
-}
-
-/** The ports a function never calls, so that it loads no client for them and is granted nothing. */
-export const notGivenIntake: IntakeQueue = { send: async () => notGiven('the intake queue') };
-export const notGivenWorkflows: WorkflowControl = {
-  stop: async () => notGiven('the job workflow'),
-  state: async () => notGiven('the job workflow'),
-};
-export const notGivenRuns: SparkRunControl = { cancelRun: async () => notGiven('the Spark backends') };
-export const notGivenNotifier: JobNotifier = { notify: async () => notGiven('the notifier function') };
-
-/**
- * The routes that only read (get a job, list jobs, list a job's events, list pools): the table
- * and nothing else. They never send to the intake queue, stop a workflow or end a job.
- */
-export function readOnlyApiFromEnvironment(): ApiDeps {
-  return composeApi({
-    ...storeWiringFromEnvironment(),
-    intake: notGivenIntake,
-    workflows: notGivenWorkflows,
-    runs: notGivenRuns,
-    notifier: notGivenNotifier,
-    allowInsecureWebhooks: false,
-  });
 }

@@ -30,7 +30,8 @@ import {
   notificationsSchema,
   retryPolicySchema,
 } from './job-request.ts';
-import { IDEMPOTENCY_KEY_PATTERN, MAX_PAGE_SIZE } from './job-service.ts';
+import { MAX_PAGE_SIZE } from './use-cases/list-jobs.ts';
+import { IDEMPOTENCY_KEY_PATTERN } from './use-cases/submit-job.ts';
 import * as z from './zod.ts';
 
 /**

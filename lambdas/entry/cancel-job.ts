@@ -6,10 +6,10 @@ import {
   requiredEnv,
   storeWiringFromEnvironment,
 } from '#adapters/aws-environment.ts';
-import { composeApi } from '#adapters/compose.ts';
 import { edgeMiddlewares } from '#adapters/edge.ts';
 import { atInit } from '#adapters/sdk.ts';
 import { StepFunctionsControl } from '#adapters/sfn-workflow-starter.ts';
+import { composeCancel } from '#compose/api.ts';
 import { createCancelJobHandler } from '#handlers/cancel-job.ts';
 import { HTTP_EVENT } from '#handlers/http.ts';
 
@@ -19,9 +19,12 @@ import { HTTP_EVENT } from '#handlers/http.ts';
 // finds no execution running and ends the job at once: EMR Serverless or EMR on EKS (stopping a
 // run that may be going), SQS (waking its pool) and Lambda (invoking the notifier). A queued job's
 // cancel needs none of these. Never: S3.
+const wiring = storeWiringFromEnvironment();
+
 export const handler = createCancelJobHandler({
-  ...composeApi({
-    ...storeWiringFromEnvironment(),
+  ...wiring,
+  ...composeCancel({
+    ...wiring,
     workflows: new StepFunctionsControl(
       atInit(sfn, (sdk) => new sdk.SFNClient({})),
       requiredEnv('STATE_MACHINE_ARN'),
@@ -29,7 +32,6 @@ export const handler = createCancelJobHandler({
     intake: intakeOnFirstUse(),
     runs: emrRunControlOnFirstUse(),
     notifier: notifierOnFirstUse(),
-    allowInsecureWebhooks: false,
   }),
   edge: edgeMiddlewares(HTTP_EVENT),
 });

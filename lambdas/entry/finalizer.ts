@@ -1,12 +1,11 @@
 import { emrRunControlOnFirstUse } from '#adapters/aws-backends.ts';
 import {
   intakeOnFirstUse,
-  notGivenWorkflows,
   notifierOnFirstUse,
   storeWiringFromEnvironment,
 } from '#adapters/aws-environment.ts';
-import { composeCore } from '#adapters/compose.ts';
 import { edge } from '#adapters/edge.ts';
+import { composeFinalizer } from '#compose/job-ends.ts';
 import { createFinalizer, FINALIZER_INPUT } from '#handlers/finalizer.ts';
 
 // Ends the jobs whose workflow execution was stopped, failed or timed out, and stops the runs the
@@ -24,13 +23,11 @@ export const handler = edge(
   FINALIZER_INPUT,
   createFinalizer({
     ...wiring,
-    ...composeCore({
+    ...composeFinalizer({
       ...wiring,
       intake: intakeOnFirstUse(),
       notifier: notifierOnFirstUse(),
       runs: emrRunControlOnFirstUse(),
-      workflows: notGivenWorkflows,
-      allowInsecureWebhooks: false,
     }),
   }),
 );

@@ -1,10 +1,15 @@
-import { readOnlyApiFromEnvironment } from '#adapters/aws-environment.ts';
+import { storeWiringFromEnvironment } from '#adapters/aws-environment.ts';
+import { jobStore, poolStore } from '#adapters/compose.ts';
 import { edgeMiddlewares } from '#adapters/edge.ts';
 import { createGetJobHandler } from '#handlers/get-job.ts';
 import { HTTP_EVENT } from '#handlers/http.ts';
 
-// Reads the table only (DynamoDB, at init): no other AWS client is loaded or given.
+// Reads the table only (DynamoDB, at init): the job, and for a queued one its pool's queue.
+const wiring = storeWiringFromEnvironment();
+
 export const handler = createGetJobHandler({
-  ...readOnlyApiFromEnvironment(),
+  ...wiring,
+  jobs: jobStore(wiring),
+  pools: poolStore(wiring),
   edge: edgeMiddlewares(HTTP_EVENT),
 });

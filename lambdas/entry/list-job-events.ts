@@ -1,10 +1,14 @@
-import { readOnlyApiFromEnvironment } from '#adapters/aws-environment.ts';
+import { storeWiringFromEnvironment } from '#adapters/aws-environment.ts';
+import { jobStore } from '#adapters/compose.ts';
 import { edgeMiddlewares } from '#adapters/edge.ts';
 import { HTTP_EVENT } from '#handlers/http.ts';
 import { createListJobEventsHandler } from '#handlers/list-job-events.ts';
 
-// Reads the table only (DynamoDB, at init): no other AWS client is loaded or given.
+// Reads the table only (DynamoDB, at init): the job, then its history.
+const wiring = storeWiringFromEnvironment();
+
 export const handler = createListJobEventsHandler({
-  ...readOnlyApiFromEnvironment(),
+  ...wiring,
+  jobs: jobStore(wiring),
   edge: edgeMiddlewares(HTTP_EVENT),
 });

@@ -1,10 +1,14 @@
-import { readOnlyApiFromEnvironment } from '#adapters/aws-environment.ts';
+import { storeWiringFromEnvironment } from '#adapters/aws-environment.ts';
+import { poolStore } from '#adapters/compose.ts';
 import { edgeMiddlewares } from '#adapters/edge.ts';
 import { HTTP_EVENT } from '#handlers/http.ts';
 import { createListPoolsHandler } from '#handlers/list-pools.ts';
 
-// Reads the table only (DynamoDB, at init): no other AWS client is loaded or given.
+// Reads the table only (DynamoDB, at init): each visible pool's item.
+const wiring = storeWiringFromEnvironment();
+
 export const handler = createListPoolsHandler({
-  ...readOnlyApiFromEnvironment(),
+  ...wiring,
+  pools: poolStore(wiring),
   edge: edgeMiddlewares(HTTP_EVENT),
 });

@@ -1,8 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { configFromEnvironment, requiredEnv } from '#adapters/aws-environment.ts';
-import { documentClient } from '#adapters/compose.ts';
-import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
+import { documentClient, jobStore } from '#adapters/compose.ts';
 import { edge } from '#adapters/edge.ts';
 import { logger, traced } from '#adapters/powertools.ts';
 import { SecretsManagerWebhookSecrets } from '#adapters/secrets-manager-webhook-secrets.ts';
@@ -19,10 +18,10 @@ import { createNotifier, NOTIFIER_INPUT } from '#handlers/notifier.ts';
 const config = configFromEnvironment();
 const prefix = process.env.WEBHOOK_SECRET_PREFIX ?? 'libra/webhooks/';
 const notifier = new Notifier({
-  jobs: new DynamoJobStore({
-    client: documentClient(traced(new DynamoDBClient({}))),
+  jobs: jobStore({
+    documentClient: documentClient(traced(new DynamoDBClient({}))),
     tableName: requiredEnv('TABLE_NAME'),
-    retentionDays: config.retention.days,
+    config,
   }),
   sender: new HttpWebhookSender({ allowPrivateTargets: false }),
   secrets: new SecretsManagerWebhookSecrets({

@@ -1,6 +1,6 @@
 import { artifactLocations, emrRunControlOnFirstUse } from '#adapters/aws-backends.ts';
 import { requiredEnv, storeWiringFromEnvironment } from '#adapters/aws-environment.ts';
-import { composeStores } from '#adapters/compose.ts';
+import { jobStore } from '#adapters/compose.ts';
 import { edge } from '#adapters/edge.ts';
 import { RunRecorder } from '#core/run-recorder.ts';
 import { createRunRecorder, RUN_RECORDER_INPUT } from '#handlers/run-recorder.ts';
@@ -15,7 +15,7 @@ const runs = emrRunControlOnFirstUse();
 export const handler = edge(
   RUN_RECORDER_INPUT,
   createRunRecorder({
-    recorder: new RunRecorder({ jobs: composeStores(wiring).jobs, logger: wiring.logger }),
+    recorder: new RunRecorder({ jobs: jobStore(wiring), logger: wiring.logger }),
     logger: wiring.logger,
     logUri: artifactLocations(requiredEnv('ARTIFACTS_BUCKET')).logUri ?? '',
     region: requiredEnv('AWS_REGION'),

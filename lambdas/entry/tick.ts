@@ -11,10 +11,10 @@ import {
   requiredEnv,
   storeWiringFromEnvironment,
 } from '#adapters/aws-environment.ts';
-import { composeAdmission } from '#adapters/compose.ts';
 import { edge } from '#adapters/edge.ts';
 import { atInit } from '#adapters/sdk.ts';
 import { StepFunctionsControl, StepFunctionsExecutions } from '#adapters/sfn-workflow-starter.ts';
+import { composeAdmission } from '#compose/admission.ts';
 import { JobLauncher } from '#core/launcher.ts';
 import { createTickHandler } from '#handlers/tick.ts';
 
@@ -48,7 +48,6 @@ export const handler = edge(
       intake: intakeOnFirstUse(),
       runs: emrRunControlOnFirstUse(),
       notifier: notifierOnFirstUse(),
-      allowInsecureWebhooks: false,
     }),
   }),
 );

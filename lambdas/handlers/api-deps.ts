@@ -1,13 +1,21 @@
-import type { LibraConfig } from '#core/config.ts';
-import type { JobService } from '#core/job-service.ts';
-import type { PoolStore } from '#core/ports.ts';
+import type { CancelJobDeps } from '#core/use-cases/cancel-job.ts';
+import type { JobEventsDeps } from '#core/use-cases/job-events.ts';
+import type { JobStatusDeps } from '#core/use-cases/job-status.ts';
+import type { ListJobsDeps } from '#core/use-cases/list-jobs.ts';
+import type { ListPoolsDeps } from '#core/use-cases/list-pools.ts';
+import type { SubmitJobDeps } from '#core/use-cases/submit-job.ts';
 import type { HttpDeps } from './http.ts';
 
-/** What every API route needs; built once per Lambda (or once by the local runtime). */
-export interface ApiDeps extends HttpDeps {
-  readonly config: LibraConfig;
-  readonly jobs: JobService;
-  readonly pools: PoolStore;
-}
+/**
+ * What every API route needs at once, where one process serves them all (the local runtime,
+ * the API tests). A deployed route is given only its own use case's deps (lambdas/entry).
+ */
+export type ApiDeps = HttpDeps &
+  SubmitJobDeps &
+  JobStatusDeps &
+  ListJobsDeps &
+  JobEventsDeps &
+  CancelJobDeps &
+  ListPoolsDeps;
 
 export { JOBS_PATH } from '#core/api-paths.ts';

@@ -1,13 +1,13 @@
-import type { ApiDeps } from './api-deps.ts';
-import { httpHandler, json, pathParameter, principalOf } from './http.ts';
+import { type CancelJobDeps, cancelJob } from '#core/use-cases/cancel-job.ts';
+import { type HttpDeps, httpHandler, json, pathParameter, principalOf } from './http.ts';
 
 /**
  * DELETE /api/v1/spark/jobs/{jobId} → cancels a job that has not finished: 200 once it is
  * CANCELLED, 202 while its run is being stopped (CANCELLING).
  */
-export function createCancelJobHandler(deps: ApiDeps) {
+export function createCancelJobHandler(deps: HttpDeps & CancelJobDeps) {
   return httpHandler(deps, async (event) => {
-    const result = await deps.jobs.cancel(principalOf(event), pathParameter(event, 'jobId'));
+    const result = await cancelJob(deps, principalOf(event), pathParameter(event, 'jobId'));
     return json(result.status === 'CANCELLING' ? 202 : 200, result);
   });
 }

@@ -1,13 +1,13 @@
-import type { ApiDeps } from './api-deps.ts';
+import { type SubmitJobDeps, submitJob } from '#core/use-cases/submit-job.ts';
 import { JOBS_PATH } from './api-deps.ts';
-import { httpHandler, json, jsonBody, principalOf } from './http.ts';
+import { type HttpDeps, httpHandler, json, jsonBody, principalOf } from './http.ts';
 
 /** POST /api/v1/spark/jobs/submit → 202 with the job id, at once. */
-export function createSubmitJobHandler(deps: ApiDeps) {
+export function createSubmitJobHandler(deps: HttpDeps & SubmitJobDeps) {
   return httpHandler(deps, async (event) => {
     const principal = principalOf(event);
     const body = jsonBody(event, deps.config.limits.maxBodyBytes);
-    const { job } = await deps.jobs.submit(principal, body, event.headers['idempotency-key']);
+    const { job } = await submitJob(deps, principal, body, event.headers['idempotency-key']);
     return json(
       202,
       { jobId: job.jobId, status: job.status, submittedAt: job.submittedAt },

@@ -1,6 +1,6 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { composeApi } from '#adapters/compose.ts';
+import { composeApi } from '#compose/api.ts';
 import type { JobStore } from '#core/ports.ts';
 import { InMemoryMetrics } from '../../local/metrics.ts';
 import {

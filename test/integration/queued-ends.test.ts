@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { composeAdmission, composeApi, type Wiring } from '#adapters/compose.ts';
+import { composeAdmission } from '#compose/admission.ts';
+import { composeApi, type ApiWiring as Wiring } from '#compose/api.ts';
 import type { JobStatus } from '#core/job-states.ts';
 import { Reconciler } from '#core/reconciler.ts';
+import { cancelJob } from '#core/use-cases/cancel-job.ts';
+import { submitJob } from '#core/use-cases/submit-job.ts';
 import { InMemoryMetrics } from '../../local/metrics.ts';
 import { RecordingStarter } from '../../local/recording-starter.ts';
 import { NO_RUNS, NO_WORKFLOWS, RecordingIntake, silentLogger, testConfig } from '../support/api.ts';
@@ -54,21 +57,21 @@ describe('jobs that end while queued', () => {
 
   it('a cancelled queued job is counted once as CANCELLED and its owner notified', async () => {
     const api = composeApi(wire({ pools: { q1: { maxConcurrentJobs: 1 } } }));
-    const { job } = await api.jobs.submit('owner', { ...body, pool: 'q1' });
+    const { job } = await submitJob(api, 'owner', { ...body, pool: 'q1' });
 
-    const result = await api.jobs.cancel('owner', job.jobId);
+    const result = await cancelJob(api, 'owner', job.jobId);
 
     expect(result.status).toBe('CANCELLED');
     expect(notified).toEqual([{ jobId: job.jobId, status: 'CANCELLED' }]);
     expect(metrics.counter('jobsFinished', 'q1', { status: 'CANCELLED' })).toBe(1);
-    await expect(api.jobs.cancel('owner', job.jobId)).rejects.toThrow(/already CANCELLED/);
+    await expect(cancelJob(api, 'owner', job.jobId)).rejects.toThrow(/already CANCELLED/);
     expect(metrics.counter('jobsFinished', 'q1', { status: 'CANCELLED' })).toBe(1);
   });
 
   it('a job past its pool maxWaitMinutes is counted once as TIMEOUT and its owner notified', async () => {
     const w = wire({ pools: { q2: { maxConcurrentJobs: 1, maxWaitMinutes: 1 } } });
     const api = composeApi(w);
-    const { job } = await api.jobs.submit('owner', { ...body, pool: 'q2' });
+    const { job } = await submitJob(api, 'owner', { ...body, pool: 'q2' });
     const parts = composeAdmission({ ...w, starter: new RecordingStarter() });
     // The reconciler two minutes later, when the job has waited longer than its pool allows.
     const later = new Date(Date.now() + 2 * 60_000);

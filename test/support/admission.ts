@@ -8,7 +8,6 @@ import { Admission, type AdmissionDeps, poolLimits } from '#core/admission.ts';
 import type { LibraConfig } from '#core/config.ts';
 import { Finisher } from '#core/finisher.ts';
 import type { JobRecord } from '#core/job-record.ts';
-import type { JobService } from '#core/job-service.ts';
 import { isTerminal, type JobStatus } from '#core/job-states.ts';
 import type { IntakeMessage, JobNotifier, PoolUsage, StartResult, WaitingJob } from '#core/ports.ts';
 import { Reconciler } from '#core/reconciler.ts';
@@ -84,7 +83,6 @@ export interface Harness {
   readonly notified: Notified[];
   readonly metrics: InMemoryMetrics;
   readonly api: Api;
-  readonly service: JobService;
   readonly jobs: DynamoJobStore;
   readonly pools: DynamoPoolStore;
   readonly admission: Admission;
@@ -198,7 +196,6 @@ export function createHarness(db: TestDatabase, options: HarnessOptions): Harnes
       ...(options.exactQueuePositions !== undefined && { exactQueuePositions: options.exactQueuePositions }),
     },
   );
-  const service = api.deps.jobs;
 
   let messageCount = 0;
   return {
@@ -211,7 +208,6 @@ export function createHarness(db: TestDatabase, options: HarnessOptions): Harnes
     notified,
     metrics,
     api,
-    service,
     jobs,
     pools,
     admission,

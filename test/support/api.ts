@@ -2,14 +2,13 @@ import { readFileSync } from 'node:fs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
-import { composeApi } from '#adapters/compose.ts';
 import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
 import { DynamoPoolStore } from '#adapters/dynamo-pool-store.ts';
+import { composeApi } from '#compose/api.ts';
 import { type LibraConfig, parseConfig } from '#core/config.ts';
 import { Finalizer } from '#core/finalizer.ts';
 import { Finisher } from '#core/finisher.ts';
 import { newJobId } from '#core/job-record.ts';
-import { JobService } from '#core/job-service.ts';
 import type {
   Clock,
   IntakeMessage,
@@ -230,7 +229,7 @@ export interface ServiceApiOptions {
   readonly exactQueuePositions?: number;
 }
 
-/** The same handlers over a JobService built by hand, for a controlled clock or a failing store. */
+/** The same handlers over use cases composed by hand, for a controlled clock or a failing store. */
 export function serviceApi(db: TestDatabase, options: ServiceApiOptions = {}): Api {
   const config = options.config ?? testConfig();
   const store = new DynamoJobStore({
@@ -254,8 +253,8 @@ export function serviceApi(db: TestDatabase, options: ServiceApiOptions = {}): A
     metrics,
   });
   const finalizer = new Finalizer({ jobs: jobStore, finisher, runs: NO_RUNS, clock, logger });
-  const jobs = new JobService({
-    store: jobStore,
+  return apiOf({
+    jobs: jobStore,
     pools,
     workflows: NO_WORKFLOWS,
     finisher,
@@ -271,7 +270,6 @@ export function serviceApi(db: TestDatabase, options: ServiceApiOptions = {}): A
     allowInsecureWebhooks: false,
     ...(options.exactQueuePositions !== undefined && { exactQueuePositions: options.exactQueuePositions }),
   });
-  return apiOf({ config, logger, jobs, pools });
 }
 
 /** A clock that moves one second on every reading, so that submit order is time order. */

@@ -23,7 +23,6 @@ import { documentClient } from '#adapters/compose.ts';
 import type { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
 import type { DynamoPoolStore } from '#adapters/dynamo-pool-store.ts';
 import { createJobTableInput } from '#adapters/table-definition.ts';
-import type { JobService } from '#core/job-service.ts';
 import type { ExecutionState, IntakeMessage, IntakeQueue, Lease } from '#core/ports.ts';
 import { RunRecorder } from '#core/run-recorder.ts';
 import type { WebhookJob } from '#core/webhook.ts';
@@ -31,7 +30,14 @@ import type { WorkflowInput } from '#core/workflow-input.ts';
 import { readJobWorkflow, substitute } from '../../state-machines/job-workflow.ts';
 import type { MotoServer } from '../global/moto.ts';
 import { MOTO_ACCOUNT, motoName } from './moto.ts';
-import { type HarnessOptions, type ScriptedSender, ScriptedSpark, scenarioWorld, until } from './workflow.ts';
+import {
+  type HarnessOptions,
+  type ScenarioService,
+  type ScriptedSender,
+  ScriptedSpark,
+  scenarioWorld,
+  until,
+} from './workflow.ts';
 
 /**
  * The job workflow (state-machines/job.asl.json) on moto's Step Functions interpreter (derived from
@@ -230,7 +236,7 @@ export class MotoWorkflowHarness {
   readonly spark: ScriptedSpark;
   readonly jobs: DynamoJobStore;
   readonly pools: DynamoPoolStore;
-  readonly service: JobService;
+  readonly service: ScenarioService;
   readonly sender: ScriptedSender;
   readonly world: ReturnType<typeof scenarioWorld>;
   readonly executions = new Map<string, MotoExecution>();

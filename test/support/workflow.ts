@@ -9,7 +9,6 @@ import type { LibraConfig } from '#core/config.ts';
 import { Finalizer } from '#core/finalizer.ts';
 import { Finisher } from '#core/finisher.ts';
 import { type JobEvent, newJobId } from '#core/job-record.ts';
-import { JobService } from '#core/job-service.ts';
 import { JobLauncher } from '#core/launcher.ts';
 import type {
   ExecutionStarter,
@@ -20,6 +19,8 @@ import type {
   WorkflowControl,
 } from '#core/ports.ts';
 import { RunRecorder } from '#core/run-recorder.ts';
+import { type CancelResult, cancelJob } from '#core/use-cases/cancel-job.ts';
+import { type SubmitResult, submitJob } from '#core/use-cases/submit-job.ts';
 import { Notifier, type WebhookJob, type WebhookRequest, type WebhookResponse } from '#core/webhook.ts';
 import type { BackendTargets, WorkflowInput } from '#core/workflow-input.ts';
 import { createFinalizerHandler } from '#handlers/finalizer.ts';
@@ -268,9 +269,15 @@ export interface ScenarioWorldOptions {
   readonly workflows: WorkflowControl;
 }
 
+/** Submit and cancel, as the API's routes call them, on one scenario's stores. */
+export interface ScenarioService {
+  submit(principal: string, body: unknown): Promise<SubmitResult>;
+  cancel(principal: string, jobId: string): Promise<CancelResult>;
+}
+
 /**
  * The use cases around one scenario's workflow, whatever interpreter runs it: job and pool stores
- * on the scenario's table, submit and cancel (JobService), admission with the launcher, and the
+ * on the scenario's table, submit and cancel (as their routes call them), admission with the launcher, and the
  * finalizer and notifier with their Lambda handlers; only the Spark backend and the webhook
  * receiver are scripted.
  */
@@ -316,22 +323,29 @@ export function scenarioWorld(options: ScenarioWorldOptions) {
     clock,
     logger,
   });
-  const service = new JobService({
-    store: jobs,
-    pools,
-    workflows: options.workflows,
-    finisher,
-    finalizeStopped: async (jobId) => {
-      await finalizer.executionEnded(jobId, 'ABORTED');
-    },
-    intake,
-    metrics,
-    logger,
-    config,
-    clock,
-    newJobId,
-    allowInsecureWebhooks: true,
-  });
+  const service: ScenarioService = {
+    submit: (principal, body) =>
+      submitJob(
+        { jobs, pools, intake, metrics, logger, config, clock, newJobId, allowInsecureWebhooks: true },
+        principal,
+        body,
+      ),
+    cancel: (principal, jobId) =>
+      cancelJob(
+        {
+          jobs,
+          config,
+          workflows: options.workflows,
+          finisher,
+          finalizeStopped: async (id) => {
+            await finalizer.executionEnded(id, 'ABORTED');
+          },
+          clock,
+        },
+        principal,
+        jobId,
+      ),
+  };
   return {
     config,
     logger,
@@ -344,7 +358,7 @@ export function scenarioWorld(options: ScenarioWorldOptions) {
     service,
     finalizerHandler: createFinalizerHandler({ finalizer, logger }),
     notifierHandler: createNotifierHandler({ notifier, logger }),
-    /** Submits the job through JobService and admits it (lease, SCHEDULED, StartExecution). */
+    /** Submits the job as its route does and admits it (lease, SCHEDULED, StartExecution). */
     async submitAndAdmit(body: Record<string, unknown>): Promise<string> {
       const { job } = await service.submit(OWNER, body);
       const outcome = await admission.admitPool(job.pool);
@@ -368,7 +382,7 @@ export class WorkflowHarness {
   readonly metrics: InMemoryMetrics;
   readonly jobs: DynamoJobStore;
   readonly pools: DynamoPoolStore;
-  readonly service: JobService;
+  readonly service: ScenarioService;
   readonly admission: Admission;
   readonly workflow: LocalWorkflow;
   /** Payloads the workflow's lambda:invoke tasks sent to the finalizer function (StopRun). */
@@ -472,7 +486,7 @@ export class WorkflowHarness {
     return new WorkflowHarness(db, tableName, options);
   }
 
-  /** Submits the job through JobService and admits it (lease, SCHEDULED, StartExecution). */
+  /** Submits the job as its route does and admits it (lease, SCHEDULED, StartExecution). */
   async start(body: Record<string, unknown>): Promise<StartedJob> {
     const jobId = await this.#world.submitAndAdmit(body);
     const execution = this.workflow.get(jobId);

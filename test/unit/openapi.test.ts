@@ -11,9 +11,10 @@ import type {
 } from '#core/api-schemas.ts';
 import type { JobEvent } from '#core/job-record.ts';
 import { parseJobRequest } from '#core/job-request.ts';
-import type { CancelResult, StatusView } from '#core/job-service.ts';
-import type { PoolView } from '#core/pool-view.ts';
 import type { JobSummary } from '#core/ports.ts';
+import type { CancelResult } from '#core/use-cases/cancel-job.ts';
+import type { StatusView } from '#core/use-cases/job-status.ts';
+import type { PoolView } from '#core/use-cases/list-pools.ts';
 import { generatedOpenApi, generatedReference, REFERENCE_FILE } from '../../bin/build-openapi.ts';
 import { contract, contractProblems, OPENAPI_FILE } from '../support/contract.ts';
 

@@ -1,5 +1,11 @@
-import { isAdmin, type LibraConfig, mayUsePool } from './config.ts';
-import type { PoolStore } from './ports.ts';
+import { isAdmin, type LibraConfig, mayUsePool } from '../config.ts';
+import type { PoolStore } from '../ports.ts';
+
+/** What listing pools calls: each visible pool's item, and the configuration that names them. */
+export interface ListPoolsDeps {
+  readonly pools: Pick<PoolStore, 'getPool'>;
+  readonly config: LibraConfig;
+}
 
 export interface PoolView {
   readonly name: string;
@@ -18,11 +24,8 @@ export interface PoolView {
 }
 
 /** The pools a caller may submit to (admins: all), with their limits and what is in use now. */
-export async function listPools(
-  config: LibraConfig,
-  pools: PoolStore,
-  principal: string,
-): Promise<PoolView[]> {
+export async function listPools(deps: ListPoolsDeps, principal: string): Promise<PoolView[]> {
+  const { config, pools } = deps;
   const visible = Object.entries(config.pools).filter(
     ([, pool]) => isAdmin(config, principal) || mayUsePool(pool, principal),
   );
