@@ -35,8 +35,8 @@ import type { TestDatabase } from './dynalite.ts';
 
 /**
  * The job workflow (state-machines/job.asl.json) on the local interpreter, for named ASL
- * scenarios: the real job record, pool lease, history, intake queue and use cases (JobService
- * submit and cancel, Admission, Finisher, Finalizer, Notifier) over dynalite and a LocalQueue,
+ * scenarios: the real job record, pool lease, history, intake queue and use cases (submitJob
+ * and cancelJob, Admission, Finisher, Finalizer, Notifier) over dynalite and a LocalQueue,
  * with only the outside world scripted per scenario — the Spark backend (each StartJobRun
  * call follows the next step of a script) and the webhook receiver.
  */
