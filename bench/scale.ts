@@ -1,8 +1,8 @@
 import os from 'node:os';
 import { BatchWriteCommand, type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { documentClient } from '#adapters/compose.ts';
 import { eventItem, jobItem } from '#adapters/dynamo-job-store.ts';
 import { DynamoPoolStore, queueCounterNames } from '#adapters/dynamo-pool-store.ts';
+import { documentClient } from '#adapters/table-stores.ts';
 import { parseConfig } from '#core/config.ts';
 import type { JobEvent, JobRecord } from '#core/job-record.ts';
 import { newJobId } from '#core/job-record.ts';

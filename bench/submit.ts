@@ -1,7 +1,7 @@
 import os from 'node:os';
-import { documentClient } from '#adapters/compose.ts';
 import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
 import { DynamoPoolStore } from '#adapters/dynamo-pool-store.ts';
+import { documentClient } from '#adapters/table-stores.ts';
 import { newJobId } from '#core/job-record.ts';
 import { localDynamoDBClient } from '../local/dynamodb.ts';
 import { LOCAL_TABLE_NAME } from '../local/runtime.ts';

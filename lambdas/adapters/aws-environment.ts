@@ -2,11 +2,11 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ConfigError, type LibraConfig, parseConfig } from '#core/config.ts';
 import type { IntakeQueue, JobNotifier } from '#core/ports.ts';
 import { type LambdaSdk, lambdaInvoker } from './aws-backends.ts';
-import { documentClient, type StoreWiring } from './compose.ts';
 import { logger, metrics, traced } from './powertools.ts';
 import { PowertoolsMetricsSink } from './powertools-metrics.ts';
 import { onFirstUse } from './sdk.ts';
 import { SqsIntakeQueue } from './sqs-intake-queue.ts';
+import { documentClient, type StoreWiring } from './table-stores.ts';
 
 /**
  * What the deployed functions share, read from the environment the stack sets, once per

@@ -6,10 +6,10 @@ import {
   requiredEnv,
   storeWiringFromEnvironment,
 } from '#adapters/aws-environment.ts';
-import { edge } from '#adapters/edge.ts';
 import { atInit } from '#adapters/sdk.ts';
 import { StepFunctionsExecutions } from '#adapters/sfn-workflow-starter.ts';
 import { composeAdmitter } from '#compose/admission.ts';
+import { edge } from '#compose/edge.ts';
 import { JobLauncher } from '#core/launcher.ts';
 import { createAdmissionHandler, SQS_EVENT } from '#handlers/admission.ts';
 

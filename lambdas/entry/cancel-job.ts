@@ -6,10 +6,10 @@ import {
   requiredEnv,
   storeWiringFromEnvironment,
 } from '#adapters/aws-environment.ts';
-import { edgeMiddlewares } from '#adapters/edge.ts';
 import { atInit } from '#adapters/sdk.ts';
 import { StepFunctionsControl } from '#adapters/sfn-workflow-starter.ts';
-import { composeCancel } from '#compose/api.ts';
+import { composeCancel } from '#compose/cancel.ts';
+import { edgeMiddlewares } from '#compose/edge.ts';
 import { createCancelJobHandler } from '#handlers/cancel-job.ts';
 import { HTTP_EVENT } from '#handlers/http.ts';
 

@@ -4,8 +4,8 @@ import {
   notifierOnFirstUse,
   storeWiringFromEnvironment,
 } from '#adapters/aws-environment.ts';
-import { edge } from '#adapters/edge.ts';
-import { composeFinalizer } from '#compose/job-ends.ts';
+import { edge } from '#compose/edge.ts';
+import { composeFinalizer } from '#compose/finalizer.ts';
 import { createFinalizer, FINALIZER_INPUT } from '#handlers/finalizer.ts';
 
 // Ends the jobs whose workflow execution was stopped, failed or timed out, and stops the runs the

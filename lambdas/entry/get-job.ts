@@ -1,6 +1,6 @@
 import { storeWiringFromEnvironment } from '#adapters/aws-environment.ts';
-import { jobStore, poolStore } from '#adapters/compose.ts';
-import { edgeMiddlewares } from '#adapters/edge.ts';
+import { jobStore, poolStore } from '#adapters/table-stores.ts';
+import { edgeMiddlewares } from '#compose/edge.ts';
 import { createGetJobHandler } from '#handlers/get-job.ts';
 import { HTTP_EVENT } from '#handlers/http.ts';
 

@@ -1,5 +1,5 @@
-import { edgeMiddlewares } from '#adapters/edge.ts';
 import { logger } from '#adapters/powertools.ts';
+import { edgeMiddlewares } from '#compose/edge.ts';
 import { createGetOpenApiHandler } from '#handlers/get-openapi.ts';
 import { HTTP_EVENT } from '#handlers/http.ts';
 

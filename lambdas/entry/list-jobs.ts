@@ -1,6 +1,6 @@
 import { storeWiringFromEnvironment } from '#adapters/aws-environment.ts';
-import { jobStore } from '#adapters/compose.ts';
-import { edgeMiddlewares } from '#adapters/edge.ts';
+import { jobStore } from '#adapters/table-stores.ts';
+import { edgeMiddlewares } from '#compose/edge.ts';
 import { HTTP_EVENT } from '#handlers/http.ts';
 import { createListJobsHandler } from '#handlers/list-jobs.ts';
 

@@ -1,11 +1,11 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { configFromEnvironment, requiredEnv } from '#adapters/aws-environment.ts';
-import { documentClient, jobStore } from '#adapters/compose.ts';
-import { edge } from '#adapters/edge.ts';
 import { logger, traced } from '#adapters/powertools.ts';
 import { SecretsManagerWebhookSecrets } from '#adapters/secrets-manager-webhook-secrets.ts';
+import { documentClient, jobStore } from '#adapters/table-stores.ts';
 import { HttpWebhookSender } from '#adapters/webhook-sender.ts';
+import { edge } from '#compose/edge.ts';
 import { Notifier } from '#core/webhook.ts';
 import { createNotifier, NOTIFIER_INPUT } from '#handlers/notifier.ts';
 

@@ -1,7 +1,7 @@
 import { artifactLocations, emrRunControlOnFirstUse } from '#adapters/aws-backends.ts';
 import { requiredEnv, storeWiringFromEnvironment } from '#adapters/aws-environment.ts';
-import { jobStore } from '#adapters/compose.ts';
-import { edge } from '#adapters/edge.ts';
+import { jobStore } from '#adapters/table-stores.ts';
+import { edge } from '#compose/edge.ts';
 import { RunRecorder } from '#core/run-recorder.ts';
 import { createRunRecorder, RUN_RECORDER_INPUT } from '#handlers/run-recorder.ts';
 

@@ -1,9 +1,9 @@
 import * as sqs from '@aws-sdk/client-sqs';
 import { requiredEnv, storeWiringFromEnvironment } from '#adapters/aws-environment.ts';
-import { jobStore, poolStore, systemClock } from '#adapters/compose.ts';
-import { edgeMiddlewares } from '#adapters/edge.ts';
 import { atInit } from '#adapters/sdk.ts';
 import { SqsIntakeQueue } from '#adapters/sqs-intake-queue.ts';
+import { jobStore, poolStore, systemClock } from '#adapters/table-stores.ts';
+import { edgeMiddlewares } from '#compose/edge.ts';
 import { newJobId } from '#core/job-record.ts';
 import { HTTP_EVENT } from '#handlers/http.ts';
 import { createSubmitJobHandler } from '#handlers/submit-job.ts';

@@ -11,10 +11,10 @@ import {
   requiredEnv,
   storeWiringFromEnvironment,
 } from '#adapters/aws-environment.ts';
-import { edge } from '#adapters/edge.ts';
 import { atInit } from '#adapters/sdk.ts';
 import { StepFunctionsControl, StepFunctionsExecutions } from '#adapters/sfn-workflow-starter.ts';
-import { composeAdmission } from '#compose/admission.ts';
+import { edge } from '#compose/edge.ts';
+import { composeAdmission } from '#compose/tick.ts';
 import { JobLauncher } from '#core/launcher.ts';
 import { createTickHandler } from '#handlers/tick.ts';
 

@@ -1,6 +1,6 @@
-import { edge } from '#adapters/edge.ts';
 import { logger, metrics } from '#adapters/powertools.ts';
 import { PowertoolsMetricsSink } from '#adapters/powertools-metrics.ts';
+import { edge } from '#compose/edge.ts';
 import { createWorkflowEndedHandler } from '#handlers/workflow-ended.ts';
 
 // Namespace and service as every other Libra function's (lambdas/adapters/aws-environment.ts); nothing

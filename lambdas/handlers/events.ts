@@ -6,7 +6,7 @@ import * as z from '#core/zod.ts';
  * Every event a Libra function is invoked with, each schema written once: the EventBridge
  * envelope and the details of the three sources Libra listens to, the SQS record and the intake
  * message it carries, and the workflow's own task payloads (the HTTP API event is http.ts's). They
- * are parsed by Powertools' parser (parse-input.ts) in the deployed edge (lambdas/adapters/edge.ts),
+ * are parsed by Powertools' parser (parse-input.ts) in the deployed edge (lambdas/compose/edge.ts),
  * and by the handlers themselves when the local runtime or a test calls them directly.
  *
  * The envelopes are Powertools' own shapes written in zod/mini: its envelope modules are built

@@ -59,7 +59,7 @@ export const HTTP_EVENT = eventContract('HttpEventInvalid', httpApiEvent, 'an HT
 export interface HttpDeps {
   readonly logger: Logger;
   /**
-   * The deployed edge's middlewares (lambdas/adapters/edge.ts: tracing, the logger's context, the
+   * The deployed edge's middlewares (lambdas/compose/edge.ts: tracing, the logger's context, the
    * metrics), put outermost in the route's one stack. Without them (the local runtime), the
    * route puts the invocation's context in its logs itself.
    */

@@ -3,7 +3,7 @@ import type * as z from '#core/zod.ts';
 
 /**
  * Parsing a function's input against its contract with Powertools' parser (its Standard Schema
- * path): used by the deployed edge (lambdas/adapters/edge.ts) and by the handlers called directly.
+ * path): used by the deployed edge (lambdas/compose/edge.ts) and by the handlers called directly.
  */
 
 /** Where a refused input is logged. */

@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { documentClient } from '#adapters/compose.ts';
 import { DynamoPoolStore } from '#adapters/dynamo-pool-store.ts';
+import { documentClient } from '#adapters/table-stores.ts';
 import { poolLimits } from '#core/admission.ts';
 import { QUEUE_FULL_RETRY_AFTER, THROTTLED_RETRY_AFTER_SECONDS, TICK_SECONDS } from '#core/retry-after.ts';
 import {

@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { documentClient } from '#adapters/compose.ts';
+import { documentClient } from '#adapters/table-stores.ts';
 import { EXACT_QUEUE_POSITIONS } from '#core/queue-position.ts';
 import {
   createHarness,

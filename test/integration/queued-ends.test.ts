@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { composeAdmission } from '#compose/admission.ts';
 import { composeApi, type ApiWiring as Wiring } from '#compose/api.ts';
+import { composeAdmission } from '#compose/tick.ts';
 import type { JobStatus } from '#core/job-states.ts';
 import { Reconciler } from '#core/reconciler.ts';
 import { cancelJob } from '#core/use-cases/cancel-job.ts';

@@ -8,9 +8,9 @@ import * as sqs from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { documentClient } from '#adapters/compose.ts';
 import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
 import { executionArn } from '#adapters/sfn-workflow-starter.ts';
+import { documentClient } from '#adapters/table-stores.ts';
 import type { JobRecord } from '#core/job-record.ts';
 import {
   cancelEvent,

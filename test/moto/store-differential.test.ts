@@ -1,9 +1,9 @@
 import { isDeepStrictEqual } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { documentClient } from '#adapters/compose.ts';
 import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
 import { DynamoPoolStore } from '#adapters/dynamo-pool-store.ts';
+import { documentClient } from '#adapters/table-stores.ts';
 import { TransitionConflict } from '#core/errors.ts';
 import type { JobRecord } from '#core/job-record.ts';
 import type { JobStatus } from '#core/job-states.ts';

@@ -20,7 +20,7 @@ import type { TestDatabase } from './dynalite.ts';
 import { FaultInjector, transitionTo } from './faults.ts';
 
 /**
- * Admission, reconciler, finisher and the API wired as compose.ts wires them, over one
+ * Admission, reconciler, finisher and the API wired as lambdas/compose wires them, over one
  * DynamoDB document client, intake queue and workflow starter that go through a
  * FaultInjector, with a clock the test moves.
  */

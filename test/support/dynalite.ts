@@ -1,8 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
-import { documentClient } from '#adapters/compose.ts';
 import { createJobTableInput } from '#adapters/table-definition.ts';
+import { documentClient } from '#adapters/table-stores.ts';
 
 export interface TestDatabase {
   readonly endpoint: string;

@@ -19,10 +19,10 @@ import {
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { documentClient } from '#adapters/compose.ts';
 import type { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
 import type { DynamoPoolStore } from '#adapters/dynamo-pool-store.ts';
 import { createJobTableInput } from '#adapters/table-definition.ts';
+import { documentClient } from '#adapters/table-stores.ts';
 import type { ExecutionState, IntakeMessage, IntakeQueue, Lease } from '#core/ports.ts';
 import { RunRecorder } from '#core/run-recorder.ts';
 import type { WebhookJob } from '#core/webhook.ts';

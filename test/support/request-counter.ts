@@ -1,5 +1,5 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { documentClient } from '#adapters/compose.ts';
+import { documentClient } from '#adapters/table-stores.ts';
 import { localDynamoDbClient, type TestDatabase } from './dynalite.ts';
 
 /**

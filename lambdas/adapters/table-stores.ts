@@ -7,8 +7,8 @@ import { DynamoJobStore } from './dynamo-job-store.ts';
 import { DynamoPoolStore } from './dynamo-pool-store.ts';
 
 /**
- * The table's adapters, as every function that keeps jobs builds them. The use cases are
- * composed from these beside the entries (lambdas/compose, lambdas/entry) and by the local runtime.
+ * The table's adapters, as every function that keeps jobs builds them: each entry takes the
+ * stores its use case calls (lambdas/entry), the shared compositions both (lambdas/compose).
  */
 
 /** What every function that keeps jobs has: the table, its configuration, logs and metrics. */

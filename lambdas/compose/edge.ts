@@ -3,9 +3,9 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { logger, metrics, tracer } from '#adapters/powertools.ts';
 import type * as z from '#core/zod.ts';
 import { type EventContract, parseInput } from '#handlers/parse-input.ts';
-import { logger, metrics, tracer } from './powertools.ts';
 
 /**
  * The Lambda edge every deployed function shares (lambdas/entry): one middy stack, the same for
