@@ -1,9 +1,19 @@
+import type { Finalizer } from '#core/finalizer.ts';
 import type { WorkflowControl } from '#core/ports.ts';
 import { composeFinalizer, type FinalizerWiring } from './finalizer.ts';
 
 /** What a cancel needs besides ending jobs: stopping their workflow executions. */
 export interface CancelWiring extends FinalizerWiring {
   readonly workflows: WorkflowControl;
+}
+
+/** The finalizer run in-process on a cancelled job whose workflow was not running, as if its execution was stopped. */
+export function finalizeStoppedBy(
+  finalizer: Pick<Finalizer, 'executionEnded'>,
+): (jobId: string) => Promise<void> {
+  return async (jobId) => {
+    await finalizer.executionEnded(jobId, 'ABORTED');
+  };
 }
 
 /**
@@ -15,8 +25,6 @@ export function composeCancel(wiring: CancelWiring) {
   return {
     ...ends,
     workflows: wiring.workflows,
-    finalizeStopped: async (jobId: string) => {
-      await finalizer.executionEnded(jobId, 'ABORTED');
-    },
+    finalizeStopped: finalizeStoppedBy(finalizer),
   };
 }

@@ -5,6 +5,7 @@ import type { Context } from 'aws-lambda';
 import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
 import { DynamoPoolStore } from '#adapters/dynamo-pool-store.ts';
 import { composeApi } from '#compose/api.ts';
+import { finalizeStoppedBy } from '#compose/cancel.ts';
 import { type LibraConfig, parseConfig } from '#core/config.ts';
 import { Finalizer } from '#core/finalizer.ts';
 import { Finisher } from '#core/finisher.ts';
@@ -258,9 +259,7 @@ export function serviceApi(db: TestDatabase, options: ServiceApiOptions = {}): A
     pools,
     workflows: NO_WORKFLOWS,
     finisher,
-    finalizeStopped: async (jobId) => {
-      await finalizer.executionEnded(jobId, 'ABORTED');
-    },
+    finalizeStopped: finalizeStoppedBy(finalizer),
     intake,
     metrics,
     logger,

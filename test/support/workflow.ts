@@ -4,6 +4,7 @@ import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
 import { DynamoPoolStore } from '#adapters/dynamo-pool-store.ts';
 import { createJobTableInput } from '#adapters/table-definition.ts';
 import { localWebhookSecrets } from '#adapters/webhook-sender.ts';
+import { finalizeStoppedBy } from '#compose/cancel.ts';
 import { Admission } from '#core/admission.ts';
 import type { LibraConfig } from '#core/config.ts';
 import { Finalizer } from '#core/finalizer.ts';
@@ -337,9 +338,7 @@ export function scenarioWorld(options: ScenarioWorldOptions) {
           config,
           workflows: options.workflows,
           finisher,
-          finalizeStopped: async (id) => {
-            await finalizer.executionEnded(id, 'ABORTED');
-          },
+          finalizeStopped: finalizeStoppedBy(finalizer),
           clock,
         },
         principal,
