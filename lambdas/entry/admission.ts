@@ -8,8 +8,9 @@ import {
 } from '#adapters/aws-environment.ts';
 import { atInit } from '#adapters/sdk.ts';
 import { StepFunctionsExecutions } from '#adapters/sfn-workflow-starter.ts';
-import { composeAdmitter } from '#compose/admission.ts';
 import { edge } from '#compose/edge.ts';
+import { composeFinisher } from '#compose/finisher.ts';
+import { Admission } from '#core/admission.ts';
 import { JobLauncher } from '#core/launcher.ts';
 import { createAdmissionHandler, SQS_EVENT } from '#handlers/admission.ts';
 
@@ -31,10 +32,12 @@ const starter = new JobLauncher({
   retentionDays: wiring.config.retention.days,
 });
 
+const ends = composeFinisher({ ...wiring, intake: intakeOnFirstUse(), notifier: notifierOnFirstUse() });
+
 export const handler = edge(
   SQS_EVENT,
   createAdmissionHandler({
     ...wiring,
-    ...composeAdmitter({ ...wiring, starter, intake: intakeOnFirstUse(), notifier: notifierOnFirstUse() }),
+    admission: new Admission({ ...wiring, ...ends, starter }),
   }),
 );

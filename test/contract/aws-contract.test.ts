@@ -4,7 +4,7 @@ import { artifactLocations } from '#adapters/aws-backends.ts';
 import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
 import type { LibraError } from '#core/errors.ts';
 import { type JobRecord, newJobId } from '#core/job-record.ts';
-import { awsRefusals, prepareJob } from '#core/prepare-job.ts';
+import { awsRefusals, prepareJob } from '#core/use-cases/submit-job.ts';
 import { type BackendTargets, workflowInput } from '#core/workflow-input.ts';
 import { type Api, composedApi, iamCaller, submitEvent, testConfig } from '../support/api.ts';
 import {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
-import { requestHash } from '#core/prepare-job.ts';
+import { requestHash } from '#core/use-cases/submit-job.ts';
 import {
   type Api,
   composedApi,
