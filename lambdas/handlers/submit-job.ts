@@ -1,5 +1,5 @@
+import { JOBS_PATH } from '#core/api-paths.ts';
 import { type SubmitJobDeps, submitJob } from '#core/use-cases/submit-job.ts';
-import { JOBS_PATH } from './api-deps.ts';
 import { type HttpDeps, httpHandler, json, jsonBody, principalOf } from './http.ts';
 
 /** POST /api/v1/spark/jobs/submit → 202 with the job id, at once. */
