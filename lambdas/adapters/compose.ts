@@ -16,6 +16,7 @@ import type {
   WorkflowStarter,
 } from '#core/ports.ts';
 import { Reconciler } from '#core/reconciler.ts';
+import { DurationWarnings } from '#core/use-cases/duration-warnings.ts';
 import type { ApiDeps } from '#handlers/api-deps.ts';
 import { DynamoJobStore } from './dynamo-job-store.ts';
 import { DynamoPoolStore } from './dynamo-pool-store.ts';
@@ -138,6 +139,8 @@ export function composeAdmitter(wiring: AdmitterWiring) {
 
 export interface AdmissionWiring extends Wiring {
   readonly starter: WorkflowStarter;
+  /** The length of a minute for the duration warnings: shorter in local tests only. */
+  readonly minuteMs?: number;
 }
 
 /** Admission and the reconciler, which finalizes jobs whose workflow execution ended unseen. */
@@ -149,7 +152,16 @@ export function composeAdmission(wiring: AdmissionWiring) {
     workflows: wiring.workflows,
     finalizer: core.finalizer,
   });
-  return { ...core, admission, reconciler };
+  const warnings = new DurationWarnings({
+    config: wiring.config,
+    jobs: core.jobs,
+    notifier: wiring.notifier,
+    metrics: wiring.metrics,
+    clock: core.clock,
+    logger: wiring.logger,
+    ...(wiring.minuteMs !== undefined && { minuteMs: wiring.minuteMs }),
+  });
+  return { ...core, admission, reconciler, warnings };
 }
 
 export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {

@@ -26,6 +26,11 @@ import type {
   WaitingPage,
   WebhookLog,
 } from '#core/ports.ts';
+import type {
+  DueWarning,
+  DurationWarningEvent,
+  DurationWarningStore,
+} from '#core/use-cases/duration-warnings.ts';
 import { moveUpdate, updateExpression } from './job-move-update.ts';
 import {
   parseIdempotencyItem,
@@ -104,6 +109,8 @@ export function jobItem(job: JobRecord, retentionSeconds: number): Record<string
       waitPool: job.pool,
       waitKey: waitKey(job.priority, job.submittedAt, job.jobId),
     }),
+    // With warnAt, which only a running job has, the key of the duration warnings' sparse index.
+    ...(job.spec.warnAfterMinutes !== undefined && { warnPool: job.pool }),
     expiresAt: expiresAt(job.submittedAt, retentionSeconds),
   };
 }
@@ -135,7 +142,9 @@ export interface DynamoJobStoreOptions {
 /** Orders history items written in the same millisecond by this process. */
 let eventSequence = 0;
 
-export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartAttempts {
+export class DynamoJobStore
+  implements JobStore, WaitingJobs, WebhookLog, StartAttempts, DurationWarningStore
+{
   readonly #client: DynamoDBDocumentClient;
   readonly #table: string;
   readonly #retentionSeconds: number;
@@ -462,6 +471,88 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
     }
     const stored = parseIdempotencyItem(Item);
     return { claimed: false, jobId: stored.jobId, requestHash: stored.requestHash };
+  }
+
+  async dueWarnings(pool: string, now: string, limit: number): Promise<DueWarning[]> {
+    const index = JOB_TABLE.indexes.warnings;
+    const page = await this.#client.send(
+      new QueryCommand({
+        TableName: this.#table,
+        IndexName: index.indexName,
+        KeyConditionExpression: '#pool = :pool AND #at <= :now',
+        ExpressionAttributeNames: { '#pool': index.partitionKey, '#at': index.sortKey },
+        ExpressionAttributeValues: { ':pool': pool, ':now': now },
+        Limit: limit,
+      }),
+    );
+    return (page.Items ?? []).map((item) => ({ jobId: String(item.jobId), warnAt: String(item.warnAt) }));
+  }
+
+  async rescheduleWarning(
+    jobId: string,
+    seen: { warnAt: string; attempts: number },
+    dueAt: string,
+  ): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: jobKey(jobId),
+          UpdateExpression: 'SET warnAt = :due',
+          ConditionExpression: 'warnAt = :seen AND attempts = :attempts AND #status = :running',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':due': dueAt,
+            ':seen': seen.warnAt,
+            ':attempts': seen.attempts,
+            ':running': 'RUNNING',
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async recordWarning(event: DurationWarningEvent): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: {
+            pk: `JOB#${event.jobId}`,
+            // One key per attempt, whoever writes it: two ticks that race write it once.
+            sk: `EVT#${event.at}#warn-${event.detail.attempt}`,
+            ...event,
+            expiresAt: expiresAt(event.at, this.#retentionSeconds),
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async clearWarning(jobId: string, seen: string): Promise<void> {
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: jobKey(jobId),
+          UpdateExpression: 'REMOVE warnAt',
+          ConditionExpression: 'warnAt = :seen',
+          ExpressionAttributeValues: { ':seen': seen },
+        }),
+      );
+    } catch (error) {
+      // Moved on since (rescheduled by another tick, a new attempt, the run ended): not ours to remove.
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
   }
 
   async recordDelivery(event: JobEvent & { readonly type: 'WEBHOOK' }): Promise<void> {

@@ -15,7 +15,7 @@ import {
 import type { Finisher } from './finisher.ts';
 import type { JobEvent, JobRecord, JobSpec } from './job-record.ts';
 import { JOB_ID_PATTERN } from './job-record.ts';
-import { type JobRequest, jobTypeOf, parseJobRequest } from './job-request.ts';
+import { type JobRequest, jobTypeOf, parseJobRequest, warnAfterMinutes } from './job-request.ts';
 import { isTerminal, JOB_STATUSES, type JobStatus, type Reason } from './job-states.ts';
 import { type Backend, placeJob } from './placement.ts';
 import type {
@@ -197,6 +197,8 @@ function sizeAndPlace(
 
 /** What the job runs, as Libra will submit it: the sized conf, the retry delays computed. */
 function jobSpec(request: JobRequest, pool: PoolConfig, sparkConf: Record<string, string>): JobSpec {
+  const timeoutMinutes = request.timeoutMinutes ?? pool.defaultTimeoutMinutes;
+  const warnAfter = warnAfterMinutes(request, pool, timeoutMinutes);
   return {
     jobType: jobTypeOf(request),
     ...(request.code !== undefined && { code: request.code }),
@@ -207,8 +209,9 @@ function jobSpec(request: JobRequest, pool: PoolConfig, sparkConf: Record<string
     retryPolicy: request.retryPolicy,
     retryDelaysSeconds: retryDelaysSeconds(request.retryPolicy),
     retryOnTimeout: request.retryOnTimeout,
-    timeoutMinutes: request.timeoutMinutes ?? pool.defaultTimeoutMinutes,
+    timeoutMinutes,
     ...(request.notifications !== undefined && { notifications: request.notifications }),
+    ...(warnAfter !== undefined && { warnAfterMinutes: warnAfter }),
   };
 }
 

@@ -2,6 +2,7 @@ import { JOBS_PATH, OPENAPI_PATH, POOLS_PATH, SUBMIT_PATH } from './api-paths.ts
 import {
   backendSchema,
   cancelResultSchema,
+  durationWarningEventSchema,
   fieldProblemSchema,
   gatewayErrorSchema,
   jobEventSchema,
@@ -91,7 +92,16 @@ const ANSWER_SCHEMAS: ReadonlyArray<readonly [z.ZodMiniType, string, string]> = 
   ],
   [statusEventSchema, 'StatusEvent', 'A status move of the job.'],
   [webhookDeliverySchema, 'WebhookDelivery', 'One webhook delivery attempt and its outcome.'],
-  [webhookEventSchema, 'WebhookEvent', 'A webhook delivered (or not) for a status the job reached.'],
+  [
+    webhookEventSchema,
+    'WebhookEvent',
+    'A webhook delivered (or not) for a status the job reached, or for its duration warning.',
+  ],
+  [
+    durationWarningEventSchema,
+    'DurationWarningEvent',
+    "A run went past the job's `warnAfterMinutes`: once per attempt, found within a minute.",
+  ],
   [jobEventSchema, 'JobEvent', 'One item of a job history.'],
   [jobEventsSchema, 'JobEvents', "The job's history, oldest first."],
   [

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeAdmission, composeApi, type Wiring } from '#adapters/compose.ts';
-import type { JobStatus } from '#core/job-states.ts';
+import type { NotificationEvent } from '#core/job-request.ts';
 import { Reconciler } from '#core/reconciler.ts';
 import { InMemoryMetrics } from '../../local/metrics.ts';
 import { RecordingStarter } from '../../local/recording-starter.ts';
@@ -13,7 +13,7 @@ import { startTestDatabase, type TestDatabase } from '../support/dynalite.ts';
  */
 describe('jobs that end while queued', () => {
   let db: TestDatabase;
-  const notified: { jobId: string; status: JobStatus }[] = [];
+  const notified: { jobId: string; status: NotificationEvent }[] = [];
   let metrics: InMemoryMetrics;
   let wiring: Wiring;
 
