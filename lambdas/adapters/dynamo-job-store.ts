@@ -27,7 +27,7 @@ import type {
   WebhookLog,
 } from '#core/ports.ts';
 import type {
-  DueWarning,
+  DueWarningPage,
   DurationWarningEvent,
   DurationWarningStore,
 } from '#core/use-cases/duration-warnings.ts';
@@ -473,7 +473,12 @@ export class DynamoJobStore
     return { claimed: false, jobId: stored.jobId, requestHash: stored.requestHash };
   }
 
-  async dueWarnings(pool: string, now: string, limit: number): Promise<DueWarning[]> {
+  async dueWarnings(
+    pool: string,
+    now: string,
+    limit: number,
+    start?: Readonly<Record<string, unknown>>,
+  ): Promise<DueWarningPage> {
     const index = JOB_TABLE.indexes.warnings;
     const page = await this.#client.send(
       new QueryCommand({
@@ -483,9 +488,14 @@ export class DynamoJobStore
         ExpressionAttributeNames: { '#pool': index.partitionKey, '#at': index.sortKey },
         ExpressionAttributeValues: { ':pool': pool, ':now': now },
         Limit: limit,
+        ExclusiveStartKey: start,
       }),
     );
-    return (page.Items ?? []).map((item) => ({ jobId: String(item.jobId), warnAt: String(item.warnAt) }));
+    const due = (page.Items ?? []).map((item) => ({
+      jobId: String(item.jobId),
+      warnAt: String(item.warnAt),
+    }));
+    return { due, ...(page.LastEvaluatedKey && { next: page.LastEvaluatedKey }) };
   }
 
   async rescheduleWarning(

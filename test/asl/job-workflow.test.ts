@@ -263,7 +263,7 @@ describe.concurrent('job.asl.json scenarios', () => {
     expect(job.warnAt).toBe(job.runStartedAt);
     // Every run has the clock; only the job with a warning is in the index.
     expect((await h.job(plain.jobId)).warnAt).toBeDefined();
-    expect(await h.jobs.dueWarnings('default', far, 10)).toEqual([
+    expect((await h.jobs.dueWarnings('default', far, 10)).due).toEqual([
       { jobId: warned.jobId, warnAt: job.warnAt },
     ]);
 
@@ -276,7 +276,7 @@ describe.concurrent('job.asl.json scenarios', () => {
       expect(ended.warnAt).toBeUndefined();
       expect(ended.runStartedAt).toBeDefined();
     }
-    expect(await h.jobs.dueWarnings('default', far, 10)).toEqual([]);
+    expect((await h.jobs.dueWarnings('default', far, 10)).due).toEqual([]);
   });
 
   it('fail then succeed: one retry after the computed 1 s delay, attempts 2', async ({ expect }) => {

@@ -5,6 +5,7 @@ import { parseConfig } from '#core/config.ts';
 import { type JobRecord, newJobId } from '#core/job-record.ts';
 import type { NotificationEvent } from '#core/job-request.ts';
 import {
+  DUE_WARNINGS_PER_PAGE,
   DURATION_WARNINGS_METRIC,
   type DurationWarningEvent,
   type DurationWarningStore,
@@ -21,7 +22,7 @@ import { SMALL_RESOURCES, SQL_SPEC } from '../support/job-record.ts';
  */
 
 const MINUTE = 60_000;
-const config = parseConfig({ pools: { etl: {} } });
+const config = parseConfig({ pools: { etl: {}, bulk: {} } });
 let db: TestDatabase;
 let store: DynamoJobStore;
 
@@ -114,7 +115,7 @@ describe('duration warnings on the store', () => {
     expect((await store.getJob(jobId))?.warnAt).toBe(new Date(start.getTime() + 10 * MINUTE).toISOString());
     // Before it is due, the query returns nothing: no read of the running job per tick.
     now = new Date(start.getTime() + 9 * MINUTE);
-    expect(await store.dueWarnings('etl', now.toISOString(), 100)).toEqual([]);
+    expect((await store.dueWarnings('etl', now.toISOString(), 100)).due).toEqual([]);
     expect(await t.warnings.checkPool('etl')).toEqual({ pool: 'etl', warned: [], scheduled: [] });
 
     now = new Date(start.getTime() + 10 * MINUTE + 20_000);
@@ -139,7 +140,7 @@ describe('duration warnings on the store', () => {
 
     // Given once: later ticks find nothing, and the plain job was never in the index.
     now = new Date(start.getTime() + 60 * MINUTE);
-    expect(await store.dueWarnings('etl', now.toISOString(), 100)).toEqual([]);
+    expect((await store.dueWarnings('etl', now.toISOString(), 100)).due).toEqual([]);
     expect(await t.warnings.checkPool('etl')).toEqual({ pool: 'etl', warned: [], scheduled: [] });
     expect((await store.getJob(plain))?.warnAt).toBe(start.toISOString());
     expect(t.metrics.counter(DURATION_WARNINGS_METRIC, 'etl')).toBe(1);
@@ -199,6 +200,16 @@ describe('duration warnings on the store', () => {
     expect(t.metrics.counter(DURATION_WARNINGS_METRIC)).toBe(2);
   });
 
+  it('more warnings due at once than a query returns: one tick gives them all', async () => {
+    const start = new Date(Date.UTC(2031, 4, 1, 0, 0, 0));
+    const count = DUE_WARNINGS_PER_PAGE + 5;
+    const jobIds = await Promise.all(Array.from({ length: count }, () => scheduledJob(1, { pool: 'bulk' })));
+    await Promise.all(jobIds.map((jobId) => startRun(jobId, start, 1)));
+    const t = tick(() => new Date(start.getTime() + 3 * MINUTE));
+    expect((await t.warnings.checkPool('bulk')).warned).toHaveLength(count);
+    expect(t.metrics.counter(DURATION_WARNINGS_METRIC, 'bulk')).toBe(count);
+  });
+
   it('two ticks racing give each warning once: one history item, one count, one webhook', async () => {
     const start = new Date(Date.UTC(2031, 3, 1, 0, 0, 0));
     const jobIds = await Promise.all(
@@ -220,7 +231,7 @@ describe('duration warnings on the store', () => {
     const arrivals = new Map<string, { count: number; both: Promise<void>; arrive: () => void }>();
     const outcomes: boolean[] = [];
     const racing: DurationWarningStore = {
-      dueWarnings: (pool, at, limit) => store.dueWarnings(pool, at, limit),
+      dueWarnings: (pool, at, limit, start) => store.dueWarnings(pool, at, limit, start),
       getJob: (jobId) => store.getJob(jobId),
       rescheduleWarning: (jobId, seen, dueAt) => store.rescheduleWarning(jobId, seen, dueAt),
       clearWarning: (jobId, seen) => store.clearWarning(jobId, seen),
@@ -256,6 +267,6 @@ describe('duration warnings on the store', () => {
       a.metrics.counter(DURATION_WARNINGS_METRIC, 'etl') + b.metrics.counter(DURATION_WARNINGS_METRIC, 'etl');
     expect(counted).toBe(jobIds.length);
     expect([...a.notified, ...b.notified].map((n) => n.jobId).sort()).toEqual([...jobIds].sort());
-    expect(await store.dueWarnings('etl', now().toISOString(), 100)).toEqual([]);
+    expect((await store.dueWarnings('etl', now().toISOString(), 100)).due).toEqual([]);
   });
 });

@@ -25,6 +25,11 @@ export interface DueWarning {
   readonly warnAt: string;
 }
 
+export interface DueWarningPage {
+  readonly due: DueWarning[];
+  readonly next?: Readonly<Record<string, unknown>>;
+}
+
 /** The DURATION_WARNING history item of one attempt. */
 export interface DurationWarningEvent extends JobEvent {
   readonly type: 'DURATION_WARNING';
@@ -39,8 +44,16 @@ export interface DurationWarningEvent extends JobEvent {
 
 /** The job store's part in the warnings (DynamoJobStore). */
 export interface DurationWarningStore {
-  /** Jobs of the pool whose `warnAt` is at or before `now`, at most `limit`, from the sparse index. */
-  dueWarnings(pool: string, now: string, limit: number): Promise<DueWarning[]>;
+  /**
+   * Jobs of the pool whose `warnAt` is at or before `now`, a page of at most `limit` from the sparse
+   * index, and where the next page starts.
+   */
+  dueWarnings(
+    pool: string,
+    now: string,
+    limit: number,
+    start?: Readonly<Record<string, unknown>>,
+  ): Promise<DueWarningPage>;
   getJob(jobId: string): Promise<JobRecord | undefined>;
   /**
    * Moves `warnAt` from `seen` to `dueAt` while the job is RUNNING the same attempt; false when it
@@ -85,8 +98,8 @@ export type WarningStep =
   | { readonly kind: 'schedule'; readonly dueAt: string }
   | { readonly kind: 'warn'; readonly dueAt: string; readonly attempt: number };
 
-/** Jobs read per query: a tick that finds more reads them on its next pass, a minute later. */
-export const DUE_WARNINGS_PER_TICK = 100;
+/** Due jobs read per query; a tick reads on while the index has more. */
+export const DUE_WARNINGS_PER_PAGE = 100;
 
 /** The metric counted once per warning, per pool. */
 export const DURATION_WARNINGS_METRIC = 'durationWarnings';
@@ -126,30 +139,37 @@ export class DurationWarnings {
     );
   }
 
-  /** One query of the pool's due warnings, then for each job the step it needs. */
+  /**
+   * One query of the pool's due warnings (more pages only when more than a page is due at once),
+   * then for each job the step it needs.
+   */
   async checkPool(pool: string): Promise<WarningReport> {
     const { jobs, clock } = this.#deps;
     const now = clock();
     const report: WarningReport = { pool, warned: [], scheduled: [] };
-    for (const due of await jobs.dueWarnings(pool, now.toISOString(), DUE_WARNINGS_PER_TICK)) {
-      const job = await jobs.getJob(due.jobId);
-      if (!job) {
-        await jobs.clearWarning(due.jobId, due.warnAt);
-        continue;
-      }
-      const step = warningStep(job, due.warnAt, now, this.#minuteMs);
-      if (step.kind === 'schedule') {
-        const moved = await jobs.rescheduleWarning(
-          job.jobId,
-          { warnAt: due.warnAt, attempts: job.attempts },
-          step.dueAt,
-        );
-        if (moved) report.scheduled.push(job.jobId);
-      } else if (step.kind === 'warn') {
-        if (await this.#warn(job, step, due.warnAt, now)) report.warned.push(job.jobId);
-      }
-    }
+    let start: Readonly<Record<string, unknown>> | undefined;
+    do {
+      const page = await jobs.dueWarnings(pool, now.toISOString(), DUE_WARNINGS_PER_PAGE, start);
+      for (const due of page.due) await this.#look(due, now, report);
+      start = page.next;
+    } while (start);
     return report;
+  }
+
+  async #look(due: DueWarning, now: Date, report: WarningReport): Promise<void> {
+    const { jobs } = this.#deps;
+    const job = await jobs.getJob(due.jobId);
+    if (!job) {
+      await jobs.clearWarning(due.jobId, due.warnAt);
+      return;
+    }
+    const step = warningStep(job, due.warnAt, now, this.#minuteMs);
+    if (step.kind === 'schedule') {
+      const seen = { warnAt: due.warnAt, attempts: job.attempts };
+      if (await jobs.rescheduleWarning(job.jobId, seen, step.dueAt)) report.scheduled.push(job.jobId);
+    } else if (step.kind === 'warn') {
+      if (await this.#warn(job, step, due.warnAt, now)) report.warned.push(job.jobId);
+    }
   }
 
   /**
