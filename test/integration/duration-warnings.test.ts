@@ -14,6 +14,7 @@ import {
 import { InMemoryMetrics } from '../../local/metrics.ts';
 import { startTestDatabase, type TestDatabase } from '../support/dynalite.ts';
 import { SMALL_RESOURCES, SQL_SPEC } from '../support/job-record.ts';
+import { countingClient } from '../support/request-counter.ts';
 
 /**
  * The duration warnings on the job store and its sparse index (dynalite): the run's clock as the
@@ -22,7 +23,7 @@ import { SMALL_RESOURCES, SQL_SPEC } from '../support/job-record.ts';
  */
 
 const MINUTE = 60_000;
-const config = parseConfig({ pools: { etl: {}, bulk: {} } });
+const config = parseConfig({ pools: { etl: {}, bulk: {}, busy: {} } });
 let db: TestDatabase;
 let store: DynamoJobStore;
 
@@ -198,6 +199,46 @@ describe('duration warnings on the store', () => {
       [1, at(7).toISOString()],
     ]);
     expect(t.metrics.counter(DURATION_WARNINGS_METRIC)).toBe(2);
+  });
+
+  it('costs one query per pool and tick, whatever the running jobs, and two looks per attempt', async () => {
+    const start = new Date(Date.UTC(2031, 5, 1, 0, 0, 0));
+    const counting = countingClient(db);
+    const counted = new DynamoJobStore({
+      client: counting.documentClient,
+      tableName: db.tableName,
+      retentionDays: 1,
+    });
+    try {
+      const runs = 40;
+      const jobIds = await Promise.all(
+        Array.from({ length: runs }, () => scheduledJob(30, { pool: 'busy' })),
+      );
+      await Promise.all(jobIds.map((jobId) => startRun(jobId, start, 1)));
+      let now = new Date(start.getTime() + 10_000);
+      const t = tick(() => now, counted);
+      const requests = () => ['Query', 'GetItem', 'PutItem', 'UpdateItem'].map((op) => counting.count(op));
+
+      // The first tick looks at every new run once and moves its warnAt on.
+      counting.reset();
+      expect((await t.warnings.checkPool('busy')).scheduled).toHaveLength(runs);
+      expect(requests()).toEqual([1, runs, 0, runs]);
+      // Every tick until the warnings are due: one query, nothing read, whatever runs.
+      for (const minute of [1, 10, 29]) {
+        now = new Date(start.getTime() + minute * MINUTE);
+        counting.reset();
+        await t.warnings.checkPool('busy');
+        expect(requests()).toEqual([1, 0, 0, 0]);
+        expect(counting.scanned()).toBe(0);
+      }
+      // Due: each is read, warned (its history item) and its warnAt removed, once.
+      now = new Date(start.getTime() + 30 * MINUTE);
+      counting.reset();
+      expect((await t.warnings.checkPool('busy')).warned).toHaveLength(runs);
+      expect(requests()).toEqual([1, runs, runs, runs]);
+    } finally {
+      counting.destroy();
+    }
   });
 
   it('more warnings due at once than a query returns: one tick gives them all', async () => {
