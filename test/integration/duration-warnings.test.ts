@@ -1,4 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
 import { parseConfig } from '#core/config.ts';
@@ -12,6 +13,7 @@ import {
   DurationWarnings,
 } from '#core/use-cases/duration-warnings.ts';
 import { InMemoryMetrics } from '../../local/metrics.ts';
+import { composedApi, iamCaller, sqlJob, submitEvent, testConfig } from '../support/api.ts';
 import { startTestDatabase, type TestDatabase } from '../support/dynalite.ts';
 import { SMALL_RESOURCES, SQL_SPEC } from '../support/job-record.ts';
 import { countingClient } from '../support/request-counter.ts';
@@ -100,6 +102,38 @@ async function startRun(jobId: string, at: Date, attempts: number): Promise<void
 
 const warningsOf = async (jobId: string) =>
   (await store.listEvents(jobId)).filter((event) => event.type === 'DURATION_WARNING');
+
+describe('the warning a submitted job takes', () => {
+  it("its own, else its pool's default when shorter than its timeout; only a warned job carries warnPool", async () => {
+    const api = composedApi(
+      db,
+      testConfig({ pools: { watched: { warnAfterMinutes: 60, defaultTimeoutMinutes: 120 } } }),
+    );
+    const caller = iamCaller('warned');
+    const submitted = async (body: Record<string, unknown>) => {
+      const reply = await api.submit(submitEvent(caller, body));
+      expect(reply.status, JSON.stringify(reply.body)).toBe(202);
+      const { Item } = await db.documentClient.send(
+        new GetCommand({ TableName: db.tableName, Key: { pk: `JOB#${reply.body.jobId}`, sk: 'META' } }),
+      );
+      return { warnAfterMinutes: Item?.spec.warnAfterMinutes, warnPool: Item?.warnPool };
+    };
+    expect(await submitted(sqlJob({ pool: 'watched', warnAfterMinutes: 5 }))).toEqual({
+      warnAfterMinutes: 5,
+      warnPool: 'watched',
+    });
+    expect(await submitted(sqlJob({ pool: 'watched' }))).toEqual({
+      warnAfterMinutes: 60,
+      warnPool: 'watched',
+    });
+    // A timeout not longer than the pool's warning: no warning, not in the index.
+    expect(await submitted(sqlJob({ pool: 'watched', timeoutMinutes: 60 }))).toEqual({
+      warnAfterMinutes: undefined,
+      warnPool: undefined,
+    });
+    expect(await submitted(sqlJob())).toEqual({ warnAfterMinutes: undefined, warnPool: undefined });
+  });
+});
 
 describe('duration warnings on the store', () => {
   it('looks at a run at its start, then at its due time; warns once; a job without a warning is never seen', async () => {
