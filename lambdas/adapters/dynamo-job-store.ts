@@ -89,6 +89,17 @@ function asMapAttribute(record: Readonly<Record<string, string>>): Map<string, s
   return new Map(Object.entries(record));
 }
 
+/** Makes a conditional write: true when it was made, false when its condition did not hold. */
+async function conditionally(write: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await write();
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+}
+
 /** The TTL of an item written at `fromIso` and kept `retentionSeconds`, in epoch seconds. */
 export function expiresAt(fromIso: string, retentionSeconds: number): number {
   return Math.floor(Date.parse(fromIso) / 1000) + retentionSeconds;
@@ -411,8 +422,8 @@ export class DynamoJobStore
   }
 
   async recordStartFailure(jobId: string, failure: StartFailure): Promise<boolean> {
-    try {
-      await this.#client.send(
+    return conditionally(() =>
+      this.#client.send(
         new UpdateCommand({
           TableName: this.#table,
           Key: jobKey(jobId),
@@ -430,12 +441,8 @@ export class DynamoJobStore
             ...(failure.attempts > 1 && { ':previous': failure.attempts - 1 }),
           },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   async claimIdempotencyKey(
@@ -503,8 +510,8 @@ export class DynamoJobStore
     seen: { warnAt: string; attempts: number },
     dueAt: string,
   ): Promise<boolean> {
-    try {
-      await this.#client.send(
+    return conditionally(() =>
+      this.#client.send(
         new UpdateCommand({
           TableName: this.#table,
           Key: jobKey(jobId),
@@ -518,17 +525,13 @@ export class DynamoJobStore
             ':running': 'RUNNING',
           },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   async recordWarning(event: DurationWarningEvent): Promise<boolean> {
-    try {
-      await this.#client.send(
+    return conditionally(() =>
+      this.#client.send(
         new PutCommand({
           TableName: this.#table,
           Item: {
@@ -540,17 +543,14 @@ export class DynamoJobStore
           },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   async clearWarning(jobId: string, seen: string): Promise<void> {
-    try {
-      await this.#client.send(
+    // A warnAt that moved on since (another tick, a new attempt, the run's end) is not ours to remove.
+    await conditionally(() =>
+      this.#client.send(
         new UpdateCommand({
           TableName: this.#table,
           Key: jobKey(jobId),
@@ -558,11 +558,8 @@ export class DynamoJobStore
           ConditionExpression: 'warnAt = :seen',
           ExpressionAttributeValues: { ':seen': seen },
         }),
-      );
-    } catch (error) {
-      // Moved on since (rescheduled by another tick, a new attempt, the run ended): not ours to remove.
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+      ),
+    );
   }
 
   async recordDelivery(event: JobEvent & { readonly type: 'WEBHOOK' }): Promise<void> {
@@ -570,8 +567,8 @@ export class DynamoJobStore
   }
 
   async disableWebhook(jobId: string, at: string): Promise<boolean> {
-    try {
-      await this.#client.send(
+    return conditionally(() =>
+      this.#client.send(
         new UpdateCommand({
           TableName: this.#table,
           Key: jobKey(jobId),
@@ -580,12 +577,8 @@ export class DynamoJobStore
           ExpressionAttributeNames: { '#disabled': 'webhookDisabledAt' },
           ExpressionAttributeValues: { ':at': at },
         }),
-      );
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
-    return true;
+      ),
+    );
   }
 }
 

@@ -10,6 +10,7 @@ import { jobEventsSchema } from '#core/api-schemas.ts';
 import { DURATION_WARNINGS_METRIC } from '#core/use-cases/duration-warnings.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import { testConfig } from '../support/api.ts';
+import { callApi, type Json, submitJob } from '../support/local-http.ts';
 import { until } from '../support/workflow.ts';
 
 /**
@@ -22,7 +23,6 @@ import { until } from '../support/workflow.ts';
 
 const MINUTE_MS = 2_000;
 const TICK_SECONDS = 0.25;
-const SUBMIT = '/api/v1/spark/jobs/submit';
 
 interface Delivery {
   readonly headers: IncomingMessage['headers'];
@@ -65,27 +65,8 @@ afterAll(async () => {
   if (scratch) await rm(scratch, { recursive: true, force: true });
 });
 
-// biome-ignore lint/suspicious/noExplicitAny: the tests read whichever fields the API returns
-type Json = any;
-
-async function call(method: string, path: string, body?: unknown): Promise<{ status: number; body: Json }> {
-  const response = await fetch(`${runtime.url}${path}`, {
-    method,
-    ...(body !== undefined && {
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
-}
-
-async function submit(body: Record<string, unknown>): Promise<string> {
-  const answer = await call('POST', SUBMIT, body);
-  if (answer.status !== 202)
-    throw new Error(`submit answered ${answer.status}: ${JSON.stringify(answer.body)}`);
-  return answer.body.jobId as string;
-}
+const call = (method: string, path: string, body?: unknown) => callApi(runtime.url, method, path, body);
+const submit = (body: Record<string, unknown>) => submitJob(runtime.url, body);
 
 /** The job's history, as the API answers it and its schema (the OpenAPI document's source) allows. */
 async function history(jobId: string) {
