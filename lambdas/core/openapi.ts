@@ -133,7 +133,7 @@ const REQUEST_SCHEMAS: ReadonlyArray<readonly [z.ZodMiniType, string, string]> =
   [
     notificationsSchema,
     'Notifications',
-    'A webhook called (Standard Webhooks, signed) as the job reaches these statuses.',
+    'A webhook called (Standard Webhooks, signed) as the job reaches these statuses, and on its duration warning (`DURATION_WARNING`).',
   ],
 ];
 
@@ -148,6 +148,8 @@ const FIELD_DESCRIPTIONS: Readonly<Record<string, string>> = {
   priority: 'Admission order within the pool: higher first, then first come first served.',
   retryOnTimeout: 'Whether a run that timed out is retried like a failed one.',
   timeoutMinutes: "The run's timeout (default: the pool's `defaultTimeoutMinutes`).",
+  warnAfterMinutes:
+    "A run still going after this many minutes gets a DURATION_WARNING: a history event, the webhook event `job.duration_warning` if subscribed, the `durationWarnings` metric; once per attempt, found within a minute (docs/duration-warnings.md). Less than the timeout; default: the pool's `warnAfterMinutes`.",
   sparkConf:
     'Spark properties. Keys are allowed by family per backend (docs/spark-conf.md); sizing keys decide what the job reserves.',
   name: 'A name for people.',
