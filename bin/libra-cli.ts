@@ -258,6 +258,8 @@ function requestOf(source: string | undefined, values: Values): JobRequestInput 
   if (values.name !== undefined) body.name = values.name;
   if (values.mode !== undefined) body.executionMode = values.mode;
   if (values.timeout !== undefined) body.timeoutMinutes = minutesOf(String(values.timeout));
+  if (values['warn-after'] !== undefined)
+    body.warnAfterMinutes = minutesOf(String(values['warn-after']), '--warn-after');
   if (values['retry-on-timeout']) body.retryOnTimeout = true;
   const retry: Record<string, number> = {};
   if (values.retries !== undefined) retry.maxRetries = numberOf(values.retries, '--retries');
@@ -297,9 +299,9 @@ function numberOf(value: Values[string], flag: string): number {
   return number;
 }
 
-function minutesOf(text: string): number {
+function minutesOf(text: string, flag = '--timeout'): number {
   const match = /^(\d+(?:\.\d+)?)(m|min|h)?$/.exec(text.trim());
-  if (!match) throw new UsageError(`--timeout: '${text}' is not minutes (90, 90m or 2h)`);
+  if (!match) throw new UsageError(`${flag}: '${text}' is not minutes (90, 90m or 2h)`);
   const amount = Number(match[1]);
   return match[2] === 'h' ? amount * 60 : amount;
 }

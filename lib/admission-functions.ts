@@ -65,9 +65,10 @@ export class AdmissionFunctions extends Construct {
     // The reconciler reads how each leased job's execution stands, and finalizes the jobs whose
     // execution ended unseen: it reads a cancelled job's history, cancels its run, wakes its pool
     // and notifies. It never stops an execution.
+    // It also gives the duration warnings that are due: one query of the warnings index per pool.
     props.store.grant(this.tick, {
       items: ['GetItem', 'PutItem', 'UpdateItem'],
-      queries: ['waiting', 'history'],
+      queries: ['waiting', 'history', 'warnings'],
     });
     props.workflow.grantDescribe(this.tick);
     props.intake.grantSend(this.tick);

@@ -22,6 +22,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { JOBS_FINISHED } from '#core/job-ends.ts';
 import { TERMINAL_STATUSES } from '#core/job-states.ts';
+import { DURATION_WARNINGS_METRIC } from '#core/use-cases/duration-warnings.ts';
 import { lambdaEntry, libraFunction } from './libra-function.ts';
 import { capacitySaturation, METRIC_PERIOD, poolMetric } from './libra-metrics.ts';
 import type { ObservabilityProps } from './observability-props.ts';
@@ -165,6 +166,7 @@ function jobRows(props: ObservabilityProps): IWidget[][] {
         ...pools.map((pool) => admission.metricStartFailed(pool).with({ label: `startFailed ${pool}` })),
       ]),
     ],
+    [graph('Runs past their duration warning', perPool(props, DURATION_WARNINGS_METRIC))],
   ];
 }
 

@@ -18,6 +18,7 @@ import { JobLauncher } from '#core/launcher.ts';
 import type { JobStore, WorkflowStarter } from '#core/ports.ts';
 import type { Reconciler } from '#core/reconciler.ts';
 import { RunRecorder } from '#core/run-recorder.ts';
+import type { DurationWarnings } from '#core/use-cases/duration-warnings.ts';
 import { Notifier } from '#core/webhook.ts';
 import type { BackendTargets } from '#core/workflow-input.ts';
 import { createAdmissionHandler } from '#handlers/admission.ts';
@@ -63,6 +64,11 @@ export interface LocalRuntimeOptions {
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
   /** Seconds between ticks (admission pass + reconciler); AWS runs it every minute. */
   readonly tickSeconds?: number;
+  /**
+   * The length of one minute, in ms (60,000): tests shorten it. It times the engine's execution
+   * timeout (EMR's backstop) and the duration warnings' `warnAfterMinutes`.
+   */
+  readonly minuteMs?: number;
   /** Called for each workflow start, until the job workflow runs on the local interpreter. */
   readonly onWorkflowStart?: (
     job: JobRecord,
@@ -90,7 +96,13 @@ export interface LocalRuntime {
   readonly intake: LocalQueue;
   readonly intakeDeadLetters: LocalQueue;
   /** The use cases behind the handlers, for tests and benchmarks that drive them directly. */
-  readonly parts: { admission: Admission; reconciler: Reconciler; finisher: Finisher; jobs: JobStore };
+  readonly parts: {
+    admission: Admission;
+    reconciler: Reconciler;
+    warnings: DurationWarnings;
+    finisher: Finisher;
+    jobs: JobStore;
+  };
   /** Runs one tick now: the reconciler, then an admission pass over every pool. */
   tick(): Promise<void>;
   stop(): Promise<void>;
@@ -156,6 +168,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     dataDir: join(dataDir, 'engine'),
     processLog,
     ...(process.env.SPARK_HOME && { sparkHome: process.env.SPARK_HOME }),
+    ...(options.minuteMs !== undefined && { minuteMs: options.minuteMs }),
   });
   const artifacts = new LocalArtifacts(join(dataDir, 'artifacts'));
   const webhookSecrets = localWebhookSecrets(process.env);
@@ -213,10 +226,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const starter: WorkflowStarter = options.onWorkflowStart
     ? new RecordingStarter((job) => options.onWorkflowStart?.(job, { finisher, jobs }))
     : launcher;
-  const { admission, reconciler, finisher, finalizer, jobs, pools } = composeAdmission({
+  const { admission, reconciler, warnings, finisher, finalizer, jobs, pools } = composeAdmission({
     ...wiring,
     logger: workerLogger,
     starter,
+    ...(options.minuteMs !== undefined && { minuteMs: options.minuteMs }),
   });
   notifier = new Notifier({
     jobs,
@@ -285,7 +299,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   });
   const tickHandler = usage.lambdaFunction(
     'libra-tick',
-    createTickHandler({ admission, reconciler, metrics, logger: workerLogger }),
+    createTickHandler({ admission, reconciler, warnings, metrics, logger: workerLogger }),
   );
   const mapping: EventSourceMapping = startEventSourceMapping(intake, admissionHandler, {
     batchSize: 10,
@@ -413,7 +427,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     webhookSecretGenerated: webhookSecrets.generated,
     intake,
     intakeDeadLetters,
-    parts: { admission, reconciler, finisher, jobs },
+    parts: { admission, reconciler, warnings, finisher, jobs },
     tick,
     async stop() {
       clearInterval(tickTimer);

@@ -39,6 +39,7 @@ submit options:
   --main-class NAME            a JAR's class     --conf KEY=VALUE  Spark conf (repeat)
   --priority 1-10              --pool NAME       --tag KEY=VALUE   (repeat)   --name NAME
   --timeout MINUTES (or 90m, 2h)                 --mode auto|emr-serverless|eks
+  --warn-after MINUTES (or 90m, 2h)  a DURATION_WARNING when a run goes past it
   --retries N  --backoff MULTIPLIER  --retry-delay SECONDS  --max-retry-delay SECONDS
   --retry-on-timeout           --webhook URL [--events STATUS,…]
   --idempotency-key KEY        (default: one generated per submit, kept across its retries)
@@ -96,6 +97,7 @@ const SUBMIT: Options = {
   tag: { type: 'string', multiple: true },
   name: { type: 'string' },
   timeout: { type: 'string' },
+  'warn-after': { type: 'string' },
   retries: { type: 'string' },
   backoff: { type: 'string' },
   'retry-delay': { type: 'string' },

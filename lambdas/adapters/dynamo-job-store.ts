@@ -26,6 +26,11 @@ import type {
   WaitingPage,
   WebhookLog,
 } from '#core/ports.ts';
+import type {
+  DueWarningPage,
+  DurationWarningEvent,
+  DurationWarningStore,
+} from '#core/use-cases/duration-warnings.ts';
 import { moveUpdate, updateExpression } from './job-move-update.ts';
 import {
   parseIdempotencyItem,
@@ -84,6 +89,17 @@ function asMapAttribute(record: Readonly<Record<string, string>>): Map<string, s
   return new Map(Object.entries(record));
 }
 
+/** Makes a conditional write: true when it was made, false when its condition did not hold. */
+async function conditionally(write: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await write();
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+}
+
 /** The TTL of an item written at `fromIso` and kept `retentionSeconds`, in epoch seconds. */
 export function expiresAt(fromIso: string, retentionSeconds: number): number {
   return Math.floor(Date.parse(fromIso) / 1000) + retentionSeconds;
@@ -104,6 +120,8 @@ export function jobItem(job: JobRecord, retentionSeconds: number): Record<string
       waitPool: job.pool,
       waitKey: waitKey(job.priority, job.submittedAt, job.jobId),
     }),
+    // With warnAt, which only a running job has, the key of the duration warnings' sparse index.
+    ...(job.spec.warnAfterMinutes !== undefined && { warnPool: job.pool }),
     expiresAt: expiresAt(job.submittedAt, retentionSeconds),
   };
 }
@@ -135,7 +153,9 @@ export interface DynamoJobStoreOptions {
 /** Orders history items written in the same millisecond by this process. */
 let eventSequence = 0;
 
-export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartAttempts {
+export class DynamoJobStore
+  implements JobStore, WaitingJobs, WebhookLog, StartAttempts, DurationWarningStore
+{
   readonly #client: DynamoDBDocumentClient;
   readonly #table: string;
   readonly #retentionSeconds: number;
@@ -402,8 +422,8 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
   }
 
   async recordStartFailure(jobId: string, failure: StartFailure): Promise<boolean> {
-    try {
-      await this.#client.send(
+    return conditionally(() =>
+      this.#client.send(
         new UpdateCommand({
           TableName: this.#table,
           Key: jobKey(jobId),
@@ -421,12 +441,8 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
             ...(failure.attempts > 1 && { ':previous': failure.attempts - 1 }),
           },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   async claimIdempotencyKey(
@@ -464,13 +480,95 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
     return { claimed: false, jobId: stored.jobId, requestHash: stored.requestHash };
   }
 
+  async dueWarnings(
+    pool: string,
+    now: string,
+    limit: number,
+    start?: Readonly<Record<string, unknown>>,
+  ): Promise<DueWarningPage> {
+    const index = JOB_TABLE.indexes.warnings;
+    const page = await this.#client.send(
+      new QueryCommand({
+        TableName: this.#table,
+        IndexName: index.indexName,
+        KeyConditionExpression: '#pool = :pool AND #at <= :now',
+        ExpressionAttributeNames: { '#pool': index.partitionKey, '#at': index.sortKey },
+        ExpressionAttributeValues: { ':pool': pool, ':now': now },
+        Limit: limit,
+        ExclusiveStartKey: start,
+      }),
+    );
+    const due = (page.Items ?? []).map((item) => ({
+      jobId: String(item.jobId),
+      warnAt: String(item.warnAt),
+    }));
+    return { due, ...(page.LastEvaluatedKey && { next: page.LastEvaluatedKey }) };
+  }
+
+  async rescheduleWarning(
+    jobId: string,
+    seen: { warnAt: string; attempts: number },
+    dueAt: string,
+  ): Promise<boolean> {
+    return conditionally(() =>
+      this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: jobKey(jobId),
+          UpdateExpression: 'SET warnAt = :due',
+          ConditionExpression: 'warnAt = :seen AND attempts = :attempts AND #status = :running',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':due': dueAt,
+            ':seen': seen.warnAt,
+            ':attempts': seen.attempts,
+            ':running': 'RUNNING',
+          },
+        }),
+      ),
+    );
+  }
+
+  async recordWarning(event: DurationWarningEvent): Promise<boolean> {
+    return conditionally(() =>
+      this.#client.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: {
+            pk: `JOB#${event.jobId}`,
+            // One key per attempt, whoever writes it: two ticks that race write it once.
+            sk: `EVT#${event.at}#warn-${event.detail.attempt}`,
+            ...event,
+            expiresAt: expiresAt(event.at, this.#retentionSeconds),
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      ),
+    );
+  }
+
+  async clearWarning(jobId: string, seen: string): Promise<void> {
+    // A warnAt that moved on since (another tick, a new attempt, the run's end) is not ours to remove.
+    await conditionally(() =>
+      this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: jobKey(jobId),
+          UpdateExpression: 'REMOVE warnAt',
+          ConditionExpression: 'warnAt = :seen',
+          ExpressionAttributeValues: { ':seen': seen },
+        }),
+      ),
+    );
+  }
+
   async recordDelivery(event: JobEvent & { readonly type: 'WEBHOOK' }): Promise<void> {
     await this.#putEvent(event);
   }
 
   async disableWebhook(jobId: string, at: string): Promise<boolean> {
-    try {
-      await this.#client.send(
+    return conditionally(() =>
+      this.#client.send(
         new UpdateCommand({
           TableName: this.#table,
           Key: jobKey(jobId),
@@ -479,12 +577,8 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
           ExpressionAttributeNames: { '#disabled': 'webhookDisabledAt' },
           ExpressionAttributeValues: { ':at': at },
         }),
-      );
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
-    return true;
+      ),
+    );
   }
 }
 

@@ -1,8 +1,10 @@
-import { type JobStatus, LIFECYCLE } from '#core/job-states.ts';
+import { endsRun, type JobStatus, LIFECYCLE, startsRun } from '#core/job-states.ts';
 
 /**
  * The UpdateExpression of a move to `to` on a job item, as LIFECYCLE says: the status, the
- * time, the status's timestamp (set once), and the reason set (as `:reason`) or cleared. The
+ * time, the status's timestamp (set once), the reason set (as `:reason`) or cleared, and the run's
+ * clock: a move to RUNNING sets `runStartedAt` and `warnAt` to its time, a move out of RUNNING
+ * removes `warnAt` (duration warnings: lambdas/core/use-cases/duration-warnings.ts). The
  * job store and the job workflow's Mark states both write their moves with it; each adds the
  * values (`:to`, `time`, `:reason`) and its own extra assignments.
  */
@@ -25,6 +27,8 @@ export function moveUpdate(to: JobStatus, time: string, withReason: boolean): Mo
   if (withReason || spec.reason === 'clears') names['#reason'] = 'reason';
   if (withReason) sets.push('#reason = :reason');
   else if (spec.reason === 'clears') removes.push('#reason');
+  if (startsRun(to)) sets.push(`runStartedAt = ${time}`, `warnAt = ${time}`);
+  if (endsRun(to)) removes.push('warnAt');
   return { sets, removes, names };
 }
 

@@ -1,5 +1,6 @@
 import type { FieldProblem } from '#core/errors.ts';
 import type { JobEvent, JobRecord, JobSpec, Reservation } from '#core/job-record.ts';
+import { NOTIFICATION_EVENTS } from '#core/job-request.ts';
 import { JOB_STATUSES, REASON_CODES, type Reason } from '#core/job-states.ts';
 import { BACKENDS } from '#core/placement.ts';
 import type { JobSummary, Lease, WaitingJob } from '#core/ports.ts';
@@ -79,10 +80,11 @@ const specSchema = z.object({
   retryOnTimeout: z.boolean(),
   timeoutMinutes: count,
   notifications: z.optional(
-    z.object({ webhook: text, events: z.array(status) } satisfies Fields<
+    z.object({ webhook: text, events: z.array(z.enum(NOTIFICATION_EVENTS)) } satisfies Fields<
       NonNullable<JobSpec['notifications']>
     >),
   ),
+  warnAfterMinutes: z.optional(count),
 } satisfies Fields<JobSpec>);
 
 const jobRecordFields = {
@@ -117,6 +119,8 @@ const jobRecordFields = {
   startAttempts: z.optional(count),
   nextStartAt: z.optional(text),
   webhookDisabledAt: z.optional(text),
+  runStartedAt: z.optional(text),
+  warnAt: z.optional(text),
   /** The job's place among its priority's queue slots (core/queue-position.ts). */
   queueSeq: z.optional(count),
   requestHash: text,
@@ -150,7 +154,7 @@ const jobSummarySchema = z.object({
 const jobEventSchema = z.looseObject({
   jobId: text,
   at: text,
-  type: z.enum(['STATUS', 'WEBHOOK']),
+  type: z.enum(['STATUS', 'WEBHOOK', 'DURATION_WARNING']),
   status: z.optional(status),
   from: z.optional(status),
   reason: z.optional(reasonSchema),

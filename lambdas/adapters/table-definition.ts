@@ -40,6 +40,16 @@ export const JOB_TABLE = {
       sortKey: 'waitKey',
       nonKeyAttributes: ['jobId', 'owner', 'reservation', 'priority', 'submittedAt'],
     },
+    /**
+     * Sparse: only jobs with a duration warning carry warnPool (from submit), and only while a run
+     * is going do they carry warnAt; the tick reads the due ones, `warnAt <= now`, one query per pool.
+     */
+    warnings: {
+      indexName: 'warnings',
+      partitionKey: 'warnPool',
+      sortKey: 'warnAt',
+      nonKeyAttributes: ['jobId'],
+    },
   },
 } as const;
 

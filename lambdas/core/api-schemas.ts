@@ -139,7 +139,7 @@ export const webhookDeliverySchema = z.strictObject({
   error: z.optional(z.string()),
 });
 
-/** A webhook delivery attempt for a status the job reached. */
+/** A webhook delivery attempt for a status the job reached, or for its duration warning (`eventType`). */
 export const webhookEventSchema = z.strictObject({
   jobId: jobIdSchema,
   at: timestamp,
@@ -148,7 +148,29 @@ export const webhookEventSchema = z.strictObject({
   detail: webhookDeliverySchema,
 });
 
-export const jobEventSchema = z.discriminatedUnion('type', [statusEventSchema, webhookEventSchema]);
+/**
+ * A run went past the job's `warnAfterMinutes` (once per attempt): `at` is when it did, the
+ * tick's `detectedAt` at most a minute later.
+ */
+export const durationWarningEventSchema = z.strictObject({
+  jobId: jobIdSchema,
+  at: timestamp,
+  type: z.literal('DURATION_WARNING'),
+  status: z.literal('RUNNING'),
+  detail: z.strictObject({
+    /** The run attempt that went past it (0 = the first run). */
+    attempt: count,
+    warnAfterMinutes: z.number().check(z.int(), z.minimum(1)),
+    runStartedAt: timestamp,
+    detectedAt: timestamp,
+  }),
+});
+
+export const jobEventSchema = z.discriminatedUnion('type', [
+  statusEventSchema,
+  webhookEventSchema,
+  durationWarningEventSchema,
+]);
 
 /** GET /jobs/{jobId}/events: oldest first. */
 export const jobEventsSchema = z.strictObject({

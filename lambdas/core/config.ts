@@ -50,35 +50,51 @@ const eksBackend = z.strictObject({
   ),
 });
 
-export const poolSchema = z.strictObject({
-  cpuCores: z._default(z.number().check(z.positive()), 16),
-  memoryGb: z._default(z.number().check(z.positive()), 64),
-  maxConcurrentJobs: z._default(positiveInt(), 10),
-  maxQueueSize: z._default(z.number().check(z.int(), z.nonnegative()), 1000),
-  maxWaitMinutes: z._default(positiveInt(), 30),
-  /** Admit smaller jobs past a head that does not fit. Off: the head blocks the pool. */
-  backfill: z._default(z.boolean(), false),
-  /** Executors counted for a dynamic-allocation job that names no maximum. */
-  defaultMaxExecutors: z._default(positiveInt(), 10),
-  /** Used when the request names no timeoutMinutes: EMR Serverless's own default of 12 hours. */
-  defaultTimeoutMinutes: z._default(z.number().check(z.int(), z.positive(), z.maximum(10_080)), 720),
-  backends: z
-    ._default(
-      z.strictObject({
-        emrServerless: z.optional(emrServerlessBackend),
-        eks: z.optional(eksBackend),
-      }),
-      { emrServerless: emrServerlessBackend.parse({}) },
-    )
-    .check(
-      z.refine(
-        (b) => b.emrServerless !== undefined || b.eks !== undefined,
-        'a pool needs at least one backend',
+export const poolSchema = z
+  .strictObject({
+    cpuCores: z._default(z.number().check(z.positive()), 16),
+    memoryGb: z._default(z.number().check(z.positive()), 64),
+    maxConcurrentJobs: z._default(positiveInt(), 10),
+    maxQueueSize: z._default(z.number().check(z.int(), z.nonnegative()), 1000),
+    maxWaitMinutes: z._default(positiveInt(), 30),
+    /** Admit smaller jobs past a head that does not fit. Off: the head blocks the pool. */
+    backfill: z._default(z.boolean(), false),
+    /** Executors counted for a dynamic-allocation job that names no maximum. */
+    defaultMaxExecutors: z._default(positiveInt(), 10),
+    /** Used when the request names no timeoutMinutes: EMR Serverless's own default of 12 hours. */
+    defaultTimeoutMinutes: z._default(z.number().check(z.int(), z.positive(), z.maximum(10_080)), 720),
+    /**
+     * Used when the request names no warnAfterMinutes: a run still going after this many minutes gets
+     * a DURATION_WARNING. Jobs whose timeout is not longer get none. Absent: no warning by default.
+     */
+    warnAfterMinutes: z.optional(z.number().check(z.int(), z.positive(), z.maximum(10_079))),
+    backends: z
+      ._default(
+        z.strictObject({
+          emrServerless: z.optional(emrServerlessBackend),
+          eks: z.optional(eksBackend),
+        }),
+        { emrServerless: emrServerlessBackend.parse({}) },
+      )
+      .check(
+        z.refine(
+          (b) => b.emrServerless !== undefined || b.eks !== undefined,
+          'a pool needs at least one backend',
+        ),
       ),
+    /** Principals (IAM ARNs or JWT subjects) that may submit to the pool; '*' is everyone. */
+    allowedPrincipals: z._default(z.array(nonEmpty()).check(z.minLength(1)), ['*']),
+  })
+  .check(
+    z.refine(
+      (pool) => pool.warnAfterMinutes === undefined || pool.warnAfterMinutes < pool.defaultTimeoutMinutes,
+      {
+        path: ['warnAfterMinutes'],
+        message:
+          'must be less than defaultTimeoutMinutes: a job with the default timeout would never be warned',
+      },
     ),
-  /** Principals (IAM ARNs or JWT subjects) that may submit to the pool; '*' is everyone. */
-  allowedPrincipals: z._default(z.array(nonEmpty()).check(z.minLength(1)), ['*']),
-});
+  );
 
 export type PoolConfig = z.infer<typeof poolSchema>;
 

@@ -1,4 +1,4 @@
-import type { JobType, RetryPolicy } from './job-request.ts';
+import type { JobType, NotificationEvent, RetryPolicy } from './job-request.ts';
 import type { JobStatus, Reason } from './job-states.ts';
 import type { Backend } from './placement.ts';
 import type { Resources } from './sizing.ts';
@@ -15,7 +15,9 @@ export interface JobSpec {
   readonly retryDelaysSeconds: readonly number[];
   readonly retryOnTimeout: boolean;
   readonly timeoutMinutes: number;
-  readonly notifications?: { readonly webhook: string; readonly events: readonly JobStatus[] };
+  readonly notifications?: { readonly webhook: string; readonly events: readonly NotificationEvent[] };
+  /** The request's, or its pool's default when shorter than the timeout: a DURATION_WARNING after that. */
+  readonly warnAfterMinutes?: number;
 }
 
 /** The capacity a job holds while admitted: its most, from sizing. */
@@ -65,6 +67,14 @@ export interface JobRecord {
   readonly startAttempts?: number;
   /** When the tick may try the job's start again after such a failure. */
   readonly nextStartAt?: string;
+  /** When the current (or last) attempt's run started: set by every move to RUNNING. */
+  readonly runStartedAt?: string;
+  /**
+   * When the duration warnings look at the running job next (use-cases/duration-warnings.ts): the
+   * run's start, then its warning's due time; removed when the warning is given or the run ends.
+   * Only jobs with a warning (`warnPool`, written at submit) are in the index on it.
+   */
+  readonly warnAt?: string;
   /** When the job's webhook receiver answered 410: no more deliveries. */
   readonly webhookDisabledAt?: string;
   /** Hash of the submitted body, kept for Idempotency-Key replays. */
@@ -74,7 +84,7 @@ export interface JobRecord {
 export interface JobEvent {
   readonly jobId: string;
   readonly at: string;
-  readonly type: 'STATUS' | 'WEBHOOK';
+  readonly type: 'STATUS' | 'WEBHOOK' | 'DURATION_WARNING';
   readonly status?: JobStatus;
   readonly from?: JobStatus;
   readonly reason?: Reason;

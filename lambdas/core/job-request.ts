@@ -4,8 +4,8 @@ import {
   MAX_SPARK_CONF_VALUE_LENGTH,
   MAX_USER_TAGS,
 } from './aws-limits.ts';
-import type { FieldProblem } from './errors.ts';
-import { JOB_STATUSES } from './job-states.ts';
+import { type FieldProblem, ValidationError } from './errors.ts';
+import { JOB_STATUSES, type JobStatus } from './job-states.ts';
 import { keyedRecord } from './keyed-record.ts';
 import { sparkConfProblems } from './spark-conf-policy.ts';
 import * as z from './zod.ts';
@@ -41,14 +41,29 @@ const DEFAULT_RETRY_POLICY: RetryPolicy = retryPolicySchema.parse({});
 
 const webhookUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).check(z.maxLength(2048));
 
+/** A run that went past its `warnAfterMinutes`: a history event and a webhook event, not a status. */
+export const DURATION_WARNING = 'DURATION_WARNING';
+
+/** What a job's owner may subscribe its webhook to: the statuses it may reach, and its duration warning. */
+export const NOTIFICATION_EVENTS = [
+  ...JOB_STATUSES.filter(
+    (s): s is Exclude<JobStatus, 'SUBMITTED' | 'VALIDATING'> => s !== 'SUBMITTED' && s !== 'VALIDATING',
+  ),
+  DURATION_WARNING,
+] as const;
+export type NotificationEvent = JobStatus | typeof DURATION_WARNING;
+
+/** The longest run Libra allows (EMR Serverless's own limit on its execution timeout: 7 days). */
+const MAX_RUN_MINUTES = 10_080;
+
 export const notificationsSchema = z.strictObject({
   webhook: webhookUrl,
-  events: z._default(
-    z
-      .array(z.enum(JOB_STATUSES.filter((s) => s !== 'SUBMITTED' && s !== 'VALIDATING')))
-      .check(z.minLength(1)),
-    ['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT'],
-  ),
+  events: z._default(z.array(z.enum(NOTIFICATION_EVENTS)).check(z.minLength(1)), [
+    'SUCCEEDED',
+    'FAILED',
+    'CANCELLED',
+    'TIMEOUT',
+  ]),
 });
 
 const s3Uri = z
@@ -90,7 +105,9 @@ export const jobRequestSchema = z
     retryPolicy: z._default(retryPolicySchema, DEFAULT_RETRY_POLICY),
     retryOnTimeout: z._default(z.boolean(), false),
     notifications: z.optional(notificationsSchema),
-    timeoutMinutes: z.optional(intBetween(1, 10_080)),
+    timeoutMinutes: z.optional(intBetween(1, MAX_RUN_MINUTES)),
+    /** A run still going after this many minutes gets a DURATION_WARNING (once per attempt). */
+    warnAfterMinutes: z.optional(intBetween(1, MAX_RUN_MINUTES - 1)),
     // Checked on the field itself so that forbidden keys are reported even when other fields are invalid.
     sparkConf: z._default(
       keyedRecord(
@@ -156,6 +173,18 @@ export const jobRequestSchema = z
           message: `at most ${MAX_SPARK_CONF_KEYS} keys ${AWS_LIMIT_NOTE.properties}`,
         });
       }
+      // Against the pool's default timeout, when the request names none, once the pool is known.
+      if (
+        req.warnAfterMinutes !== undefined &&
+        req.timeoutMinutes !== undefined &&
+        req.warnAfterMinutes >= req.timeoutMinutes
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['warnAfterMinutes'],
+          message: `must be less than timeoutMinutes (${req.timeoutMinutes}): the run times out first`,
+        });
+      }
       if (req.retryPolicy.initialDelaySeconds > req.retryPolicy.maxDelaySeconds) {
         ctx.addIssue({
           code: 'custom',
@@ -168,6 +197,31 @@ export const jobRequestSchema = z
 
 export type JobRequestInput = z.input<typeof jobRequestSchema>;
 export type JobRequest = z.output<typeof jobRequestSchema>;
+
+/**
+ * The warning a job takes: its request's, else its pool's default — which a job whose timeout is
+ * not longer does without; a request's own warning past its timeout is refused.
+ */
+export function warnAfterMinutes(
+  request: Pick<JobRequest, 'warnAfterMinutes'>,
+  pool: { readonly warnAfterMinutes?: number | undefined },
+  timeoutMinutes: number,
+): number | undefined {
+  const requested = request.warnAfterMinutes;
+  if (requested === undefined) {
+    const fallback = pool.warnAfterMinutes;
+    return fallback !== undefined && fallback < timeoutMinutes ? fallback : undefined;
+  }
+  if (requested >= timeoutMinutes) {
+    throw new ValidationError('warnAfterMinutes is not less than the timeout', [
+      {
+        field: 'warnAfterMinutes',
+        message: `must be less than the job's timeout (${timeoutMinutes} minutes, its pool's default): the run times out first`,
+      },
+    ]);
+  }
+  return requested;
+}
 
 /** What the job runs: inline SQL or Python, or a file in S3 (Python script or JAR). */
 export type JobType = 'sql' | 'python' | 'jar';

@@ -105,6 +105,19 @@ export function sourcesWhileHeld(to: JobStatus, held: readonly JobStatus[]): Job
   return allowedSources(to).filter((from) => held.includes(from) || (cancelled && from === 'CANCELLING'));
 }
 
+/**
+ * A move to RUNNING starts a run (an attempt): it sets `runStartedAt` and `warnAt`, where the
+ * duration warnings look first (use-cases/duration-warnings.ts).
+ */
+export function startsRun(to: JobStatus): boolean {
+  return to === 'RUNNING';
+}
+
+/** A move that may leave RUNNING ends the run: the run's pending duration warning goes with it. */
+export function endsRun(to: JobStatus): boolean {
+  return LIFECYCLE[to].from.includes('RUNNING');
+}
+
 /** The job record's timestamp attribute set when a status is first reached. */
 export const STATUS_TIMESTAMP: Partial<Record<JobStatus, StatusTimestamp>> = Object.fromEntries(
   JOB_STATUSES.flatMap((status) => {

@@ -2,6 +2,7 @@ import { JOBS_PATH, OPENAPI_PATH, POOLS_PATH, SUBMIT_PATH } from './api-paths.ts
 import {
   backendSchema,
   cancelResultSchema,
+  durationWarningEventSchema,
   fieldProblemSchema,
   gatewayErrorSchema,
   jobEventSchema,
@@ -92,7 +93,16 @@ const ANSWER_SCHEMAS: ReadonlyArray<readonly [z.ZodMiniType, string, string]> = 
   ],
   [statusEventSchema, 'StatusEvent', 'A status move of the job.'],
   [webhookDeliverySchema, 'WebhookDelivery', 'One webhook delivery attempt and its outcome.'],
-  [webhookEventSchema, 'WebhookEvent', 'A webhook delivered (or not) for a status the job reached.'],
+  [
+    webhookEventSchema,
+    'WebhookEvent',
+    'A webhook delivered (or not) for a status the job reached, or for its duration warning.',
+  ],
+  [
+    durationWarningEventSchema,
+    'DurationWarningEvent',
+    "A run went past the job's `warnAfterMinutes`: once per attempt, found within a minute.",
+  ],
   [jobEventSchema, 'JobEvent', 'One item of a job history.'],
   [jobEventsSchema, 'JobEvents', "The job's history, oldest first."],
   [
@@ -124,7 +134,7 @@ const REQUEST_SCHEMAS: ReadonlyArray<readonly [z.ZodMiniType, string, string]> =
   [
     notificationsSchema,
     'Notifications',
-    'A webhook called (Standard Webhooks, signed) as the job reaches these statuses.',
+    'A webhook called (Standard Webhooks, signed) as the job reaches these statuses, and on its duration warning (`DURATION_WARNING`).',
   ],
 ];
 
@@ -139,6 +149,8 @@ const FIELD_DESCRIPTIONS: Readonly<Record<string, string>> = {
   priority: 'Admission order within the pool: higher first, then first come first served.',
   retryOnTimeout: 'Whether a run that timed out is retried like a failed one.',
   timeoutMinutes: "The run's timeout (default: the pool's `defaultTimeoutMinutes`).",
+  warnAfterMinutes:
+    "A run still going after this many minutes gets a DURATION_WARNING: a history event, the webhook event `job.duration_warning` if subscribed, the `durationWarnings` metric; once per attempt, found within a minute (docs/duration-warnings.md). Less than the timeout; default: the pool's `warnAfterMinutes`.",
   sparkConf:
     'Spark properties. Keys are allowed by family per backend (docs/spark-conf.md); sizing keys decide what the job reserves.',
   name: 'A name for people.',

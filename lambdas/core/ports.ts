@@ -1,4 +1,5 @@
 import type { JobEvent, JobRecord, Reservation } from './job-record.ts';
+import type { NotificationEvent } from './job-request.ts';
 import type { JobStatus, Reason } from './job-states.ts';
 
 export interface TagFilter {
@@ -301,7 +302,7 @@ export interface ArtifactStore {
   putCode(jobId: string, jobType: 'sql' | 'python', code: string): Promise<void>;
 }
 
-/** Delivers a job's webhook for a status, when its owner subscribed to it. */
+/** Delivers a job's webhook for a status or its duration warning, when its owner subscribed to it. */
 export interface JobNotifier {
-  notify(jobId: string, status: JobStatus): Promise<void>;
+  notify(jobId: string, event: NotificationEvent): Promise<void>;
 }

@@ -1,15 +1,16 @@
 import { createHash } from 'node:crypto';
 import type { JobEvent, JobRecord } from './job-record.ts';
+import { DURATION_WARNING, type NotificationEvent } from './job-request.ts';
 import { type JobStatus, type Reason, STATUS_TIMESTAMP } from './job-states.ts';
 import type { Clock, JobStore, LogPort, WebhookLog } from './ports.ts';
 
 /**
  * Webhooks (DESIGN §6): one Standard Webhooks message per subscribed status move, sent by the
- * notifier task of the job's workflow. The workflow's `Retry` redelivers on
+ * notifier task of the job's workflow, and one per duration warning, sent on the tick's call. The workflow's `Retry` redelivers on
  * WebhookDeliveryFailed and its `Catch` carries on, so a webhook can never fail a job.
  */
 
-export type WebhookEventType = `job.${Lowercase<JobStatus>}`;
+export type WebhookEventType = `job.${Lowercase<NotificationEvent>}`;
 
 export interface WebhookData {
   readonly jobId: string;
@@ -22,6 +23,12 @@ export interface WebhookData {
   readonly completedAt?: string;
   readonly cancelledAt?: string;
   readonly reason?: Reason;
+  /** A `job.duration_warning`: which attempt ran past its warning, and since when it runs. */
+  readonly warning?: {
+    readonly attempt: number;
+    readonly warnAfterMinutes: number;
+    readonly runStartedAt: string;
+  };
 }
 
 /** The JSON body, in the Standard Webhooks shape: type, when it happened, what happened. */
@@ -85,8 +92,8 @@ export class WebhookBlocked extends Error {
   }
 }
 
-export function webhookEventType(status: JobStatus): WebhookEventType {
-  return `job.${status.toLowerCase()}` as WebhookEventType;
+export function webhookEventType(event: NotificationEvent): WebhookEventType {
+  return `job.${event.toLowerCase()}` as WebhookEventType;
 }
 
 /**
@@ -94,13 +101,13 @@ export function webhookEventType(status: JobStatus): WebhookEventType {
  * duplicates: the job, the status, and which time the job reached that status (a job that
  * retries is RUNNING more than once, and each is its own event).
  */
-export function webhookId(jobId: string, status: JobStatus, occurrence: number): string {
+export function webhookId(jobId: string, status: NotificationEvent, occurrence: number): string {
   const digest = createHash('sha256').update(`${jobId}\n${status}\n${occurrence}`).digest('hex');
   return `msg_${digest.slice(0, 32)}`;
 }
 
-/** True when the job asked for this status and its receiver has not answered 410. */
-export function isSubscribed(job: WebhookJob, status: JobStatus): boolean {
+/** True when the job asked for this event and its receiver has not answered 410. */
+export function isSubscribed(job: WebhookJob, status: NotificationEvent): boolean {
   const notifications = job.spec.notifications;
   return notifications?.events.includes(status) === true && job.webhookDisabledAt === undefined;
 }
@@ -111,6 +118,27 @@ export interface StatusOccurrence {
   readonly occurrence: number;
   readonly at: string;
   readonly reason?: Reason;
+  readonly warning?: WebhookData['warning'];
+}
+
+/**
+ * The latest duration warning in the history: each attempt has at most one, so its occurrence
+ * (the count so far) names the attempt's message. 0 when the history holds none.
+ */
+export function warningOccurrence(job: JobRecord, events: readonly JobEvent[]): StatusOccurrence {
+  const warnings = events.filter((event) => event.type === DURATION_WARNING);
+  const latest = warnings.at(-1);
+  if (!latest) return { occurrence: 0, at: job.updatedAt };
+  const detail = latest.detail ?? {};
+  return {
+    occurrence: warnings.length,
+    at: latest.at,
+    warning: {
+      attempt: Number(detail.attempt),
+      warnAfterMinutes: Number(detail.warnAfterMinutes),
+      runStartedAt: String(detail.runStartedAt),
+    },
+  };
 }
 
 /**
@@ -136,17 +164,18 @@ export function statusOccurrence(
   };
 }
 
+/** The message of a status move (`status` is the status reached) or of a duration warning (the job's status). */
 export function webhookPayload(
   job: JobRecord,
-  status: JobStatus,
+  event: NotificationEvent,
   occurred: StatusOccurrence,
 ): WebhookPayload {
   return {
-    type: webhookEventType(status),
+    type: webhookEventType(event),
     timestamp: occurred.at,
     data: {
       jobId: job.jobId,
-      status,
+      status: event === DURATION_WARNING ? job.status : event,
       ...(job.name !== undefined && { name: job.name }),
       pool: job.pool,
       attempts: job.attempts,
@@ -155,6 +184,7 @@ export function webhookPayload(
       ...(job.completedAt !== undefined && { completedAt: job.completedAt }),
       ...(job.cancelledAt !== undefined && { cancelledAt: job.cancelledAt }),
       ...(occurred.reason && { reason: occurred.reason }),
+      ...(occurred.warning && { warning: occurred.warning }),
     },
   };
 }
@@ -191,19 +221,22 @@ export class Notifier {
     this.#deps = deps;
   }
 
-  async notify(jobId: string, status: JobStatus): Promise<NotifyResult> {
+  async notify(jobId: string, event: NotificationEvent): Promise<NotifyResult> {
     const { jobs, clock } = this.#deps;
-    const subscribed = await this.#subscribedJob(jobId, status);
+    const subscribed = await this.#subscribedJob(jobId, event);
     if ('skipped' in subscribed) return subscribed;
     const { job, url } = subscribed;
     const events = await jobs.listEvents(jobId);
-    const occurred = statusOccurrence(job, status, events);
-    const id = webhookId(jobId, status, occurred.occurrence);
+    const occurred =
+      event === DURATION_WARNING ? warningOccurrence(job, events) : statusOccurrence(job, event, events);
+    // A warning's delivery is recorded under the status the job was in.
+    const status = event === DURATION_WARNING ? job.status : event;
+    const id = webhookId(jobId, event, occurred.occurrence);
     const attempt =
-      1 + events.filter((event) => event.type === 'WEBHOOK' && event.detail?.webhookId === id).length;
-    const body = JSON.stringify(webhookPayload(job, status, occurred));
+      1 + events.filter((item) => item.type === 'WEBHOOK' && item.detail?.webhookId === id).length;
+    const body = JSON.stringify(webhookPayload(job, event, occurred));
     const sentAt = clock();
-    const response = await this.#send(job, status, { url, id, body, sentAt });
+    const response = await this.#send(job, event, { url, id, body, sentAt });
     const outcome = deliveryOutcome(response);
     await jobs.recordDelivery({
       jobId,
@@ -212,7 +245,7 @@ export class Notifier {
       status,
       detail: {
         webhookId: id,
-        eventType: webhookEventType(status),
+        eventType: webhookEventType(event),
         attempt,
         outcome,
         durationMs: Math.round(response.durationMs),
@@ -221,13 +254,13 @@ export class Notifier {
           : { error: response.error }),
       },
     });
-    return this.#settle(response, outcome, { jobId, status, webhookId: id, attempt, sentAt });
+    return this.#settle(response, outcome, { jobId, status: event, webhookId: id, attempt, sentAt });
   }
 
   /** The job and its webhook, when its owner subscribed to the status and the receiver has not answered 410. */
   async #subscribedJob(
     jobId: string,
-    status: JobStatus,
+    status: NotificationEvent,
   ): Promise<
     { readonly job: WebhookJob; readonly url: string } | Extract<NotifyResult, { skipped: unknown }>
   > {
@@ -254,7 +287,7 @@ export class Notifier {
 
   async #send(
     job: WebhookJob,
-    status: JobStatus,
+    status: NotificationEvent,
     message: { readonly url: string; readonly id: string; readonly body: string; readonly sentAt: Date },
   ): Promise<WebhookResponse> {
     const { sender, secrets, logger } = this.#deps;
@@ -275,7 +308,7 @@ export class Notifier {
     outcome: DeliveryOutcome,
     attempt: {
       readonly jobId: string;
-      readonly status: JobStatus;
+      readonly status: NotificationEvent;
       readonly webhookId: string;
       readonly attempt: number;
       readonly sentAt: Date;

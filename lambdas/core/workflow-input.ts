@@ -1,5 +1,5 @@
 import type { JobRecord } from './job-record.ts';
-import type { JobStatus } from './job-states.ts';
+import type { NotificationEvent } from './job-request.ts';
 import { SIZING_KEYS } from './sizing.ts';
 
 /**
@@ -215,7 +215,7 @@ function runRequest(job: JobRecord, targets: BackendTargets, parts: RunParts): W
 
 /** For each status the workflow may announce, whether the job's owner subscribed to it. */
 function notifyFlags(spec: JobRecord['spec']): WorkflowInput['notify'] {
-  const subscribed = new Set<JobStatus>(spec.notifications?.events ?? []);
+  const subscribed = new Set<NotificationEvent>(spec.notifications?.events ?? []);
   return Object.fromEntries(NOTIFIABLE_STATUSES.map((status) => [status, subscribed.has(status)])) as Record<
     (typeof NOTIFIABLE_STATUSES)[number],
     boolean

@@ -1,4 +1,5 @@
 import { JOB_ID_PATTERN } from '#core/job-record.ts';
+import { DURATION_WARNING } from '#core/job-request.ts';
 import { JOB_STATUSES } from '#core/job-states.ts';
 import * as z from '#core/zod.ts';
 
@@ -125,7 +126,7 @@ export const sqsEvent = z.object({
 export const intakeRecordBody = jsonString(intakeMessage);
 
 /** What the workflow's notify task passes (`arn:aws:states:::lambda:invoke`, Payload). */
-export const notifyRequest = z.object({ jobId, status: z.enum(JOB_STATUSES) });
+export const notifyRequest = z.object({ jobId, status: z.enum([...JOB_STATUSES, DURATION_WARNING]) });
 export type NotifyRequest = z.infer<typeof notifyRequest>;
 
 /** What the workflow's StopRun step passes after a run's state timed out. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { JOB_STATUSES, type JobStatus, LIFECYCLE } from '#core/job-states.ts';
+import { endsRun, JOB_STATUSES, type JobStatus, LIFECYCLE, startsRun } from '#core/job-states.ts';
 import { buildJobWorkflow, jobWorkflowText } from '../../state-machines/build-job-workflow.ts';
 import { readJobWorkflow } from '../../state-machines/job-workflow.ts';
 import { type AslDefinition, allStates, jobWorkflowDefinition } from './definition.ts';
@@ -71,6 +71,14 @@ function differences({ name, to, update }: ReturnType<typeof jobWrites>[number])
     );
   }
   if (setsReason && !values[':reason']?.M) found.push(`${name}: its reason is not a { code, message } map`);
+  // The run's clock, which the duration warnings' index is keyed on.
+  const startsClock = sets.includes('runStartedAt = :now') && sets.includes('warnAt = :now');
+  if (startsRun(to) !== startsClock) {
+    found.push(`${name}: a move to ${to} ${startsRun(to) ? 'must' : 'must not'} set runStartedAt and warnAt`);
+  }
+  if (endsRun(to) !== removed.includes('warnAt')) {
+    found.push(`${name}: a move to ${to} ${endsRun(to) ? 'must' : 'must not'} remove warnAt`);
+  }
   return found;
 }
 
@@ -119,7 +127,7 @@ describe('job.asl.json is generated from the lifecycle', () => {
     ).toEqual(['MarkSucceeded: RETRYING → SUCCEEDED is no move of the lifecycle']);
     expect(
       mutate('MarkSucceeded', (u) => {
-        u.UpdateExpression = String(u.UpdateExpression).replace(' REMOVE #reason', '');
+        u.UpdateExpression = String(u.UpdateExpression).replace(' REMOVE #reason, warnAt', ' REMOVE warnAt');
       }),
     ).toEqual(['MarkSucceeded: a move to SUCCEEDED clears the reason, this one keeps it']);
     expect(
@@ -132,6 +140,16 @@ describe('job.asl.json is generated from the lifecycle', () => {
         u.UpdateExpression = String(u.UpdateExpression).replace(', #reason = :reason', '');
       }),
     ).toEqual(['MarkTimeout: a move to TIMEOUT sets the reason, this one keeps it']);
+    expect(
+      mutate('MarkRunning', (u) => {
+        u.UpdateExpression = String(u.UpdateExpression).replace(', warnAt = :now', '');
+      }),
+    ).toEqual(['MarkRunning: a move to RUNNING must set runStartedAt and warnAt']);
+    expect(
+      mutate('MarkRetrying', (u) => {
+        u.UpdateExpression = String(u.UpdateExpression).replace('REMOVE warnAt, ', 'REMOVE ');
+      }),
+    ).toEqual(['MarkRetrying: a move to RETRYING must remove warnAt']);
   });
 
   it('names only AWS errors: each run state retries and catches its own integration’s', () => {

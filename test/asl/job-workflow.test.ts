@@ -241,6 +241,44 @@ describe.concurrent('job.asl.json scenarios', () => {
     ]);
   });
 
+  it("duration warnings: every MarkRunning sets warnAt to its run's start, which puts a warned job in the warnings index; the end takes it out", async ({
+    expect,
+  }) => {
+    const h = await harness({ spark: [fail(), held, held] });
+    const far = '2999-01-01T00:00:00.000Z';
+    const warned = await h.start(sqlJob({ warnAfterMinutes: 1, retryPolicy: { maxRetries: 1 } }));
+    const plain = await h.start(sqlJob());
+    await until('both retried and plain runs to be going', () => h.spark.running.length === 2);
+
+    const job = await h.job(warned.jobId);
+    expect(job).toMatchObject({ status: 'RUNNING', attempts: 2 });
+    const running = (await h.events(warned.jobId)).filter((e) => e.status === 'RUNNING');
+    // The second attempt's start, not the first's: MarkRunning wrote it again after the retry.
+    expect(running.map((e) => e.attempt)).toEqual([0, 1]);
+    // (the history item is written a state later than the mark.)
+    const runStartedAt = Date.parse(job.runStartedAt ?? '');
+    expect(runStartedAt).toBeGreaterThan(Date.parse(running[0]?.at ?? ''));
+    expect(runStartedAt).toBeLessThanOrEqual(Date.parse(running[1]?.at ?? ''));
+    expect(Date.parse(job.startedAt ?? '')).toBeLessThan(runStartedAt);
+    expect(job.warnAt).toBe(job.runStartedAt);
+    // Every run has the clock; only the job with a warning is in the index.
+    expect((await h.job(plain.jobId)).warnAt).toBeDefined();
+    expect((await h.jobs.dueWarnings('default', far, 10)).due).toEqual([
+      { jobId: warned.jobId, warnAt: job.warnAt },
+    ]);
+
+    h.spark.finish(warned.jobId);
+    h.spark.finish(plain.jobId);
+    await Promise.all([warned.execution.done, plain.execution.done]);
+    for (const { jobId } of [warned, plain]) {
+      const ended = await h.job(jobId);
+      expect(ended.status).toBe('SUCCEEDED');
+      expect(ended.warnAt).toBeUndefined();
+      expect(ended.runStartedAt).toBeDefined();
+    }
+    expect((await h.jobs.dueWarnings('default', far, 10)).due).toEqual([]);
+  });
+
   it('fail then succeed: one retry after the computed 1 s delay, attempts 2', async ({ expect }) => {
     const h = await harness({ spark: [fail('attempt 0 lost its executors'), succeed] });
     const { jobId, execution } = await h.start(sqlJob({ retryPolicy: { maxRetries: 2 } }));

@@ -98,9 +98,11 @@ describe('AdmissionFunctions', () => {
         'sqs:GetQueueUrl',
         'sqs:ReceiveMessage',
       ];
-      // The reconciler: how executions stand, a cancelled job's history, cancelling runs, waking, notifying.
+      // The reconciler: how executions stand, a cancelled job's history, cancelling runs, waking,
+      // notifying; the duration warnings: the due ones in their index.
       const reconcile = [
         permission('dynamodb:Query', tableArn),
+        permission('dynamodb:Query', index('warnings')),
         permission('states:DescribeExecution', executions),
         permission('sqs:SendMessage', queueArn),
         permission('emr-serverless:CancelJobRun', {

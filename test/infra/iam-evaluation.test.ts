@@ -26,6 +26,7 @@ import type { Stack } from 'aws-cdk-lib';
 import { Template as CdkTemplate } from 'aws-cdk-lib/assertions';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
 import { executionArn } from '#adapters/sfn-workflow-starter.ts';
 import type { LibraStackProps } from '../../lib/libra-stack-props.ts';
 import {
@@ -294,6 +295,12 @@ async function recordRun(
   });
 }
 
+/** The workflow's MarkRunning, made by the test (the workflow here is a stand-in that only waits). */
+async function markRunning(jobId: string, at: Date): Promise<void> {
+  const store = new DynamoJobStore({ client: db.documentClient, tableName: db.tableName, retentionDays: 1 });
+  await store.transition(jobId, ['SCHEDULED'], 'RUNNING', { at: at.toISOString(), set: { attempts: 1 } });
+}
+
 /** A job whose run is going and whose execution was stopped without the finalizer hearing of it. */
 async function endedUnseen(pool: Target, runState = 'RUNNING'): Promise<string> {
   const jobId = await scheduled(pool);
@@ -412,7 +419,18 @@ async function driveEveryFunction(): Promise<void> {
   );
   await recordRun('default', cancelledUnseen, await startRun('default', cancelledUnseen), 'FAILED');
   await submit(sqlJob({ pool: 'shared' }));
+  // A run past its duration warning: the tick finds it in the warnings index, records the warning
+  // and invokes the notifier for its owner's webhook.
+  const overdue = await scheduled('default', {
+    warnAfterMinutes: 1,
+    notifications: { webhook: 'https://127.0.0.1/hook', events: ['DURATION_WARNING'] },
+  });
+  await markRunning(overdue, new Date(Date.now() - 5 * 60_000));
   await invoke('Admission/Tick', {});
+  const overdueEvents = await http('JobApi/ListJobEvents', eventsEvent(OWNER, overdue));
+  expect((overdueEvents.body.events as { type: string }[]).map((event) => event.type)).toContain(
+    'DURATION_WARNING',
+  );
   for (const jobId of [...unseen, cancelledUnseen])
     expect(await jobStatus(jobId)).toMatch(/CANCELLED|FAILED/);
 

@@ -53,6 +53,13 @@ describe('JobTable', () => {
         },
       }),
       expect.objectContaining({ IndexName: 'waiting' }),
+      expect.objectContaining({
+        IndexName: 'warnings',
+        KeySchema: [
+          { AttributeName: 'warnPool', KeyType: 'HASH' },
+          { AttributeName: 'warnAt', KeyType: 'RANGE' },
+        ],
+      }),
     ]);
   });
 

@@ -438,6 +438,8 @@ const SCENARIOS = {
         nth: 4,
       },
       { call: 'ensurePool', label: 'of a pool never used', match: () => onPool('ensurePool', 'idle') },
+      // The duration warnings' query, after admission: a tick that fails there has admitted already.
+      { call: 'dueWarnings', label: 'of the duration warnings', match: () => onPool('dueWarnings', 'r') },
     ],
   },
   'admission pass, a start refused for good': {

@@ -298,6 +298,20 @@ describe('submit refuses bad bodies before any write', () => {
     await refused(400, sqlJob({ sparkConf: { 'spark.executor.memory': '2t' } }));
   });
 
+  it('400 for a duration warning the run would time out before, its own timeout or its pool default', async () => {
+    const own = await refused(400, sqlJob({ timeoutMinutes: 10, warnAfterMinutes: 10 }));
+    expect(own.body.errors).toEqual([
+      {
+        field: 'warnAfterMinutes',
+        message: 'must be less than timeoutMinutes (10): the run times out first',
+      },
+    ]);
+    const pooled = await refused(400, sqlJob({ pool: 'tiny', warnAfterMinutes: 720 }));
+    expect(fields(pooled)).toEqual(['warnAfterMinutes']);
+    expect(pooled.body.errors[0].message).toContain('720 minutes');
+    expect(fields(await refused(400, sqlJob({ warnAfterMinutes: 0 })))).toEqual(['warnAfterMinutes']);
+  });
+
   it('400 for a plain-http webhook', async () => {
     const reply = await refused(
       400,

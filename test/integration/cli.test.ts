@@ -262,6 +262,8 @@ describe('the libra CLI against the local runtime', () => {
           'etl',
           '--timeout',
           '2h',
+          '--warn-after',
+          '90m',
           '--retries',
           '1',
           '--backoff',
@@ -274,7 +276,7 @@ describe('the libra CLI against the local runtime', () => {
           '--webhook',
           'http://127.0.0.1:9/hook',
           '--events',
-          'succeeded,FAILED',
+          'succeeded,FAILED,duration_warning',
           '--mode',
           'emr-serverless',
           '--idempotency-key',
@@ -297,9 +299,13 @@ describe('the libra CLI against the local runtime', () => {
         name: 'etl',
         executionMode: 'emr-serverless',
         timeoutMinutes: 120,
+        warnAfterMinutes: 90,
         retryOnTimeout: true,
         retryPolicy: { maxRetries: 1, backoffMultiplier: 3, initialDelaySeconds: 2, maxDelaySeconds: 30 },
-        notifications: { webhook: 'http://127.0.0.1:9/hook', events: ['SUCCEEDED', 'FAILED'] },
+        notifications: {
+          webhook: 'http://127.0.0.1:9/hook',
+          events: ['SUCCEEDED', 'FAILED', 'DURATION_WARNING'],
+        },
       });
       const again = await cli(['submit', 's3://my-bucket/jobs/etl.jar', '--name', 'x'], {
         LIBRA_ENDPOINT: proxy.url,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeApi, type ApiWiring as Wiring } from '#compose/api.ts';
 import { composeAdmission } from '#compose/tick.ts';
-import type { JobStatus } from '#core/job-states.ts';
+import type { NotificationEvent } from '#core/job-request.ts';
 import { Reconciler } from '#core/reconciler.ts';
 import { cancelJob } from '#core/use-cases/cancel-job.ts';
 import { submitJob } from '#core/use-cases/submit-job.ts';
@@ -16,7 +16,7 @@ import { startTestDatabase, type TestDatabase } from '../support/dynalite.ts';
  */
 describe('jobs that end while queued', () => {
   let db: TestDatabase;
-  const notified: { jobId: string; status: JobStatus }[] = [];
+  const notified: { jobId: string; status: NotificationEvent }[] = [];
   let metrics: InMemoryMetrics;
   let wiring: Wiring;
 

@@ -5,6 +5,7 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import { testConfig } from '../support/api.ts';
+import { callApi, type Json, submitJob } from '../support/local-http.ts';
 import { until } from '../support/workflow.ts';
 
 /**
@@ -13,8 +14,6 @@ import { until } from '../support/workflow.ts';
  * finalizer, webhooks to a receiver on 127.0.0.1. The tests run concurrently; the timeout test
  * sets the pace (timeoutMinutes 1 is the shortest a request may ask).
  */
-
-const SUBMIT = '/api/v1/spark/jobs/submit';
 
 let runtime: LocalRuntime;
 
@@ -32,27 +31,8 @@ afterAll(async () => {
   await runtime?.stop();
 });
 
-// biome-ignore lint/suspicious/noExplicitAny: the tests read whichever fields the API returns
-type Json = any;
-
-async function call(method: string, path: string, body?: unknown): Promise<{ status: number; body: Json }> {
-  const response = await fetch(`${runtime.url}${path}`, {
-    method,
-    ...(body !== undefined && {
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
-}
-
-async function submit(body: Record<string, unknown>): Promise<string> {
-  const answer = await call('POST', SUBMIT, body);
-  if (answer.status !== 202)
-    throw new Error(`submit answered ${answer.status}: ${JSON.stringify(answer.body)}`);
-  return answer.body.jobId as string;
-}
+const call = (method: string, path: string, body?: unknown) => callApi(runtime.url, method, path, body);
+const submit = (body: Record<string, unknown>) => submitJob(runtime.url, body);
 
 const status = async (jobId: string): Promise<Json> =>
   (await call('GET', `/api/v1/spark/jobs/${jobId}`)).body;

@@ -549,7 +549,7 @@ describe('the deployed entries on moto', () => {
       detail: {},
     };
 
-    expect(await call('tick', schedule)).toEqual({ reconciled: 2, admitted: 1 });
+    expect(await call('tick', schedule)).toEqual({ reconciled: 2, admitted: 1, warned: 0 });
     expect(await jobs.getJob(lost)).toMatchObject({ status: 'SCHEDULED' });
     const arn = executionArn(stateMachineArn, lost);
     expect((await clients.sfn.send(new sfn.DescribeExecutionCommand({ executionArn: arn }))).status).toBe(
@@ -559,7 +559,7 @@ describe('the deployed entries on moto', () => {
     // The execution stops and no event reaches the finalizer: the next tick finds it ended.
     await clients.sfn.send(new sfn.StopExecutionCommand({ executionArn: arn, cause: 'stopped unseen' }));
     const invokesBefore = callsTo('lambda', `/2015-03-31/functions/${notifierName}/invocations`).length;
-    expect(await call('tick', schedule)).toEqual({ reconciled: 2, admitted: 0 });
+    expect(await call('tick', schedule)).toEqual({ reconciled: 2, admitted: 0, warned: 0 });
 
     expect(await jobs.getJob(lost)).toMatchObject({ status: 'CANCELLED' });
     const invokes = callsTo('lambda', `/2015-03-31/functions/${notifierName}/invocations`).slice(

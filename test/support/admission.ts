@@ -8,9 +8,11 @@ import { Admission, type AdmissionDeps, poolLimits } from '#core/admission.ts';
 import type { LibraConfig } from '#core/config.ts';
 import { Finisher } from '#core/finisher.ts';
 import type { JobRecord } from '#core/job-record.ts';
+import type { NotificationEvent } from '#core/job-request.ts';
 import { isTerminal, type JobStatus } from '#core/job-states.ts';
 import type { IntakeMessage, JobNotifier, PoolUsage, StartResult, WaitingJob } from '#core/ports.ts';
 import { Reconciler } from '#core/reconciler.ts';
+import { DurationWarnings } from '#core/use-cases/duration-warnings.ts';
 import { createAdmissionHandler } from '#handlers/admission.ts';
 import { createTickHandler } from '#handlers/tick.ts';
 import { InMemoryMetrics } from '../../local/metrics.ts';
@@ -68,7 +70,7 @@ export const OWNER = iamCaller('admission-tests');
 
 export interface Notified {
   readonly jobId: string;
-  readonly status: JobStatus;
+  readonly status: NotificationEvent;
 }
 
 export interface Harness {
@@ -185,7 +187,8 @@ export function createHarness(db: TestDatabase, options: HarnessOptions): Harnes
   const admission = new Admission(deps);
   const reconciler = new Reconciler(deps, admission);
   const admissionHandler = createAdmissionHandler({ admission, metrics, logger });
-  const tickHandler = createTickHandler({ admission, reconciler, metrics, logger });
+  const warnings = new DurationWarnings({ config, jobs, notifier, metrics, clock: clock.now, logger });
+  const tickHandler = createTickHandler({ admission, reconciler, warnings, metrics, logger });
   // As composeApi builds it (serviceApi), over the same faulty client and intake.
   const api = serviceApi(
     { ...db, tableName, documentClient: client },

@@ -260,6 +260,9 @@ export const CALLS = {
     c.operation === 'QueryCommand' &&
     c.input.IndexName === JOB_TABLE.indexes.waiting.indexName &&
     c.input.Select !== 'COUNT',
+  // The duration warnings due in a pool (DynamoJobStore.dueWarnings), the tick's last pass.
+  dueWarnings: (c: BoundaryCall) =>
+    c.operation === 'QueryCommand' && c.input.IndexName === JOB_TABLE.indexes.warnings.indexName,
   // A failed workflow start counted on the job (DynamoJobStore.recordStartFailure).
   recordStartFailure: (c: BoundaryCall) =>
     c.operation === 'UpdateCommand' &&

@@ -425,6 +425,56 @@ describe('notifier Lambda handler', () => {
     });
   });
 
+  it("takes the tick's { jobId, status: 'DURATION_WARNING' }: one message per attempt's warning, recorded under the job's status", async () => {
+    const running = job({
+      status: 'RUNNING',
+      attempts: 2,
+      spec: {
+        ...job().spec,
+        warnAfterMinutes: 1,
+        notifications: { webhook: HOOK, events: ['DURATION_WARNING'] },
+      },
+    });
+    const warning = (attempt: number, at: string): JobEvent => ({
+      jobId: JOB_ID,
+      at,
+      type: 'DURATION_WARNING',
+      status: 'RUNNING',
+      detail: { attempt, warnAfterMinutes: 1, runStartedAt: '2025-01-01T00:00:02.000Z', detectedAt: at },
+    });
+    const jobs = new MemoryJobs(running, [...HISTORY.slice(0, 2), warning(0, '2025-01-01T00:01:02.000Z')]);
+    const sender = new ScriptedSender(status(204));
+    const handler = createNotifierHandler({ notifier: notifier(jobs, sender), logger });
+
+    await expect(handler({ jobId: JOB_ID, status: 'DURATION_WARNING' })).resolves.toEqual({
+      delivered: true,
+      statusCode: 204,
+    });
+    jobs.history.get(JOB_ID)?.push(warning(1, '2025-01-01T00:03:02.000Z'));
+    await handler({ jobId: JOB_ID, status: 'DURATION_WARNING' });
+
+    const bodies = sender.sent.map((sent) => JSON.parse(sent.body));
+    expect(
+      bodies.map((body) => [body.type, body.timestamp, body.data.status, body.data.warning.attempt]),
+    ).toEqual([
+      ['job.duration_warning', '2025-01-01T00:01:02.000Z', 'RUNNING', 0],
+      ['job.duration_warning', '2025-01-01T00:03:02.000Z', 'RUNNING', 1],
+    ]);
+    expect(new Set(sender.sent.map((sent) => sent.id)).size).toBe(2);
+    expect(jobs.deliveries().map((event) => [event.status, event.detail?.eventType])).toEqual([
+      ['RUNNING', 'job.duration_warning'],
+      ['RUNNING', 'job.duration_warning'],
+    ]);
+    // Not subscribed: nothing sent.
+    const quiet = new MemoryJobs({ ...running, spec: job().spec });
+    const none = new ScriptedSender(status(204));
+    await expect(notifier(quiet, none).notify(JOB_ID, 'DURATION_WARNING')).resolves.toEqual({
+      delivered: false,
+      skipped: 'not-subscribed',
+    });
+    expect(none.sent).toEqual([]);
+  });
+
   it('refuses input that is not { jobId, status } with NotifierInputInvalid, sending nothing', async () => {
     const sender = new ScriptedSender(status(200));
     const handler = createNotifierHandler({ notifier: notifier(new MemoryJobs(job()), sender), logger });

@@ -11,7 +11,7 @@ import {
   ValidationError,
 } from '../errors.ts';
 import type { JobRecord, JobSpec } from '../job-record.ts';
-import { type JobRequest, jobTypeOf, parseJobRequest } from '../job-request.ts';
+import { type JobRequest, jobTypeOf, parseJobRequest, warnAfterMinutes } from '../job-request.ts';
 import { type Backend, placeJob } from '../placement.ts';
 import type { Clock, IntakeQueue, JobStore, LogPort, MetricsSink, PoolStore } from '../ports.ts';
 import { queueFullRetryAfter, TICK_SECONDS } from '../retry-after.ts';
@@ -131,6 +131,8 @@ function sizeAndPlace(
 
 /** What the job runs, as Libra will submit it: the sized conf, the retry delays computed. */
 function jobSpec(request: JobRequest, pool: PoolConfig, sparkConf: Record<string, string>): JobSpec {
+  const timeoutMinutes = request.timeoutMinutes ?? pool.defaultTimeoutMinutes;
+  const warnAfter = warnAfterMinutes(request, pool, timeoutMinutes);
   return {
     jobType: jobTypeOf(request),
     ...(request.code !== undefined && { code: request.code }),
@@ -141,8 +143,9 @@ function jobSpec(request: JobRequest, pool: PoolConfig, sparkConf: Record<string
     retryPolicy: request.retryPolicy,
     retryDelaysSeconds: retryDelaysSeconds(request.retryPolicy),
     retryOnTimeout: request.retryOnTimeout,
-    timeoutMinutes: request.timeoutMinutes ?? pool.defaultTimeoutMinutes,
+    timeoutMinutes,
     ...(request.notifications !== undefined && { notifications: request.notifications }),
+    ...(warnAfter !== undefined && { warnAfterMinutes: warnAfter }),
   };
 }
 
