@@ -16,7 +16,9 @@ import type {
   WorkflowStarter,
 } from '#core/ports.ts';
 import { Reconciler } from '#core/reconciler.ts';
+import { rerunJob } from '#core/use-cases/rerun-job.ts';
 import type { ApiDeps } from '#handlers/api-deps.ts';
+import type { RerunJobHandlerDeps } from '#handlers/rerun-job.ts';
 import { DynamoJobStore } from './dynamo-job-store.ts';
 import { DynamoPoolStore } from './dynamo-pool-store.ts';
 
@@ -96,6 +98,23 @@ export function composeApi(wiring: Wiring): ApiDeps {
     allowInsecureWebhooks: wiring.allowInsecureWebhooks,
   });
   return { config: wiring.config, logger: wiring.logger, jobs, pools };
+}
+
+/** The re-run route: the original read and linked on the table, the new job through the submit path. */
+export function composeRerun(wiring: Wiring): RerunJobHandlerDeps {
+  const { jobs: store } = composeStores(wiring);
+  const { jobs } = composeApi(wiring);
+  const { config, logger } = wiring;
+  return {
+    config,
+    logger,
+    rerun: rerunJob({
+      store,
+      config,
+      logger,
+      submit: (principal, body, key, options) => jobs.submit(principal, body, key, options),
+    }),
+  };
 }
 
 /** What admission needs besides the table: the starter, and for a start that fails, a wake and a webhook. */

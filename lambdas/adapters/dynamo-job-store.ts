@@ -401,6 +401,36 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
     }
   }
 
+  async setReruns(
+    jobId: string,
+    seenCount: number,
+    reruns: readonly string[],
+    count: number,
+  ): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: jobKey(jobId),
+          UpdateExpression: 'SET reruns = :reruns, rerunCount = :count',
+          ConditionExpression:
+            seenCount === 0
+              ? 'attribute_exists(pk) AND attribute_not_exists(rerunCount)'
+              : 'rerunCount = :seen',
+          ExpressionAttributeValues: {
+            ':reruns': reruns,
+            ':count': count,
+            ...(seenCount !== 0 && { ':seen': seenCount }),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
   async recordStartFailure(jobId: string, failure: StartFailure): Promise<boolean> {
     try {
       await this.#client.send(

@@ -1,4 +1,4 @@
-import type { JobType, RetryPolicy } from './job-request.ts';
+import type { JobRequest, JobType, RetryPolicy } from './job-request.ts';
 import type { JobStatus, Reason } from './job-states.ts';
 import type { Backend } from './placement.ts';
 import type { Resources } from './sizing.ts';
@@ -69,7 +69,28 @@ export interface JobRecord {
   readonly webhookDisabledAt?: string;
   /** Hash of the submitted body, kept for Idempotency-Key replays. */
   readonly requestHash: string;
+  /**
+   * The request as submit validated it (a StoredRequest when written), without its inline code
+   * (kept once, in `spec.code`): what a re-run submits again, through the submit's validation.
+   * Absent on records written before re-runs existed.
+   */
+  readonly request?: Readonly<Record<string, unknown>>;
+  /** The job this one re-runs. */
+  readonly rerunOf?: string;
+  /** The newest re-runs of this job, oldest first: at most MAX_LINKED_RERUNS of them. */
+  readonly reruns?: readonly string[];
+  /** How many times this job was re-run, all told (`reruns` keeps only the newest). */
+  readonly rerunCount?: number;
 }
+
+/** A job's request as stored for re-runs: the parsed request, its inline code left in the spec. */
+export type StoredRequest = Omit<JobRequest, 'code'>;
+
+/**
+ * How many re-runs' ids the original's record lists: the record is read whole on every status
+ * read, so a job re-run thousands of times must not grow it without bound.
+ */
+export const MAX_LINKED_RERUNS = 20;
 
 export interface JobEvent {
   readonly jobId: string;

@@ -61,6 +61,19 @@ export interface SubmitResult {
   readonly replayed: boolean;
 }
 
+export interface SubmitOptions {
+  /** The job this submit re-runs: the new record links it, and its Idempotency-Key hash names it. */
+  readonly rerunOf?: string;
+}
+
+/** A submit as the use cases around it call it (a re-run submits again through it). */
+export type Submit = (
+  principal: string,
+  body: unknown,
+  idempotencyKey?: string,
+  options?: SubmitOptions,
+) => Promise<SubmitResult>;
+
 export interface StatusView {
   readonly jobId: string;
   readonly status: JobStatus;
@@ -85,6 +98,12 @@ export interface StatusView {
   readonly run?: { readonly id: string; readonly state?: string };
   /** Where to look at the run: Spark UI and logs; locally its stdout, stderr and SQL result. */
   readonly links?: Readonly<Record<string, string>>;
+  /** The job this one re-runs. */
+  readonly rerunOf?: string;
+  /** The newest re-runs of this job (at most MAX_LINKED_RERUNS), oldest first. */
+  readonly reruns?: readonly string[];
+  /** Re-runs of this job, all told. */
+  readonly rerunCount?: number;
 }
 
 export interface CancelResult {
@@ -220,15 +239,19 @@ export function prepareJob(
   config: LibraConfig,
   principal: string,
   body: unknown,
-  options: { readonly allowInsecureWebhooks: boolean; readonly now: string },
+  options: { readonly allowInsecureWebhooks: boolean; readonly now: string; readonly rerunOf?: string },
 ): PreparedJob {
   const request = parsedRequest(body);
   const { poolName, pool } = poolForCaller(config, principal, request);
   refuseInsecureWebhook(request, options.allowInsecureWebhooks);
   const { resources, sparkConf, backend } = sizeAndPlace(request, pool, poolName);
   const spec = jobSpec(request, pool, sparkConf);
-  const hash = requestHash(body);
-  const { now } = options;
+  // A re-run's key replays only a re-run of the same job with the same request.
+  const hash = requestHash(
+    options.rerunOf === undefined ? body : { rerunOf: options.rerunOf, request: body },
+  );
+  const { now, rerunOf } = options;
+  const { code: _code, ...stored } = request;
   const jobWithId = (jobId: string): JobRecord => ({
     jobId,
     owner: principal,
@@ -246,6 +269,8 @@ export function prepareJob(
     queuedAt: now,
     updatedAt: now,
     requestHash: hash,
+    request: stored,
+    ...(rerunOf !== undefined && { rerunOf }),
   });
   return { poolName, pool, hash, jobWithId };
 }
@@ -293,13 +318,20 @@ export class JobService {
     this.#deps = deps;
   }
 
-  async submit(principal: string, body: unknown, idempotencyKey?: string): Promise<SubmitResult> {
+  /** `options.rerunOf`: the job this submit re-runs, linked from the new job's record. */
+  async submit(
+    principal: string,
+    body: unknown,
+    idempotencyKey?: string,
+    options: SubmitOptions = {},
+  ): Promise<SubmitResult> {
     const { config } = this.#deps;
     refuseOversizedCode(body, config.limits.maxCodeBytes);
     if (idempotencyKey !== undefined) checkIdempotencyKey(idempotencyKey);
     const prepared = prepareJob(config, principal, body, {
       allowInsecureWebhooks: this.#deps.allowInsecureWebhooks,
       now: this.#deps.clock().toISOString(),
+      ...(options.rerunOf !== undefined && { rerunOf: options.rerunOf }),
     });
     const newId = this.#deps.newJobId();
     // What AWS would refuse when the job starts is refused now, before anything is stored.
@@ -519,12 +551,21 @@ export class JobService {
 
   /** The job if the caller owns it or is an admin; otherwise it does not exist for them. */
   async #visibleJob(principal: string, jobId: string): Promise<JobRecord> {
-    const job = JOB_ID_PATTERN.test(jobId) ? await this.#deps.store.getJob(jobId) : undefined;
-    if (!job || (job.owner !== principal && !isAdmin(this.#deps.config, principal))) {
-      throw new NotFoundError(`no job ${jobId}`);
-    }
-    return job;
+    return visibleJob(this.#deps, principal, jobId);
   }
+}
+
+/** The job if the caller owns it or is an admin; otherwise it does not exist for them (404). */
+export async function visibleJob(
+  deps: { readonly store: Pick<JobStore, 'getJob'>; readonly config: LibraConfig },
+  principal: string,
+  jobId: string,
+): Promise<JobRecord> {
+  const job = JOB_ID_PATTERN.test(jobId) ? await deps.store.getJob(jobId) : undefined;
+  if (!job || (job.owner !== principal && !isAdmin(deps.config, principal))) {
+    throw new NotFoundError(`no job ${jobId}`);
+  }
+  return job;
 }
 
 export function toStatusView(job: JobRecord, queued?: QueuePosition): StatusView {
@@ -553,5 +594,8 @@ export function toStatusView(job: JobRecord, queued?: QueuePosition): StatusView
       run: { id: job.backendRunId, ...(job.backendState !== undefined && { state: job.backendState }) },
     }),
     ...(job.links !== undefined && { links: job.links }),
+    ...(job.rerunOf !== undefined && { rerunOf: job.rerunOf }),
+    ...(job.reruns !== undefined && { reruns: job.reruns }),
+    ...(job.rerunCount !== undefined && { rerunCount: job.rerunCount }),
   };
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
-import { composeApi } from '#adapters/compose.ts';
+import { composeApi, composeRerun, type Wiring } from '#adapters/compose.ts';
 import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
 import { DynamoPoolStore } from '#adapters/dynamo-pool-store.ts';
 import { type LibraConfig, parseConfig } from '#core/config.ts';
@@ -19,12 +19,14 @@ import type {
   SparkRunControl,
   WorkflowControl,
 } from '#core/ports.ts';
+import { rerunJob } from '#core/use-cases/rerun-job.ts';
 import type { ApiDeps } from '#handlers/api-deps.ts';
 import { createCancelJobHandler } from '#handlers/cancel-job.ts';
 import { createGetJobHandler } from '#handlers/get-job.ts';
 import type { HttpEvent, HttpResult } from '#handlers/http.ts';
 import { createListJobEventsHandler } from '#handlers/list-job-events.ts';
 import { createListJobsHandler } from '#handlers/list-jobs.ts';
+import { createRerunJobHandler, type RerunJobHandlerDeps } from '#handlers/rerun-job.ts';
 import { createSubmitJobHandler } from '#handlers/submit-job.ts';
 import { InMemoryMetrics } from '../../local/metrics.ts';
 import { checkAnswer } from './contract.ts';
@@ -100,6 +102,27 @@ export const getEvent = (caller: Caller, jobId: string) => jobEvent('get-job', c
 export const eventsEvent = (caller: Caller, jobId: string) => jobEvent('list-job-events', caller, jobId);
 export const cancelEvent = (caller: Caller, jobId: string) => jobEvent('cancel-job', caller, jobId);
 
+/** POST /api/v1/spark/jobs/{jobId}/rerun; no `body`: the request carries none. */
+export function rerunEvent(
+  caller: Caller,
+  jobId: string,
+  body?: unknown,
+  options: SubmitOptions = {},
+): HttpEvent {
+  const event = submitEvent(caller, body ?? {}, options);
+  if (body === undefined && options.rawBody === undefined) {
+    delete event.body;
+    delete event.headers['content-type'];
+    delete event.headers['content-length'];
+  }
+  event.routeKey = 'POST /api/v1/spark/jobs/{jobId}/rerun';
+  event.requestContext.routeKey = event.routeKey;
+  event.rawPath = `/api/v1/spark/jobs/${jobId}/rerun`;
+  event.requestContext.http.path = event.rawPath;
+  event.pathParameters = { jobId };
+  return event;
+}
+
 /** GET /api/v1/openapi.json, as API Gateway hands it on. */
 export function openApiEvent(caller: Caller): HttpEvent {
   const event = listEvent(caller);
@@ -157,14 +180,17 @@ export interface Api {
   list(event: HttpEvent): Promise<Reply>;
   events(event: HttpEvent): Promise<Reply>;
   cancel(event: HttpEvent): Promise<Reply>;
+  rerun(event: HttpEvent): Promise<Reply>;
 }
 
-export function apiOf(deps: ApiDeps): Api {
+/** The routes over `deps`, and the re-run route over `rerunDeps` (none without them). */
+export function apiOf(deps: ApiDeps, rerunDeps?: RerunJobHandlerDeps): Api {
   const submit = createSubmitJobHandler(deps);
   const get = createGetJobHandler(deps);
   const list = createListJobsHandler(deps);
   const events = createListJobEventsHandler(deps);
   const cancel = createCancelJobHandler(deps);
+  const rerun = rerunDeps ? createRerunJobHandler(rerunDeps) : undefined;
   return {
     deps,
     submit: (event) => call(submit, 'libra-submit-job', event),
@@ -172,6 +198,10 @@ export function apiOf(deps: ApiDeps): Api {
     list: (event) => call(list, 'libra-list-jobs', event),
     events: (event) => call(events, 'libra-list-job-events', event),
     cancel: (event) => call(cancel, 'libra-cancel-job', event),
+    rerun: (event) => {
+      if (!rerun) throw new Error('this Api was built without a job store: no re-run route');
+      return call(rerun, 'libra-rerun-job', event);
+    },
   };
 }
 
@@ -204,20 +234,19 @@ export function composedApi(
   config: LibraConfig = testConfig(),
   intake: IntakeQueue = new RecordingIntake(),
 ): Api {
-  return apiOf(
-    composeApi({
-      documentClient: db.documentClient,
-      tableName: db.tableName,
-      config,
-      logger: silentLogger(),
-      metrics: new InMemoryMetrics(),
-      intake,
-      workflows: NO_WORKFLOWS,
-      runs: NO_RUNS,
-      notifier: NO_NOTIFIER,
-      allowInsecureWebhooks: false,
-    }),
-  );
+  const wiring: Wiring = {
+    documentClient: db.documentClient,
+    tableName: db.tableName,
+    config,
+    logger: silentLogger(),
+    metrics: new InMemoryMetrics(),
+    intake,
+    workflows: NO_WORKFLOWS,
+    runs: NO_RUNS,
+    notifier: NO_NOTIFIER,
+    allowInsecureWebhooks: false,
+  };
+  return apiOf(composeApi(wiring), composeRerun(wiring));
 }
 
 export interface ServiceApiOptions {
@@ -271,7 +300,13 @@ export function serviceApi(db: TestDatabase, options: ServiceApiOptions = {}): A
     allowInsecureWebhooks: false,
     ...(options.exactQueuePositions !== undefined && { exactQueuePositions: options.exactQueuePositions }),
   });
-  return apiOf({ config, logger, jobs, pools });
+  const rerun = rerunJob({
+    store: jobStore,
+    config,
+    logger,
+    submit: (principal, body, key, submitOptions) => jobs.submit(principal, body, key, submitOptions),
+  });
+  return apiOf({ config, logger, jobs, pools }, { config, logger, rerun });
 }
 
 /** A clock that moves one second on every reading, so that submit order is time order. */
@@ -311,6 +346,7 @@ export function everyRoute(api: Api, caller: Caller, jobId: string): [string, ()
     ['list', () => api.list(listEvent(caller))],
     ['events', () => api.events(eventsEvent(caller, jobId))],
     ['cancel', () => api.cancel(cancelEvent(caller, jobId))],
+    ['rerun', () => api.rerun(rerunEvent(caller, jobId, { priority: 7 }))],
   ];
 }
 
