@@ -1,0 +1,173 @@
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ProgressBody, StatusViewBody } from '#core/api-schemas.ts';
+import type { JobStatus } from '#core/job-states.ts';
+import { CONSOLE_DIST, serveConsole } from '../../local/console-files.ts';
+import { checkAnswer } from './contract.ts';
+import { SMALL_RESOURCES } from './job-record.ts';
+
+/**
+ * A stand-in for the API that plays one job through steps the test chooses, for what the runtime
+ * does not report yet (a run's progress), so that the CLI and the console can be shown answers
+ * carrying it. Every answer it gives is checked against docs/openapi.json first (an answer the
+ * contract would refuse is a 500 and fails the test), so it can only say what the API may say.
+ * It serves the job's status, its history, the list of jobs (that one job), the pools, and the
+ * console's files at `/`.
+ */
+
+export interface ScriptStep {
+  readonly status: JobStatus;
+  /** Seconds after the submit at which the job reached this status (for a new status). */
+  readonly at: number;
+  readonly progress?: Omit<ProgressBody, 'updatedAt'> & { readonly at: number };
+}
+
+export interface ScriptedApi {
+  readonly url: string;
+  readonly jobId: string;
+  /** The step served now, from 0. */
+  readonly step: number;
+  /** Serves the next step. */
+  advance(): void;
+  /** Status reads of the job served at the current step. */
+  readsAtStep(): number;
+  /** Answers that broke the contract (the server answered them 500). */
+  readonly violations: string[];
+  close(): Promise<void>;
+}
+
+const SUBMITTED_AT = Date.parse('2026-01-01T12:00:00.000Z');
+const iso = (seconds: number) => new Date(SUBMITTED_AT + seconds * 1000).toISOString();
+export const SCRIPTED_JOB_ID = 'job-7d9e2f10-3c4b-4a5d-9e8f-0a1b2c3d4e5f';
+
+/** The job as GET /jobs/{jobId} says it at `step`: its timestamps from the steps so far. */
+function statusAt(steps: readonly ScriptStep[], index: number): StatusViewBody {
+  const step = steps[index] as ScriptStep;
+  const reached = (status: JobStatus) => steps.slice(0, index + 1).find((s) => s.status === status);
+  const started = reached('RUNNING');
+  const ended = (['SUCCEEDED', 'FAILED', 'TIMEOUT'] as const).map(reached).find(Boolean);
+  const progress = step.progress;
+  return {
+    jobId: SCRIPTED_JOB_ID,
+    status: step.status as StatusViewBody['status'],
+    name: 'scripted',
+    pool: 'default',
+    backend: 'emr-serverless',
+    priority: 5,
+    tags: {},
+    attempts: started ? 1 : 0,
+    submittedAt: iso(0),
+    queuedAt: iso(0),
+    ...(reached('SCHEDULED') && { scheduledAt: iso(reached('SCHEDULED')?.at ?? 0) }),
+    ...(started && { startedAt: iso(started.at) }),
+    ...(ended && { completedAt: iso(ended.at) }),
+    ...(progress && {
+      progress: {
+        stagesDone: progress.stagesDone,
+        stagesTotal: progress.stagesTotal,
+        tasksDone: progress.tasksDone,
+        tasksTotal: progress.tasksTotal,
+        ...(progress.fraction !== undefined && { fraction: progress.fraction }),
+        updatedAt: iso(progress.at),
+      },
+    }),
+    resources: SMALL_RESOURCES,
+  };
+}
+
+/** The history at `step`: one move per status reached, oldest first. */
+function eventsAt(steps: readonly ScriptStep[], index: number) {
+  const events: { jobId: string; at: string; type: 'STATUS'; status: string; from?: string }[] = [];
+  let previous: JobStatus | undefined;
+  for (const step of steps.slice(0, index + 1)) {
+    if (step.status === previous) continue;
+    events.push({
+      jobId: SCRIPTED_JOB_ID,
+      at: iso(step.at),
+      type: 'STATUS',
+      status: step.status,
+      ...(previous !== undefined && { from: previous }),
+    });
+    previous = step.status;
+  }
+  return { jobId: SCRIPTED_JOB_ID, events };
+}
+
+const POOLS = {
+  pools: [
+    {
+      name: 'default',
+      limits: { cpuCores: 64, memoryGb: 256, maxConcurrentJobs: 10, maxQueueSize: 100, maxWaitMinutes: 60 },
+      used: { cpuCores: 2, memoryGb: 2.75 },
+      running: 1,
+      waiting: 0,
+      backfill: false,
+      backends: ['emr-serverless'],
+    },
+  ],
+};
+
+export async function startScriptedApi(steps: readonly ScriptStep[]): Promise<ScriptedApi> {
+  let step = 0;
+  let reads = 0;
+  const violations: string[] = [];
+  const jobPath = `/api/v1/spark/jobs/${SCRIPTED_JOB_ID}`;
+  const server: Server = createServer((request, response) => {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const answer = (body: unknown) => {
+      const text = JSON.stringify(body);
+      try {
+        checkAnswer({
+          method: request.method ?? 'GET',
+          path: url.pathname,
+          status: 200,
+          headers: { 'content-type': 'application/json' },
+          body: text,
+        });
+      } catch (error) {
+        violations.push((error as Error).message);
+        response.writeHead(500, { 'content-type': 'text/plain' }).end((error as Error).message);
+        return;
+      }
+      response.writeHead(200, { 'content-type': 'application/json' }).end(text);
+    };
+    if (request.method === 'GET' && url.pathname === jobPath) {
+      reads++;
+      answer(statusAt(steps, step));
+    } else if (request.method === 'GET' && url.pathname === `${jobPath}/events`) {
+      answer(eventsAt(steps, step));
+    } else if (request.method === 'GET' && url.pathname === '/api/v1/spark/jobs') {
+      const { resources: _resources, ...line } = statusAt(steps, step);
+      answer({ jobs: [{ ...line, updatedAt: iso(steps[step]?.progress?.at ?? steps[step]?.at ?? 0) }] });
+    } else if (request.method === 'GET' && url.pathname === '/api/v1/spark/pools') {
+      answer(POOLS);
+    } else {
+      void serveConsole(CONSOLE_DIST, request, response, url).then((served) => {
+        if (!served)
+          response.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"Not Found"}');
+      });
+    }
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    jobId: SCRIPTED_JOB_ID,
+    get step() {
+      return step;
+    },
+    advance() {
+      if (step >= steps.length - 1) throw new Error('the script has no more steps');
+      step++;
+      reads = 0;
+    },
+    readsAtStep: () => reads,
+    violations,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
