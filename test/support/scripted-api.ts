@@ -37,12 +37,13 @@ export interface ScriptedApi {
   close(): Promise<void>;
 }
 
-const SUBMITTED_AT = Date.parse('2026-01-01T12:00:00.000Z');
-const iso = (seconds: number) => new Date(SUBMITTED_AT + seconds * 1000).toISOString();
 export const SCRIPTED_JOB_ID = 'job-7d9e2f10-3c4b-4a5d-9e8f-0a1b2c3d4e5f';
 
+/** The ISO time `seconds` after the job's submit. */
+type Clock = (seconds: number) => string;
+
 /** The job as GET /jobs/{jobId} says it at `step`: its timestamps from the steps so far. */
-function statusAt(steps: readonly ScriptStep[], index: number): StatusViewBody {
+function statusAt(steps: readonly ScriptStep[], index: number, iso: Clock): StatusViewBody {
   const step = steps[index] as ScriptStep;
   const reached = (status: JobStatus) => steps.slice(0, index + 1).find((s) => s.status === status);
   const started = reached('RUNNING');
@@ -77,7 +78,7 @@ function statusAt(steps: readonly ScriptStep[], index: number): StatusViewBody {
 }
 
 /** The history at `step`: one move per status reached, oldest first. */
-function eventsAt(steps: readonly ScriptStep[], index: number) {
+function eventsAt(steps: readonly ScriptStep[], index: number, iso: Clock) {
   const events: { jobId: string; at: string; type: 'STATUS'; status: string; from?: string }[] = [];
   let previous: JobStatus | undefined;
   for (const step of steps.slice(0, index + 1)) {
@@ -111,6 +112,9 @@ const POOLS = {
 export async function startScriptedApi(steps: readonly ScriptStep[]): Promise<ScriptedApi> {
   let step = 0;
   let reads = 0;
+  // Submitted when the script starts (to the second), so that times read as they would live.
+  const submittedAt = Math.floor(Date.now() / 1000) * 1000;
+  const iso: Clock = (seconds) => new Date(submittedAt + seconds * 1000).toISOString();
   const violations: string[] = [];
   const jobPath = `/api/v1/spark/jobs/${SCRIPTED_JOB_ID}`;
   const server: Server = createServer((request, response) => {
@@ -134,11 +138,11 @@ export async function startScriptedApi(steps: readonly ScriptStep[]): Promise<Sc
     };
     if (request.method === 'GET' && url.pathname === jobPath) {
       reads++;
-      answer(statusAt(steps, step));
+      answer(statusAt(steps, step, iso));
     } else if (request.method === 'GET' && url.pathname === `${jobPath}/events`) {
-      answer(eventsAt(steps, step));
+      answer(eventsAt(steps, step, iso));
     } else if (request.method === 'GET' && url.pathname === '/api/v1/spark/jobs') {
-      const { resources: _resources, ...line } = statusAt(steps, step);
+      const { resources: _resources, ...line } = statusAt(steps, step, iso);
       answer({ jobs: [{ ...line, updatedAt: iso(steps[step]?.progress?.at ?? steps[step]?.at ?? 0) }] });
     } else if (request.method === 'GET' && url.pathname === '/api/v1/spark/pools') {
       answer(POOLS);
