@@ -84,6 +84,16 @@ function asMapAttribute(record: Readonly<Record<string, string>>): Map<string, s
   return new Map(Object.entries(record));
 }
 
+/** The kept request, its caller-keyed maps (tags, Spark conf) written as maps, as the record's own are. */
+function requestAttribute(request: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const { tags, sparkConf, ...rest } = request;
+  return {
+    ...rest,
+    ...(tags !== undefined && { tags: asMapAttribute(tags as Record<string, string>) }),
+    ...(sparkConf !== undefined && { sparkConf: asMapAttribute(sparkConf as Record<string, string>) }),
+  };
+}
+
 /** The TTL of an item written at `fromIso` and kept `retentionSeconds`, in epoch seconds. */
 export function expiresAt(fromIso: string, retentionSeconds: number): number {
   return Math.floor(Date.parse(fromIso) / 1000) + retentionSeconds;
@@ -98,6 +108,7 @@ export function jobItem(job: JobRecord, retentionSeconds: number): Record<string
     ...job,
     tags: asMapAttribute(job.tags),
     spec: { ...job.spec, sparkConf: asMapAttribute(job.spec.sparkConf) },
+    ...(job.request !== undefined && { request: requestAttribute(job.request) }),
     ...jobKey(job.jobId),
     ownerSort: `${job.submittedAt}#${job.jobId}`,
     ...(job.status === 'QUEUED' && {

@@ -155,6 +155,17 @@ describe('re-run', () => {
     expect(copy?.resources.executors).toBe(3);
   });
 
+  it("keeps tags that are names of an object's members through the kept request and a re-run", async () => {
+    const caller = iamCaller('rerun-odd-keys');
+    const tags = { constructor: 'c', toString: 't', valueOf: 'v', hasOwnProperty: 'h' };
+    const originalId = await finishedJob(caller, sqlJob({ tags }));
+    const rerun = await api.rerun(rerunEvent(caller, originalId, { priority: 6 }));
+    expect(rerun.status, JSON.stringify(rerun.body)).toBe(202);
+    expect((await api.get(getEvent(caller, rerun.body.jobId))).body.tags).toEqual(tags);
+    const retagged = await api.rerun(rerunEvent(caller, originalId, { tags: { valueOf: 'w' } }));
+    expect((await api.get(getEvent(caller, retagged.body.jobId))).body.tags).toEqual({ valueOf: 'w' });
+  });
+
   it('refuses what a submit refuses, and unknown fields, as a 400 naming each field; nothing is stored', async () => {
     const caller = iamCaller('rerun-invalid');
     const originalId = await finishedJob(caller);
