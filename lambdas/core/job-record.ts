@@ -1,4 +1,4 @@
-import type { JobRequest, JobType, RetryPolicy } from './job-request.ts';
+import type { JobType, RetryPolicy } from './job-request.ts';
 import type { JobStatus, Reason } from './job-states.ts';
 import type { Backend } from './placement.ts';
 import type { Resources } from './sizing.ts';
@@ -70,9 +70,8 @@ export interface JobRecord {
   /** Hash of the submitted body, kept for Idempotency-Key replays. */
   readonly requestHash: string;
   /**
-   * The request as submit validated it (a StoredRequest when written), without its inline code
-   * (kept once, in `spec.code`): what a re-run submits again, through the submit's validation.
-   * Absent on records written before re-runs existed.
+   * What a re-run needs of the request beside the spec (a KeptRequest when written, kept-request.ts),
+   * submitted again through the submit's validation. Absent on records written before re-runs existed.
    */
   readonly request?: Readonly<Record<string, unknown>>;
   /** The job this one re-runs. */
@@ -82,9 +81,6 @@ export interface JobRecord {
   /** How many times this job was re-run, all told (`reruns` keeps only the newest). */
   readonly rerunCount?: number;
 }
-
-/** A job's request as stored for re-runs: the parsed request, its inline code left in the spec. */
-export type StoredRequest = Omit<JobRequest, 'code'>;
 
 /**
  * How many re-runs' ids the original's record lists: the record is read whole on every status

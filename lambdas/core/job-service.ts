@@ -17,6 +17,7 @@ import type { JobEvent, JobRecord, JobSpec } from './job-record.ts';
 import { JOB_ID_PATTERN } from './job-record.ts';
 import { type JobRequest, jobTypeOf, parseJobRequest } from './job-request.ts';
 import { isTerminal, JOB_STATUSES, type JobStatus, type Reason } from './job-states.ts';
+import { keptRequest } from './kept-request.ts';
 import { type Backend, placeJob } from './placement.ts';
 import type {
   Clock,
@@ -251,7 +252,7 @@ export function prepareJob(
     options.rerunOf === undefined ? body : { rerunOf: options.rerunOf, request: body },
   );
   const { now, rerunOf } = options;
-  const { code: _code, ...stored } = request;
+
   const jobWithId = (jobId: string): JobRecord => ({
     jobId,
     owner: principal,
@@ -269,7 +270,7 @@ export function prepareJob(
     queuedAt: now,
     updatedAt: now,
     requestHash: hash,
-    request: stored,
+    request: keptRequest(request),
     ...(rerunOf !== undefined && { rerunOf }),
   });
   return { poolName, pool, hash, jobWithId };

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
 import { MAX_LINKED_RERUNS } from '#core/job-record.ts';
 import type { TerminalStatus } from '#core/job-states.ts';
+import { requestOf } from '#core/kept-request.ts';
 import {
   type Api,
   type Caller,
@@ -17,6 +18,7 @@ import {
   testConfig,
 } from '../support/api.ts';
 import { startTestDatabase, type TestDatabase } from '../support/dynalite.ts';
+import { SQL_SPEC } from '../support/job-record.ts';
 
 /**
  * POST /api/v1/spark/jobs/{jobId}/rerun through the deployed composition (composeRerun) over the
@@ -228,7 +230,8 @@ describe('re-run', () => {
       { field: 'Idempotency-Key', message: `already used for job ${first.body.jobId}` },
     ]);
     // A plain submit of the very request the re-run made is not that re-run, under the same key.
-    const request = { ...(await store.getJob(originalId))?.request, code: 'SELECT 1', priority: 8 };
+    const original = await store.getJob(originalId);
+    const request = { ...requestOf(original?.request ?? {}, original?.spec ?? SQL_SPEC), priority: 8 };
     const submitted = await api.submit(submitEvent(caller, request, { idempotencyKey: 'rerun-key-1' }));
     expect(submitted.status).toBe(409);
     // Re-running another job under the key is another request too.

@@ -4,6 +4,7 @@ import { type JobRecord, MAX_LINKED_RERUNS } from '../job-record.ts';
 import { parseRerunOverrides } from '../job-request.ts';
 import { type Submit, type SubmitResult, visibleJob } from '../job-service.ts';
 import { isTerminal } from '../job-states.ts';
+import { requestOf } from '../kept-request.ts';
 import type { JobStore, LogPort } from '../ports.ts';
 
 /**
@@ -53,14 +54,14 @@ export function rerunJob(deps: RerunJobDeps): RerunJob {
   };
 }
 
-/** The original's request as its submit validated it, with its inline code back in place. */
+/** The original's request, as its submit validated it, rebuilt from its record. */
 function storedRequest(job: JobRecord): Readonly<Record<string, unknown>> {
   if (job.request === undefined) {
     throw new ConflictError(`job ${job.jobId} was submitted before Libra kept requests to re-run`, [
       { field: 'jobId', message: 'its request was not kept: submit it again instead' },
     ]);
   }
-  return { ...job.request, ...(job.spec.code !== undefined && { code: job.spec.code }) };
+  return requestOf(job.request, job.spec);
 }
 
 /**
