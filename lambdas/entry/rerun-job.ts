@@ -1,15 +1,6 @@
-import * as sqs from '@aws-sdk/client-sqs';
-import {
-  notGivenNotifier,
-  notGivenRuns,
-  notGivenWorkflows,
-  requiredEnv,
-  storeWiringFromEnvironment,
-} from '#adapters/aws-environment.ts';
 import { composeRerun } from '#adapters/compose.ts';
 import { edgeMiddlewares } from '#adapters/edge.ts';
-import { atInit } from '#adapters/sdk.ts';
-import { SqsIntakeQueue } from '#adapters/sqs-intake-queue.ts';
+import { queueingWiringFromEnvironment } from '#adapters/queueing-wiring.ts';
 import { HTTP_EVENT } from '#handlers/http.ts';
 import { createRerunJobHandler } from '#handlers/rerun-job.ts';
 
@@ -18,16 +9,6 @@ import { createRerunJobHandler } from '#handlers/rerun-job.ts';
 // links the two) and SQS (every accepted re-run wakes admission). Never: Step Functions, EMR,
 // Lambda, S3 — a re-run stops nothing and ends no job.
 export const handler = createRerunJobHandler({
-  ...composeRerun({
-    ...storeWiringFromEnvironment(),
-    intake: new SqsIntakeQueue(
-      atInit(sqs, (sdk) => new sdk.SQSClient({})),
-      requiredEnv('INTAKE_QUEUE_URL'),
-    ),
-    workflows: notGivenWorkflows,
-    runs: notGivenRuns,
-    notifier: notGivenNotifier,
-    allowInsecureWebhooks: false,
-  }),
+  ...composeRerun(queueingWiringFromEnvironment()),
   edge: edgeMiddlewares(HTTP_EVENT),
 });

@@ -2,7 +2,12 @@ import { mkdirSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Browser, launchChromium } from '../support/browser.ts';
-import { type ScriptedApi, type ScriptStep, startScriptedApi } from '../support/scripted-api.ts';
+import {
+  PROGRESS_SCRIPT,
+  PROGRESS_STEP,
+  type ScriptedApi,
+  startScriptedApi,
+} from '../support/scripted-api.ts';
 
 /**
  * A run's progress in the console (Debian's headless Chromium): the job's page and its line in
@@ -13,27 +18,6 @@ import { type ScriptedApi, type ScriptStep, startScriptedApi } from '../support/
 
 const SHOTS = 'docs/console';
 
-const STEPS: ScriptStep[] = [
-  { status: 'QUEUED', at: 0 },
-  { status: 'SCHEDULED', at: 1 },
-  { status: 'RUNNING', at: 2 },
-  {
-    status: 'RUNNING',
-    at: 2,
-    progress: { stagesDone: 1, stagesTotal: 3, tasksDone: 4, tasksTotal: 10, fraction: 0.4, at: 5 },
-  },
-  {
-    status: 'RUNNING',
-    at: 2,
-    progress: { stagesDone: 2, stagesTotal: 3, tasksDone: 7, tasksTotal: 10, at: 6 },
-  },
-  {
-    status: 'SUCCEEDED',
-    at: 8,
-    progress: { stagesDone: 3, stagesTotal: 3, tasksDone: 10, tasksTotal: 10, fraction: 1, at: 8 },
-  },
-];
-
 describe('the console shows a run’s progress', () => {
   let api: ScriptedApi;
   let browser: Browser;
@@ -41,7 +25,7 @@ describe('the console shows a run’s progress', () => {
 
   beforeAll(async () => {
     browser = await launchChromium();
-    api = await startScriptedApi(STEPS);
+    api = await startScriptedApi(PROGRESS_SCRIPT);
     page = await browser.context.newPage();
     page.setDefaultTimeout(20_000);
     mkdirSync(SHOTS, { recursive: true });
@@ -60,12 +44,12 @@ describe('the console shows a run’s progress', () => {
   };
 
   it('job page: no bar without progress; a bar and percentage with a fraction; the counts alone without', async () => {
-    advanceTo(2);
+    advanceTo(PROGRESS_STEP.noProgress);
     await page.goto(`${api.url}/#/jobs/${api.jobId}`);
     await page.locator('h1 .badge', { hasText: 'RUNNING' }).waitFor();
     expect(await progress().count()).toBe(0);
 
-    advanceTo(3);
+    advanceTo(PROGRESS_STEP.fraction);
     await bar().waitFor();
     expect(await bar().getAttribute('aria-valuenow')).toBe('40');
     expect(await bar().getAttribute('aria-valuetext')).toBe('40% · stages 1/3 · tasks 4/10');
@@ -73,7 +57,7 @@ describe('the console shows a run’s progress', () => {
     expect(await bar().locator('.fill').getAttribute('style')).toMatch(/width: 40%/);
     await page.screenshot({ path: `${SHOTS}/progress.png`, fullPage: true });
 
-    advanceTo(4);
+    advanceTo(PROGRESS_STEP.countsOnly);
     await expect.poll(() => progress().locator('.bar-value').textContent()).toBe('stages 2/3 · tasks 7/10');
     expect(await bar().getAttribute('aria-valuenow')).toBeNull();
     expect(await bar().locator('.fill').count()).toBe(0);
@@ -87,7 +71,7 @@ describe('the console shows a run’s progress', () => {
     await expect
       .poll(() => row.locator('[data-progress] .bar-value').textContent())
       .toBe('stages 2/3 · tasks 7/10');
-    advanceTo(5);
+    advanceTo(PROGRESS_STEP.succeeded);
     await expect
       .poll(() => row.locator('[data-progress] [role="progressbar"]').getAttribute('aria-valuenow'), {
         timeout: 20_000,

@@ -1,6 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startCli } from '../support/cli.ts';
-import { type ScriptedApi, type ScriptStep, startScriptedApi } from '../support/scripted-api.ts';
+import {
+  PROGRESS_SCRIPT,
+  PROGRESS_STEP,
+  type ScriptedApi,
+  startScriptedApi,
+} from '../support/scripted-api.ts';
 import { openTerminal, SPINNER, type Terminal } from '../support/tmux.ts';
 
 /**
@@ -11,38 +16,7 @@ import { openTerminal, SPINNER, type Terminal } from '../support/tmux.ts';
  * line shows them in place.
  */
 
-const STEPS: ScriptStep[] = [
-  { status: 'QUEUED', at: 0 },
-  { status: 'SCHEDULED', at: 1 },
-  { status: 'RUNNING', at: 2 },
-  {
-    status: 'RUNNING',
-    at: 2,
-    progress: { stagesDone: 0, stagesTotal: 3, tasksDone: 0, tasksTotal: 10, fraction: 0, at: 3 },
-  },
-  // Reported again with the same values: nothing new to say.
-  {
-    status: 'RUNNING',
-    at: 2,
-    progress: { stagesDone: 0, stagesTotal: 3, tasksDone: 0, tasksTotal: 10, fraction: 0, at: 4 },
-  },
-  {
-    status: 'RUNNING',
-    at: 2,
-    progress: { stagesDone: 1, stagesTotal: 3, tasksDone: 4, tasksTotal: 10, fraction: 0.4, at: 5 },
-  },
-  // The driver cannot know the share done: the counts alone.
-  {
-    status: 'RUNNING',
-    at: 2,
-    progress: { stagesDone: 2, stagesTotal: 3, tasksDone: 7, tasksTotal: 10, at: 6 },
-  },
-  {
-    status: 'SUCCEEDED',
-    at: 8,
-    progress: { stagesDone: 3, stagesTotal: 3, tasksDone: 10, tasksTotal: 10, fraction: 1, at: 8 },
-  },
-];
+const STEPS = PROGRESS_SCRIPT;
 
 /**
  * Serves each step until the CLI has read it `reads` times, then the next; the last (final) one
@@ -104,7 +78,7 @@ describe('libra wait shows the progress of a run', () => {
 
   it('status shows the progress the job carries', async () => {
     api = await startScriptedApi(STEPS);
-    while (api.step < 5) api.advance();
+    while (api.step < PROGRESS_STEP.fraction) api.advance();
     const waiting = startCli(['status', api.jobId], { LIBRA_ENDPOINT: api.url });
     const run = await waiting.done;
     expect(run.code).toBe(0);
@@ -126,9 +100,10 @@ describe('libra wait shows the progress of a run', () => {
     const seen: Record<number, string> = {};
     await playThrough(scripted, 3, async (step) => {
       const expected: Record<number, RegExp> = {
-        2: /^. RUNNING \d+\.\ds {2}job-/,
-        5: /^. RUNNING \d+\.\ds {2}█{10}░{14} {2}40% {2}stages 1\/3, tasks 4\/10 {2}job-/,
-        6: /^. RUNNING \d+\.\ds {2}stages 2\/3, tasks 7\/10 {2}job-/,
+        [PROGRESS_STEP.noProgress]: /^. RUNNING \d+\.\ds {2}job-/,
+        [PROGRESS_STEP.fraction]:
+          /^. RUNNING \d+\.\ds {2}█{10}░{14} {2}40% {2}stages 1\/3, tasks 4\/10 {2}job-/,
+        [PROGRESS_STEP.countsOnly]: /^. RUNNING \d+\.\ds {2}stages 2\/3, tasks 7\/10 {2}job-/,
       };
       const pattern = expected[step];
       if (!pattern) return;
@@ -138,8 +113,8 @@ describe('libra wait shows the progress of a run', () => {
       expect(lines).toHaveLength(1);
       seen[step] = live(lines)[0] ?? '';
     });
-    expect(seen[2]).not.toMatch(/[█░%]|stages/);
-    expect(seen[6]).not.toContain('%');
+    expect(seen[PROGRESS_STEP.noProgress]).not.toMatch(/[█░%]|stages/);
+    expect(seen[PROGRESS_STEP.countsOnly]).not.toContain('%');
     const done = await shell.until((lines) => lines.some((line) => line.startsWith('EXIT=')));
     expect(done.slice(0, 2)).toEqual([
       'SUCCEEDED after 8.0s: QUEUED 0.0s → SCHEDULED 1.0s → RUNNING 2.0s → SUCCEEDED 8.0s',

@@ -23,6 +23,47 @@ export interface ScriptStep {
   readonly progress?: Omit<ProgressBody, 'updatedAt'> & { readonly at: number };
 }
 
+/**
+ * A job that waits, runs reporting no progress, then reports some: from nothing to a fraction
+ * (reported twice with the same values), then counts without a fraction, and ends SUCCEEDED with
+ * its last report kept. The steps `PROGRESS_STEP` names are the ones the tests look at.
+ */
+export const PROGRESS_SCRIPT: readonly ScriptStep[] = [
+  { status: 'QUEUED', at: 0 },
+  { status: 'SCHEDULED', at: 1 },
+  { status: 'RUNNING', at: 2 },
+  {
+    status: 'RUNNING',
+    at: 2,
+    progress: { stagesDone: 0, stagesTotal: 3, tasksDone: 0, tasksTotal: 10, fraction: 0, at: 3 },
+  },
+  // Reported again with the same values: nothing new to say.
+  {
+    status: 'RUNNING',
+    at: 2,
+    progress: { stagesDone: 0, stagesTotal: 3, tasksDone: 0, tasksTotal: 10, fraction: 0, at: 4 },
+  },
+  {
+    status: 'RUNNING',
+    at: 2,
+    progress: { stagesDone: 1, stagesTotal: 3, tasksDone: 4, tasksTotal: 10, fraction: 0.4, at: 5 },
+  },
+  // The driver cannot know the share done: the counts alone.
+  {
+    status: 'RUNNING',
+    at: 2,
+    progress: { stagesDone: 2, stagesTotal: 3, tasksDone: 7, tasksTotal: 10, at: 6 },
+  },
+  {
+    status: 'SUCCEEDED',
+    at: 8,
+    progress: { stagesDone: 3, stagesTotal: 3, tasksDone: 10, tasksTotal: 10, fraction: 1, at: 8 },
+  },
+];
+
+/** The steps of PROGRESS_SCRIPT by what they show. */
+export const PROGRESS_STEP = { noProgress: 2, fraction: 5, countsOnly: 6, succeeded: 7 } as const;
+
 export interface ScriptedApi {
   readonly url: string;
   readonly jobId: string;
