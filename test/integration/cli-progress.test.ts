@@ -18,6 +18,17 @@ import { openTerminal, SPINNER, type Terminal } from '../support/tmux.ts';
 
 const STEPS = PROGRESS_SCRIPT;
 
+/** What a wait prints in a pipe as it plays STEPS: the moves, and a line per change of progress. */
+const PIPED = [
+  '   0.0s  QUEUED',
+  '   1.0s  SCHEDULED',
+  '   2.0s  RUNNING',
+  `   3.0s  RUNNING  ${'░'.repeat(24)}   0%  stages 0/3, tasks 0/10`,
+  `   5.0s  RUNNING  ${'█'.repeat(10)}${'░'.repeat(14)}  40%  stages 1/3, tasks 4/10`,
+  '   6.0s  RUNNING  stages 2/3, tasks 7/10',
+  '   8.0s  SUCCEEDED',
+];
+
 /**
  * Serves each step until the CLI has read it `reads` times, then the next; the last (final) one
  * is left for the CLI to read and end on.
@@ -50,16 +61,18 @@ describe('libra wait shows the progress of a run', () => {
     const run = await waiting.done;
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    expect(run.stdout.split('\n')).toEqual([
-      '   0.0s  QUEUED',
-      '   1.0s  SCHEDULED',
-      '   2.0s  RUNNING',
-      `   3.0s  RUNNING  ${'░'.repeat(24)}   0%  stages 0/3, tasks 0/10`,
-      `   5.0s  RUNNING  ${'█'.repeat(10)}${'░'.repeat(14)}  40%  stages 1/3, tasks 4/10`,
-      '   6.0s  RUNNING  stages 2/3, tasks 7/10',
-      '   8.0s  SUCCEEDED',
-      '',
-    ]);
+    expect(run.stdout.split('\n')).toEqual([...PIPED, '']);
+  });
+
+  it('submit --wait follows its job the same way, after the job id', async () => {
+    api = await startScriptedApi(STEPS);
+    const waiting = startCli(['submit', '--sql', 'SELECT 1', '--wait', '--interval', '0.05'], {
+      LIBRA_ENDPOINT: api.url,
+    });
+    await playThrough(api, 3);
+    const run = await waiting.done;
+    expect(run.code).toBe(0);
+    expect(run.stdout.split('\n')).toEqual([api.jobId, ...PIPED, '']);
   });
 
   it('--json prints the final status, progress and all, and no progress lines', async () => {

@@ -12,8 +12,8 @@ import { SMALL_RESOURCES } from './job-record.ts';
  * does not report yet (a run's progress), so that the CLI and the console can be shown answers
  * carrying it. Every answer it gives is checked against docs/openapi.json first (an answer the
  * contract would refuse is a 500 and fails the test), so it can only say what the API may say.
- * It serves the job's status, its history, the list of jobs (that one job), the pools, and the
- * console's files at `/`.
+ * It serves a submit (of that job), the job's status, its history, the list of jobs (that one
+ * job), the pools, and the console's files at `/`.
  */
 
 export interface ScriptStep {
@@ -160,24 +160,24 @@ export async function startScriptedApi(steps: readonly ScriptStep[]): Promise<Sc
   const jobPath = `/api/v1/spark/jobs/${SCRIPTED_JOB_ID}`;
   const server: Server = createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://localhost');
-    const answer = (body: unknown) => {
+    const answer = (body: unknown, status = 200, extra: Record<string, string> = {}) => {
       const text = JSON.stringify(body);
+      const headers = { 'content-type': 'application/json', ...extra };
       try {
-        checkAnswer({
-          method: request.method ?? 'GET',
-          path: url.pathname,
-          status: 200,
-          headers: { 'content-type': 'application/json' },
-          body: text,
-        });
+        checkAnswer({ method: request.method ?? 'GET', path: url.pathname, status, headers, body: text });
       } catch (error) {
         violations.push((error as Error).message);
         response.writeHead(500, { 'content-type': 'text/plain' }).end((error as Error).message);
         return;
       }
-      response.writeHead(200, { 'content-type': 'application/json' }).end(text);
+      response.writeHead(status, headers).end(text);
     };
-    if (request.method === 'GET' && url.pathname === jobPath) {
+    if (request.method === 'POST' && url.pathname === '/api/v1/spark/jobs/submit') {
+      // Whatever is submitted becomes the scripted job, as it stands.
+      request.resume();
+      const { jobId, status, submittedAt } = statusAt(steps, step, iso);
+      answer({ jobId, status, submittedAt }, 202, { location: jobPath });
+    } else if (request.method === 'GET' && url.pathname === jobPath) {
       reads++;
       answer(statusAt(steps, step, iso));
     } else if (request.method === 'GET' && url.pathname === `${jobPath}/events`) {
