@@ -7,6 +7,7 @@ import {
   QueryCommand,
   type QueryCommandInput,
   UpdateCommand,
+  type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { TransitionConflict, ValidationError } from '#core/errors.ts';
 import { JOB_ID_PATTERN, type JobEvent, type JobRecord, waitKey } from '#core/job-record.ts';
@@ -418,23 +419,22 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
     reruns: readonly string[],
     count: number,
   ): Promise<boolean> {
+    return this.#updateJobIf(jobId, {
+      UpdateExpression: 'SET reruns = :reruns, rerunCount = :count',
+      ConditionExpression:
+        seenCount === 0 ? 'attribute_exists(pk) AND attribute_not_exists(rerunCount)' : 'rerunCount = :seen',
+      ExpressionAttributeValues: {
+        ':reruns': reruns,
+        ':count': count,
+        ...(seenCount !== 0 && { ':seen': seenCount }),
+      },
+    });
+  }
+
+  /** One conditional update of the job's record: false, having changed nothing, when its condition fails. */
+  async #updateJobIf(jobId: string, update: Omit<UpdateCommandInput, 'TableName' | 'Key'>): Promise<boolean> {
     try {
-      await this.#client.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: jobKey(jobId),
-          UpdateExpression: 'SET reruns = :reruns, rerunCount = :count',
-          ConditionExpression:
-            seenCount === 0
-              ? 'attribute_exists(pk) AND attribute_not_exists(rerunCount)'
-              : 'rerunCount = :seen',
-          ExpressionAttributeValues: {
-            ':reruns': reruns,
-            ':count': count,
-            ...(seenCount !== 0 && { ':seen': seenCount }),
-          },
-        }),
-      );
+      await this.#client.send(new UpdateCommand({ ...update, TableName: this.#table, Key: jobKey(jobId) }));
       return true;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return false;
@@ -443,31 +443,21 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
   }
 
   async recordStartFailure(jobId: string, failure: StartFailure): Promise<boolean> {
-    try {
-      await this.#client.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: jobKey(jobId),
-          UpdateExpression: 'SET startAttempts = :attempts, nextStartAt = :retryAt, #updatedAt = :at',
-          ConditionExpression:
-            failure.attempts === 1
-              ? '#status = :scheduled AND attribute_not_exists(startAttempts)'
-              : '#status = :scheduled AND startAttempts = :previous',
-          ExpressionAttributeNames: { '#status': 'status', '#updatedAt': 'updatedAt' },
-          ExpressionAttributeValues: {
-            ':attempts': failure.attempts,
-            ':retryAt': failure.retryAt,
-            ':at': failure.at,
-            ':scheduled': 'SCHEDULED',
-            ...(failure.attempts > 1 && { ':previous': failure.attempts - 1 }),
-          },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    return this.#updateJobIf(jobId, {
+      UpdateExpression: 'SET startAttempts = :attempts, nextStartAt = :retryAt, #updatedAt = :at',
+      ConditionExpression:
+        failure.attempts === 1
+          ? '#status = :scheduled AND attribute_not_exists(startAttempts)'
+          : '#status = :scheduled AND startAttempts = :previous',
+      ExpressionAttributeNames: { '#status': 'status', '#updatedAt': 'updatedAt' },
+      ExpressionAttributeValues: {
+        ':attempts': failure.attempts,
+        ':retryAt': failure.retryAt,
+        ':at': failure.at,
+        ':scheduled': 'SCHEDULED',
+        ...(failure.attempts > 1 && { ':previous': failure.attempts - 1 }),
+      },
+    });
   }
 
   async claimIdempotencyKey(
@@ -510,22 +500,12 @@ export class DynamoJobStore implements JobStore, WaitingJobs, WebhookLog, StartA
   }
 
   async disableWebhook(jobId: string, at: string): Promise<boolean> {
-    try {
-      await this.#client.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: jobKey(jobId),
-          UpdateExpression: 'SET #disabled = if_not_exists(#disabled, :at)',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeNames: { '#disabled': 'webhookDisabledAt' },
-          ExpressionAttributeValues: { ':at': at },
-        }),
-      );
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
-    return true;
+    return this.#updateJobIf(jobId, {
+      UpdateExpression: 'SET #disabled = if_not_exists(#disabled, :at)',
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeNames: { '#disabled': 'webhookDisabledAt' },
+      ExpressionAttributeValues: { ':at': at },
+    });
   }
 }
 
