@@ -8,6 +8,7 @@ import {
   LibraApiError,
   LibraClient,
   LibraConnectionError,
+  type RerunOverrides,
   type StatusView,
 } from '../client/index.ts';
 import { readDriverLog, type Stream } from './cli/logs.ts';
@@ -69,6 +70,22 @@ async function main(argv: readonly string[]): Promise<number> {
       }
       if (!json) io.out(`${submitted.jobId}\n`);
       return waitFor(client, submitted.jobId, values);
+    }
+    case 'rerun': {
+      const key = values['idempotency-key'] as string | undefined;
+      const rerun = await client.rerun(jobId, overridesOf(values), {
+        ...(key !== undefined && { idempotencyKey: key }),
+      });
+      if (!values.wait) {
+        print(rerun, () => rerun.jobId);
+        if (!json && process.stderr.isTTY)
+          io.err(
+            `${rerun.status}, a re-run of ${rerun.rerunOf}; follow it with: libra wait ${rerun.jobId}\n`,
+          );
+        return EXIT.ok;
+      }
+      if (!json) io.out(`${rerun.jobId}\n`);
+      return waitFor(client, rerun.jobId, values);
     }
     case 'wait':
       return waitFor(client, jobId, values);
@@ -249,26 +266,12 @@ function requestOf(source: string | undefined, values: Values): JobRequestInput 
   if (args !== undefined) body.entryPointArguments = args;
   if (mainClass !== undefined) body.mainClass = mainClass;
 
-  const conf = pairs(values.conf, '--conf');
-  if (conf) body.sparkConf = conf;
-  const tags = pairs(values.tag, '--tag');
-  if (tags) body.tags = tags;
-  if (values.priority !== undefined) body.priority = numberOf(values.priority, '--priority');
+  Object.assign(body, overridesOf(values));
   if (values.pool !== undefined) body.pool = values.pool;
-  if (values.name !== undefined) body.name = values.name;
   if (values.mode !== undefined) body.executionMode = values.mode;
-  if (values.timeout !== undefined) body.timeoutMinutes = minutesOf(String(values.timeout));
   if (values['warn-after'] !== undefined)
     body.warnAfterMinutes = minutesOf(String(values['warn-after']), '--warn-after');
   if (values['retry-on-timeout']) body.retryOnTimeout = true;
-  const retry: Record<string, number> = {};
-  if (values.retries !== undefined) retry.maxRetries = numberOf(values.retries, '--retries');
-  if (values.backoff !== undefined) retry.backoffMultiplier = numberOf(values.backoff, '--backoff');
-  if (values['retry-delay'] !== undefined)
-    retry.initialDelaySeconds = numberOf(values['retry-delay'], '--retry-delay');
-  if (values['max-retry-delay'] !== undefined)
-    retry.maxDelaySeconds = numberOf(values['max-retry-delay'], '--max-retry-delay');
-  if (Object.keys(retry).length > 0) body.retryPolicy = retry;
   const events = (values.events as string[] | undefined)?.flatMap((value) =>
     value.split(',').map((event) => event.trim().toUpperCase()),
   );
@@ -278,6 +281,27 @@ function requestOf(source: string | undefined, values: Values): JobRequestInput 
     throw new UsageError('--events goes with --webhook URL');
   }
   return body as JobRequestInput;
+}
+
+/** What the flags a submit and a re-run share say: conf, tags, priority, name, timeout, retries. */
+function overridesOf(values: Values): RerunOverrides {
+  const body: Record<string, unknown> = {};
+  const conf = pairs(values.conf, '--conf');
+  if (conf) body.sparkConf = conf;
+  const tags = pairs(values.tag, '--tag');
+  if (tags) body.tags = tags;
+  if (values.priority !== undefined) body.priority = numberOf(values.priority, '--priority');
+  if (values.name !== undefined) body.name = values.name;
+  if (values.timeout !== undefined) body.timeoutMinutes = minutesOf(String(values.timeout));
+  const retry: Record<string, number> = {};
+  if (values.retries !== undefined) retry.maxRetries = numberOf(values.retries, '--retries');
+  if (values.backoff !== undefined) retry.backoffMultiplier = numberOf(values.backoff, '--backoff');
+  if (values['retry-delay'] !== undefined)
+    retry.initialDelaySeconds = numberOf(values['retry-delay'], '--retry-delay');
+  if (values['max-retry-delay'] !== undefined)
+    retry.maxDelaySeconds = numberOf(values['max-retry-delay'], '--max-retry-delay');
+  if (Object.keys(retry).length > 0) body.retryPolicy = retry;
+  return body as RerunOverrides;
 }
 
 function pairs(value: Values[string], flag: string): Record<string, string> | undefined {

@@ -11,7 +11,10 @@ import type {
   ListQuery,
   PoolsAnswer,
   Problem,
+  Progress,
   Reason,
+  RerunAnswer,
+  RerunOverrides,
   StatusView,
   SubmitAnswer,
 } from './types.ts';
@@ -108,8 +111,11 @@ export interface CallOptions {
 
 /** One step of a job's progress while it is waited for. */
 export interface JobMove {
-  /** `status`: the job moved (one per history item); `queue`: its place in the queue changed. */
-  readonly kind: 'status' | 'queue';
+  /**
+   * `status`: the job moved (one per history item); `queue`: its place in the queue changed;
+   * `progress`: its progress changed (stages, tasks or fraction) while it runs.
+   */
+  readonly kind: 'status' | 'queue' | 'progress';
   readonly status: JobStatus;
   readonly from?: JobStatus;
   /** When the move happened (server time). */
@@ -120,6 +126,8 @@ export interface JobMove {
   readonly reason?: Reason;
   /** While QUEUED: 1 is next. */
   readonly queuePosition?: number;
+  /** How far the run has got, when its driver reports it (on every move the job carries it). */
+  readonly progress?: Progress;
   /** The job as last read: on the final move, its reason and output links. */
   readonly job: StatusView;
   /** True on the move to SUCCEEDED, FAILED, CANCELLED or TIMEOUT: the iterator ends after it. */
@@ -166,6 +174,23 @@ export class LibraClient {
     const key = options.idempotencyKey ?? `libra-${randomUUID()}`;
     return this.#json<SubmitAnswer>('POST', `${JOBS_PATH}/submit`, 'submit', {
       body: JSON.stringify(request),
+      headers: { 'idempotency-key': key },
+      signal: options.signal,
+    });
+  }
+
+  /**
+   * Re-runs a finished job: a new job with its request, the fields of `overrides` changed. Retried
+   * safely as a submit is: the same Idempotency-Key goes with every try.
+   */
+  async rerun(
+    jobId: string,
+    overrides: RerunOverrides = {},
+    options: SubmitOptions = {},
+  ): Promise<RerunAnswer> {
+    const key = options.idempotencyKey ?? `libra-${randomUUID()}`;
+    return this.#json<RerunAnswer>('POST', `${JOBS_PATH}/${encodeURIComponent(jobId)}/rerun`, 'submit', {
+      body: JSON.stringify(overrides),
       headers: { 'idempotency-key': key },
       signal: options.signal,
     });
@@ -242,6 +267,7 @@ export class LibraClient {
     let seen = 0;
     let lastStatus: JobStatus | undefined;
     let lastPosition: number | undefined;
+    let lastProgress: Progress | undefined;
     let terminalWithoutHistory = 0;
     for (;;) {
       let job = await this.status(jobId, { signal });
@@ -267,9 +293,11 @@ export class LibraClient {
             ...(event.status === 'QUEUED' &&
               job.status === 'QUEUED' &&
               job.queuePosition !== undefined && { queuePosition: job.queuePosition }),
+            ...(job.progress !== undefined && { progress: job.progress }),
             job,
             final,
           };
+          lastProgress = job.progress;
           if (event.status === 'QUEUED') lastPosition = job.queuePosition;
           if (final) return;
         }
@@ -283,11 +311,28 @@ export class LibraClient {
             at,
             elapsedMs: elapsedSince(job.submittedAt, at),
             ...(job.reason !== undefined && { reason: job.reason }),
+            ...(job.progress !== undefined && { progress: job.progress }),
             job,
             final: true,
           };
           return;
         }
+      }
+      if (
+        job.progress !== undefined &&
+        !TERMINAL.includes(job.status) &&
+        progressChanged(lastProgress, job.progress)
+      ) {
+        lastProgress = job.progress;
+        yield {
+          kind: 'progress',
+          status: job.status,
+          at: job.progress.updatedAt,
+          elapsedMs: elapsedSince(job.submittedAt, job.progress.updatedAt),
+          progress: job.progress,
+          job,
+          final: false,
+        };
       }
       if (job.status === 'QUEUED' && lastStatus === 'QUEUED' && job.queuePosition !== lastPosition) {
         lastPosition = job.queuePosition;
@@ -435,6 +480,18 @@ export function retryAfterMs(header: string | null, now = Date.now()): number | 
   if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
   const at = Date.parse(header);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** Whether the counts or the fraction moved; a new report of the same values is no change. */
+function progressChanged(before: Progress | undefined, now: Progress): boolean {
+  return (
+    before === undefined ||
+    before.stagesDone !== now.stagesDone ||
+    before.stagesTotal !== now.stagesTotal ||
+    before.tasksDone !== now.tasksDone ||
+    before.tasksTotal !== now.tasksTotal ||
+    before.fraction !== now.fraction
+  );
 }
 
 function elapsedSince(from: string, to: string): number {

@@ -1,10 +1,11 @@
+import type { ProgressBody } from '../lambdas/core/api-schemas.ts';
 import type { FieldProblem } from '../lambdas/core/errors.ts';
 import type { JobEvent } from '../lambdas/core/job-record.ts';
-import type { JobRequestInput } from '../lambdas/core/job-request.ts';
+import type { JobRequestInput, RerunOverrides } from '../lambdas/core/job-request.ts';
 import type { JobStatus, Reason, TerminalStatus } from '../lambdas/core/job-states.ts';
-import type { JobPage, JobSummary } from '../lambdas/core/ports.ts';
+import type { JobPage as CoreJobPage, JobSummary as CoreJobSummary } from '../lambdas/core/ports.ts';
 import type { CancelResult } from '../lambdas/core/use-cases/cancel-job.ts';
-import type { StatusView } from '../lambdas/core/use-cases/job-status.ts';
+import type { StatusView as CoreStatusView } from '../lambdas/core/use-cases/job-status.ts';
 import type { PoolView } from '../lambdas/core/use-cases/list-pools.ts';
 
 /**
@@ -14,15 +15,33 @@ import type { PoolView } from '../lambdas/core/use-cases/list-pools.ts';
 export type {
   CancelResult,
   FieldProblem,
-  JobPage,
   JobRequestInput,
   JobStatus,
-  JobSummary,
   PoolView,
   Reason,
-  StatusView,
+  RerunOverrides,
   TerminalStatus,
 };
+
+/**
+ * How far a running job has got, as its driver last reported: stages and tasks done of those known
+ * so far, and `fraction` (0–1) where it can be known. Optional on a status and a list line.
+ */
+export type Progress = ProgressBody;
+
+/** 200 of `GET /api/v1/spark/jobs/{jobId}`. */
+export type StatusView = CoreStatusView & { readonly progress?: Progress };
+
+/** One job of a list page. */
+export type JobSummary = CoreJobSummary & { readonly progress?: Progress };
+
+/** 200 of `GET /api/v1/spark/jobs`. */
+export type JobPage = Omit<CoreJobPage, 'jobs'> & { readonly jobs: JobSummary[] };
+
+/** 202 of `POST /api/v1/spark/jobs/{jobId}/rerun`: the new job, and the job it re-runs. */
+export interface RerunAnswer extends SubmitAnswer {
+  readonly rerunOf: string;
+}
 
 /** 202 of `POST /api/v1/spark/jobs/submit`. */
 export interface SubmitAnswer {

@@ -74,6 +74,15 @@ export const JOB_ROUTES = {
     // A cancel that ends a job at once gives its lease back and wakes admission for the pool.
     sendsToIntake: true,
   },
+  RerunJob: {
+    method: HttpMethod.POST,
+    path: `${JOBS_PATH}/{jobId}/rerun`,
+    entry: 'rerun-job.ts',
+    // Reads the original, then writes as a submit does (the job, its key, its queue slot) and
+    // links the new job from the original.
+    table: { items: ['GetItem', 'PutItem', 'UpdateItem'] },
+    sendsToIntake: true,
+  },
   ListPools: {
     method: HttpMethod.GET,
     path: POOLS_PATH,

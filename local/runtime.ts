@@ -8,6 +8,7 @@ import type { SQSEvent } from 'aws-lambda';
 import { documentClient } from '#adapters/table-stores.ts';
 import { HttpWebhookSender, localWebhookSecrets } from '#adapters/webhook-sender.ts';
 import { type ApiWiring, composeApi } from '#compose/api.ts';
+import { composeRerun } from '#compose/rerun.ts';
 import { composeAdmission } from '#compose/tick.ts';
 import type { Admission } from '#core/admission.ts';
 import { OPENAPI_PATH } from '#core/api-paths.ts';
@@ -30,6 +31,7 @@ import { createListJobEventsHandler } from '#handlers/list-job-events.ts';
 import { createListJobsHandler } from '#handlers/list-jobs.ts';
 import { createListPoolsHandler } from '#handlers/list-pools.ts';
 import { createNotifierHandler } from '#handlers/notifier.ts';
+import { createRerunJobHandler } from '#handlers/rerun-job.ts';
 import { createSubmitJobHandler } from '#handlers/submit-job.ts';
 import { createTickHandler } from '#handlers/tick.ts';
 import { readJobWorkflow, substitute } from '../state-machines/job-workflow.ts';
@@ -357,6 +359,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     route('GET /api/v1/spark/jobs/{jobId}', 'libra-get-job', createGetJobHandler(deps)),
     route('GET /api/v1/spark/jobs/{jobId}/events', 'libra-list-job-events', createListJobEventsHandler(deps)),
     route('DELETE /api/v1/spark/jobs/{jobId}', 'libra-cancel-job', createCancelJobHandler(deps)),
+    route(
+      'POST /api/v1/spark/jobs/{jobId}/rerun',
+      'libra-rerun-job',
+      createRerunJobHandler({ ...deps, ...composeRerun(deps) }),
+      options.config.limits.maxBodyBytes,
+    ),
     route('GET /api/v1/spark/pools', 'libra-list-pools', createListPoolsHandler(deps)),
     route(`GET ${OPENAPI_PATH}`, 'libra-get-openapi', createGetOpenApiHandler(deps)),
   ];

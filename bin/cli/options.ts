@@ -25,7 +25,10 @@ export const USAGE = `usage: libra <command> [options]
 commands:
   submit [FILE|s3://…]   submit a job: FILE.sql / FILE.py as inline code, s3://… as its entry point,
                          or --sql TEXT / --python TEXT; prints the job id (--wait: follows it)
-  wait JOB               follow a job to its end: each status move with the elapsed time
+  rerun JOB              re-run a finished job as a new one: its request, changed by the options
+                         below; prints the new job's id (--wait: follows it)
+  wait JOB               follow a job to its end: each status move with the elapsed time, and
+                         the run's progress (bar, stages, tasks) while its driver reports it
   status JOB             the job's status, timestamps, resources, reason and output links
   list                   your jobs, newest first, as a table
   events JOB             the job's history
@@ -45,6 +48,10 @@ submit options:
   --idempotency-key KEY        (default: one generated per submit, kept across its retries)
   --wait                       follow the job to its end (exit code by its final status)
   --logs                       with --wait: print the run's stdout and stderr at the end
+
+rerun options:  --priority 1-10  --conf KEY=VALUE  --tag KEY=VALUE  --name NAME  --timeout MINUTES
+               --retries N  --backoff M  --retry-delay S  --max-retry-delay S  --idempotency-key KEY
+               --wait  --logs      (a --conf or --tag given replaces the original's whole conf or tags)
 
 list options:  --status STATUS  --pool NAME  --tag KEY[=VALUE]  --limit N  --next-token T  --all
 logs options:  --stderr          openapi options:  --remote
@@ -85,15 +92,11 @@ const COMMON: Options = {
 
 const WAIT: Options = { logs: { type: 'boolean' } };
 
-const SUBMIT: Options = {
+/** What a re-run may change, as a submit says it. */
+const RERUN: Options = {
   ...WAIT,
-  sql: { type: 'string' },
-  python: { type: 'string' },
-  arg: { type: 'string', multiple: true },
-  'main-class': { type: 'string' },
   conf: { type: 'string', multiple: true },
   priority: { type: 'string' },
-  pool: { type: 'string' },
   tag: { type: 'string', multiple: true },
   name: { type: 'string' },
   timeout: { type: 'string' },
@@ -102,12 +105,21 @@ const SUBMIT: Options = {
   backoff: { type: 'string' },
   'retry-delay': { type: 'string' },
   'max-retry-delay': { type: 'string' },
+  'idempotency-key': { type: 'string' },
+  wait: { type: 'boolean' },
+};
+
+const SUBMIT: Options = {
+  ...RERUN,
+  sql: { type: 'string' },
+  python: { type: 'string' },
+  arg: { type: 'string', multiple: true },
+  'main-class': { type: 'string' },
+  pool: { type: 'string' },
   'retry-on-timeout': { type: 'boolean' },
   webhook: { type: 'string' },
   events: { type: 'string', multiple: true },
   mode: { type: 'string' },
-  'idempotency-key': { type: 'string' },
-  wait: { type: 'boolean' },
 };
 
 /** Each command, its options and how many positional arguments it takes. */
@@ -129,6 +141,7 @@ export const COMMANDS = {
   events: { options: {}, positionals: [1, 1] },
   logs: { options: { stderr: { type: 'boolean' } }, positionals: [1, 1] },
   cancel: { options: {}, positionals: [1, 1] },
+  rerun: { options: RERUN, positionals: [1, 1] },
   pools: { options: {}, positionals: [0, 0] },
   openapi: { options: { remote: { type: 'boolean' } }, positionals: [0, 0] },
 } satisfies Record<string, { options: Options; positionals: [number, number] }>;

@@ -1,5 +1,5 @@
-import type { JobMove } from '../../client/index.ts';
-import { formatElapsed, moveLine } from './render.ts';
+import type { JobMove, Progress as ProgressBody } from '../../client/index.ts';
+import { formatElapsed, moveLine, progressText } from './render.ts';
 
 /** How a wait shows a job's progress. */
 export interface Progress {
@@ -8,7 +8,7 @@ export interface Progress {
   stop(): void;
 }
 
-/** In a pipe or a file: one plain line per move. */
+/** In a pipe or a file: one plain line per move, a progress line only when its values changed. */
 export function plainProgress(write: (text: string) => void): Progress {
   return {
     move: (move) => write(`${moveLine(move)}\n`),
@@ -21,15 +21,19 @@ const CLEAR_LINE = '\r\x1b[2K';
 
 /**
  * On a terminal: a single line, redrawn in place ten times a second, with the status, the time
- * since the submit, the queue position while queued, and the moves so far. When the job ends the
- * line is replaced by one summary line.
+ * since the submit, the queue position while queued, the run's progress bar and stage counts
+ * while it reports them, and the moves so far. When the job ends the line is replaced by one
+ * summary line.
  */
 export function liveProgress(
   stream: { write(text: string): unknown; readonly columns?: number },
   jobId: string,
 ): Progress {
+  // The last status or queue move: the elapsed time counts on from it. A progress move only
+  // changes the bar (its time is the driver's report, not now).
   let last: JobMove | undefined;
   let lastSeenAt = 0;
+  let progress: ProgressBody | undefined;
   const trail: string[] = [];
   let frame = 0;
   const draw = () => {
@@ -37,7 +41,8 @@ export function liveProgress(
     const elapsed = formatElapsed(last.elapsedMs + (Date.now() - lastSeenAt));
     const position = last.queuePosition !== undefined ? ` (position ${last.queuePosition})` : '';
     const attempt = last.status === 'RUNNING' && last.attempt ? ` (attempt ${last.attempt + 1})` : '';
-    const line = `${SPINNER[frame++ % SPINNER.length]} ${last.status}${position}${attempt} ${elapsed}  ${jobId}  ${trail.join(' → ')}`;
+    const shown = progress ? `  ${progressText(progress)}` : '';
+    const line = `${SPINNER[frame++ % SPINNER.length]} ${last.status}${position}${attempt} ${elapsed}${shown}  ${jobId}  ${trail.join(' → ')}`;
     const width = Math.max(20, (stream.columns ?? 80) - 1);
     stream.write(`${CLEAR_LINE}${line.length > width ? `${line.slice(0, width - 1)}…` : line}`);
   };
@@ -46,8 +51,11 @@ export function liveProgress(
   return {
     move(move) {
       if (move.kind === 'status') trail.push(`${move.status} ${formatElapsed(move.elapsedMs)}`);
-      last = move;
-      lastSeenAt = Date.now();
+      progress = move.job.progress;
+      if (move.kind !== 'progress' || !last) {
+        last = move;
+        lastSeenAt = Date.now();
+      }
       if (move.final) {
         clearInterval(timer);
         stream.write(

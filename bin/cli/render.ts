@@ -1,4 +1,4 @@
-import type { ApiJobEvent, JobMove, JobSummary, PoolView, StatusView } from '../../client/index.ts';
+import type { ApiJobEvent, JobMove, JobSummary, PoolView, Progress, StatusView } from '../../client/index.ts';
 
 /** Elapsed time as a person reads it: 0.4s, 12.3s, 3m04s, 1h02m. */
 export function formatElapsed(ms: number): string {
@@ -27,8 +27,22 @@ export const tagsText = (tags: Readonly<Record<string, string>>): string =>
     .map(([key, value]) => `${key}=${value}`)
     .join(',');
 
+/**
+ * A run's progress in one phrase: a bar and the percentage where the fraction is known (floored,
+ * so 100% is only ever said of a finished run), then the stages and tasks done of those known.
+ */
+export function progressText(progress: Progress): string {
+  const counts = `stages ${progress.stagesDone}/${progress.stagesTotal}, tasks ${progress.tasksDone}/${progress.tasksTotal}`;
+  if (progress.fraction === undefined) return counts;
+  const percent = Math.floor(progress.fraction * 100);
+  return `${bar(progress.fraction, 1)} ${String(percent).padStart(3)}%  ${counts}`;
+}
+
 /** One line of a wait's progress: elapsed time, status, and what goes with it. */
 export function moveLine(move: JobMove): string {
+  if (move.kind === 'progress' && move.progress) {
+    return `${formatElapsed(move.elapsedMs).padStart(7)}  ${move.status}  ${progressText(move.progress)}`;
+  }
   const notes: string[] = [];
   if (move.queuePosition !== undefined) notes.push(`position ${move.queuePosition}`);
   if (move.status === 'RUNNING' && move.attempt !== undefined) notes.push(`attempt ${move.attempt + 1}`);
@@ -53,6 +67,15 @@ export function statusText(job: StatusView): string {
   rows.push(['pool', `${job.pool} (${job.backend}), priority ${job.priority}`]);
   if (Object.keys(job.tags).length > 0) rows.push(['tags', tagsText(job.tags)]);
   if (job.queuePosition !== undefined) rows.push(['queue', `position ${job.queuePosition}`]);
+  if (job.progress) rows.push(['progress', `${progressText(job.progress)} (at ${job.progress.updatedAt})`]);
+  if (job.rerunOf !== undefined) rows.push(['rerun of', job.rerunOf]);
+  if (job.rerunCount !== undefined) {
+    const older = job.rerunCount - (job.reruns?.length ?? 0);
+    rows.push([
+      'reruns',
+      `${job.rerunCount}: ${(job.reruns ?? []).join(', ')}${older > 0 ? ` (and ${older} older)` : ''}`,
+    ]);
+  }
   rows.push(['attempts', String(job.attempts)]);
   const times: [string, string | undefined][] = [
     ['submitted', job.submittedAt],

@@ -1,4 +1,4 @@
-import type { JobStatus } from 'libra-serverless/client';
+import type { JobStatus, Progress } from 'libra-serverless/client';
 import type { Load } from './hooks.ts';
 import { html } from './html.ts';
 
@@ -41,4 +41,24 @@ export function Bar({
 
 function round(n: number): string {
   return Number.isInteger(n) ? String(n) : n.toFixed(1);
+}
+
+/**
+ * A run's progress as its driver reported it: a bar and the percentage where the fraction is known
+ * (floored, so 100% is only said of a finished run), the stage and task counts always; without a
+ * fraction, the bar is indeterminate (no value) and only the counts are said. No progress: nothing.
+ */
+export function ProgressBar({ progress, compact = false }: { progress?: Progress; compact?: boolean }) {
+  if (!progress) return null;
+  const counts = `stages ${progress.stagesDone}/${progress.stagesTotal} · tasks ${progress.tasksDone}/${progress.tasksTotal}`;
+  const percent = progress.fraction === undefined ? undefined : Math.floor(progress.fraction * 100);
+  const text = percent === undefined ? counts : `${percent}% · ${counts}`;
+  return html`<div class=${`progress${compact ? ' compact' : ''}`} data-progress>
+    <span class=${`bar${percent === undefined ? ' unknown' : ''}`} role="progressbar" aria-label="Progress"
+      aria-valuetext=${text}
+      ...${percent === undefined ? {} : { 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': percent }}>
+      ${percent === undefined ? null : html`<span class="fill" style=${{ width: `${percent}%` }}></span>`}
+    </span>
+    <span class="bar-value">${text}</span>
+  </div>`;
 }

@@ -100,6 +100,16 @@ async function conditionally(write: () => Promise<unknown>): Promise<boolean> {
   }
 }
 
+/** The kept request, its caller-keyed maps (tags, Spark conf) written as maps, as the record's own are. */
+function requestAttribute(request: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const { tags, sparkConf, ...rest } = request;
+  return {
+    ...rest,
+    ...(tags !== undefined && { tags: asMapAttribute(tags as Record<string, string>) }),
+    ...(sparkConf !== undefined && { sparkConf: asMapAttribute(sparkConf as Record<string, string>) }),
+  };
+}
+
 /** The TTL of an item written at `fromIso` and kept `retentionSeconds`, in epoch seconds. */
 export function expiresAt(fromIso: string, retentionSeconds: number): number {
   return Math.floor(Date.parse(fromIso) / 1000) + retentionSeconds;
@@ -114,6 +124,7 @@ export function jobItem(job: JobRecord, retentionSeconds: number): Record<string
     ...job,
     tags: asMapAttribute(job.tags),
     spec: { ...job.spec, sparkConf: asMapAttribute(job.spec.sparkConf) },
+    ...(job.request !== undefined && { request: requestAttribute(job.request) }),
     ...jobKey(job.jobId),
     ownerSort: `${job.submittedAt}#${job.jobId}`,
     ...(job.status === 'QUEUED' && {
@@ -439,6 +450,32 @@ export class DynamoJobStore
             ':at': failure.at,
             ':scheduled': 'SCHEDULED',
             ...(failure.attempts > 1 && { ':previous': failure.attempts - 1 }),
+          },
+        }),
+      ),
+    );
+  }
+
+  async setReruns(
+    jobId: string,
+    seenCount: number,
+    reruns: readonly string[],
+    count: number,
+  ): Promise<boolean> {
+    return conditionally(() =>
+      this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: jobKey(jobId),
+          UpdateExpression: 'SET reruns = :reruns, rerunCount = :count',
+          ConditionExpression:
+            seenCount === 0
+              ? 'attribute_exists(pk) AND attribute_not_exists(rerunCount)'
+              : 'rerunCount = :seen',
+          ExpressionAttributeValues: {
+            ':reruns': reruns,
+            ':count': count,
+            ...(seenCount !== 0 && { ':seen': seenCount }),
           },
         }),
       ),

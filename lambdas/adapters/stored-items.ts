@@ -124,6 +124,11 @@ const jobRecordFields = {
   /** The job's place among its priority's queue slots (core/queue-position.ts). */
   queueSeq: z.optional(count),
   requestHash: text,
+  // The stored request is validated again, as a submit, when it is re-run: kept here as written.
+  request: z.optional(z.record(z.string(), z.unknown())),
+  rerunOf: z.optional(text),
+  reruns: z.optional(z.array(text)),
+  rerunCount: z.optional(count),
 } satisfies Fields<JobRecord>;
 const jobRecordSchema = z.object(jobRecordFields);
 

@@ -59,6 +59,14 @@ export const submitAcceptedSchema = z.strictObject({
   submittedAt: timestamp,
 });
 
+/** 202 from a re-run: the new job, and the job it re-runs. */
+export const rerunAcceptedSchema = z.strictObject({
+  jobId: jobIdSchema,
+  status: jobStatusSchema,
+  submittedAt: timestamp,
+  rerunOf: jobIdSchema,
+});
+
 /**
  * How far a running job has got, as its driver last reported: Spark's stages and tasks done of
  * those known so far. `fraction` (0–1) is absent where it cannot be known. Kept once the job ends.
@@ -102,6 +110,9 @@ export const statusViewSchema = z.strictObject({
   queuePositionEstimated: z.optional(z.boolean()),
   run: z.optional(z.strictObject({ id: z.string(), state: z.optional(z.string()) })),
   links: z.optional(z.record(z.string(), z.url())),
+  rerunOf: z.optional(jobIdSchema),
+  reruns: z.optional(z.array(jobIdSchema)),
+  rerunCount: z.optional(count),
 });
 
 /** One job in a list page: what the owner index holds. */
@@ -246,6 +257,7 @@ export const listJobsQuerySchema = z.strictObject({
 });
 
 export type SubmitAccepted = z.output<typeof submitAcceptedSchema>;
+export type RerunAccepted = z.output<typeof rerunAcceptedSchema>;
 export type StatusViewBody = z.output<typeof statusViewSchema>;
 export type JobSummaryBody = z.output<typeof jobSummarySchema>;
 export type JobPageBody = z.output<typeof jobPageSchema>;

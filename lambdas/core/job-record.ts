@@ -79,7 +79,24 @@ export interface JobRecord {
   readonly webhookDisabledAt?: string;
   /** Hash of the submitted body, kept for Idempotency-Key replays. */
   readonly requestHash: string;
+  /**
+   * What a re-run needs of the request beside the spec (a KeptRequest when written, kept-request.ts),
+   * submitted again through the submit's validation. Absent on records written before re-runs existed.
+   */
+  readonly request?: Readonly<Record<string, unknown>>;
+  /** The job this one re-runs. */
+  readonly rerunOf?: string;
+  /** The newest re-runs of this job, oldest first: at most MAX_LINKED_RERUNS of them. */
+  readonly reruns?: readonly string[];
+  /** How many times this job was re-run, all told (`reruns` keeps only the newest). */
+  readonly rerunCount?: number;
 }
+
+/**
+ * How many re-runs' ids the original's record lists: the record is read whole on every status
+ * read, so a job re-run thousands of times must not grow it without bound.
+ */
+export const MAX_LINKED_RERUNS = 20;
 
 export interface JobEvent {
   readonly jobId: string;

@@ -81,6 +81,28 @@ const NOT_BLANK = /[^\s\p{Cf}]/u;
 /** A string of `min` to `max` characters. */
 const text = (min: number, max: number) => z.string().check(z.minLength(min), z.maxLength(max));
 
+const priorityField = intBetween(1, 10);
+const timeoutField = intBetween(1, MAX_RUN_MINUTES);
+const nameField = text(1, 256);
+const tagsField = keyedRecord(tagKey, z.string().check(z.maxLength(256)));
+// Checked on the field itself so that forbidden keys are reported even when other fields are invalid.
+const sparkConfField = keyedRecord(
+  text(1, 256),
+  z
+    .string()
+    .check(
+      z.maxLength(
+        MAX_SPARK_CONF_VALUE_LENGTH,
+        `at most ${MAX_SPARK_CONF_VALUE_LENGTH} characters ${AWS_LIMIT_NOTE.propertyValue}`,
+      ),
+    ),
+  z.superRefine((conf, ctx) => {
+    for (const problem of sparkConfProblems(conf)) {
+      ctx.addIssue({ code: 'custom', path: [problem.key], message: problem.message });
+    }
+  }),
+);
+
 export const jobRequestSchema = z
   .strictObject({
     // Blank code would only be run, fail and be retried until its retries are spent.
@@ -101,35 +123,16 @@ export const jobRequestSchema = z
       ),
       'auto',
     ),
-    priority: z._default(intBetween(1, 10), 5),
+    priority: z._default(priorityField, 5),
     retryPolicy: z._default(retryPolicySchema, DEFAULT_RETRY_POLICY),
     retryOnTimeout: z._default(z.boolean(), false),
     notifications: z.optional(notificationsSchema),
-    timeoutMinutes: z.optional(intBetween(1, MAX_RUN_MINUTES)),
+    timeoutMinutes: z.optional(timeoutField),
     /** A run still going after this many minutes gets a DURATION_WARNING (once per attempt). */
     warnAfterMinutes: z.optional(intBetween(1, MAX_RUN_MINUTES - 1)),
-    // Checked on the field itself so that forbidden keys are reported even when other fields are invalid.
-    sparkConf: z._default(
-      keyedRecord(
-        text(1, 256),
-        z
-          .string()
-          .check(
-            z.maxLength(
-              MAX_SPARK_CONF_VALUE_LENGTH,
-              `at most ${MAX_SPARK_CONF_VALUE_LENGTH} characters ${AWS_LIMIT_NOTE.propertyValue}`,
-            ),
-          ),
-        z.superRefine((conf, ctx) => {
-          for (const problem of sparkConfProblems(conf)) {
-            ctx.addIssue({ code: 'custom', path: [problem.key], message: problem.message });
-          }
-        }),
-      ),
-      {},
-    ),
-    name: z.optional(text(1, 256)),
-    tags: z._default(keyedRecord(tagKey, z.string().check(z.maxLength(256))), {}),
+    sparkConf: z._default(sparkConfField, {}),
+    name: z.optional(nameField),
+    tags: z._default(tagsField, {}),
     pool: z.optional(text(1, 40)),
   })
   .check(
@@ -196,6 +199,21 @@ export const jobRequestSchema = z
   );
 
 export type JobRequestInput = z.input<typeof jobRequestSchema>;
+
+/**
+ * What a re-run may change of the original's request; each field given replaces the original's
+ * field whole (a `sparkConf` or `tags` given is the new conf or tags, not merged into the old).
+ * The request they make is then validated exactly as a submit.
+ */
+export const rerunOverridesSchema = z.strictObject({
+  priority: z.optional(priorityField),
+  sparkConf: z.optional(sparkConfField),
+  timeoutMinutes: z.optional(timeoutField),
+  retryPolicy: z.optional(retryPolicySchema),
+  name: z.optional(nameField),
+  tags: z.optional(tagsField),
+});
+export type RerunOverrides = z.input<typeof rerunOverridesSchema>;
 export type JobRequest = z.output<typeof jobRequestSchema>;
 
 /**
@@ -242,15 +260,26 @@ export type ParseResult = { ok: true; request: JobRequest } | { ok: false; error
 export function parseJobRequest(body: unknown): ParseResult {
   const result = jobRequestSchema.safeParse(body);
   if (result.success) return { ok: true, request: result.data };
-  return {
-    ok: false,
-    errors: result.error.issues.flatMap((issue): FieldProblem[] => {
-      const path = issue.path.map(String);
-      // zod reports unknown keys on their parent object; name each key as its own field.
-      if (issue.code === 'unrecognized_keys') {
-        return issue.keys.map((key) => ({ field: [...path, key].join('.'), message: 'unknown field' }));
-      }
-      return [{ field: path.join('.'), message: issue.message }];
-    }),
-  };
+  return { ok: false, errors: fieldProblems(result.error.issues) };
+}
+
+/** The overrides of a re-run, or a 400's problems naming each invalid or unknown field. */
+export function parseRerunOverrides(
+  body: unknown,
+): { ok: true; overrides: RerunOverrides } | { ok: false; errors: FieldProblem[] } {
+  const result = rerunOverridesSchema.safeParse(body ?? {});
+  if (result.success)
+    return { ok: true, overrides: body === undefined || body === null ? {} : (body as RerunOverrides) };
+  return { ok: false, errors: fieldProblems(result.error.issues) };
+}
+
+function fieldProblems(issues: readonly z.core.$ZodIssue[]): FieldProblem[] {
+  return issues.flatMap((issue): FieldProblem[] => {
+    const path = issue.path.map(String);
+    // zod reports unknown keys on their parent object; name each key as its own field.
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ field: [...path, key].join('.'), message: 'unknown field' }));
+    }
+    return [{ field: path.join('.'), message: issue.message }];
+  });
 }

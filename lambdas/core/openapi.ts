@@ -17,6 +17,7 @@ import {
   problemSchema,
   processSizeSchema,
   reasonSchema,
+  rerunAcceptedSchema,
   resourcesSchema,
   statusEventSchema,
   statusViewSchema,
@@ -29,6 +30,7 @@ import {
   EXECUTION_MODES,
   jobRequestSchema,
   notificationsSchema,
+  rerunOverridesSchema,
   retryPolicySchema,
 } from './job-request.ts';
 import { MAX_PAGE_SIZE } from './use-cases/list-jobs.ts';
@@ -85,6 +87,11 @@ const ANSWER_SCHEMAS: ReadonlyArray<readonly [z.ZodMiniType, string, string]> = 
     'JobStatusView',
     "A job's status: every timestamp it reached, attempts, reason, resources, its place in the queue while queued, its run and links to its output.",
   ],
+  [
+    rerunAcceptedSchema,
+    'RerunAccepted',
+    'The new job a re-run made (or, replayed by its Idempotency-Key, as it is now), and the job it re-runs.',
+  ],
   [jobSummarySchema, 'JobSummary', 'One job of a list page.'],
   [
     jobPageSchema,
@@ -135,6 +142,11 @@ const REQUEST_SCHEMAS: ReadonlyArray<readonly [z.ZodMiniType, string, string]> =
     notificationsSchema,
     'Notifications',
     'A webhook called (Standard Webhooks, signed) as the job reaches these statuses, and on its duration warning (`DURATION_WARNING`).',
+  ],
+  [
+    rerunOverridesSchema,
+    'RerunRequest',
+    "What a re-run changes of the original's request: each field given replaces the original's whole (a `sparkConf` or `tags` given is the new conf or tags, not merged). The request they make is validated exactly as a submit; any other field is refused.",
   ],
 ];
 
@@ -246,6 +258,9 @@ const ANSWER_FIELD_DESCRIPTIONS: Readonly<Record<string, Readonly<Record<string,
     run: "The backend's run: its id and EMR's own state of it.",
     links:
       'Where to look at the run: the Spark UI and logs; locally its `stdout`, `stderr` and (SQL) `result`.',
+    rerunOf: 'The job this one re-runs.',
+    reruns: 'The newest re-runs of this job, oldest first: at most 20 (`rerunCount` counts them all).',
+    rerunCount: 'How many times this job was re-run.',
   },
   JobPage: { nextToken: 'Present while more pages follow: pass it back as `nextToken`.' },
   JobSummary: { updatedAt: 'When the job last moved.' },
@@ -379,6 +394,22 @@ const JOB_ID_PARAMETER = {
   schema: ref('JobId'),
 };
 
+const IDEMPOTENCY_KEY_PARAMETER = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  description: 'Makes a retried submit safe: kept 24 hours per caller.',
+  schema: { type: 'string', pattern: IDEMPOTENCY_KEY_PATTERN.source },
+};
+
+const LOCATION_HEADER = {
+  Location: {
+    description: "The job's status URL.",
+    required: true,
+    schema: { type: 'string', pattern: `^${JOBS_PATH}/job-[0-9a-f-]{36}$` },
+  },
+};
+
 function listParameters(): Json[] {
   const query = z.toJSONSchema(listJobsQuerySchema, { io: 'input' }) as Json;
   const descriptions: Record<string, string> = {
@@ -407,26 +438,12 @@ function paths(): Json {
         summary: 'Submit a job',
         description:
           'Validates, sizes and places the job, stores it QUEUED and answers at once; admission starts it when its pool has room. With an `Idempotency-Key`, the same key and body give the same job; another body with the key is 409.',
-        parameters: [
-          {
-            name: 'Idempotency-Key',
-            in: 'header',
-            required: false,
-            description: 'Makes a retried submit safe: kept 24 hours per caller.',
-            schema: { type: 'string', pattern: IDEMPOTENCY_KEY_PATTERN.source },
-          },
-        ],
+        parameters: [IDEMPOTENCY_KEY_PARAMETER],
         requestBody: { required: true, content: jsonContent(ref('JobRequest')) },
         responses: {
           '202': {
             description: 'Accepted: the job is QUEUED (a replayed key answers the job as it is now).',
-            headers: {
-              Location: {
-                description: "The job's status URL.",
-                required: true,
-                schema: { type: 'string', pattern: `^${JOBS_PATH}/job-[0-9a-f-]{36}$` },
-              },
-            },
+            headers: LOCATION_HEADER,
             content: jsonContent(ref('SubmitAccepted')),
           },
           '400': R('BadRequest'),
@@ -487,6 +504,34 @@ function paths(): Json {
             'The job is already final (or ended while the cancel was made): `errors` names its status.',
           ),
           ...COMMON,
+        },
+      },
+    },
+    [`${JOBS_PATH}/{jobId}/rerun`]: {
+      parameters: [JOB_ID_PARAMETER],
+      post: {
+        operationId: 'rerunJob',
+        tags: ['jobs'],
+        summary: 'Re-run a finished job',
+        description:
+          "Submits the job's request again as a new job, with the fields of the body (optional) changed, validated, queued and made idempotent exactly as a submit; the new job is the caller's. The new job's status names the original (`rerunOf`), and the original's lists it (`reruns`). The owner or an admin may re-run a job in any final state; someone else's job is 404, one not final yet is 409.",
+        parameters: [IDEMPOTENCY_KEY_PARAMETER],
+        requestBody: { required: false, content: jsonContent(ref('RerunRequest')) },
+        responses: {
+          '202': {
+            description: 'Accepted: the new job is QUEUED (a replayed key answers it as it is now).',
+            headers: LOCATION_HEADER,
+            content: jsonContent(ref('RerunAccepted')),
+          },
+          '400': R('BadRequest'),
+          '404': R('NotFound'),
+          '409': problemResponse(
+            'The job is not final yet (`errors` names its status), its request was not kept (submitted before re-runs existed), or the Idempotency-Key was used with another body.',
+          ),
+          '413': R('PayloadTooLarge'),
+          '415': R('UnsupportedMediaType'),
+          ...COMMON,
+          '403': R('Forbidden'),
         },
       },
     },
@@ -631,7 +676,7 @@ export function openApiDocument(version: string): Json {
     ],
     security: [{ sigv4: [] }, { jwt: [] }, { localUser: [] }],
     tags: [
-      { name: 'jobs', description: 'Submit, follow, list and cancel jobs.' },
+      { name: 'jobs', description: 'Submit, follow, list, cancel and re-run jobs.' },
       { name: 'pools', description: 'Capacity pools.' },
       { name: 'meta', description: 'About the API itself.' },
       { name: 'local', description: 'Served by the local runtime only.' },

@@ -91,6 +91,11 @@ export interface JobStore {
    * and jobs beyond it may be ahead too (the position is then estimated: core/queue-position.ts).
    */
   queuePosition(job: JobRecord, limit: number): Promise<CountedAhead>;
+  /**
+   * Sets the job's newest re-runs and their count, if the count is still `seenCount` (0: none
+   * recorded yet): false, writing nothing, when another re-run was linked first or the job is gone.
+   */
+  setReruns(jobId: string, seenCount: number, reruns: readonly string[], count: number): Promise<boolean>;
   /** Ties an Idempotency-Key to a job id, once; a later claim gets what the first one stored. */
   claimIdempotencyKey(
     owner: string,

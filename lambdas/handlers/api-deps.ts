@@ -3,6 +3,7 @@ import type { JobEventsDeps } from '#core/use-cases/job-events.ts';
 import type { JobStatusDeps } from '#core/use-cases/job-status.ts';
 import type { ListJobsDeps } from '#core/use-cases/list-jobs.ts';
 import type { ListPoolsDeps } from '#core/use-cases/list-pools.ts';
+import type { RerunJobDeps } from '#core/use-cases/rerun-job.ts';
 import type { SubmitJobDeps } from '#core/use-cases/submit-job.ts';
 import type { HttpDeps } from './http.ts';
 
@@ -16,6 +17,7 @@ export type ApiDeps = HttpDeps &
   ListJobsDeps &
   JobEventsDeps &
   CancelJobDeps &
-  ListPoolsDeps;
+  ListPoolsDeps &
+  Pick<RerunJobDeps, 'jobs'>;
 
 export { JOBS_PATH } from '#core/api-paths.ts';

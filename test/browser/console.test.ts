@@ -244,4 +244,43 @@ describe('the console in Chromium', () => {
     expect((await api.list({ limit: 100 })).jobs.length).toBe(before);
     await page.screenshot({ path: `${SHOTS}/submit.png`, fullPage: true });
   }, 60_000);
+
+  it('job: Re-run, once confirmed, makes a new job of the same request; the two pages link each other', async () => {
+    const running = (await api.submit({ kind: 'python', code: LONG_PYTHON, name: 'still running' })).jobId;
+    await page.goto(`${runtime.url}/#/jobs/${running}`);
+    await badge('RUNNING').waitFor({ timeout: 30_000 });
+    // Only a finished job can be re-run.
+    expect(await page.getByRole('button', { name: 'Re-run' }).count()).toBe(0);
+    await api.cancel(running);
+
+    const { jobId } = await api.submit({
+      kind: 'sql',
+      code: 'SELECT 7 AS again',
+      name: 'rerun-me',
+      tags: { rerun: 'browser' },
+    });
+    await page.goto(`${runtime.url}/#/jobs/${jobId}`);
+    await badge('SUCCEEDED').waitFor({ timeout: 30_000 });
+    let asked = '';
+    page.once('dialog', (dialog) => {
+      asked = dialog.message();
+      void dialog.accept();
+    });
+    await page.getByRole('button', { name: 'Re-run' }).click();
+    await page.waitForURL((url) => /#\/jobs\/job-/.test(url.href) && !url.href.includes(jobId));
+    const rerunId = decodeURIComponent(page.url().split('#/jobs/')[1] ?? '');
+    expect(asked).toBe('Re-run job rerun-me as a new job, with the same request?');
+    await badge('SUCCEEDED').waitFor({ timeout: 30_000 });
+    await expect.poll(() => page.locator('pre[data-log="stdout"]').textContent()).toContain('|    7|');
+    expect(await page.locator('.rerun-of a').textContent()).toBe(jobId);
+    expect(await api.status(rerunId)).toMatchObject({
+      name: 'rerun-me',
+      tags: { rerun: 'browser' },
+      rerunOf: jobId,
+    });
+
+    await page.locator('.rerun-of a').click();
+    await expect.poll(() => page.locator('.reruns a').allTextContents()).toEqual([rerunId]);
+    expect(await page.locator('.reruns').textContent()).toMatch(/^Re-run 1 time: /);
+  }, 90_000);
 });

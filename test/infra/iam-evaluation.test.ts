@@ -36,6 +36,7 @@ import {
   iamCaller,
   listEvent,
   openApiEvent,
+  rerunEvent,
   sqlJob,
   submitEvent,
 } from '../support/api.ts';
@@ -388,6 +389,13 @@ async function driveEveryFunction(): Promise<void> {
   // Cancels: a queued job ends at once; a running one is stopped; one whose execution ended unseen
   // is ended here, its run cancelled on its backend; one whose run had already ended reads its history.
   expect((await http('JobApi/CancelJob', cancelEvent(OWNER, queued))).body.status).toBe('CANCELLED');
+  // A re-run of the cancelled job, retried: the original read, the new job written and linked,
+  // admission woken; the retry finds its key claimed and reads the new job back.
+  const rerun = rerunEvent(OWNER, queued, { priority: 9 }, { idempotencyKey: `rerun-${suffix}` });
+  const rerunFirst = await http('JobApi/RerunJob', rerun);
+  expect(rerunFirst.status, JSON.stringify(rerunFirst.body)).toBe(202);
+  expect((await http('JobApi/RerunJob', rerun)).body.jobId).toBe(rerunFirst.body.jobId);
+  expect((await http('JobApi/GetJob', getEvent(OWNER, queued))).body.reruns).toEqual([rerunFirst.body.jobId]);
   const stopping = await scheduled('default');
   expect((await http('JobApi/CancelJob', cancelEvent(OWNER, stopping))).body.status).toBe('CANCELLING');
   for (const pool of TARGETS) {

@@ -19,6 +19,7 @@ const ROUTE_KEYS = [
   'GET /api/v1/spark/jobs/{jobId}',
   'GET /api/v1/spark/jobs/{jobId}/events',
   'DELETE /api/v1/spark/jobs/{jobId}',
+  'POST /api/v1/spark/jobs/{jobId}/rerun',
   'GET /api/v1/spark/pools',
   'GET /api/v1/openapi.json',
 ];
@@ -29,7 +30,7 @@ const READ_ONLY_ROUTES = [
   'ListPools',
   'GetOpenApi',
 ] as const satisfies JobRouteName[];
-const WRITING_ROUTES: JobRouteName[] = ['SubmitJob', 'CancelJob'];
+const WRITING_ROUTES: JobRouteName[] = ['SubmitJob', 'CancelJob', 'RerunJob'];
 const WRITE_ACTIONS = /^dynamodb:(PutItem|UpdateItem|DeleteItem|BatchWriteItem|\*)$/;
 const CANCEL_SERVICES = /^(dynamodb|logs|xray|sqs|states|emr-serverless|emr-containers|lambda):/;
 
@@ -167,7 +168,7 @@ describe('JobApi functions', () => {
         POWERTOOLS_SERVICE_NAME: 'libra',
         NODE_OPTIONS: '--enable-source-maps',
         // The routes that send to the intake queue; the read-only routes are not told it.
-        ...((name === 'SubmitJob' || name === 'CancelJob') && { INTAKE_QUEUE_URL: { Ref: queue } }),
+        ...(WRITING_ROUTES.includes(name as JobRouteName) && { INTAKE_QUEUE_URL: { Ref: queue } }),
         // Cancel stops executions and ends a job at once when it has none: it notifies as the finalizer would.
         ...(name === 'CancelJob' && {
           STATE_MACHINE_ARN: iamStack.resolve(iamStack.libra.workflow.stateMachineArn),
@@ -285,7 +286,22 @@ describe('JobApi permissions', () => {
     );
   });
 
-  it('lets submit and cancel, and only them, send to the intake queue, and nothing more on it', () => {
+  it('lets re-run read, put and update items of the table and nothing else of it: no index, no query', () => {
+    const tableArn = getAtt(iamStack, iamStack.libra.jobStore.table, 'Arn');
+    const permissions = allowedPermissions(iam, roleOf('RerunJob')).filter((line) =>
+      line.startsWith('dynamodb:'),
+    );
+    // The original and a replayed key's job read, the new job and its key put, the queue slot and the link updated.
+    expect(permissions).toEqual(
+      [
+        permission('dynamodb:GetItem', tableArn),
+        permission('dynamodb:PutItem', tableArn),
+        permission('dynamodb:UpdateItem', tableArn),
+      ].sort(),
+    );
+  });
+
+  it('lets submit, cancel and re-run, and only them, send to the intake queue, and nothing more on it', () => {
     const queueArn = { 'Fn::GetAtt': [logicalId(iamStack, iamStack.libra.intake.queue), 'Arn'] };
     for (const name of Object.keys(JOB_ROUTES) as JobRouteName[]) {
       const sqs = allowedPermissions(iam, roleOf(name)).filter((line) => line.startsWith('sqs:'));

@@ -49,6 +49,7 @@ function failingStore(): JobStore {
     queuePosition: fail,
     claimIdempotencyKey: fail,
     recordRun: fail,
+    setReruns: fail,
   };
 }
 
@@ -98,20 +99,19 @@ describe('5xx masking', () => {
         throw Object.assign(new Error(SECRET), { name: 'InternalServerError', $fault: 'server' });
       },
     } as unknown as DynamoDBDocumentClient;
-    const api = apiOf(
-      composeApi({
-        documentClient: broken,
-        tableName: db.tableName,
-        config: testConfig(),
-        logger: silentLogger(),
-        metrics: new InMemoryMetrics(),
-        intake: new RecordingIntake(),
-        workflows: NO_WORKFLOWS,
-        runs: NO_RUNS,
-        notifier: NO_NOTIFIER,
-        allowInsecureWebhooks: false,
-      }),
-    );
+    const wiring = {
+      documentClient: broken,
+      tableName: db.tableName,
+      config: testConfig(),
+      logger: silentLogger(),
+      metrics: new InMemoryMetrics(),
+      intake: new RecordingIntake(),
+      workflows: NO_WORKFLOWS,
+      runs: NO_RUNS,
+      notifier: NO_NOTIFIER,
+      allowInsecureWebhooks: false,
+    };
+    const api = apiOf(composeApi(wiring));
 
     for (const [route, send] of requests(api)) {
       expectMasked500(route, await send(), 'Ab1Cd2Ef3Gh4=');

@@ -77,6 +77,75 @@ describe('the libra CLI against the local runtime', () => {
     expect(await cli(['logs', jobId])).toMatchObject({ code: 0, stdout: '' });
   });
 
+  it('rerun JOB --wait runs a finished job again with the fields given changed; status shows both links', async () => {
+    const first = await cli([
+      'submit',
+      '--sql',
+      'SELECT 41 + 1 AS answer',
+      '--name',
+      'first',
+      '--wait',
+      '--logs',
+    ]);
+    expect(first.code).toBe(0);
+    const firstId = first.stdout.split('\n')[0] ?? '';
+    const rerun = await cli([
+      'rerun',
+      firstId,
+      '--name',
+      'second',
+      '--priority',
+      '8',
+      '--tag',
+      'try=2',
+      '--wait',
+      '--logs',
+    ]);
+    expect(rerun.stderr).toBe('');
+    expect(rerun.code).toBe(0);
+    const rerunId = rerun.stdout.split('\n')[0] ?? '';
+    expect(rerunId).toMatch(JOB_ID);
+    expect(rerunId).not.toBe(firstId);
+    const moves = rerun.stdout.split('\n').filter((line) => /^\s+\d+\.\ds {2}[A-Z]+/.test(line));
+    expect(moves.map((line) => line.trim().split(/\s+/)[1])).toEqual([
+      'QUEUED',
+      'SCHEDULED',
+      'RUNNING',
+      'SUCCEEDED',
+    ]);
+    // The same code ran again.
+    expect(rerun.stdout).toContain('|answer|\n+------+\n|    42|');
+
+    const status = JSON.parse((await cli(['status', rerunId, '--json'])).stdout);
+    expect(status).toMatchObject({ name: 'second', priority: 8, tags: { try: '2' }, rerunOf: firstId });
+    const original = await cli(['status', firstId]);
+    expect(original.stdout).toMatch(new RegExp(`^reruns +1: ${rerunId}$`, 'm'));
+    expect(original.stdout).toMatch(/^name +first$/m);
+    const again = await cli(['rerun', firstId, '--json', '--idempotency-key', 'cli-rerun-1']);
+    expect(JSON.parse(again.stdout)).toEqual({
+      jobId: expect.stringMatching(JOB_ID),
+      status: 'QUEUED',
+      submittedAt: expect.any(String),
+      rerunOf: firstId,
+    });
+    const replayed = await cli(['rerun', firstId, '--json', '--idempotency-key', 'cli-rerun-1']);
+    expect(JSON.parse(replayed.stdout).jobId).toBe(JSON.parse(again.stdout).jobId);
+    expect((await cli(['rerun', firstId, '--pool', 'solo'])).stderr).toBe('libra: rerun takes no --pool\n');
+    await cli(['wait', JSON.parse(again.stdout).jobId]);
+  });
+
+  it("rerun of a job not finished exits 2 with the API's reason", async () => {
+    const { waiting, jobId } = await waitingOnRunningJob();
+    const refused = await cli(['rerun', jobId]);
+    expect(refused).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: `libra: POST /api/v1/spark/jobs/${jobId}/rerun: HTTP 409 Conflict: job ${jobId} is RUNNING: only a finished job can be re-run: status: RUNNING is not final; wait for it to end, or cancel it\n`,
+    });
+    expect((await cli(['cancel', jobId])).code).toBe(0);
+    await waiting.done;
+  });
+
   /** `libra submit --wait` on a job that runs for ten minutes, once the job is RUNNING. */
   async function waitingOnRunningJob(): Promise<{ waiting: CliProcess; jobId: string }> {
     const waiting = startCli(
@@ -323,7 +392,7 @@ describe('the libra CLI against the local runtime', () => {
     const cases: [string[], string][] = [
       [
         ['bogus'],
-        "libra: unknown command 'bogus'; commands: submit, wait, status, list, events, logs, cancel, pools, openapi\n",
+        "libra: unknown command 'bogus'; commands: submit, wait, status, list, events, logs, cancel, rerun, pools, openapi\n",
       ],
       [['status'], 'libra: status needs a job id: libra status JOB\n'],
       [['status', 'a', 'b'], "libra: status: unexpected argument 'b'\n"],

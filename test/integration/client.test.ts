@@ -151,6 +151,44 @@ describe('libra-serverless/client against the local runtime', () => {
     }
   });
 
+  it('re-runs a finished job as a submit is retried: a re-run whose answer was lost makes one job, linked', async () => {
+    const original = await client.submit({ code: 'SELECT 1', kind: 'sql', name: 'to re-run' });
+    await collect(client.waitFor(original.jobId, { intervalMs: 100 }));
+    const proxy = await startFaultProxy(runtime.url, (request) =>
+      request.method === 'POST' && proxy.requests.filter((r) => r.method === 'POST').length === 1
+        ? { kind: 'drop-answer' }
+        : { kind: 'forward' },
+    );
+    try {
+      const proxied = new LibraClient({ endpoint: proxy.url, retry: FAST_RETRY });
+      const rerun = await proxied.rerun(original.jobId, { priority: 9, name: 'again' });
+      expect(rerun).toEqual({
+        jobId: expect.stringMatching(/^job-/),
+        // The retry is answered as a replay: the new job as it is by then.
+        status: expect.stringMatching(/^(QUEUED|SCHEDULED|RUNNING|SUCCEEDED)$/),
+        submittedAt: expect.any(String),
+        rerunOf: original.jobId,
+      });
+      const posts = proxy.requests.filter((request) => request.method === 'POST');
+      expect(posts.map((post) => post.url)).toEqual([
+        `/prod/api/v1/spark/jobs/${original.jobId}/rerun`,
+        `/prod/api/v1/spark/jobs/${original.jobId}/rerun`,
+      ]);
+      expect(posts[1]?.headers['idempotency-key']).toBe(posts[0]?.headers['idempotency-key']);
+      expect(JSON.parse(posts[0]?.body ?? '')).toEqual({ priority: 9, name: 'again' });
+      const before = await client.status(original.jobId);
+      expect(before).toMatchObject({ reruns: [rerun.jobId], rerunCount: 1 });
+      expect(await client.status(rerun.jobId)).toMatchObject({
+        rerunOf: original.jobId,
+        priority: 9,
+        name: 'again',
+      });
+      await collect(client.waitFor(rerun.jobId, { intervalMs: 100 }));
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('retries a 429 after its Retry-After, and a 5xx read with backoff; a cancel is not retried on 5xx', async () => {
     const { jobId } = await client.submit({ code: 'SELECT 1', kind: 'sql' });
     let throttled = 0;

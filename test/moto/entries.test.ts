@@ -18,6 +18,7 @@ import {
   getEvent,
   iamCaller,
   listEvent,
+  rerunEvent,
   sqlJob,
   submitEvent,
 } from '../support/api.ts';
@@ -567,6 +568,25 @@ describe('the deployed entries on moto', () => {
     );
     expect(invokes.map((c) => JSON.parse(c.body))).toEqual([{ jobId: lost, status: 'CANCELLED' }]);
   });
+
+  it('re-run writes a new job linked both ways to the finished one, and wakes admission on SQS', async () => {
+    const reply = await call<HttpEvent, HttpReply>('rerun-job', rerunEvent(CALLER, jobId, { priority: 8 }));
+    expect(reply.statusCode, reply.body).toBe(202);
+    const rerunId = JSON.parse(reply.body).jobId as string;
+    expect(await jobs.getJob(rerunId)).toMatchObject({ status: 'QUEUED', priority: 8, rerunOf: jobId });
+    expect(await jobs.getJob(jobId)).toMatchObject({ reruns: [rerunId], rerunCount: 1 });
+    const intake = await receiveIntake();
+    expect(intake.Records.map((r) => JSON.parse(r.body))).toContainEqual({
+      kind: 'submitted',
+      pool: 'default',
+      jobId: rerunId,
+    });
+    for (const record of intake.Records) {
+      await clients.sqs.send(
+        new sqs.DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: record.receiptHandle }),
+      );
+    }
+  });
 });
 
 /** The errors that are a program's own fault, never an answer to bad input. */
@@ -595,6 +615,7 @@ const REFUSALS: Record<string, string> = {
   'get-job': 'HttpEventInvalid',
   'list-job-events': 'HttpEventInvalid',
   'cancel-job': 'HttpEventInvalid',
+  'rerun-job': 'HttpEventInvalid',
   'list-pools': 'HttpEventInvalid',
   'get-openapi': 'HttpEventInvalid',
   admission: 'IntakeMessageInvalid',
@@ -702,6 +723,7 @@ const httpLike = fc
         getEvent(CALLER, 'job-00000000-0000-4000-8000-000000000000'),
         listEvent(CALLER, { limit: '5' }),
         cancelEvent(CALLER, 'job-00000000-0000-4000-8000-000000000000'),
+        rerunEvent(CALLER, 'job-00000000-0000-4000-8000-000000000000', { priority: 2 }),
       ),
       drop: fc.subarray(['headers', 'requestContext', 'version', 'rawPath', 'isBase64Encoded', 'routeKey']),
       body: fc.option(fc.oneof(fc.string({ maxLength: 30 }), fc.json())),

@@ -6,6 +6,7 @@ import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
 import { DynamoPoolStore } from '#adapters/dynamo-pool-store.ts';
 import { composeApi } from '#compose/api.ts';
 import { finalizeStoppedBy } from '#compose/cancel.ts';
+import { composeRerun } from '#compose/rerun.ts';
 import { type LibraConfig, parseConfig } from '#core/config.ts';
 import { Finalizer } from '#core/finalizer.ts';
 import { Finisher } from '#core/finisher.ts';
@@ -25,6 +26,7 @@ import { createGetJobHandler } from '#handlers/get-job.ts';
 import type { HttpEvent, HttpResult } from '#handlers/http.ts';
 import { createListJobEventsHandler } from '#handlers/list-job-events.ts';
 import { createListJobsHandler } from '#handlers/list-jobs.ts';
+import { createRerunJobHandler } from '#handlers/rerun-job.ts';
 import { createSubmitJobHandler } from '#handlers/submit-job.ts';
 import { InMemoryMetrics } from '../../local/metrics.ts';
 import { checkAnswer } from './contract.ts';
@@ -100,6 +102,27 @@ export const getEvent = (caller: Caller, jobId: string) => jobEvent('get-job', c
 export const eventsEvent = (caller: Caller, jobId: string) => jobEvent('list-job-events', caller, jobId);
 export const cancelEvent = (caller: Caller, jobId: string) => jobEvent('cancel-job', caller, jobId);
 
+/** POST /api/v1/spark/jobs/{jobId}/rerun; no `body`: the request carries none. */
+export function rerunEvent(
+  caller: Caller,
+  jobId: string,
+  body?: unknown,
+  options: SubmitOptions = {},
+): HttpEvent {
+  const event = submitEvent(caller, body ?? {}, options);
+  if (body === undefined && options.rawBody === undefined) {
+    delete event.body;
+    delete event.headers['content-type'];
+    delete event.headers['content-length'];
+  }
+  event.routeKey = 'POST /api/v1/spark/jobs/{jobId}/rerun';
+  event.requestContext.routeKey = event.routeKey;
+  event.rawPath = `/api/v1/spark/jobs/${jobId}/rerun`;
+  event.requestContext.http.path = event.rawPath;
+  event.pathParameters = { jobId };
+  return event;
+}
+
 /** GET /api/v1/openapi.json, as API Gateway hands it on. */
 export function openApiEvent(caller: Caller): HttpEvent {
   const event = listEvent(caller);
@@ -157,6 +180,7 @@ export interface Api {
   list(event: HttpEvent): Promise<Reply>;
   events(event: HttpEvent): Promise<Reply>;
   cancel(event: HttpEvent): Promise<Reply>;
+  rerun(event: HttpEvent): Promise<Reply>;
 }
 
 export function apiOf(deps: ApiDeps): Api {
@@ -165,6 +189,7 @@ export function apiOf(deps: ApiDeps): Api {
   const list = createListJobsHandler(deps);
   const events = createListJobEventsHandler(deps);
   const cancel = createCancelJobHandler(deps);
+  const rerun = createRerunJobHandler({ ...deps, ...composeRerun(deps) });
   return {
     deps,
     submit: (event) => call(submit, 'libra-submit-job', event),
@@ -172,6 +197,7 @@ export function apiOf(deps: ApiDeps): Api {
     list: (event) => call(list, 'libra-list-jobs', event),
     events: (event) => call(events, 'libra-list-job-events', event),
     cancel: (event) => call(cancel, 'libra-cancel-job', event),
+    rerun: (event) => call(rerun, 'libra-rerun-job', event),
   };
 }
 
@@ -308,6 +334,7 @@ export function everyRoute(api: Api, caller: Caller, jobId: string): [string, ()
     ['list', () => api.list(listEvent(caller))],
     ['events', () => api.events(eventsEvent(caller, jobId))],
     ['cancel', () => api.cancel(cancelEvent(caller, jobId))],
+    ['rerun', () => api.rerun(rerunEvent(caller, jobId, { priority: 7 }))],
   ];
 }
 

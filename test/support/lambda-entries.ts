@@ -14,6 +14,7 @@ export const FUNCTION_ENTRIES: Readonly<Record<string, string>> = {
   'JobApi/GetJob': '../../lambdas/entry/get-job.ts',
   'JobApi/ListJobEvents': '../../lambdas/entry/list-job-events.ts',
   'JobApi/CancelJob': '../../lambdas/entry/cancel-job.ts',
+  'JobApi/RerunJob': '../../lambdas/entry/rerun-job.ts',
   'JobApi/ListPools': '../../lambdas/entry/list-pools.ts',
   'JobApi/GetOpenApi': '../../lambdas/entry/get-openapi.ts',
   'Admission/Admission': '../../lambdas/entry/admission.ts',

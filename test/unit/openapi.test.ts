@@ -6,11 +6,12 @@ import type {
   JobEventBody,
   JobSummaryBody,
   PoolViewBody,
+  RerunAccepted,
   StatusViewBody,
   SubmitAccepted,
 } from '#core/api-schemas.ts';
 import type { JobEvent } from '#core/job-record.ts';
-import { parseJobRequest } from '#core/job-request.ts';
+import { parseJobRequest, parseRerunOverrides } from '#core/job-request.ts';
 import type { JobSummary } from '#core/ports.ts';
 import type { CancelResult } from '#core/use-cases/cancel-job.ts';
 import type { StatusView } from '#core/use-cases/job-status.ts';
@@ -56,6 +57,7 @@ describe('docs/openapi.json', () => {
         'GET /api/v1/spark/jobs/{jobId}',
         'DELETE /api/v1/spark/jobs/{jobId}',
         'GET /api/v1/spark/jobs/{jobId}/events',
+        'POST /api/v1/spark/jobs/{jobId}/rerun',
         'GET /api/v1/spark/pools',
         'GET /api/v1/openapi.json',
         'GET /local/jobs/{jobId}/runs/{runId}/{file}',
@@ -78,7 +80,8 @@ describe('docs/openapi.json', () => {
       Extends<CancelResultBody, CancelResult>,
       Extends<PoolViewBody, PoolView>,
       Extends<SubmitAccepted, Pick<StatusView, 'jobId' | 'status' | 'submittedAt'>>,
-    ] = [true, true, true, true, true, true];
+      Extends<RerunAccepted, Pick<StatusView, 'jobId' | 'status' | 'submittedAt'> & { rerunOf: string }>,
+    ] = [true, true, true, true, true, true, true];
     expect(checks.every(Boolean)).toBe(true);
   });
 });
@@ -140,6 +143,41 @@ describe("the document's JobRequest", () => {
 
   it.each(refused)('refuses what submit refuses: %j', (body) => {
     expect(parseJobRequest(body).ok).toBe(false);
+    expect(contract().errorsOf(validate, body)).not.toEqual([]);
+  });
+});
+
+describe("the document's RerunRequest", () => {
+  const validate = contract().validator('#/components/schemas/RerunRequest');
+  const accepted: Record<string, unknown>[] = [
+    {},
+    { priority: 9 },
+    {
+      priority: 1,
+      sparkConf: { 'spark.executor.instances': '2' },
+      timeoutMinutes: 30,
+      retryPolicy: { maxRetries: 0 },
+      name: 'again',
+      tags: { run: '2' },
+    },
+  ];
+  const refused: Record<string, unknown>[] = [
+    { priority: 0 },
+    { timeoutMinutes: 0 },
+    { code: 'SELECT 2' },
+    { pool: 'other' },
+    { notifications: { webhook: 'https://hooks.example.com/x' } },
+    { retryPolicy: { maxRetries: 11 } },
+    { tags: { 'bad key!': 'x' } },
+  ];
+
+  it.each(accepted)('accepts the changes a re-run takes: %j', (body) => {
+    expect(parseRerunOverrides(body).ok).toBe(true);
+    expect(contract().errorsOf(validate, body)).toEqual([]);
+  });
+
+  it.each(refused)('refuses what a re-run refuses: %j', (body) => {
+    expect(parseRerunOverrides(body).ok).toBe(false);
     expect(contract().errorsOf(validate, body)).not.toEqual([]);
   });
 });

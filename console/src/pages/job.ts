@@ -4,7 +4,7 @@ import { errorText, isFinal } from '../api.ts';
 import { clock, duration, runTime } from '../format.ts';
 import { dataOf, usePolled } from '../hooks.ts';
 import { html } from '../html.ts';
-import { LoadState, StatusBadge } from '../widgets.ts';
+import { LoadState, ProgressBar, StatusBadge } from '../widgets.ts';
 
 const REFRESH_MS = 1_000;
 /** Links the console reads and shows as text; others (Spark UI, S3 results) are only linked. */
@@ -18,6 +18,7 @@ interface Shown {
 
 export function JobPage({ client, jobId }: { client: LibraClient; jobId: string }) {
   const [cancel, setCancel] = useState<{ busy: boolean; said?: string; error?: string }>({ busy: false });
+  const [rerun, setRerun] = useState<{ busy: boolean; error?: string }>({ busy: false });
   const [load, reload] = usePolled<Shown>(
     async (signal) => {
       const [job, events] = await Promise.all([
@@ -54,6 +55,19 @@ export function JobPage({ client, jobId }: { client: LibraClient; jobId: string 
     reload();
   };
 
+  const onRerun = async () => {
+    if (!shown) return;
+    if (!confirm(`Re-run job ${shown.job.name ?? jobId} as a new job, with the same request?`)) return;
+    setRerun({ busy: true });
+    try {
+      const answer = await client.rerun(jobId);
+      setRerun({ busy: false });
+      location.hash = `#/jobs/${encodeURIComponent(answer.jobId)}`;
+    } catch (error) {
+      setRerun({ busy: false, error: errorText(error) });
+    }
+  };
+
   if (!shown) {
     return html`<section><h1>Job</h1><${LoadState} load=${load} what=${`job ${jobId}`} />
       <p><a href="#/jobs">Back to the jobs</a></p></section>`;
@@ -70,12 +84,33 @@ export function JobPage({ client, jobId }: { client: LibraClient; jobId: string 
         : null
     }
     ${job.reason ? html`<p class="reason"><strong>${job.reason.code}</strong>: ${job.reason.message}</p>` : null}
+    <${ProgressBar} progress=${job.progress} />
+    ${
+      job.rerunOf
+        ? html`<p class="rerun-of">Re-run of <a href=${`#/jobs/${encodeURIComponent(job.rerunOf)}`}><code>${job.rerunOf}</code></a></p>`
+        : null
+    }
+    ${
+      job.reruns && job.reruns.length > 0
+        ? html`<p class="reruns">Re-run ${job.rerunCount ?? job.reruns.length} time${(job.rerunCount ?? job.reruns.length) === 1 ? '' : 's'}${
+            (job.rerunCount ?? 0) > job.reruns.length ? ', the newest' : ''
+          }: ${job.reruns.map(
+            (id) => html`<a href=${`#/jobs/${encodeURIComponent(id)}`}><code>${id}</code></a> `,
+          )}</p>`
+        : null
+    }
     <div class="actions">
       ${
         cancellable
           ? html`<button type="button" class="danger" onClick=${onCancel} disabled=${cancel.busy}>Cancel job</button>`
           : null
       }
+      ${
+        isFinal(job.status)
+          ? html`<button type="button" onClick=${onRerun} disabled=${rerun.busy}>Re-run</button>`
+          : null
+      }
+      ${rerun.error ? html`<span class="error" role="alert">${rerun.error}</span>` : null}
       ${cancel.said ? html`<span role="status">${cancel.said}</span>` : null}
       ${cancel.error ? html`<span class="error" role="alert">${cancel.error}</span>` : null}
     </div>

@@ -4,7 +4,7 @@ import { isFinal, STORED_STATUSES } from '../api.ts';
 import { clock, runTime } from '../format.ts';
 import { dataOf, usePolled } from '../hooks.ts';
 import { html } from '../html.ts';
-import { LoadState, StatusBadge } from '../widgets.ts';
+import { LoadState, ProgressBar, StatusBadge } from '../widgets.ts';
 
 const PAGE_SIZE = 20;
 const REFRESH_MS = 2_000;
@@ -111,6 +111,7 @@ export function JobsPage({ client, query }: { client: LibraClient; query: URLSea
             <th scope="col">Status</th><th scope="col">Name</th><th scope="col">Pool</th>
             <th scope="col" class="num">Priority</th><th scope="col" class="num">Attempts</th>
             <th scope="col">Submitted</th><th scope="col">Duration</th><th scope="col">Queue</th>
+            <th scope="col">Progress</th>
           </tr></thead>
           <tbody>${shown.page.jobs.map(
             (job) => html`<tr data-job=${job.jobId}>
@@ -122,6 +123,7 @@ export function JobsPage({ client, query }: { client: LibraClient; query: URLSea
               <td>${clock(job.submittedAt)}</td>
               <td>${runTime(job)}</td>
               <td class="queue">${shown.positions[job.jobId] !== undefined ? `#${shown.positions[job.jobId]}` : ''}</td>
+              <td class="progress-cell"><${ProgressBar} progress=${job.progress} compact=${true} /></td>
             </tr>`,
           )}</tbody>
         </table></div>`

@@ -37,6 +37,12 @@ export interface StatusView {
   readonly run?: { readonly id: string; readonly state?: string };
   /** Where to look at the run: Spark UI and logs; locally its stdout, stderr and SQL result. */
   readonly links?: Readonly<Record<string, string>>;
+  /** The job this one re-runs. */
+  readonly rerunOf?: string;
+  /** The newest re-runs of this job (at most MAX_LINKED_RERUNS), oldest first. */
+  readonly reruns?: readonly string[];
+  /** Re-runs of this job, all told. */
+  readonly rerunCount?: number;
 }
 
 /** The caller's job as the API shows it: status, timestamps, attempts, reason and queue position. */
@@ -79,5 +85,8 @@ export function toStatusView(job: JobRecord, queued?: QueuePosition): StatusView
       run: { id: job.backendRunId, ...(job.backendState !== undefined && { state: job.backendState }) },
     }),
     ...(job.links !== undefined && { links: job.links }),
+    ...(job.rerunOf !== undefined && { rerunOf: job.rerunOf }),
+    ...(job.reruns !== undefined && { reruns: job.reruns }),
+    ...(job.rerunCount !== undefined && { rerunCount: job.rerunCount }),
   };
 }

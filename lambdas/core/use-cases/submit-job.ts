@@ -12,6 +12,7 @@ import {
 } from '../errors.ts';
 import type { JobRecord, JobSpec } from '../job-record.ts';
 import { type JobRequest, jobTypeOf, parseJobRequest, warnAfterMinutes } from '../job-request.ts';
+import { keptRequest } from '../kept-request.ts';
 import { type Backend, placeJob } from '../placement.ts';
 import type { Clock, IntakeQueue, JobStore, LogPort, MetricsSink, PoolStore } from '../ports.ts';
 import { queueFullRetryAfter, TICK_SECONDS } from '../retry-after.ts';
@@ -38,6 +39,19 @@ export interface SubmitResult {
   /** True when an Idempotency-Key replay returned an existing job. */
   readonly replayed: boolean;
 }
+
+export interface SubmitOptions {
+  /** The job this submit re-runs: the new record links it, and its Idempotency-Key hash names it. */
+  readonly rerunOf?: string;
+}
+
+/** A submit as the use cases around it call it (a re-run submits again through it). */
+export type Submit = (
+  principal: string,
+  body: unknown,
+  idempotencyKey?: string,
+  options?: SubmitOptions,
+) => Promise<SubmitResult>;
 
 export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
@@ -157,15 +171,18 @@ export function prepareJob(
   config: LibraConfig,
   principal: string,
   body: unknown,
-  options: { readonly allowInsecureWebhooks: boolean; readonly now: string },
+  options: { readonly allowInsecureWebhooks: boolean; readonly now: string; readonly rerunOf?: string },
 ): PreparedJob {
   const request = parsedRequest(body);
   const { poolName, pool } = poolForCaller(config, principal, request);
   refuseInsecureWebhook(request, options.allowInsecureWebhooks);
   const { resources, sparkConf, backend } = sizeAndPlace(request, pool, poolName);
   const spec = jobSpec(request, pool, sparkConf);
-  const hash = requestHash(body);
-  const { now } = options;
+  // A re-run's key replays only a re-run of the same job with the same request.
+  const hash = requestHash(
+    options.rerunOf === undefined ? body : { rerunOf: options.rerunOf, request: body },
+  );
+  const { now, rerunOf } = options;
   const jobWithId = (jobId: string): JobRecord => ({
     jobId,
     owner: principal,
@@ -183,6 +200,8 @@ export function prepareJob(
     queuedAt: now,
     updatedAt: now,
     requestHash: hash,
+    request: keptRequest(request),
+    ...(rerunOf !== undefined && { rerunOf }),
   });
   return { poolName, pool, hash, jobWithId };
 }
@@ -222,12 +241,16 @@ function checkIdempotencyKey(idempotencyKey: string): void {
   }
 }
 
-/** Validates, sizes and places a job, stores it QUEUED and wakes admission for its pool. */
+/**
+ * Validates, sizes and places a job, stores it QUEUED and wakes admission for its pool.
+ * `options.rerunOf`: the job this submit re-runs, linked from the new job's record.
+ */
 export async function submitJob(
   deps: SubmitJobDeps,
   principal: string,
   body: unknown,
   idempotencyKey?: string,
+  options: SubmitOptions = {},
 ): Promise<SubmitResult> {
   const { config } = deps;
   refuseOversizedCode(body, config.limits.maxCodeBytes);
@@ -235,6 +258,7 @@ export async function submitJob(
   const prepared = prepareJob(config, principal, body, {
     allowInsecureWebhooks: deps.allowInsecureWebhooks,
     now: deps.clock().toISOString(),
+    ...(options.rerunOf !== undefined && { rerunOf: options.rerunOf }),
   });
   const newId = deps.newJobId();
   // What AWS would refuse when the job starts is refused now, before anything is stored.
