@@ -51,8 +51,9 @@ export class RunRecorderFunction extends Construct {
       memorySize: props.memorySize,
       logRetention: props.logRetention,
     });
-    // recordRun's conditional UpdateItem, and the GetItem that tells an out-of-order report from an unknown job.
-    props.store.grant(this.function, { items: ['GetItem', 'UpdateItem'] });
+    // recordRun's conditional UpdateItem, and the GetItem that tells an out-of-order report from an unknown job;
+    // at a run's end, the job's history (when its run started) and the usage totals' UpdateItems.
+    props.store.grant(this.function, { items: ['GetItem', 'UpdateItem'], queries: ['history'] });
     props.artifacts.shareName(this.function);
     props.backends.grantReadServerlessRuns(this.function);
 

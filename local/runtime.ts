@@ -5,7 +5,13 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSEvent } from 'aws-lambda';
-import { composeAdmission, composeApi, documentClient, type Wiring } from '#adapters/compose.ts';
+import {
+  composeAdmission,
+  composeApi,
+  composeRunRecorder,
+  documentClient,
+  type Wiring,
+} from '#adapters/compose.ts';
 import { HttpWebhookSender, localWebhookSecrets } from '#adapters/webhook-sender.ts';
 import type { Admission } from '#core/admission.ts';
 import { OPENAPI_PATH } from '#core/api-paths.ts';
@@ -15,7 +21,6 @@ import type { JobRecord } from '#core/job-record.ts';
 import { JobLauncher } from '#core/launcher.ts';
 import type { JobStore, WorkflowStarter } from '#core/ports.ts';
 import type { Reconciler } from '#core/reconciler.ts';
-import { RunRecorder } from '#core/run-recorder.ts';
 import { Notifier } from '#core/webhook.ts';
 import type { BackendTargets } from '#core/workflow-input.ts';
 import { createAdmissionHandler } from '#handlers/admission.ts';
@@ -23,6 +28,7 @@ import { createCancelJobHandler } from '#handlers/cancel-job.ts';
 import { createFinalizerHandler } from '#handlers/finalizer.ts';
 import { createGetJobHandler } from '#handlers/get-job.ts';
 import { createGetOpenApiHandler } from '#handlers/get-openapi.ts';
+import { createGetUsageHandler } from '#handlers/get-usage.ts';
 import { createListJobEventsHandler } from '#handlers/list-job-events.ts';
 import { createListJobsHandler } from '#handlers/list-jobs.ts';
 import { createListPoolsHandler } from '#handlers/list-pools.ts';
@@ -223,7 +229,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     clock: () => new Date(),
     logger: workerLogger,
   });
-  const recorder = new RunRecorder({ jobs, logger: workerLogger });
+  const recorder = composeRunRecorder({ ...wiring, logger: workerLogger });
   engine.onStateChange((run) => {
     void recorder
       .record(runStateChange(run, baseUrl))
@@ -342,6 +348,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     route('GET /api/v1/spark/jobs/{jobId}/events', 'libra-list-job-events', createListJobEventsHandler(deps)),
     route('DELETE /api/v1/spark/jobs/{jobId}', 'libra-cancel-job', createCancelJobHandler(deps)),
     route('GET /api/v1/spark/pools', 'libra-list-pools', createListPoolsHandler(deps)),
+    route('GET /api/v1/spark/usage', 'libra-get-usage', createGetUsageHandler(deps)),
     route(`GET ${OPENAPI_PATH}`, 'libra-get-openapi', createGetOpenApiHandler(deps)),
   ];
 

@@ -16,9 +16,11 @@ import type {
   WorkflowStarter,
 } from '#core/ports.ts';
 import { Reconciler } from '#core/reconciler.ts';
+import { RunRecorder } from '#core/run-recorder.ts';
 import type { ApiDeps } from '#handlers/api-deps.ts';
 import { DynamoJobStore } from './dynamo-job-store.ts';
 import { DynamoPoolStore } from './dynamo-pool-store.ts';
+import { DynamoUsageLedger } from './dynamo-usage-ledger.ts';
 
 /**
  * The composition of the use cases from their adapters, shared by the deployed functions (each
@@ -52,12 +54,13 @@ export function composeStores(wiring: StoreWiring) {
   });
   const pools = new DynamoPoolStore({ client: wiring.documentClient, tableName: wiring.tableName });
   const clock = () => new Date();
-  return { jobs, pools, clock };
+  const ledger = new DynamoUsageLedger({ client: wiring.documentClient, tableName: wiring.tableName, clock });
+  return { jobs, pools, ledger, clock };
 }
 
 /** The stores and the end-of-job use cases. */
 export function composeCore(wiring: Wiring) {
-  const { jobs, pools, clock } = composeStores(wiring);
+  const { jobs, pools, ledger, clock } = composeStores(wiring);
   const finisher = new Finisher({
     jobs,
     pools,
@@ -74,14 +77,15 @@ export function composeCore(wiring: Wiring) {
     clock,
     logger: wiring.logger,
   });
-  return { jobs, pools, finisher, finalizer, clock };
+  return { jobs, pools, ledger, finisher, finalizer, clock };
 }
 
 export function composeApi(wiring: Wiring): ApiDeps {
-  const { jobs: store, pools, finisher, finalizer, clock } = composeCore(wiring);
+  const { jobs: store, pools, ledger, finisher, finalizer, clock } = composeCore(wiring);
   const jobs = new JobService({
     store,
     pools,
+    spend: ledger,
     intake: wiring.intake,
     workflows: wiring.workflows,
     finisher,
@@ -95,7 +99,19 @@ export function composeApi(wiring: Wiring): ApiDeps {
     newJobId,
     allowInsecureWebhooks: wiring.allowInsecureWebhooks,
   });
-  return { config: wiring.config, logger: wiring.logger, jobs, pools };
+  return { config: wiring.config, logger: wiring.logger, jobs, pools, usage: ledger };
+}
+
+/** The run recorder: each run's state on its job, and each ended run's cost on its job and in the usage totals. */
+export function composeRunRecorder(wiring: StoreWiring): RunRecorder {
+  const { jobs, ledger } = composeStores(wiring);
+  return new RunRecorder({
+    jobs,
+    ledger,
+    config: wiring.config,
+    metrics: wiring.metrics,
+    logger: wiring.logger,
+  });
 }
 
 /** What admission needs besides the table: the starter, and for a start that fails, a wake and a webhook. */

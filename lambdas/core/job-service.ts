@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { awsRequestProblems, SUBMIT_LOCATIONS, submitTargets } from './aws-limits.ts';
 import { retryDelaysSeconds } from './backoff.ts';
 import { isAdmin, type LibraConfig, mayUsePool, type PoolConfig, poolNamed } from './config.ts';
+import { type JobCost, jobCost } from './cost.ts';
 import {
   ConflictError,
   type FieldProblem,
@@ -27,12 +28,14 @@ import type {
   MetricsSink,
   PoolStore,
   TagFilter,
+  UsageLedger,
   WorkflowControl,
 } from './ports.ts';
 import { EXACT_QUEUE_POSITIONS, estimateQueuePosition, type QueuePosition } from './queue-position.ts';
 import { queueFullRetryAfter, TICK_SECONDS } from './retry-after.ts';
 import { type Sizing, sizeJob } from './sizing.ts';
 import { sparkConfProblems } from './spark-conf-policy.ts';
+import { refuseOverBudget } from './use-cases/pool-budget.ts';
 import { workflowInput } from './workflow-input.ts';
 
 export interface JobServiceDeps {
@@ -51,6 +54,8 @@ export interface JobServiceDeps {
   readonly newJobId: () => string;
   /** Local mode only: webhooks may be plain http. Deployed, they must be https. */
   readonly allowInsecureWebhooks: boolean;
+  /** Each pool's spend this month, for the pools with a monthly budget. */
+  readonly spend: Pick<UsageLedger, 'monthSpend'>;
   /** Queue positions up to this are counted exactly, later ones estimated (EXACT_QUEUE_POSITIONS when absent). */
   readonly exactQueuePositions?: number;
 }
@@ -85,6 +90,8 @@ export interface StatusView {
   readonly run?: { readonly id: string; readonly state?: string };
   /** Where to look at the run: Spark UI and logs; locally its stdout, stderr and SQL result. */
   readonly links?: Readonly<Record<string, string>>;
+  /** What its ended runs used and cost, summed (core/cost.ts). */
+  readonly cost?: JobCost;
 }
 
 export interface CancelResult {
@@ -305,6 +312,7 @@ export class JobService {
     // What AWS would refuse when the job starts is refused now, before anything is stored.
     const refused = awsRefusals(prepared, newId, config);
     if (refused.length > 0) throw new ValidationError('AWS would refuse to run this job', refused);
+    await refuseOverBudget(this.#deps, prepared.poolName, prepared.pool);
 
     const claim =
       idempotencyKey === undefined
@@ -553,5 +561,11 @@ export function toStatusView(job: JobRecord, queued?: QueuePosition): StatusView
       run: { id: job.backendRunId, ...(job.backendState !== undefined && { state: job.backendState }) },
     }),
     ...(job.links !== undefined && { links: job.links }),
+    ...costOf(job),
   };
+}
+
+function costOf(job: JobRecord): { cost?: JobCost } {
+  const cost = jobCost(Object.values(job.runCosts ?? {}));
+  return cost === undefined ? {} : { cost };
 }

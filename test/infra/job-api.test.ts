@@ -20,6 +20,7 @@ const ROUTE_KEYS = [
   'GET /api/v1/spark/jobs/{jobId}/events',
   'DELETE /api/v1/spark/jobs/{jobId}',
   'GET /api/v1/spark/pools',
+  'GET /api/v1/spark/usage',
   'GET /api/v1/openapi.json',
 ];
 const READ_ONLY_ROUTES = [
@@ -27,6 +28,7 @@ const READ_ONLY_ROUTES = [
   'GetJob',
   'ListJobEvents',
   'ListPools',
+  'GetUsage',
   'GetOpenApi',
 ] as const satisfies JobRouteName[];
 const WRITING_ROUTES: JobRouteName[] = ['SubmitJob', 'CancelJob'];
@@ -234,6 +236,8 @@ describe('JobApi permissions', () => {
       ListJobEvents: [permission('dynamodb:GetItem', tableArn), permission('dynamodb:Query', tableArn)],
       // Each pool's usage item.
       ListPools: [permission('dynamodb:GetItem', tableArn)],
+      // The usage totals' items of each day asked: Queries on the table, no index.
+      GetUsage: [permission('dynamodb:Query', tableArn)],
       // The document is bundled into the function: no table at all.
       GetOpenApi: [],
     };

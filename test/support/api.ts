@@ -5,6 +5,7 @@ import type { Context } from 'aws-lambda';
 import { composeApi } from '#adapters/compose.ts';
 import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
 import { DynamoPoolStore } from '#adapters/dynamo-pool-store.ts';
+import { DynamoUsageLedger } from '#adapters/dynamo-usage-ledger.ts';
 import { type LibraConfig, parseConfig } from '#core/config.ts';
 import { Finalizer } from '#core/finalizer.ts';
 import { Finisher } from '#core/finisher.ts';
@@ -22,6 +23,7 @@ import type {
 import type { ApiDeps } from '#handlers/api-deps.ts';
 import { createCancelJobHandler } from '#handlers/cancel-job.ts';
 import { createGetJobHandler } from '#handlers/get-job.ts';
+import { createGetUsageHandler } from '#handlers/get-usage.ts';
 import type { HttpEvent, HttpResult } from '#handlers/http.ts';
 import { createListJobEventsHandler } from '#handlers/list-job-events.ts';
 import { createListJobsHandler } from '#handlers/list-jobs.ts';
@@ -157,6 +159,7 @@ export interface Api {
   list(event: HttpEvent): Promise<Reply>;
   events(event: HttpEvent): Promise<Reply>;
   cancel(event: HttpEvent): Promise<Reply>;
+  usage(event: HttpEvent): Promise<Reply>;
 }
 
 export function apiOf(deps: ApiDeps): Api {
@@ -165,6 +168,7 @@ export function apiOf(deps: ApiDeps): Api {
   const list = createListJobsHandler(deps);
   const events = createListJobEventsHandler(deps);
   const cancel = createCancelJobHandler(deps);
+  const usage = createGetUsageHandler(deps);
   return {
     deps,
     submit: (event) => call(submit, 'libra-submit-job', event),
@@ -172,6 +176,7 @@ export function apiOf(deps: ApiDeps): Api {
     list: (event) => call(list, 'libra-list-jobs', event),
     events: (event) => call(events, 'libra-list-job-events', event),
     cancel: (event) => call(cancel, 'libra-cancel-job', event),
+    usage: (event) => call(usage, 'libra-get-usage', event),
   };
 }
 
@@ -241,6 +246,7 @@ export function serviceApi(db: TestDatabase, options: ServiceApiOptions = {}): A
   const pools = new DynamoPoolStore({ client: db.documentClient, tableName: db.tableName });
   const logger = silentLogger();
   const clock = options.clock ?? (() => new Date());
+  const ledger = new DynamoUsageLedger({ client: db.documentClient, tableName: db.tableName, clock });
   const intake = options.intake ?? new RecordingIntake();
   const jobStore = options.store ? options.store(store) : store;
   const metrics = new InMemoryMetrics();
@@ -257,6 +263,7 @@ export function serviceApi(db: TestDatabase, options: ServiceApiOptions = {}): A
   const jobs = new JobService({
     store: jobStore,
     pools,
+    spend: ledger,
     workflows: NO_WORKFLOWS,
     finisher,
     finalizeStopped: async (jobId) => {
@@ -271,7 +278,7 @@ export function serviceApi(db: TestDatabase, options: ServiceApiOptions = {}): A
     allowInsecureWebhooks: false,
     ...(options.exactQueuePositions !== undefined && { exactQueuePositions: options.exactQueuePositions }),
   });
-  return apiOf({ config, logger, jobs, pools });
+  return apiOf({ config, logger, jobs, pools, usage: ledger });
 }
 
 /** A clock that moves one second on every reading, so that submit order is time order. */

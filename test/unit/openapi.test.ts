@@ -56,6 +56,7 @@ describe('docs/openapi.json', () => {
         'DELETE /api/v1/spark/jobs/{jobId}',
         'GET /api/v1/spark/jobs/{jobId}/events',
         'GET /api/v1/spark/pools',
+        'GET /api/v1/spark/usage',
         'GET /api/v1/openapi.json',
         'GET /local/jobs/{jobId}/runs/{runId}/{file}',
         'GET /health',
