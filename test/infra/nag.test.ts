@@ -33,7 +33,16 @@ function awsSolutionsReport(props: LibraStackProps = {}): PluginReport {
   return awsSolutions;
 }
 
-const ROUTES = ['SubmitJob', 'ListJobs', 'GetJob', 'ListJobEvents', 'CancelJob', 'ListPools', 'GetOpenApi'];
+const ROUTES = [
+  'SubmitJob',
+  'ListJobs',
+  'GetJob',
+  'ListJobEvents',
+  'CancelJob',
+  'ListPools',
+  'GetUsage',
+  'GetOpenApi',
+];
 const FUNCTION_ROLES = [
   ...ROUTES.map((route) => `JobApi/${route}`),
   'Admission/Admission',
