@@ -112,6 +112,16 @@ export function openApiEvent(caller: Caller): HttpEvent {
   return event;
 }
 
+/** GET /usage with its query, as API Gateway passes it. */
+export function usageEvent(caller: Caller, query: Readonly<Record<string, string>> = {}): HttpEvent {
+  const event = listEvent(caller, query);
+  event.routeKey = 'GET /api/v1/spark/usage';
+  event.requestContext.routeKey = event.routeKey;
+  event.rawPath = '/api/v1/spark/usage';
+  event.requestContext.http.path = event.rawPath;
+  return event;
+}
+
 export function listEvent(caller: Caller, query: Readonly<Record<string, string>> = {}): HttpEvent {
   const event = asCaller(fixture('list-jobs'), caller);
   const params = new URLSearchParams(query);
