@@ -99,9 +99,9 @@ export function roundUsd(usd: number): number {
   return Math.round(usd * 1e7) / 1e7;
 }
 
-/** Hours and seconds are kept to 6 decimals (about 4 ms of one vCPU). */
+/** Hours and seconds are kept to 9 decimals (a few microseconds of one vCPU): a short local run still shows. */
 export function roundFigure(value: number): number {
-  return Math.round(value * 1e6) / 1e6;
+  return Math.round(value * 1e9) / 1e9;
 }
 
 export function computeUsd(usage: RunUsage, prices: ComputePrices): number {
