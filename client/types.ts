@@ -1,4 +1,9 @@
-import type { FieldProblem } from '../lambdas/core/errors.ts';
+import type {
+  CostBody as JobCost,
+  UsageReportBody as UsageReport,
+  UsageTotalsBody as UsageTotals,
+} from '../lambdas/core/api-schemas.ts';
+import type { BudgetState, FieldProblem } from '../lambdas/core/errors.ts';
 import type { JobEvent } from '../lambdas/core/job-record.ts';
 import type { JobRequestInput } from '../lambdas/core/job-request.ts';
 import type { CancelResult, StatusView } from '../lambdas/core/job-service.ts';
@@ -11,8 +16,10 @@ import type { JobPage, JobSummary } from '../lambdas/core/ports.ts';
  * imports: nothing of the server is loaded by the client).
  */
 export type {
+  BudgetState,
   CancelResult,
   FieldProblem,
+  JobCost,
   JobPage,
   JobRequestInput,
   JobStatus,
@@ -21,6 +28,8 @@ export type {
   Reason,
   StatusView,
   TerminalStatus,
+  UsageReport,
+  UsageTotals,
 };
 
 /** 202 of `POST /api/v1/spark/jobs/submit`. */
@@ -56,6 +65,17 @@ export interface ListQuery {
   readonly owner?: string;
 }
 
+/** Query of `GET /api/v1/spark/usage`. */
+export interface UsageQuery {
+  /** First day counted, `YYYY-MM-DD` (UTC); default: the first of this month. */
+  readonly from?: string;
+  /** Last day counted, included; default: today. */
+  readonly to?: string;
+  readonly groupBy?: 'owner' | 'pool' | 'tag';
+  /** Admins: `all` (their default) or `own`. */
+  readonly scope?: 'own' | 'all';
+}
+
 /** An RFC 9457 problem as the API answers every 4xx and 5xx. */
 export interface Problem {
   readonly type: string;
@@ -64,5 +84,7 @@ export interface Problem {
   readonly detail?: string;
   readonly instance?: string;
   readonly errors?: FieldProblem[];
+  /** 429 `budget-exhausted`: the pool, the month, its spend and its budget. */
+  readonly budget?: BudgetState;
   readonly requestId?: string;
 }
