@@ -51,9 +51,12 @@ export class RunRecorder {
     if (job === undefined) return;
     if (job.runCosts?.[change.runId] !== undefined) return;
     const started = lastRunStart(await jobs.listEvents(change.jobId), change.at);
-    const usage = change.usage ?? estimatedUsage(job, started, change.at);
+    // EMR on EKS reports no usage: it is estimated from sizing. A run elsewhere without usage
+    // never ran (the local engine could not start it) and cost nothing to count.
+    const usage =
+      change.usage ?? (job.backend === 'eks' ? estimatedUsage(job, started, change.at) : undefined);
     if (usage === undefined) {
-      logger.warn('a run ended with no usage to count', { jobId: job.jobId, runId: change.runId });
+      logger.info('a run ended with no usage to count', { jobId: job.jobId, runId: change.runId });
       return;
     }
     const pool = poolNamed(config, job.pool);
