@@ -129,10 +129,10 @@ describe('Libra', () => {
     template.resourceCountIs('AWS::DynamoDB::Table', 1);
     template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
     template.resourceCountIs('AWS::EMRServerless::Application', 1);
-    // Six routes and the OpenAPI document, admission, tick, finalizer, notifier, run recorder, the
+    // Seven routes and the OpenAPI document, admission, tick, finalizer, notifier, run recorder, the
     // secret writer and its custom resource provider's framework function, the counter of the
     // workflow's job ends and BucketDeployment's.
-    template.resourceCountIs('AWS::Lambda::Function', 16);
+    template.resourceCountIs('AWS::Lambda::Function', 17);
     template.allResourcesProperties('AWS::ApiGatewayV2::Route', { AuthorizationType: 'AWS_IAM' });
   });
 });
