@@ -18,17 +18,21 @@ export type UsageSource =
   /** The local engine's measurement of the run's CPU time and peak memory. */
   | 'measured';
 
-/** One run's usage: what a backend reports, or Libra works out, when the run ends. */
-export interface RunUsage {
-  readonly source: UsageSource;
+/** What runs used: the figures a run reports and a job's cost sums. */
+export interface UsageFigures {
   readonly vcpuHours: number;
   readonly memoryGbHours: number;
   readonly storageGbHours: number;
   readonly durationSeconds: number;
-  /** Measured locally: the CPU time the run used. */
+  /** Measured locally: the CPU time used. */
   readonly cpuSeconds?: number;
-  /** Measured locally: the most memory the run held at once. */
+  /** Measured locally: the most memory held at once (by one run). */
   readonly peakMemoryMb?: number;
+}
+
+/** One run's usage: what a backend reports, or Libra works out, when the run ends. */
+export interface RunUsage extends UsageFigures {
+  readonly source: UsageSource;
 }
 
 /** A run's usage, priced, as kept on its job (one per run, keyed by the run's id). */
@@ -77,13 +81,7 @@ export const DEFAULT_PRICES: ComputePrices = {
 export const DEFAULT_ORCHESTRATION: OrchestrationPrices = { usdPerJob: 0.0002411, usdPerRetry: 0.0002587 };
 
 /** A job's cost in its status: its runs summed. */
-export interface JobCost {
-  readonly vcpuHours: number;
-  readonly memoryGbHours: number;
-  readonly storageGbHours: number;
-  readonly durationSeconds: number;
-  readonly cpuSeconds?: number;
-  readonly peakMemoryMb?: number;
+export interface JobCost extends UsageFigures {
   /** The runs counted. */
   readonly runs: number;
   readonly computeUsd: number;

@@ -1,10 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LibraClient } from '../../client/index.ts';
 import { type LocalProcess, startLocalProcess } from '../support/local-process.ts';
+import { TmuxPane } from '../support/tmux.ts';
 
 /**
  * `libra submit --wait` in a real terminal: tmux (Debian's package) runs it in a pane, and what the
@@ -12,73 +9,22 @@ import { type LocalProcess, startLocalProcess } from '../support/local-process.t
  * place; at the end it becomes one summary line.
  */
 
-function tmuxAvailable(): void {
-  try {
-    execFileSync('tmux', ['-V'], { stdio: 'pipe' });
-  } catch (error) {
-    throw new Error(
-      `tmux is needed to test the CLI in a terminal (apt-get install tmux): ${(error as Error).message}`,
-    );
-  }
-}
-
 const SPINNER = /^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] /;
 
 describe('libra submit --wait in a terminal (tmux)', () => {
   let runtime: LocalProcess;
-  const socket = join(mkdtempSync(join(tmpdir(), 'libra-tmux-')), 'tmux.sock');
-  const tmux = (...args: string[]) => execFileSync('tmux', ['-S', socket, ...args], { encoding: 'utf8' });
-  const screen = () =>
-    tmux('capture-pane', '-p', '-t', 'cli')
-      .split('\n')
-      .map((line) => line.trimEnd())
-      .filter((line) => line !== '');
-
-  async function until(predicate: (lines: string[]) => boolean, timeoutMs = 30_000): Promise<string[]> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const lines = screen();
-      if (predicate(lines)) return lines;
-      if (Date.now() > deadline) throw new Error(`the terminal never showed it:\n${lines.join('\n')}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-
-  /** Types a libra command at the pane's shell; the screen is cleared first, and its exit code printed after. */
-  function type(args: string): void {
-    tmux('send-keys', '-t', 'cli', `clear; node bin/libra ${args}; echo EXIT=$?`, 'Enter');
-  }
+  let pane: TmuxPane;
+  const screen = () => pane.screen();
+  const until = (predicate: (lines: string[]) => boolean) => pane.until(predicate);
+  const type = (args: string) => pane.type(args);
 
   beforeAll(async () => {
-    tmuxAvailable();
     runtime = await startLocalProcess();
-    tmux(
-      'new-session',
-      '-d',
-      '-s',
-      'cli',
-      '-x',
-      '160',
-      '-y',
-      '40',
-      '-e',
-      `PATH=${dirname(process.execPath)}:${process.env.PATH ?? ''}`,
-      '-e',
-      `LIBRA_ENDPOINT=${runtime.url}`,
-      '-e',
-      'PS1=$ ',
-      '-c',
-      process.cwd(),
-      'bash --norc --noprofile',
-    );
+    pane = new TmuxPane({ LIBRA_ENDPOINT: runtime.url });
   });
 
   afterAll(async () => {
-    try {
-      tmux('kill-server');
-    } catch {
-      // Already gone.
-    }
+    pane?.close();
     await runtime?.stop();
   });
 
@@ -120,7 +66,7 @@ describe('libra submit --wait in a terminal (tmux)', () => {
     );
     const jobId = running[0] ?? '';
     expect(jobId).toMatch(/^job-[0-9a-f-]{36}$/);
-    tmux('send-keys', '-t', 'cli', 'C-c');
+    pane.tmux('send-keys', '-t', 'cli', 'C-c');
     const stopped = await until((lines) => lines.some((line) => line.startsWith('EXIT=')));
     expect(stopped.slice(1, 5)).toEqual([
       `libra: stopped waiting; ${jobId} is left as it is RUNNING.`,

@@ -1,11 +1,8 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LibraClient } from '../../client/index.ts';
 import { runCli } from '../support/cli.ts';
 import { type LocalProcess, startLocalProcess } from '../support/local-process.ts';
+import { TmuxPane } from '../support/tmux.ts';
 import { until } from '../support/workflow.ts';
 
 /**
@@ -13,45 +10,20 @@ import { until } from '../support/workflow.ts';
  * (tmux, read back with capture-pane) and as JSON for scripts, through the typed client.
  */
 
-function tmuxAvailable(): void {
-  try {
-    execFileSync('tmux', ['-V'], { stdio: 'pipe' });
-  } catch (error) {
-    throw new Error(
-      `tmux is needed to test the CLI in a terminal (apt-get install tmux): ${(error as Error).message}`,
-    );
-  }
-}
-
 const USER = 'usage-ana';
 
 describe('libra usage', () => {
   let runtime: LocalProcess;
   let client: LibraClient;
   let jobId: string;
-  const socket = join(mkdtempSync(join(tmpdir(), 'libra-tmux-usage-')), 'tmux.sock');
-  const tmux = (...args: string[]) => execFileSync('tmux', ['-S', socket, ...args], { encoding: 'utf8' });
-  const screen = () =>
-    tmux('capture-pane', '-p', '-t', 'cli')
-      .split('\n')
-      .map((line) => line.trimEnd())
-      .filter((line) => line !== '');
+  let pane: TmuxPane;
 
   async function shown(args: string): Promise<string[]> {
-    tmux('send-keys', '-t', 'cli', `clear; node bin/libra ${args}; echo EXIT=$?`, 'Enter');
-    return until(
-      `the terminal to show libra ${args}`,
-      () => {
-        const lines = screen();
-        return lines.some((line) => line.startsWith('EXIT=')) && lines;
-      },
-      30_000,
-      100,
-    );
+    pane.type(args);
+    return pane.until((lines) => lines.some((line) => line.startsWith('EXIT=')));
   }
 
   beforeAll(async () => {
-    tmuxAvailable();
     runtime = await startLocalProcess();
     client = new LibraClient({ endpoint: runtime.url, auth: { mode: 'local', user: USER } });
     ({ jobId } = await client.submit({ kind: 'sql', code: 'SELECT 42', tags: { team: 'ana-team' } }));
@@ -61,35 +33,11 @@ describe('libra usage', () => {
       30_000,
       100,
     );
-    tmux(
-      'new-session',
-      '-d',
-      '-s',
-      'cli',
-      '-x',
-      '160',
-      '-y',
-      '40',
-      '-e',
-      `PATH=${dirname(process.execPath)}:${process.env.PATH ?? ''}`,
-      '-e',
-      `LIBRA_ENDPOINT=${runtime.url}`,
-      '-e',
-      `LIBRA_USER=${USER}`,
-      '-e',
-      'PS1=$ ',
-      '-c',
-      process.cwd(),
-      'bash --norc --noprofile',
-    );
+    pane = new TmuxPane({ LIBRA_ENDPOINT: runtime.url, LIBRA_USER: USER });
   });
 
   afterAll(async () => {
-    try {
-      tmux('kill-server');
-    } catch {
-      // Already gone.
-    }
+    pane?.close();
     await runtime?.stop();
   });
 

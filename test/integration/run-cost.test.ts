@@ -9,7 +9,7 @@ import { MONTH_SPEND_METRIC, RUN_COST_METRIC, RunRecorder } from '#core/run-reco
 import { InMemoryMetrics } from '../../local/metrics.ts';
 import { silentLogger } from '../support/api.ts';
 import { startTestDatabase, type TestDatabase } from '../support/dynalite.ts';
-import { SMALL_RESOURCES, SQL_SPEC } from '../support/job-record.ts';
+import { jobRecord } from '../support/job-record.ts';
 
 /**
  * Each ended run's cost, on dynalite: the run recorder keeps it on the job once per run, adds it
@@ -46,25 +46,15 @@ function recorder(metrics = new InMemoryMetrics()) {
 
 /** A job moved to RUNNING at `startedAt` (attempt 0), as the workflow moves it. */
 async function runningJob(owner: string, overrides: Partial<JobRecord>, startedAt: string): Promise<string> {
-  const jobId = newJobId();
-  await jobs.createJob({
-    jobId,
+  const job = jobRecord({
     owner,
-    status: 'QUEUED',
-    pool: 'default',
-    backend: 'emr-serverless',
-    priority: 5,
-    tags: { team: 'data' },
-    spec: SQL_SPEC,
-    resources: SMALL_RESOURCES,
-    reservation: { cpuCores: 2, memoryMiB: 2816 },
-    attempts: 0,
     submittedAt: startedAt,
     queuedAt: startedAt,
     updatedAt: startedAt,
-    requestHash: 'test',
     ...overrides,
   });
+  const { jobId } = job;
+  await jobs.createJob(job);
   await jobs.transition(jobId, ['QUEUED'], 'SCHEDULED', { at: startedAt });
   await jobs.transition(jobId, ['SCHEDULED'], 'RUNNING', {
     at: startedAt,
