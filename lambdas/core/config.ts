@@ -215,7 +215,7 @@ export function principalMatches(configured: string, caller: string): boolean {
   );
 }
 
-export function isAdmin(config: LibraConfig, principal: string): boolean {
+export function isAdmin(config: Pick<LibraConfig, 'admins'>, principal: string): boolean {
   return config.admins.some((admin) => principalMatches(admin, principal));
 }
 

@@ -56,7 +56,7 @@ export async function usageReport(
   if (errors.length > 0 || groupBy === undefined) {
     throw new ValidationError('the query has invalid parameters', errors);
   }
-  const admin = isAdmin(deps.config as LibraConfig, principal);
+  const admin = isAdmin(deps.config, principal);
   if (params.scope === 'all' && !admin) {
     throw new ValidationError('only admins see everyone’s usage', [
       { field: 'scope', message: 'admins only' },
