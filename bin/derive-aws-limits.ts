@@ -81,9 +81,9 @@ export interface ModelShape {
   value?: { shape: string };
   [k: string]: unknown;
 }
-interface Model {
+export interface Model {
   metadata: { apiVersion: string; protocol: string };
-  operations: Record<string, { input: { shape: string } }>;
+  operations: Record<string, { input: { shape: string }; output?: { shape: string } }>;
   shapes: Record<string, ModelShape>;
 }
 
@@ -110,7 +110,7 @@ export function botocoreDir(): string {
   }
 }
 
-function loadModel(dataDir: string, service: string): Model {
+export function loadModel(dataDir: string, service: string): Model {
   const serviceDir = join(dataDir, service);
   if (!existsSync(serviceDir)) throw new Error(`botocore has no model for ${service} under ${dataDir}`);
   // API versions are dates: the newest sorts last.

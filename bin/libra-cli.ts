@@ -14,7 +14,7 @@ import {
 import { readDriverLog, type Stream } from './cli/logs.ts';
 import { EXIT, type Invocation, parseCommandLine, USAGE, UsageError, type Values } from './cli/options.ts';
 import { liveProgress, plainProgress } from './cli/progress.ts';
-import { endLines, eventsTable, listTable, poolsText, statusText } from './cli/render.ts';
+import { endLines, eventsTable, listTable, poolsText, statusText, usageTable } from './cli/render.ts';
 
 /**
  * `libra`: the Libra API from a shell. Submits jobs and follows them to their end with live
@@ -114,6 +114,20 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'pools': {
       const answer = await client.pools();
       print(answer, () => poolsText(answer.pools));
+      return EXIT.ok;
+    }
+    case 'usage': {
+      const groupBy = values['group-by'] as string | undefined;
+      if (groupBy !== undefined && !['owner', 'pool', 'tag'].includes(groupBy)) {
+        throw new UsageError(`--group-by is owner, pool or tag, not '${groupBy}'`);
+      }
+      const answer = await client.usage({
+        ...(values.from !== undefined && { from: values.from as string }),
+        ...(values.to !== undefined && { to: values.to as string }),
+        ...(groupBy !== undefined && { groupBy: groupBy as 'owner' | 'pool' | 'tag' }),
+        ...(values.mine === true && { scope: 'own' }),
+      });
+      print(answer, () => usageTable(answer));
       return EXIT.ok;
     }
     case 'openapi': {

@@ -17,6 +17,8 @@ import type {
   RerunOverrides,
   StatusView,
   SubmitAnswer,
+  UsageQuery,
+  UsageReport,
 } from './types.ts';
 
 export { regionOfEndpoint, type SigningCredentials } from './sigv4.ts';
@@ -206,12 +208,7 @@ export class LibraClient {
 
   /** One page of the caller's jobs, newest first. */
   async list(query: ListQuery = {}, options: CallOptions = {}): Promise<JobPage> {
-    const params = new URLSearchParams();
-    for (const [name, value] of Object.entries(query)) {
-      if (value !== undefined) params.set(name, String(value));
-    }
-    const search = params.size > 0 ? `?${params}` : '';
-    return this.#json('GET', `${JOBS_PATH}${search}`, 'read', options);
+    return this.#json('GET', `${JOBS_PATH}${queryString(query)}`, 'read', options);
   }
 
   /** Every page of the caller's jobs, following `nextToken`. */
@@ -230,6 +227,11 @@ export class LibraClient {
 
   async pools(options: CallOptions = {}): Promise<PoolsAnswer> {
     return this.#json('GET', '/api/v1/spark/pools', 'read', options);
+  }
+
+  /** Usage and cost totals of the runs that ended in a period, by owner, pool or tag (admins: everyone's). */
+  async usage(query: UsageQuery = {}, options: CallOptions = {}): Promise<UsageReport> {
+    return this.#json('GET', `/api/v1/spark/usage${queryString(query)}`, 'read', options);
   }
 
   /** The API's OpenAPI document, as the deployment serves it. */
@@ -475,6 +477,15 @@ function defaultCredentials(profile: string | undefined): () => Promise<SigningC
 }
 
 /** `Retry-After` as milliseconds: delta-seconds or an HTTP date; undefined when absent or unreadable. */
+/** `?name=value&…` of the query's defined fields, or '' when it has none. */
+function queryString(query: object): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) {
+    if (value !== undefined) params.set(name, String(value));
+  }
+  return params.size > 0 ? `?${params}` : '';
+}
+
 export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
   if (header === null || header.trim() === '') return undefined;
   if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;

@@ -1,5 +1,10 @@
-import type { ProgressBody } from '../lambdas/core/api-schemas.ts';
-import type { FieldProblem } from '../lambdas/core/errors.ts';
+import type {
+  CostBody as JobCost,
+  ProgressBody,
+  UsageReportBody as UsageReport,
+  UsageTotalsBody as UsageTotals,
+} from '../lambdas/core/api-schemas.ts';
+import type { BudgetState, FieldProblem } from '../lambdas/core/errors.ts';
 import type { JobEvent } from '../lambdas/core/job-record.ts';
 import type { JobRequestInput, RerunOverrides } from '../lambdas/core/job-request.ts';
 import type { JobStatus, Reason, TerminalStatus } from '../lambdas/core/job-states.ts';
@@ -13,14 +18,18 @@ import type { PoolView } from '../lambdas/core/use-cases/list-pools.ts';
  * imports: nothing of the server is loaded by the client).
  */
 export type {
+  BudgetState,
   CancelResult,
   FieldProblem,
+  JobCost,
   JobRequestInput,
   JobStatus,
   PoolView,
   Reason,
   RerunOverrides,
   TerminalStatus,
+  UsageReport,
+  UsageTotals,
 };
 
 /**
@@ -76,6 +85,17 @@ export interface ListQuery {
   readonly owner?: string;
 }
 
+/** Query of `GET /api/v1/spark/usage`. */
+export interface UsageQuery {
+  /** First day counted, `YYYY-MM-DD` (UTC); default: the first of this month. */
+  readonly from?: string;
+  /** Last day counted, included; default: today. */
+  readonly to?: string;
+  readonly groupBy?: 'owner' | 'pool' | 'tag';
+  /** Admins: `all` (their default) or `own`. */
+  readonly scope?: 'own' | 'all';
+}
+
 /** An RFC 9457 problem as the API answers every 4xx and 5xx. */
 export interface Problem {
   readonly type: string;
@@ -84,5 +104,7 @@ export interface Problem {
   readonly detail?: string;
   readonly instance?: string;
   readonly errors?: FieldProblem[];
+  /** 429 `budget-exhausted`: the pool, the month, its spend and its budget. */
+  readonly budget?: BudgetState;
   readonly requestId?: string;
 }

@@ -14,7 +14,7 @@ import { MathExpression, type Metric, type MetricOptions, Stats } from 'aws-cdk-
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { OPENAPI_PATH, POOLS_PATH } from '#core/api-paths.ts';
+import { OPENAPI_PATH, POOLS_PATH, USAGE_PATH } from '#core/api-paths.ts';
 import type { LibraConfig } from '#core/config.ts';
 import { JOBS_PATH } from '#handlers/api-deps.ts';
 import type { JobApiProps } from './job-api-props.ts';
@@ -88,6 +88,14 @@ export const JOB_ROUTES = {
     path: POOLS_PATH,
     entry: 'list-pools.ts',
     table: { items: ['GetItem'] },
+    sendsToIntake: false,
+  },
+  GetUsage: {
+    method: HttpMethod.GET,
+    path: USAGE_PATH,
+    entry: 'get-usage.ts',
+    // One Query per day asked, on the usage items (lambdas/adapters/dynamo-usage-ledger.ts).
+    table: { items: [], queries: ['usage'] },
     sendsToIntake: false,
   },
   // Behind the same authorizer as the rest: the document is no secret, but an open route would

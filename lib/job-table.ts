@@ -17,7 +17,8 @@ const WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem'];
  */
 export interface TableUse {
   readonly items: readonly TableItemCall[];
-  readonly queries?: readonly ('history' | keyof typeof JOB_TABLE.indexes)[];
+  /** `history`: a job's history items; `usage`: the usage totals' items; both are Queries on the table itself. */
+  readonly queries?: readonly ('history' | 'usage' | keyof typeof JOB_TABLE.indexes)[];
 }
 
 /**
@@ -69,14 +70,16 @@ export class JobTable extends Construct {
     const queries = use.queries ?? [];
     const tableActions = [
       ...use.items.map((call) => `dynamodb:${call}`),
-      ...(queries.includes('history') ? ['dynamodb:Query'] : []),
+      ...(queries.includes('history') || queries.includes('usage') ? ['dynamodb:Query'] : []),
     ];
     if (tableActions.length > 0) {
       Grant.addToPrincipal({ grantee: fn, actions: tableActions, resourceArns: [this.table.tableArn] });
     }
     // Index ARNs are named one by one rather than as `index/*`, so a grant never reaches an index added later.
     const indexArns = queries.flatMap((query) =>
-      query === 'history' ? [] : [`${this.table.tableArn}/index/${JOB_TABLE.indexes[query].indexName}`],
+      query === 'history' || query === 'usage'
+        ? []
+        : [`${this.table.tableArn}/index/${JOB_TABLE.indexes[query].indexName}`],
     );
     if (indexArns.length > 0) {
       Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query'], resourceArns: indexArns });

@@ -3,6 +3,7 @@ import {
   type Alarm,
   Dashboard,
   GraphWidget,
+  type HorizontalAnnotation,
   type IMetric,
   type IWidget,
   MathExpression,
@@ -22,10 +23,12 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { JOBS_FINISHED } from '#core/job-ends.ts';
 import { TERMINAL_STATUSES } from '#core/job-states.ts';
+import { RUN_COST_METRIC } from '#core/run-recorder.ts';
 import { DURATION_WARNINGS_METRIC } from '#core/use-cases/duration-warnings.ts';
 import { lambdaEntry, libraFunction } from './libra-function.ts';
 import { capacitySaturation, METRIC_PERIOD, poolMetric } from './libra-metrics.ts';
 import type { ObservabilityProps } from './observability-props.ts';
+import { monthSpendMetric } from './run-recorder-function.ts';
 
 /**
  * One dashboard and one alarm topic (DESIGN §1: "CloudWatch: Powertools logs/metrics/traces,
@@ -54,7 +57,7 @@ export class Observability extends Construct {
     super(scope, id);
     const { api, intake, admission, workflow } = props;
     this.topic = this.#alarmTopic(props.config.alarmEmail);
-    const owned = [intake.alarms, workflow.alarms, admission.alarms, api.alarms];
+    const owned = [intake.alarms, workflow.alarms, admission.alarms, api.alarms, props.runRecorder.alarms];
     this.alarms = Object.assign({}, ...owned);
     const action = new SnsAction(this.topic);
     for (const alarm of owned.flatMap((alarms) => Object.values(alarms))) alarm.addAlarmAction(action);
@@ -81,6 +84,7 @@ export class Observability extends Construct {
     for (const row of [
       ...jobRows(props),
       ...poolRows(props),
+      costRow(props),
       functionRow(props, this.workflowEnds),
       edgeRow(props),
     ]) {
@@ -186,6 +190,28 @@ function poolRows(props: ObservabilityProps): IWidget[][] {
   ]);
 }
 
+/** What runs cost, per pool: each period's, and the month's so far against the budget. */
+function costRow(props: ObservabilityProps): IWidget[] {
+  const pools = Object.entries(props.config.pools);
+  return [
+    graph(
+      'Run cost per pool (USD)',
+      pools.map(([pool]) => poolMetric(RUN_COST_METRIC, pool).with({ label: `${RUN_COST_METRIC} ${pool}` })),
+      12,
+    ),
+    graph(
+      'Spend this month per pool (USD), and budgets',
+      pools.map(([pool]) => monthSpendMetric(pool).with({ label: `${pool}: spend this month (USD)` })),
+      12,
+      pools.flatMap(([pool, settings]) =>
+        settings.monthlyBudgetUsd === undefined
+          ? []
+          : [{ value: settings.monthlyBudgetUsd, label: `${pool} budget` }],
+      ),
+    ),
+  ];
+}
+
 /** Errors, throttles and duration of every Libra function, and the dead-letter queue. */
 function functionRow(props: ObservabilityProps, workflowEnds: NodejsFunction): IWidget[] {
   const functions: Record<string, NodejsFunction> = {
@@ -241,8 +267,19 @@ function edgeRow(props: ObservabilityProps): IWidget[] {
   ];
 }
 
-function graph(title: string, metrics: IMetric[], width = 6): GraphWidget {
-  return new GraphWidget({ title, left: metrics, width, height: 6 });
+function graph(
+  title: string,
+  metrics: IMetric[],
+  width = 6,
+  leftAnnotations: HorizontalAnnotation[] = [],
+): GraphWidget {
+  return new GraphWidget({
+    title,
+    left: metrics,
+    width,
+    height: 6,
+    ...(leftAnnotations.length > 0 && { leftAnnotations }),
+  });
 }
 
 /**

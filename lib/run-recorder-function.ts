@@ -1,13 +1,16 @@
 import { Duration } from 'aws-cdk-lib';
+import { Stats } from 'aws-cdk-lib/aws-cloudwatch';
 import { Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction as LambdaTarget } from 'aws-cdk-lib/aws-events-targets';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { LibraConfig } from '#core/config.ts';
+import { MONTH_SPEND_METRIC } from '#core/run-recorder.ts';
 import type { ArtifactsBucket } from './artifacts-bucket.ts';
 import type { JobTable } from './job-table.ts';
 import { configEnvironment, lambdaEntry, libraFunction } from './libra-function.ts';
+import { type LibraAlarmSpec, type LibraAlarms, libraAlarms, pascal, poolMetric } from './libra-metrics.ts';
 import type { SparkBackends } from './spark-backends.ts';
 
 /**
@@ -36,8 +39,21 @@ export interface RunRecorderFunctionProps {
  * cancel it, the backend's own state, and the links to its UI and logs. One rule per backend,
  * each matching only the applications and virtual clusters Libra uses.
  */
+/** A pool's budget alarm fires at this share of its monthly budget. */
+export const BUDGET_ALARM_SHARE = 0.8;
+
+/**
+ * The month's spend of a pool, as the run recorder reports it after each run's cost is counted
+ * (its largest value in a period: the spend only grows within a month).
+ */
+export function monthSpendMetric(pool: string) {
+  return poolMetric(MONTH_SPEND_METRIC, pool, Stats.MAXIMUM);
+}
+
 export class RunRecorderFunction extends Construct {
   readonly function: NodejsFunction;
+  /** `<Pool>Budget`: one per pool with a monthly budget, at BUDGET_ALARM_SHARE of it. */
+  readonly alarms: LibraAlarms;
   readonly serverlessRule?: Rule;
   readonly eksRule?: Rule;
 
@@ -51,10 +67,13 @@ export class RunRecorderFunction extends Construct {
       memorySize: props.memorySize,
       logRetention: props.logRetention,
     });
-    // recordRun's conditional UpdateItem, and the GetItem that tells an out-of-order report from an unknown job.
-    props.store.grant(this.function, { items: ['GetItem', 'UpdateItem'] });
+    // recordRun's conditional UpdateItem, and the GetItem that tells an out-of-order report from an unknown job;
+    // at a run's end, the job's history (when its run started) and the usage totals' UpdateItems.
+    props.store.grant(this.function, { items: ['GetItem', 'UpdateItem'], queries: ['history'] });
     props.artifacts.shareName(this.function);
     props.backends.grantReadServerlessRuns(this.function);
+
+    this.alarms = libraAlarms(this, budgetAlarms(props.config));
 
     const target = new LambdaTarget(this.function);
     const applicationIds = props.backends.serverlessApplications.map((application) => application.id);
@@ -82,4 +101,18 @@ export class RunRecorderFunction extends Construct {
       });
     }
   }
+}
+
+/** The pools' budget alarms: spend this month at or past 80% of the budget. */
+function budgetAlarms(config: LibraConfig): Record<string, LibraAlarmSpec> {
+  const specs: Record<string, LibraAlarmSpec> = {};
+  for (const [pool, settings] of Object.entries(config.pools)) {
+    if (settings.monthlyBudgetUsd === undefined) continue;
+    specs[`${pascal(pool)}Budget`] = {
+      metric: monthSpendMetric(pool),
+      threshold: BUDGET_ALARM_SHARE * settings.monthlyBudgetUsd,
+      description: `pool ${pool} has spent ${BUDGET_ALARM_SHARE * 100}% of its monthly budget of $${settings.monthlyBudgetUsd}`,
+    };
+  }
+  return specs;
 }

@@ -27,6 +27,7 @@ import { createCancelJobHandler } from '#handlers/cancel-job.ts';
 import { createFinalizerHandler } from '#handlers/finalizer.ts';
 import { createGetJobHandler } from '#handlers/get-job.ts';
 import { createGetOpenApiHandler } from '#handlers/get-openapi.ts';
+import { createGetUsageHandler } from '#handlers/get-usage.ts';
 import { createListJobEventsHandler } from '#handlers/list-job-events.ts';
 import { createListJobsHandler } from '#handlers/list-jobs.ts';
 import { createListPoolsHandler } from '#handlers/list-pools.ts';
@@ -39,7 +40,7 @@ import { apiGatewayServer, type LambdaHandler, type LocalRoute } from './api-gat
 import { CONSOLE_DIST, serveConsole } from './console-files.ts';
 import { lockDataDir } from './data-lock.ts';
 import { startLocalDynamoDB } from './dynamodb.ts';
-import { LocalSparkEngine } from './engine/index.ts';
+import { isTerminal, LocalSparkEngine } from './engine/index.ts';
 import { ProcessLog } from './engine/process-log.ts';
 import { type EventSourceMapping, startEventSourceMapping } from './event-source-mapping.ts';
 import { InMemoryMetrics } from './metrics.ts';
@@ -228,7 +229,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const starter: WorkflowStarter = options.onWorkflowStart
     ? new RecordingStarter((job) => options.onWorkflowStart?.(job, { finisher, jobs }))
     : launcher;
-  const { admission, reconciler, warnings, finisher, finalizer, jobs, pools } = composeAdmission({
+  const { admission, reconciler, warnings, finisher, finalizer, jobs, pools, ledger } = composeAdmission({
     ...wiring,
     logger: workerLogger,
     starter,
@@ -241,12 +242,32 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     clock: () => new Date(),
     logger: workerLogger,
   });
-  const recorder = new RunRecorder({ jobs, logger: workerLogger });
+  const recorder = new RunRecorder({ ...wiring, jobs, ledger, logger: workerLogger });
+  // Each run's last report (its end, and its cost), by run id, so the run's task can wait for it.
+  const endsRecorded = new Map<string, Promise<void>>();
   engine.onStateChange((run) => {
-    void recorder
+    const recorded = recorder
       .record(runStateChange(run, baseUrl))
       .catch((error: unknown) => workerLogger.error('run state not recorded', { error: error as Error }));
+    if (isTerminal(run.state)) endsRecorded.set(run.runId, recorded);
   });
+  /**
+   * The run on the local engine, its task ending only once the run's end (with its cost) is on the
+   * job: locally a job's status shows its cost as soon as it is final. In AWS the run recorder
+   * hears of the end from EventBridge, and the cost follows the final status by a moment.
+   */
+  const runAndRecord = async (request: Record<string, unknown>): Promise<unknown> => {
+    try {
+      return await runOnLocalEngine(engine, request);
+    } finally {
+      // The engine reports a run's end on a microtask after the run ended: let it go first.
+      await new Promise((resolve) => setImmediate(resolve));
+      const run = engine.runsOf(String(request.Name)).find((r) => r.clientToken === request.ClientToken);
+      const recorded = run === undefined ? undefined : endsRecorded.get(run.runId);
+      if (run !== undefined) endsRecorded.delete(run.runId);
+      await recorded;
+    }
+  };
   const notifierHandler = usage.lambdaFunction(
     'libra-notifier',
     createNotifierHandler({ notifier, logger: workerLogger }),
@@ -279,7 +300,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         [LOCAL_NOTIFIER_ARN, (payload) => notifierHandler(payload)],
         [LOCAL_FINALIZER_ARN, (payload) => finalizerHandler(payload)],
       ]),
-      spark: (_kind, request) => runOnLocalEngine(engine, request),
+      spark: (_kind, request) => runAndRecord(request),
     }),
     // What the EventBridge rule on execution status does in AWS.
     onEnded: async ({ execution }) => {
@@ -366,6 +387,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       options.config.limits.maxBodyBytes,
     ),
     route('GET /api/v1/spark/pools', 'libra-list-pools', createListPoolsHandler(deps)),
+    route('GET /api/v1/spark/usage', 'libra-get-usage', createGetUsageHandler(deps)),
     route(`GET ${OPENAPI_PATH}`, 'libra-get-openapi', createGetOpenApiHandler(deps)),
   ];
 

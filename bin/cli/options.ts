@@ -35,6 +35,7 @@ commands:
   logs JOB               the run's stdout (--stderr: its stderr)
   cancel JOB             cancel a job that has not finished
   pools                  each pool's capacity: used against its limits
+  usage                  what runs cost, by owner, pool or tag (admins: everyone's)
   openapi                the API's OpenAPI document
 
 submit options:
@@ -56,6 +57,8 @@ rerun options:  --priority 1-10  --conf KEY=VALUE  --tag KEY=VALUE  --name NAME 
 list options:  --status STATUS  --pool NAME  --tag KEY[=VALUE]  --limit N  --next-token T  --all
 logs options:  --stderr          openapi options:  --remote
 wait options:  --logs  --interval SECONDS (how often the status is read; 1)
+usage options: --from YYYY-MM-DD (default: the 1st of this month)  --to YYYY-MM-DD (default: today)
+               --group-by owner|pool|tag  --mine (an admin's own runs only)
 
 common options:
   --endpoint URL     (LIBRA_ENDPOINT; default http://127.0.0.1:8080, the local runtime)
@@ -143,6 +146,15 @@ export const COMMANDS = {
   cancel: { options: {}, positionals: [1, 1] },
   rerun: { options: RERUN, positionals: [1, 1] },
   pools: { options: {}, positionals: [0, 0] },
+  usage: {
+    options: {
+      from: { type: 'string' },
+      to: { type: 'string' },
+      'group-by': { type: 'string' },
+      mine: { type: 'boolean' },
+    },
+    positionals: [0, 0],
+  },
   openapi: { options: { remote: { type: 'boolean' } }, positionals: [0, 0] },
 } satisfies Record<string, { options: Options; positionals: [number, number] }>;
 

@@ -1,4 +1,13 @@
-import type { ApiJobEvent, JobMove, JobSummary, PoolView, Progress, StatusView } from '../../client/index.ts';
+import type {
+  ApiJobEvent,
+  JobCost,
+  JobMove,
+  JobSummary,
+  PoolView,
+  Progress,
+  StatusView,
+  UsageReport,
+} from '../../client/index.ts';
 
 /** Elapsed time as a person reads it: 0.4s, 12.3s, 3m04s, 1h02m. */
 export function formatElapsed(ms: number): string {
@@ -96,6 +105,7 @@ export function statusText(job: StatusView): string {
   ]);
   if (job.run) rows.push(['run', `${job.run.id}${job.run.state ? ` (${job.run.state})` : ''}`]);
   if (job.reason) rows.push(['reason', `${job.reason.code}: ${job.reason.message}`]);
+  if (job.cost) rows.push(['cost', costText(job.cost)]);
   for (const [name, link] of Object.entries(job.links ?? {})) rows.push([name, link]);
   const width = Math.max(...rows.map(([name]) => name.length));
   return rows.map(([name, value]) => `${name.padEnd(width)}  ${value}`).join('\n');
@@ -166,4 +176,60 @@ export function poolsText(pools: readonly PoolView[]): string {
       ].join('\n');
     })
     .join('\n\n');
+}
+
+/** A usage figure to three significant digits, however small: a short local run is not 0. */
+function figure(value: number): string {
+  if (value === 0 || value >= 1000) return String(Math.round(value));
+  return String(Number(value.toPrecision(3)));
+}
+
+/** USD with as many decimals as a small figure needs: $12.34, $0.0123, $0.000241. */
+export function usd(value: number): string {
+  if (value === 0) return '$0';
+  if (value >= 1) return `$${value.toFixed(2)}`;
+  return `$${value.toPrecision(3).replace(/0+$/, '')}`;
+}
+
+/** A job's cost in one line: USD, where it comes from, and the usage behind it. */
+export function costText(cost: JobCost): string {
+  const usage = [
+    `${figure(cost.vcpuHours)} vCPU-h`,
+    `${figure(cost.memoryGbHours)} GB-h memory`,
+    ...(cost.storageGbHours > 0 ? [`${figure(cost.storageGbHours)} GB-h storage`] : []),
+    ...(cost.cpuSeconds !== undefined ? [`${figure(cost.cpuSeconds)} s CPU`] : []),
+    ...(cost.peakMemoryMb !== undefined ? [`peak ${figure(cost.peakMemoryMb)} MB`] : []),
+  ];
+  const runs = cost.runs === 1 ? '1 run' : `${cost.runs} runs`;
+  return `${usd(cost.usd)} ${cost.estimate ? '(estimate)' : '(billed)'}: ${usage.join(', ')} over ${runs}; orchestration ${usd(cost.orchestrationUsd)}`;
+}
+
+/** GET /usage as a table: one row per group, the most spent first, and the total. */
+export function usageTable(report: UsageReport): string {
+  const head = `${report.from} to ${report.to}, by ${report.groupBy} (${report.scope === 'all' ? 'everyone' : 'your own runs'})`;
+  const row = (group: UsageReport['total']) => [
+    group.key,
+    String(group.runs),
+    String(group.estimatedRuns),
+    figure(group.vcpuHours),
+    figure(group.memoryGbHours),
+    usd(group.computeUsd),
+    usd(group.orchestrationUsd),
+    usd(group.usd),
+  ];
+  const header = [
+    report.groupBy.toUpperCase(),
+    'RUNS',
+    'ESTIMATED',
+    'VCPU-H',
+    'MEM GB-H',
+    'COMPUTE',
+    'ORCH',
+    'USD',
+  ];
+  if (report.groups.length === 0)
+    return `${head}
+no runs ended in this period`;
+  return `${head}
+${table(header, [...report.groups.map(row), row({ ...report.total, key: 'total' })])}`;
 }

@@ -3,6 +3,7 @@ import type * as EmrServerless from '@aws-sdk/client-emr-serverless';
 import type * as Lambda from '@aws-sdk/client-lambda';
 import type * as S3 from '@aws-sdk/client-s3';
 import { ConfigError } from '#core/config.ts';
+import type { RunUsage } from '#core/cost.ts';
 import type { JobRecord } from '#core/job-record.ts';
 import { keyedRecord } from '#core/keyed-record.ts';
 import type { ArtifactStore, SparkRunControl } from '#core/ports.ts';
@@ -121,6 +122,26 @@ export class EmrRunControl implements SparkRunControl {
       const { sdk, client } = await this.#serverless();
       await client.send(new sdk.CancelJobRunCommand({ applicationId: target, jobRunId: runId }));
     }
+  }
+
+  /**
+   * What an ended EMR Serverless run used: `billedResourceUtilization` (what AWS charged: a
+   * minute's minimum per worker, storage beyond the free 20 GB) and its execution time. A run
+   * that reports no billed figures gives its `totalResourceUtilization`, marked `reported`.
+   */
+  async runUsage(applicationId: string, jobRunId: string): Promise<RunUsage | undefined> {
+    const { sdk, client } = await this.#serverless();
+    const { jobRun } = await client.send(new sdk.GetJobRunCommand({ applicationId, jobRunId }));
+    if (jobRun === undefined) return undefined;
+    const figures = jobRun.billedResourceUtilization ?? jobRun.totalResourceUtilization;
+    if (figures === undefined) return undefined;
+    return {
+      source: jobRun.billedResourceUtilization === undefined ? 'reported' : 'billed',
+      vcpuHours: figures.vCPUHour ?? 0,
+      memoryGbHours: figures.memoryGBHour ?? 0,
+      storageGbHours: figures.storageGBHour ?? 0,
+      durationSeconds: jobRun.totalExecutionDurationSeconds ?? 0,
+    };
   }
 
   /** The job id of an EMR Serverless run: Libra names each run after its job. */

@@ -8,6 +8,7 @@ import {
   type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type { RunCost } from '#core/cost.ts';
 import { TransitionConflict, ValidationError } from '#core/errors.ts';
 import { JOB_ID_PATTERN, type JobEvent, type JobRecord, waitKey } from '#core/job-record.ts';
 import { type JobStatus, LIFECYCLE } from '#core/job-states.ts';
@@ -17,6 +18,8 @@ import type {
   JobPage,
   JobStore,
   ListJobsQuery,
+  RunCostLog,
+  RunCostRecorded,
   RunStateChange,
   StartAttempts,
   StartFailure,
@@ -165,7 +168,7 @@ export interface DynamoJobStoreOptions {
 let eventSequence = 0;
 
 export class DynamoJobStore
-  implements JobStore, WaitingJobs, WebhookLog, StartAttempts, DurationWarningStore
+  implements JobStore, WaitingJobs, WebhookLog, StartAttempts, DurationWarningStore, RunCostLog
 {
   readonly #client: DynamoDBDocumentClient;
   readonly #table: string;
@@ -428,6 +431,43 @@ export class DynamoJobStore
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException)
         return (await this.getJob(change.jobId)) !== undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * The run's cost goes into the job's `runCosts` map under the run's id, only if not there yet,
+   * so that a redelivered end of run is counted once. The map is made by the first run's write
+   * (a SET of a map entry needs the map to exist), later runs add to it.
+   */
+  async recordRunCost(jobId: string, runId: string, cost: RunCost): Promise<RunCostRecorded> {
+    const first = await this.#conditionalUpdate({
+      TableName: this.#table,
+      Key: jobKey(jobId),
+      UpdateExpression: 'SET runCosts = :costs',
+      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(runCosts)',
+      ExpressionAttributeValues: { ':costs': { [runId]: cost } },
+    });
+    if (first) return 'recorded';
+    const later = await this.#conditionalUpdate({
+      TableName: this.#table,
+      Key: jobKey(jobId),
+      UpdateExpression: 'SET runCosts.#run = :cost',
+      ConditionExpression: 'attribute_exists(runCosts) AND attribute_not_exists(runCosts.#run)',
+      ExpressionAttributeNames: { '#run': runId },
+      ExpressionAttributeValues: { ':cost': cost },
+    });
+    if (later) return 'recorded';
+    return (await this.getJob(jobId)) === undefined ? 'missing' : 'duplicate';
+  }
+
+  /** True when the update was made, false when its condition failed. */
+  async #conditionalUpdate(input: ConstructorParameters<typeof UpdateCommand>[0]): Promise<boolean> {
+    try {
+      await this.#client.send(new UpdateCommand(input));
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
       throw error;
     }
   }

@@ -1,3 +1,4 @@
+import type { RunCost } from '#core/cost.ts';
 import type { FieldProblem } from '#core/errors.ts';
 import type { JobEvent, JobRecord, JobSpec, Reservation } from '#core/job-record.ts';
 import { NOTIFICATION_EVENTS } from '#core/job-request.ts';
@@ -87,6 +88,21 @@ const specSchema = z.object({
   warnAfterMinutes: z.optional(count),
 } satisfies Fields<JobSpec>);
 
+const runCostSchema = z.object({
+  source: z.enum(['billed', 'reported', 'sized', 'measured']),
+  vcpuHours: count,
+  memoryGbHours: count,
+  storageGbHours: count,
+  durationSeconds: count,
+  cpuSeconds: z.optional(count),
+  peakMemoryMb: z.optional(count),
+  attempt: count,
+  estimate: z.boolean(),
+  usd: count,
+  orchestrationUsd: count,
+  at: text,
+} satisfies Fields<RunCost>);
+
 const jobRecordFields = {
   jobId: text,
   owner: text,
@@ -123,6 +139,7 @@ const jobRecordFields = {
   warnAt: z.optional(text),
   /** The job's place among its priority's queue slots (core/queue-position.ts). */
   queueSeq: z.optional(count),
+  runCosts: z.optional(z.record(z.string(), runCostSchema)),
   requestHash: text,
   // The stored request is validated again, as a submit, when it is re-run: kept here as written.
   request: z.optional(z.record(z.string(), z.unknown())),
@@ -234,3 +251,27 @@ export const parseIdempotencyItem = (
   item: Readonly<Record<string, unknown>>,
 ): { readonly jobId: string; readonly requestHash: string } =>
   parseItem(idempotencyItemSchema, 'idempotency item', item);
+
+/** A usage-total item (DynamoUsageLedger): the figures it adds up, and the owner, pool or tag it totals. */
+const usageItemSchema = z.object({
+  owner: text,
+  pool: z.optional(text),
+  tag: z.optional(text),
+  runs: count,
+  estimatedRuns: z._default(count, 0),
+  vcpuHours: count,
+  memoryGbHours: count,
+  storageGbHours: count,
+  durationSeconds: count,
+  computeUsd: count,
+  orchestrationUsd: count,
+});
+export type UsageItem = z.output<typeof usageItemSchema>;
+
+export const parseUsageItem = (item: Readonly<Record<string, unknown>>): UsageItem =>
+  parseItem(usageItemSchema, 'usage item', item);
+
+const spendItemSchema = z.object({ usd: count });
+
+export const parseSpendItem = (item: Readonly<Record<string, unknown>>): { readonly usd: number } =>
+  parseItem(spendItemSchema, 'spend item', item);

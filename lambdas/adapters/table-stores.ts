@@ -5,6 +5,7 @@ import type { LibraConfig } from '#core/config.ts';
 import type { MetricsSink } from '#core/ports.ts';
 import { DynamoJobStore } from './dynamo-job-store.ts';
 import { DynamoPoolStore } from './dynamo-pool-store.ts';
+import { DynamoUsageLedger } from './dynamo-usage-ledger.ts';
 
 /**
  * The table's adapters, as every function that keeps jobs builds them: each entry takes the
@@ -36,11 +37,21 @@ export function poolStore(wiring: Pick<StoreWiring, 'documentClient' | 'tableNam
   return new DynamoPoolStore({ client: wiring.documentClient, tableName: wiring.tableName });
 }
 
+/** The usage totals on the table: per-day sums by owner, pool and tag, and each pool's month spend. */
+export function usageLedger(wiring: Pick<StoreWiring, 'documentClient' | 'tableName'>): DynamoUsageLedger {
+  return new DynamoUsageLedger({ client: wiring.documentClient, tableName: wiring.tableName });
+}
+
 export const systemClock = (): Date => new Date();
 
 /** The job and pool stores on the table, and the clock. */
 export function composeStores(wiring: StoreWiring) {
-  return { jobs: jobStore(wiring), pools: poolStore(wiring), clock: systemClock };
+  return {
+    jobs: jobStore(wiring),
+    pools: poolStore(wiring),
+    ledger: usageLedger(wiring),
+    clock: systemClock,
+  };
 }
 
 export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {

@@ -9,5 +9,6 @@ export interface ApiWiring extends CancelWiring {
 
 /** Every route's deps at once, for one process that serves them all: the local runtime, the API tests. */
 export function composeApi(wiring: ApiWiring): ApiDeps {
-  return { ...wiring, ...composeCancel(wiring), newJobId };
+  const cancel = composeCancel(wiring);
+  return { ...wiring, ...cancel, spend: cancel.ledger, usage: cancel.ledger, newJobId };
 }

@@ -2,7 +2,7 @@ import * as sqs from '@aws-sdk/client-sqs';
 import { requiredEnv, storeWiringFromEnvironment } from '#adapters/aws-environment.ts';
 import { atInit } from '#adapters/sdk.ts';
 import { SqsIntakeQueue } from '#adapters/sqs-intake-queue.ts';
-import { jobStore, poolStore, systemClock } from '#adapters/table-stores.ts';
+import { jobStore, poolStore, systemClock, usageLedger } from '#adapters/table-stores.ts';
 import { newJobId } from '#core/job-record.ts';
 
 /**
@@ -17,6 +17,7 @@ export function queueingFromEnvironment() {
     ...wiring,
     jobs: jobStore(wiring),
     pools: poolStore(wiring),
+    spend: usageLedger(wiring),
     intake: new SqsIntakeQueue(
       atInit(sqs, (sdk) => new sdk.SQSClient({})),
       requiredEnv('INTAKE_QUEUE_URL'),

@@ -80,6 +80,31 @@ export const progressSchema = z.strictObject({
   updatedAt: timestamp,
 });
 
+const usd = z.number().check(z.minimum(0));
+const figure = z.number().check(z.minimum(0));
+
+/**
+ * What a job's runs used and cost, summed over its attempts (docs/cost.md). `estimate` is false
+ * only when every run's figures are what EMR Serverless billed; EMR on EKS runs are estimated
+ * from their sized resources, local runs from the engine's measurement.
+ */
+export const costSchema = z.strictObject({
+  vcpuHours: figure,
+  memoryGbHours: figure,
+  storageGbHours: figure,
+  durationSeconds: figure,
+  /** Local runs: the CPU time measured. */
+  cpuSeconds: z.optional(figure),
+  /** Local runs: the most memory one run held at once. */
+  peakMemoryMb: z.optional(figure),
+  /** The runs counted (each attempt that ran). */
+  runs: count,
+  computeUsd: usd,
+  orchestrationUsd: usd,
+  usd,
+  estimate: z.boolean(),
+});
+
 /** What a job's status and its line in a list both say. */
 const jobFields = {
   jobId: jobIdSchema,
@@ -113,6 +138,8 @@ export const statusViewSchema = z.strictObject({
   rerunOf: z.optional(jobIdSchema),
   reruns: z.optional(z.array(jobIdSchema)),
   rerunCount: z.optional(count),
+  /** Present once a run has ended and its usage is known. */
+  cost: z.optional(costSchema),
 });
 
 /** One job in a list page: what the owner index holds. */
@@ -238,11 +265,57 @@ export const problemSchema = z.strictObject({
   errors: z.optional(z.array(fieldProblemSchema)),
   /** On a 429: whole seconds to wait before trying again, as in its Retry-After header. */
   retryAfter: z.optional(z.number().check(z.int(), z.minimum(0))),
+  /** On a 429 budget-exhausted: the pool, the month, what it spent and its budget. */
+  budget: z.optional(
+    z.strictObject({
+      pool: z.string(),
+      month: z.string().check(z.regex(/^\d{4}-\d{2}$/)),
+      spendUsd: usd,
+      budgetUsd: usd,
+    }),
+  ),
   requestId: z.optional(z.string()),
 });
 
 /** What API Gateway itself answers (no route, throttled, unauthenticated, a Lambda that failed). */
 export const gatewayErrorSchema = z.strictObject({ message: z.string() });
+
+export const USAGE_GROUPS = ['owner', 'pool', 'tag'] as const;
+
+/** One group's totals: an owner, a pool, or a tag as `key=value`. */
+export const usageTotalsSchema = z.strictObject({
+  key: z.string(),
+  runs: count,
+  /** Runs whose figures are estimates (EMR on EKS, local), not what AWS billed. */
+  estimatedRuns: count,
+  vcpuHours: figure,
+  memoryGbHours: figure,
+  storageGbHours: figure,
+  durationSeconds: figure,
+  computeUsd: usd,
+  orchestrationUsd: usd,
+  usd,
+});
+
+/** GET /usage: totals of the runs that ended from `from` to `to` (UTC days, both included), by group. */
+export const usageReportSchema = z.strictObject({
+  from: z.iso.date(),
+  to: z.iso.date(),
+  groupBy: z.enum(USAGE_GROUPS),
+  /** Whose runs: the caller's own, or everyone's (admins). */
+  scope: z.enum(['own', 'all']),
+  groups: z.array(usageTotalsSchema),
+  total: usageTotalsSchema,
+});
+
+/** GET /usage query parameters. */
+export const usageQuerySchema = z.strictObject({
+  from: z.optional(z.iso.date()),
+  to: z.optional(z.iso.date()),
+  groupBy: z.optional(z.enum(USAGE_GROUPS)),
+  /** Admins: `all` (the default for them) or `own`. Others always see their own. */
+  scope: z.optional(z.enum(['own', 'all'])),
+});
 
 /** GET /jobs query parameters, as the list route reads them. */
 export const listJobsQuerySchema = z.strictObject({
@@ -270,3 +343,7 @@ export type ProblemBody = z.output<typeof problemSchema>;
 export type GatewayErrorBody = z.output<typeof gatewayErrorSchema>;
 export type ListJobsQuery = z.input<typeof listJobsQuerySchema>;
 export type ProgressBody = z.output<typeof progressSchema>;
+export type CostBody = z.output<typeof costSchema>;
+export type UsageReportBody = z.output<typeof usageReportSchema>;
+export type UsageTotalsBody = z.output<typeof usageTotalsSchema>;
+export type UsageQuery = z.input<typeof usageQuerySchema>;

@@ -1,3 +1,4 @@
+import { DEFAULT_ORCHESTRATION, DEFAULT_PRICES } from './cost.ts';
 import { keyedRecord } from './keyed-record.ts';
 import * as z from './zod.ts';
 
@@ -12,6 +13,7 @@ const arn = z
   .check(z.regex(/^arn:aws[a-zA-Z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{0,12}:.+$/, 'must be an ARN'));
 const nonEmpty = () => z.string().check(z.minLength(1));
 const positiveInt = () => z.number().check(z.int(), z.positive());
+const nonNegative = () => z.number().check(z.nonnegative());
 
 const emrServerlessBackend = z.strictObject({
   /** Use an existing application; when absent the stack creates one. */
@@ -84,6 +86,23 @@ export const poolSchema = z
       ),
     /** Principals (IAM ARNs or JWT subjects) that may submit to the pool; '*' is everyone. */
     allowedPrincipals: z._default(z.array(nonEmpty()).check(z.minLength(1)), ['*']),
+    /**
+     * USD per hour of the pool's compute, for each run's cost (docs/cost.md). Defaults: EMR
+     * Serverless list prices in us-east-1; a pool on EMR on EKS may set its cluster's prices.
+     */
+    prices: z._default(
+      z.strictObject({
+        vcpuHour: z._default(nonNegative(), DEFAULT_PRICES.vcpuHour),
+        memoryGbHour: z._default(nonNegative(), DEFAULT_PRICES.memoryGbHour),
+        storageGbHour: z._default(nonNegative(), DEFAULT_PRICES.storageGbHour),
+      }),
+      DEFAULT_PRICES,
+    ),
+    /**
+     * The most the pool's jobs may cost in a calendar month (UTC), in USD: once spent, submits are
+     * refused (429 budget-exhausted) until the month ends, and an alarm fires at 80%. Absent: no budget.
+     */
+    monthlyBudgetUsd: z.optional(z.number().check(z.positive())),
   })
   .check(
     z.refine(
@@ -152,6 +171,17 @@ export const libraConfigSchema = z.strictObject({
     { maxAttempts: 5, initialDelaySeconds: 30, backoffMultiplier: 2, maxDelaySeconds: 300 },
   ),
   alarmEmail: z.optional(z.email()),
+  /**
+   * Libra's own cost per job, added to each job's cost: Step Functions, Lambda, DynamoDB and SQS
+   * at AWS list prices, as `npm run bench:cost` measured them (docs/benchmarks.md).
+   */
+  orchestration: z._default(
+    z.strictObject({
+      usdPerJob: z._default(nonNegative(), DEFAULT_ORCHESTRATION.usdPerJob),
+      usdPerRetry: z._default(nonNegative(), DEFAULT_ORCHESTRATION.usdPerRetry),
+    }),
+    DEFAULT_ORCHESTRATION,
+  ),
 });
 
 export type LibraConfig = z.infer<typeof libraConfigSchema>;
@@ -201,7 +231,7 @@ export function principalMatches(configured: string, caller: string): boolean {
   );
 }
 
-export function isAdmin(config: LibraConfig, principal: string): boolean {
+export function isAdmin(config: Pick<LibraConfig, 'admins'>, principal: string): boolean {
   return config.admins.some((admin) => principalMatches(admin, principal));
 }
 

@@ -81,11 +81,40 @@ export class TooManyRequestsError extends LibraError {
     detail: string,
     errors: readonly FieldProblem[],
     retryAfterSeconds: number,
-    reason: 'queue-full' | 'throttled' = 'queue-full',
+    reason: 'queue-full' | 'throttled' | 'budget-exhausted' = 'queue-full',
   ) {
     super(detail, errors);
     this.type = problemType(reason);
     this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** What a pool with a monthly budget has spent, as a 429 `budget-exhausted` names it. */
+export interface BudgetState {
+  readonly pool: string;
+  /** `YYYY-MM` (UTC). */
+  readonly month: string;
+  readonly spendUsd: number;
+  readonly budgetUsd: number;
+}
+
+/** 429 `budget-exhausted`: the pool spent its monthly budget; submits wait for the next month. */
+export class BudgetExhaustedError extends TooManyRequestsError {
+  readonly budget: BudgetState;
+
+  constructor(budget: BudgetState, retryAfterSeconds: number) {
+    super(
+      `pool '${budget.pool}' has spent $${budget.spendUsd.toFixed(2)} of its $${budget.budgetUsd.toFixed(2)} budget for ${budget.month}; submits to it are refused until the month ends`,
+      [
+        {
+          field: 'pool',
+          message: `monthly budget spent ($${budget.spendUsd.toFixed(2)} of $${budget.budgetUsd.toFixed(2)})`,
+        },
+      ],
+      retryAfterSeconds,
+      'budget-exhausted',
+    );
+    this.budget = budget;
   }
 }
 

@@ -1,3 +1,4 @@
+import type { RunCost } from './cost.ts';
 import type { JobType, NotificationEvent, RetryPolicy } from './job-request.ts';
 import type { JobStatus, Reason } from './job-states.ts';
 import type { Backend } from './placement.ts';
@@ -77,6 +78,8 @@ export interface JobRecord {
   readonly warnAt?: string;
   /** When the job's webhook receiver answered 410: no more deliveries. */
   readonly webhookDisabledAt?: string;
+  /** Each ended run's usage and cost, by the run's id (core/cost.ts); the job's cost is their sum. */
+  readonly runCosts?: Readonly<Record<string, RunCost>>;
   /** Hash of the submitted body, kept for Idempotency-Key replays. */
   readonly requestHash: string;
   /**

@@ -1,7 +1,8 @@
-import { JOBS_PATH, OPENAPI_PATH, POOLS_PATH, SUBMIT_PATH } from './api-paths.ts';
+import { JOBS_PATH, OPENAPI_PATH, POOLS_PATH, SUBMIT_PATH, USAGE_PATH } from './api-paths.ts';
 import {
   backendSchema,
   cancelResultSchema,
+  costSchema,
   durationWarningEventSchema,
   fieldProblemSchema,
   gatewayErrorSchema,
@@ -22,6 +23,9 @@ import {
   statusEventSchema,
   statusViewSchema,
   submitAcceptedSchema,
+  usageQuerySchema,
+  usageReportSchema,
+  usageTotalsSchema,
   webhookDeliverySchema,
   webhookEventSchema,
 } from './api-schemas.ts';
@@ -35,6 +39,7 @@ import {
 } from './job-request.ts';
 import { MAX_PAGE_SIZE } from './use-cases/list-jobs.ts';
 import { IDEMPOTENCY_KEY_PATTERN } from './use-cases/submit-job.ts';
+import { MAX_USAGE_DAYS } from './use-cases/usage-report.ts';
 import * as z from './zod.ts';
 
 /**
@@ -119,6 +124,13 @@ const ANSWER_SCHEMAS: ReadonlyArray<readonly [z.ZodMiniType, string, string]> = 
   ],
   [poolViewSchema, 'Pool', 'A pool: its limits, the cores and memory in use, running and waiting jobs.'],
   [poolListSchema, 'PoolList', 'The pools the caller may use (admins: all).'],
+  [
+    costSchema,
+    'Cost',
+    "What a job's runs used and cost, summed over its attempts; `estimate` unless every run's figures are EMR Serverless's billed ones.",
+  ],
+  [usageTotalsSchema, 'UsageTotals', 'The usage and cost totals of one owner, pool or tag.'],
+  [usageReportSchema, 'UsageReport', 'Usage and cost totals over a period, by group, and their total.'],
   [
     fieldProblemSchema,
     'FieldProblem',
@@ -351,7 +363,7 @@ const RESPONSES: Json = {
   ),
   UnsupportedMediaType: problemResponse('The body is not sent as application/json.'),
   TooManyRequests: problemResponse(
-    'Too many requests, and nothing was stored: try again after `Retry-After` seconds. A problem when the pool\'s queue is full (submit, `urn:libra:problem:queue-full`) or AWS throttled Libra (`urn:libra:problem:throttled`), with `retryAfter` and the `Retry-After` header; API Gateway\'s own throttling answers `{"message": "Too Many Requests"}` without them.',
+    'Too many requests, and nothing was stored: try again after `Retry-After` seconds. A problem when the pool\'s queue is full (submit, `urn:libra:problem:queue-full`), the pool spent its monthly budget (submit, `urn:libra:problem:budget-exhausted`, with `budget` naming the pool, the month, its spend and its budget; `Retry-After` runs to the next month), or AWS throttled Libra (`urn:libra:problem:throttled`), with `retryAfter` and the `Retry-After` header; API Gateway\'s own throttling answers `{"message": "Too Many Requests"}` without them.',
     true,
     {
       'Retry-After': {
@@ -411,20 +423,34 @@ const LOCATION_HEADER = {
 };
 
 function listParameters(): Json[] {
-  const query = z.toJSONSchema(listJobsQuerySchema, { io: 'input' }) as Json;
-  const descriptions: Record<string, string> = {
+  return queryParameters(listJobsQuerySchema, {
     status: 'Only jobs in this status.',
     pool: 'Only jobs of this pool.',
     tag: 'Only jobs with this tag: `key` (any value) or `key=value`.',
     limit: `Jobs per page, 1 to ${MAX_PAGE_SIZE} (default 20).`,
     nextToken: "The previous page's `nextToken`: the next page.",
     owner: "Admins only: another caller's jobs (an IAM principal ARN or a JWT subject).",
-  };
+  });
+}
+
+function usageParameters(): Json[] {
+  return queryParameters(usageQuerySchema, {
+    from: 'First day counted (UTC, included); default: the first of this month.',
+    to: `Last day counted (UTC, included); default: today. At most ${MAX_USAGE_DAYS} days after \`from\`.`,
+    groupBy:
+      'Totals by `owner` (default), `pool` or `tag` (`key=value`; a run counts under each of its tags).',
+    scope: 'Admins: `all` (their default) or `own`. Others see their own usage only; `all` is 400 for them.',
+  });
+}
+
+/** A query schema's fields as OpenAPI query parameters, each with its description. */
+function queryParameters(schema: z.ZodMiniType, descriptions: Readonly<Record<string, string>>): Json[] {
+  const query = z.toJSONSchema(schema, { io: 'input' }) as Json;
   return Object.entries(query.properties as Record<string, Json>).map(([name, schema]) => {
     const { $schema: _dialect, ...rest } = schema;
     tidy(rest);
     const description = descriptions[name];
-    if (!description) throw new Error(`list query parameter ${name} has no description`);
+    if (!description) throw new Error(`query parameter ${name} has no description`);
     return { name, in: 'query', required: false, description, schema: rest };
   });
 }
@@ -562,6 +588,21 @@ function paths(): Json {
         },
       },
     },
+    [USAGE_PATH]: {
+      get: {
+        operationId: 'getUsage',
+        tags: ['usage'],
+        summary: 'Usage and cost totals',
+        description:
+          "What the runs that ended in the period used and cost (docs/cost.md), by owner, pool or tag: EMR Serverless's billed figures, estimates elsewhere (counted in `estimatedRuns`), priced with each pool's prices, plus Libra's orchestration cost. Admins see everyone's; others their own.",
+        parameters: usageParameters(),
+        responses: {
+          '200': { description: 'The totals.', content: jsonContent(ref('UsageReport')) },
+          '400': R('BadRequest'),
+          ...COMMON,
+        },
+      },
+    },
     [OPENAPI_PATH]: {
       get: {
         operationId: 'getOpenApi',
@@ -678,6 +719,7 @@ export function openApiDocument(version: string): Json {
     tags: [
       { name: 'jobs', description: 'Submit, follow, list, cancel and re-run jobs.' },
       { name: 'pools', description: 'Capacity pools.' },
+      { name: 'usage', description: 'What runs used and cost, by owner, pool and tag.' },
       { name: 'meta', description: 'About the API itself.' },
       { name: 'local', description: 'Served by the local runtime only.' },
     ],

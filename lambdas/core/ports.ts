@@ -1,3 +1,4 @@
+import type { RunCost, RunUsage } from './cost.ts';
 import type { JobEvent, JobRecord, Reservation } from './job-record.ts';
 import type { NotificationEvent } from './job-request.ts';
 import type { JobStatus, Reason } from './job-states.ts';
@@ -63,6 +64,20 @@ export interface RunStateChange {
   readonly details?: string;
   readonly links?: Readonly<Record<string, string>>;
   readonly at: string;
+  /**
+   * What the run used, when it ended and the backend says (EMR Serverless's billed figures, the
+   * local engine's measurement). Absent otherwise: EMR on EKS's usage is estimated from sizing.
+   */
+  readonly usage?: RunUsage;
+}
+
+/** 'duplicate': this run's cost was already recorded (a redelivered event); 'missing': no such job. */
+export type RunCostRecorded = 'recorded' | 'duplicate' | 'missing';
+
+/** Each run's cost, kept on its job (JobRecord.runCosts). Apart from JobStore: only the run recorder writes it. */
+export interface RunCostLog {
+  /** Keeps one run's cost on its job, once per run id: a second record of the same run changes nothing. */
+  recordRunCost(jobId: string, runId: string, cost: RunCost): Promise<RunCostRecorded>;
 }
 
 /** The job store (DESIGN §3). Every status move is a conditional write; the loser gets TransitionConflict. */
@@ -310,4 +325,50 @@ export interface ArtifactStore {
 /** Delivers a job's webhook for a status or its duration warning, when its owner subscribed to it. */
 export interface JobNotifier {
   notify(jobId: string, event: NotificationEvent): Promise<void>;
+}
+
+/** One run's cost as the usage totals count it: who spent it, in which pool, under which tags. */
+export interface UsageEntry {
+  readonly owner: string;
+  readonly pool: string;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly cost: RunCost;
+}
+
+export type UsageGroupBy = 'owner' | 'pool' | 'tag';
+
+export interface UsageQuery {
+  /** First and last day counted, `YYYY-MM-DD` (UTC), both included. */
+  readonly from: string;
+  readonly to: string;
+  readonly groupBy: UsageGroupBy;
+  /** Only this owner's usage; absent: everyone's (admins). */
+  readonly owner?: string;
+}
+
+/** Usage totals of one group (an owner, a pool or a `key=value` tag) over the days asked. */
+export interface UsageTotals {
+  readonly key: string;
+  readonly runs: number;
+  readonly estimatedRuns: number;
+  readonly vcpuHours: number;
+  readonly memoryGbHours: number;
+  readonly storageGbHours: number;
+  readonly durationSeconds: number;
+  readonly computeUsd: number;
+  readonly orchestrationUsd: number;
+  readonly usd: number;
+}
+
+/**
+ * Usage totals kept as runs end (docs/cost.md): per day, owner and pool, per day, owner and tag,
+ * and per pool and month, so that a total is read from items that grow with the days and the
+ * active owners asked about, never with the jobs ever run.
+ */
+export interface UsageLedger {
+  /** Adds one run's cost to its totals; returns the pool's spend in the run's month, this run included. */
+  add(entry: UsageEntry): Promise<number>;
+  /** The pool's spend in a month (`YYYY-MM`), in USD. */
+  monthSpend(pool: string, month: string): Promise<number>;
+  totals(query: UsageQuery): Promise<UsageTotals[]>;
 }

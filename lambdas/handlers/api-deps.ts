@@ -5,6 +5,7 @@ import type { ListJobsDeps } from '#core/use-cases/list-jobs.ts';
 import type { ListPoolsDeps } from '#core/use-cases/list-pools.ts';
 import type { RerunJobDeps } from '#core/use-cases/rerun-job.ts';
 import type { SubmitJobDeps } from '#core/use-cases/submit-job.ts';
+import type { UsageReportDeps } from '#core/use-cases/usage-report.ts';
 import type { HttpDeps } from './http.ts';
 
 /**
@@ -18,6 +19,7 @@ export type ApiDeps = HttpDeps &
   JobEventsDeps &
   CancelJobDeps &
   ListPoolsDeps &
-  Pick<RerunJobDeps, 'jobs'>;
+  Pick<RerunJobDeps, 'jobs'> &
+  UsageReportDeps;
 
 export { JOBS_PATH } from '#core/api-paths.ts';

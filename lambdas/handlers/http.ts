@@ -5,6 +5,7 @@ import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { isThrottling } from '#adapters/aws-errors.ts';
 import {
+  BudgetExhaustedError,
   LibraError,
   PayloadTooLargeError,
   TooManyRequestsError,
@@ -150,6 +151,7 @@ export function toProblem(thrown: unknown, event: HttpEvent, requestId: string, 
         detail: error.message,
         errors: error.errors,
         ...(retryAfter !== undefined && { retryAfter }),
+        ...(error instanceof BudgetExhaustedError && { budget: error.budget }),
       },
       retryAfter !== undefined ? { 'retry-after': String(retryAfter) } : {},
     );

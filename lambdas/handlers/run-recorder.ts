@@ -1,5 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { RunRecorder } from '#core/run-recorder.ts';
+import type { RunUsage } from '#core/cost.ts';
+import { isRunEnd, type RunRecorder } from '#core/run-recorder.ts';
 import { type RunStateChange, runStateChange } from './events.ts';
 import { eventContract, parsing } from './parse-input.ts';
 
@@ -31,6 +32,8 @@ export interface RunRecorderHandlerDeps {
   readonly logUri: string;
   readonly region: string;
   readonly serverlessJobIdOf: (applicationId: string, jobRunId: string) => Promise<string | undefined>;
+  /** GetJobRun's billed usage of an ended EMR Serverless run. */
+  readonly serverlessRunUsage: (applicationId: string, jobRunId: string) => Promise<RunUsage | undefined>;
 }
 
 /**
@@ -46,6 +49,9 @@ export function createRunRecorder(deps: RunRecorderHandlerDeps) {
       const { jobRunId, applicationId, state, jobRunName, stateDetails, updatedAt } = event.detail;
       const jobId = jobRunName ?? (await deps.serverlessJobIdOf(applicationId, jobRunId));
       if (!jobId?.startsWith('job-')) return;
+      // An ended run's billed usage, read before anything is written: if the read fails, the
+      // event is retried whole, and its record and cost are written once it succeeds.
+      const usage = isRunEnd(state) ? await deps.serverlessRunUsage(applicationId, jobRunId) : undefined;
       await deps.recorder.record({
         jobId,
         runId: `${applicationId}/${jobRunId}`,
@@ -56,6 +62,7 @@ export function createRunRecorder(deps: RunRecorderHandlerDeps) {
           logs: `${deps.logUri}${jobId}/applications/${applicationId}/jobs/${jobRunId}/`,
         },
         at: reportedAt(updatedAt, event.time),
+        ...(usage !== undefined && { usage }),
       });
       return;
     }

@@ -12,6 +12,7 @@ import {
   type LocalRunRequest,
   type LocalRunState,
 } from './types.ts';
+import { InProcessMeter, ProcessMeter, type RunMeasure } from './usage.ts';
 
 export interface LocalSparkEngineOptions {
   /** Runs write under `<dataDir>/runs/<jobId>/<attempt>-<runId>/`. */
@@ -68,6 +69,10 @@ interface Entry {
   /** The work is over and the outcome decided; only its files are still being written. */
   ending: boolean;
   timeoutTimer?: ReturnType<typeof setTimeout>;
+  /** performance.now() when the run became RUNNING. */
+  runningSince?: number;
+  /** What the work used, once it is over. */
+  measured?: RunMeasure;
 }
 
 type Outcome = {
@@ -265,11 +270,14 @@ export class LocalSparkEngine {
       if (plan.kind === 'sql') {
         if ((await slot) === undefined || signal.aborted) return undefined;
         this.#running(entry);
+        const meter = new InProcessMeter();
         const result = await runSql({
           sql: plan.sql,
           tempDirectory: join(run.outputDir, 'duckdb-tmp'),
           write: (text) => appendFile(stdoutPath, text),
           signal,
+        }).finally(() => {
+          entry.measured = meter.stop();
         });
         if (!result.ok) return { state: 'FAILED', stateDetails: result.message };
         return result.preview === undefined
@@ -293,6 +301,7 @@ export class LocalSparkEngine {
     const signal = entry.controller.signal;
     if (signal.aborted) return undefined;
     this.#running(entry);
+    let meter: ProcessMeter | undefined;
     const result = await runProcess({
       command: plan.command,
       args: plan.args,
@@ -304,9 +313,11 @@ export class LocalSparkEngine {
       killGraceMs: this.#killGraceMs,
       onSpawn: (pid) => {
         run.pid = pid;
+        meter = new ProcessMeter(pid);
         this.#processLog?.started({ pid, jobId: run.jobId, attempt: run.attempt, runId: run.runId });
       },
     }).finally(() => {
+      if (meter !== undefined) entry.measured = meter.stop();
       // By now the process has exited and the rest of its group has been sent SIGKILL.
       if (run.pid !== undefined) this.#processLog?.ended({ pid: run.pid, runId: run.runId });
     });
@@ -331,6 +342,7 @@ export class LocalSparkEngine {
 
   #running(entry: Entry): void {
     entry.run.state = 'RUNNING';
+    entry.runningSince = performance.now();
     const minutes = entry.request.executionTimeoutMinutes ?? DEFAULT_TIMEOUT_MINUTES;
     if (minutes > 0) {
       const ms = Math.min(minutes * this.#minuteMs, MAX_TIMER_MS);
@@ -390,6 +402,10 @@ export class LocalSparkEngine {
     if (final.timedOut === true) run.timedOut = true;
     if (final.exitCode !== undefined) run.exitCode = final.exitCode;
     if (final.preview !== undefined) run.preview = final.preview;
+    if (entry.runningSince !== undefined) {
+      const measured = entry.measured ?? { cpuSeconds: 0, peakMemoryMb: 0 };
+      run.measure = { ...measured, durationSeconds: (performance.now() - entry.runningSince) / 1000 };
+    }
     entry.resolveDone(run);
     this.#emit(run);
   }

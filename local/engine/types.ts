@@ -68,6 +68,15 @@ export interface LocalRun {
   readonly outputDir: string;
   /** First ≤ 20 rows of the last SQL statement that returned rows; set when a SQL run succeeds. */
   preview?: LocalPreview;
+  /** What the run used while RUNNING (usage.ts); set when a run that began its work ends. */
+  measure?: LocalRunMeasure;
+}
+
+export interface LocalRunMeasure {
+  readonly cpuSeconds: number;
+  readonly peakMemoryMb: number;
+  /** From RUNNING to the end. */
+  readonly durationSeconds: number;
 }
 
 export const TERMINAL_STATES: ReadonlySet<LocalRunState> = new Set(['SUCCESS', 'FAILED', 'CANCELLED']);

@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { measuredUsage } from '#core/cost.ts';
 import type { JobRecord } from '#core/job-record.ts';
 import type { ArtifactStore, RunStateChange, SparkRunControl } from '#core/ports.ts';
 import { type ArtifactLocations, SQL_RUNNER } from '#core/workflow-input.ts';
@@ -172,5 +173,6 @@ export function runStateChange(run: LocalRun, baseUrl: string): RunStateChange {
       ...(run.preview && { result: `${files}/result.json` }),
     },
     at: run.endedAt ?? run.startedAt,
+    ...(run.measure !== undefined && { usage: measuredUsage(run.measure) }),
   };
 }

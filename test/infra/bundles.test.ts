@@ -31,6 +31,7 @@ const SDK_AT_INIT: Record<string, string[]> = {
   'finalizer.ts': DYNAMODB,
   'get-job.ts': DYNAMODB,
   'get-openapi.ts': [],
+  'get-usage.ts': DYNAMODB,
   'list-job-events.ts': DYNAMODB,
   'list-jobs.ts': DYNAMODB,
   'list-pools.ts': DYNAMODB,
@@ -74,7 +75,7 @@ describe('function bundles', () => {
     const functions = libraFunctions();
     // Seven routes and the OpenAPI document, admission, tick, finalizer, notifier, the run recorder,
     // the secret writer and the counter of the workflow's job ends.
-    expect(functions).toHaveLength(15);
+    expect(functions).toHaveLength(16);
     for (const fn of functions) {
       const name = fn.node.path;
       const { file, environment, sources, entry } = deployedFunction(assembly, stack, fn);

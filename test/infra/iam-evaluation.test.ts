@@ -39,6 +39,7 @@ import {
   rerunEvent,
   sqlJob,
   submitEvent,
+  usageEvent,
 } from '../support/api.ts';
 import { type AslScope, aslRequests, type Definition } from '../support/asl-requests.ts';
 import { asFunction, recordAwsCalls, recordedCalls } from '../support/aws-calls.ts';
@@ -373,6 +374,8 @@ async function driveEveryFunction(): Promise<void> {
   await http('JobApi/ListJobs', listEvent(OWNER));
   await http('JobApi/ListJobEvents', eventsEvent(OWNER, queued));
   await http('JobApi/ListPools', listEvent(OWNER));
+  // Usage totals: one Query per day asked, on the table's usage items.
+  expect((await http('JobApi/GetUsage', usageEvent(OWNER, { groupBy: 'tag' }))).status).toBe(200);
   // The OpenAPI document is bundled into its function: it answers with no AWS call at all.
   const document = await http('JobApi/GetOpenApi', openApiEvent(OWNER));
   expect(document.status).toBe(200);
@@ -416,8 +419,11 @@ async function driveEveryFunction(): Promise<void> {
   await recordRun('default', stopping, await startRun('default', stopping), 'SUCCESS');
   await invoke('Workflow/Finalizer', executionEvent(stopping, 'ABORTED'));
   const stopRun = await scheduled('k8s');
-  await recordRun('k8s', stopRun, await startRun('k8s', stopRun), 'RUNNING');
+  const stopRunRun = await startRun('k8s', stopRun);
+  await recordRun('k8s', stopRun, stopRunRun, 'RUNNING');
   await invoke('Workflow/Finalizer', { action: 'stop-run', jobId: stopRun, attempt: 1 });
+  // An ended EMR on EKS run: its cost estimated from the job's history and sizing, and counted.
+  await recordRun('k8s', stopRun, stopRunRun, 'CANCELLED');
 
   // The reconciler: executions that ended unseen are finalized on the tick, which then admits.
   const unseen = await Promise.all(TARGETS.map((pool) => endedUnseen(pool)));
@@ -493,6 +499,8 @@ beforeAll(async () => {
     pools: {
       ...(CDK_JSON_CONTEXT.libra as { pools: object }).pools,
       shared: {
+        // A budget: its submits read the pool's spend this month first.
+        monthlyBudgetUsd: 1000,
         backends: {
           emrServerless: {
             applicationId: existing.applicationId as string,

@@ -21,6 +21,7 @@ const ROUTE_KEYS = [
   'DELETE /api/v1/spark/jobs/{jobId}',
   'POST /api/v1/spark/jobs/{jobId}/rerun',
   'GET /api/v1/spark/pools',
+  'GET /api/v1/spark/usage',
   'GET /api/v1/openapi.json',
 ];
 const READ_ONLY_ROUTES = [
@@ -28,6 +29,7 @@ const READ_ONLY_ROUTES = [
   'GetJob',
   'ListJobEvents',
   'ListPools',
+  'GetUsage',
   'GetOpenApi',
 ] as const satisfies JobRouteName[];
 const WRITING_ROUTES: JobRouteName[] = ['SubmitJob', 'CancelJob', 'RerunJob'];
@@ -235,6 +237,8 @@ describe('JobApi permissions', () => {
       ListJobEvents: [permission('dynamodb:GetItem', tableArn), permission('dynamodb:Query', tableArn)],
       // Each pool's usage item.
       ListPools: [permission('dynamodb:GetItem', tableArn)],
+      // The usage totals' items of each day asked: Queries on the table, no index.
+      GetUsage: [permission('dynamodb:Query', tableArn)],
       // The document is bundled into the function: no table at all.
       GetOpenApi: [],
     };

@@ -132,7 +132,7 @@ describe('Libra', () => {
     // Seven routes and the OpenAPI document, admission, tick, finalizer, notifier, run recorder, the
     // secret writer and its custom resource provider's framework function, the counter of the
     // workflow's job ends and BucketDeployment's.
-    template.resourceCountIs('AWS::Lambda::Function', 17);
+    template.resourceCountIs('AWS::Lambda::Function', 18);
     template.allResourcesProperties('AWS::ApiGatewayV2::Route', { AuthorizationType: 'AWS_IAM' });
   });
 });

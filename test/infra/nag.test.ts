@@ -41,6 +41,7 @@ const ROUTES = [
   'CancelJob',
   'RerunJob',
   'ListPools',
+  'GetUsage',
   'GetOpenApi',
 ];
 const FUNCTION_ROLES = [

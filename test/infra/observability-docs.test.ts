@@ -10,7 +10,9 @@ import { libraStack, propertiesOf } from './app.ts';
 
 const DOC = readFileSync(new URL('../../docs/deploy.md', import.meta.url), 'utf8');
 const POOLS = ['default', 'etl-nightly'];
-const stack = libraStack({ config: { pools: { 'etl-nightly': {} } } });
+/** The pools with a monthly budget: each has a budget alarm, the others none. */
+const BUDGETED_POOLS = ['etl-nightly'];
+const stack = libraStack({ config: { pools: { 'etl-nightly': { monthlyBudgetUsd: 500 } } } });
 const template = Template.fromStack(stack);
 
 /** The text of the doc's section under `heading`, up to the next heading of any level. */
@@ -47,7 +49,11 @@ describe('docs/deploy.md', () => {
 
   it('names the alarms as the stack names them, one of each per-pool kind per pool', () => {
     const documented = firstColumn(section('### Alarms, and what to do when one fires')).flatMap((id) =>
-      id.includes('<Pool>') ? POOLS.map((pool) => id.replace('<Pool>', pascal(pool))) : [id],
+      id.includes('<Pool>')
+        ? POOLS.map((pool) => id.replace('<Pool>', pascal(pool)))
+        : id.includes('<BudgetedPool>')
+          ? BUDGETED_POOLS.map((pool) => id.replace('<BudgetedPool>', pascal(pool)))
+          : [id],
     );
 
     expect(documented.sort()).toEqual(Object.keys(stack.libra.observability.alarms).sort());

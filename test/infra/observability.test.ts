@@ -390,3 +390,42 @@ describe('Observability: the jobs the workflow ends itself', () => {
     expect(Object.keys(environmentOf(template, stack, fn))).toEqual(['NODE_OPTIONS']);
   });
 });
+
+describe('Observability: cost', () => {
+  const budgeted = libraStack({
+    config: { pools: { 'etl-nightly': { monthlyBudgetUsd: 500 }, adhoc: {} } },
+  });
+  const budgetedTemplate = Template.fromStack(budgeted);
+  const recorder = budgeted.libra.runRecorder;
+
+  it('has a budget alarm, built by the run recorder, for each pool with a monthly budget: spend this month ≥ 80% of it', () => {
+    expect(Object.keys(recorder.alarms)).toEqual(['EtlNightlyBudget']);
+    const alarm = recorder.alarms.EtlNightlyBudget ?? budgeted;
+    expect(budgeted.libra.observability.alarms.EtlNightlyBudget).toBe(alarm);
+    expect(propertiesOf(budgetedTemplate, budgeted, alarm)).toMatchObject({
+      ...poolMetric('monthSpendUsd', 'etl-nightly', 'Maximum').Metric,
+      Period: 300,
+      Statistic: 'Maximum',
+      Threshold: 400,
+      EvaluationPeriods: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [ref(budgeted, budgeted.libra.observability.topic)],
+    });
+  });
+
+  it('graphs each pool’s run cost and its spend this month against its budget', () => {
+    const body = JSON.stringify(
+      propertiesOf(budgetedTemplate, budgeted, budgeted.libra.observability.dashboard).DashboardBody,
+    );
+    for (const pool of ['default', 'etl-nightly', 'adhoc']) {
+      expect(body).toContain(
+        `[\\"Libra\\",\\"runCostUsd\\",\\"pool\\",\\"${pool}\\",\\"service\\",\\"libra\\"`,
+      );
+      expect(body).toContain(
+        `[\\"Libra\\",\\"monthSpendUsd\\",\\"pool\\",\\"${pool}\\",\\"service\\",\\"libra\\"`,
+      );
+    }
+    expect(body).toContain('{\\"value\\":500,\\"label\\":\\"etl-nightly budget\\"');
+  });
+});

@@ -84,7 +84,7 @@ describe.each(CONFIGURATIONS)('permissions with %s', (_, config) => {
     const functions = stack.node.findAll().filter((child) => child instanceof NodejsFunction);
     const logGroups = new Set<string>();
 
-    expect(functions).toHaveLength(15);
+    expect(functions).toHaveLength(16);
     for (const fn of functions) {
       const properties = propertiesOf(template, stack, fn);
       expect(properties, fn.node.path).toMatchObject({

@@ -79,6 +79,8 @@ describe('RunRecorderFunction', () => {
     expect(allowedPermissions(template, roleOf(stack, recorder.function))).toEqual(
       [
         permission('dynamodb:GetItem', tableArn),
+        // When an ended run started: the job's history items.
+        permission('dynamodb:Query', tableArn),
         permission('dynamodb:UpdateItem', tableArn),
         permission('emr-serverless:GetJobRun', {
           'Fn::Join': ['', [getAtt(stack, application, 'Arn'), '/jobruns/*']],

@@ -392,7 +392,7 @@ describe('the libra CLI against the local runtime', () => {
     const cases: [string[], string][] = [
       [
         ['bogus'],
-        "libra: unknown command 'bogus'; commands: submit, wait, status, list, events, logs, cancel, rerun, pools, openapi\n",
+        "libra: unknown command 'bogus'; commands: submit, wait, status, list, events, logs, cancel, rerun, pools, usage, openapi\n",
       ],
       [['status'], 'libra: status needs a job id: libra status JOB\n'],
       [['status', 'a', 'b'], "libra: status: unexpected argument 'b'\n"],

@@ -4,10 +4,10 @@ import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
 import { DynamoPoolStore } from '#adapters/dynamo-pool-store.ts';
 import { StoredItemInvalid } from '#adapters/stored-items.ts';
 import { TransitionConflict } from '#core/errors.ts';
-import { type JobRecord, newJobId } from '#core/job-record.ts';
+import { newJobId } from '#core/job-record.ts';
 import type { JobStatus } from '#core/job-states.ts';
 import { startTestDatabase, type TestDatabase } from '../support/dynalite.ts';
-import { SMALL_RESOURCES, SQL_SPEC } from '../support/job-record.ts';
+import { jobRecord } from '../support/job-record.ts';
 
 /**
  * Items read back from the job table are parsed into the core's types: on dynalite, an item
@@ -29,27 +29,7 @@ afterAll(async () => {
   await db?.stop();
 });
 
-function record(overrides: Partial<JobRecord> = {}): JobRecord {
-  const now = new Date().toISOString();
-  return {
-    jobId: newJobId(),
-    owner: 'alice',
-    status: 'QUEUED',
-    pool: 'default',
-    backend: 'emr-serverless',
-    priority: 5,
-    tags: { team: 'data' },
-    spec: SQL_SPEC,
-    resources: SMALL_RESOURCES,
-    reservation: { cpuCores: 2, memoryMiB: 2816 },
-    attempts: 0,
-    submittedAt: now,
-    queuedAt: now,
-    updatedAt: now,
-    requestHash: 'test',
-    ...overrides,
-  };
-}
+const record = jobRecord;
 
 /** Overwrites attributes of a stored item behind the store's back. */
 async function corrupt(key: { pk: string; sk: string }, attributes: Record<string, unknown>): Promise<void> {

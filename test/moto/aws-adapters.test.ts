@@ -119,6 +119,26 @@ describe('EmrRunControl on moto', () => {
     expect(jobRun?.state).toBe('CANCELLED');
   });
 
+  it("reads an EMR Serverless run's billed usage from GetJobRun, and none for a run EMR does not know", async () => {
+    const { applicationId, jobRunId } = await createServerlessRun(clients.serverless, newJobId());
+    const { jobRun } = await clients.serverless.send(
+      new emrServerless.GetJobRunCommand({ applicationId, jobRunId }),
+    );
+    // moto answers every run with zero billed figures (docs/emulators.md): the shape is what is checked.
+    expect(jobRun?.billedResourceUtilization).toEqual({ vCPUHour: 0, memoryGBHour: 0, storageGBHour: 0 });
+
+    expect(await runs.runUsage(applicationId, jobRunId)).toEqual({
+      source: 'billed',
+      vcpuHours: 0,
+      memoryGbHours: 0,
+      storageGbHours: 0,
+      durationSeconds: jobRun?.totalExecutionDurationSeconds ?? 0,
+    });
+    await expect(runs.runUsage(applicationId, '00000000000000ff')).rejects.toThrow(
+      emrServerless.ResourceNotFoundException,
+    );
+  });
+
   it('cancels an EMR on EKS run', async () => {
     const { virtualClusterId, id } = await createEksRun(clients.containers, newJobId());
 

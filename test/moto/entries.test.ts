@@ -21,6 +21,7 @@ import {
   rerunEvent,
   sqlJob,
   submitEvent,
+  usageEvent,
 } from '../support/api.ts';
 import { lambdaContext } from '../support/lambda-entries.ts';
 import {
@@ -366,6 +367,16 @@ describe('the deployed entries on moto', () => {
     );
 
     expect(await jobs.getJob(quick)).toMatchObject({ backendState: 'SUCCESS' });
+    // Its end's billed usage, read with GetJobRun (moto bills nothing), priced and kept once.
+    expect((await jobs.getJob(quick))?.runCosts).toEqual({
+      [`${quickRun.applicationId}/${quickRun.jobRunId}`]: expect.objectContaining({
+        source: 'billed',
+        estimate: false,
+        vcpuHours: 0,
+        usd: 0,
+        orchestrationUsd: 0.0002411,
+      }),
+    });
     // This job is not admitted: take back its submit message and cancel it while it waits.
     await receiveIntake();
     await call<HttpEvent, HttpReply>('cancel-job', cancelEvent(CALLER, quick));
@@ -526,6 +537,10 @@ describe('the deployed entries on moto', () => {
     const pools = await call<HttpEvent, HttpReply>('list-pools', poolsEvent);
     expect(pools.statusCode, pools.body).toBe(200);
     expect(JSON.stringify(JSON.parse(pools.body))).toMatch(/default.*kube|kube.*default/s);
+
+    const usage = await call<HttpEvent, HttpReply>('get-usage', usageEvent(CALLER, { groupBy: 'pool' }));
+    expect(usage.statusCode, usage.body).toBe(200);
+    expect(JSON.parse(usage.body)).toMatchObject({ groupBy: 'pool', scope: 'own' });
   });
 
   it('the tick admits a job whose intake message was lost, then finalizes it when its execution ends unseen', async () => {
@@ -618,6 +633,7 @@ const REFUSALS: Record<string, string> = {
   'rerun-job': 'HttpEventInvalid',
   'list-pools': 'HttpEventInvalid',
   'get-openapi': 'HttpEventInvalid',
+  'get-usage': 'HttpEventInvalid',
   admission: 'IntakeMessageInvalid',
   finalizer: 'FinalizerInputInvalid',
   notifier: 'NotifierInputInvalid',

@@ -4,6 +4,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
 import { DynamoPoolStore } from '#adapters/dynamo-pool-store.ts';
+import { DynamoUsageLedger } from '#adapters/dynamo-usage-ledger.ts';
 import { composeApi } from '#compose/api.ts';
 import { finalizeStoppedBy } from '#compose/cancel.ts';
 import { composeRerun } from '#compose/rerun.ts';
@@ -23,6 +24,7 @@ import type {
 import type { ApiDeps } from '#handlers/api-deps.ts';
 import { createCancelJobHandler } from '#handlers/cancel-job.ts';
 import { createGetJobHandler } from '#handlers/get-job.ts';
+import { createGetUsageHandler } from '#handlers/get-usage.ts';
 import type { HttpEvent, HttpResult } from '#handlers/http.ts';
 import { createListJobEventsHandler } from '#handlers/list-job-events.ts';
 import { createListJobsHandler } from '#handlers/list-jobs.ts';
@@ -133,6 +135,16 @@ export function openApiEvent(caller: Caller): HttpEvent {
   return event;
 }
 
+/** GET /usage with its query, as API Gateway passes it. */
+export function usageEvent(caller: Caller, query: Readonly<Record<string, string>> = {}): HttpEvent {
+  const event = listEvent(caller, query);
+  event.routeKey = 'GET /api/v1/spark/usage';
+  event.requestContext.routeKey = event.routeKey;
+  event.rawPath = '/api/v1/spark/usage';
+  event.requestContext.http.path = event.rawPath;
+  return event;
+}
+
 export function listEvent(caller: Caller, query: Readonly<Record<string, string>> = {}): HttpEvent {
   const event = asCaller(fixture('list-jobs'), caller);
   const params = new URLSearchParams(query);
@@ -181,6 +193,7 @@ export interface Api {
   events(event: HttpEvent): Promise<Reply>;
   cancel(event: HttpEvent): Promise<Reply>;
   rerun(event: HttpEvent): Promise<Reply>;
+  usage(event: HttpEvent): Promise<Reply>;
 }
 
 export function apiOf(deps: ApiDeps): Api {
@@ -190,6 +203,7 @@ export function apiOf(deps: ApiDeps): Api {
   const events = createListJobEventsHandler(deps);
   const cancel = createCancelJobHandler(deps);
   const rerun = createRerunJobHandler({ ...deps, ...composeRerun(deps) });
+  const usage = createGetUsageHandler(deps);
   return {
     deps,
     submit: (event) => call(submit, 'libra-submit-job', event),
@@ -198,6 +212,7 @@ export function apiOf(deps: ApiDeps): Api {
     events: (event) => call(events, 'libra-list-job-events', event),
     cancel: (event) => call(cancel, 'libra-cancel-job', event),
     rerun: (event) => call(rerun, 'libra-rerun-job', event),
+    usage: (event) => call(usage, 'libra-get-usage', event),
   };
 }
 
@@ -267,6 +282,7 @@ export function serviceApi(db: TestDatabase, options: ServiceApiOptions = {}): A
   const pools = new DynamoPoolStore({ client: db.documentClient, tableName: db.tableName });
   const logger = silentLogger();
   const clock = options.clock ?? (() => new Date());
+  const ledger = new DynamoUsageLedger({ client: db.documentClient, tableName: db.tableName, clock });
   const intake = options.intake ?? new RecordingIntake();
   const jobStore = options.store ? options.store(store) : store;
   const metrics = new InMemoryMetrics();
@@ -283,6 +299,8 @@ export function serviceApi(db: TestDatabase, options: ServiceApiOptions = {}): A
   return apiOf({
     jobs: jobStore,
     pools,
+    spend: ledger,
+    usage: ledger,
     workflows: NO_WORKFLOWS,
     finisher,
     finalizeStopped: finalizeStoppedBy(finalizer),

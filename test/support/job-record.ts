@@ -1,4 +1,4 @@
-import type { JobSpec } from '#core/job-record.ts';
+import { type JobRecord, type JobSpec, newJobId } from '#core/job-record.ts';
 import type { Resources } from '#core/sizing.ts';
 
 /**
@@ -24,3 +24,26 @@ export const SQL_SPEC: JobSpec = {
   retryOnTimeout: false,
   timeoutMinutes: 60,
 };
+
+/** A QUEUED job of `alice` in the default pool, tagged team=data, with a new id and what `overrides` says. */
+export function jobRecord(overrides: Partial<JobRecord> = {}): JobRecord {
+  const now = new Date().toISOString();
+  return {
+    jobId: newJobId(),
+    owner: 'alice',
+    status: 'QUEUED',
+    pool: 'default',
+    backend: 'emr-serverless',
+    priority: 5,
+    tags: { team: 'data' },
+    spec: SQL_SPEC,
+    resources: SMALL_RESOURCES,
+    reservation: { cpuCores: 2, memoryMiB: 2816 },
+    attempts: 0,
+    submittedAt: now,
+    queuedAt: now,
+    updatedAt: now,
+    requestHash: 'test',
+    ...overrides,
+  };
+}

@@ -16,6 +16,7 @@ export const FUNCTION_ENTRIES: Readonly<Record<string, string>> = {
   'JobApi/CancelJob': '../../lambdas/entry/cancel-job.ts',
   'JobApi/RerunJob': '../../lambdas/entry/rerun-job.ts',
   'JobApi/ListPools': '../../lambdas/entry/list-pools.ts',
+  'JobApi/GetUsage': '../../lambdas/entry/get-usage.ts',
   'JobApi/GetOpenApi': '../../lambdas/entry/get-openapi.ts',
   'Admission/Admission': '../../lambdas/entry/admission.ts',
   'Admission/Tick': '../../lambdas/entry/tick.ts',

@@ -24,7 +24,6 @@ import type { DynamoPoolStore } from '#adapters/dynamo-pool-store.ts';
 import { createJobTableInput } from '#adapters/table-definition.ts';
 import { documentClient } from '#adapters/table-stores.ts';
 import type { ExecutionState, IntakeMessage, IntakeQueue, Lease } from '#core/ports.ts';
-import { RunRecorder } from '#core/run-recorder.ts';
 import type { WebhookJob } from '#core/webhook.ts';
 import type { WorkflowInput } from '#core/workflow-input.ts';
 import { readJobWorkflow, substitute } from '../../state-machines/job-workflow.ts';
@@ -309,7 +308,7 @@ export class MotoWorkflowHarness {
     this.pools = this.world.pools;
     this.service = this.world.service;
     this.sender = this.world.sender;
-    this.spark.attach(new RunRecorder({ jobs: this.jobs, logger: this.world.logger }));
+    this.spark.attach(this.world.recorder);
     this.#functions = {
       [init.notifierArn]: this.world.notifierHandler,
       [init.finalizerArn]: this.world.finalizerHandler,

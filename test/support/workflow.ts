@@ -2,6 +2,7 @@ import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
 import { DynamoPoolStore } from '#adapters/dynamo-pool-store.ts';
+import { DynamoUsageLedger } from '#adapters/dynamo-usage-ledger.ts';
 import { createJobTableInput } from '#adapters/table-definition.ts';
 import { localWebhookSecrets } from '#adapters/webhook-sender.ts';
 import { finalizeStoppedBy } from '#compose/cancel.ts';
@@ -187,8 +188,9 @@ export class ScriptedSpark implements SparkRunControl {
     } else {
       state = 'SUCCESS';
     }
-    if (step.kind !== 'endsUnseen') await this.#report(jobId, runId, state, details);
+    // The run's end is known before it is reported: the report (its cost included) takes its own time.
     call.end = state;
+    if (step.kind !== 'endsUnseen') await this.#report(jobId, runId, state, details);
     call.endedAt = Date.now();
     const description = { JobRunId: runId, State: state, StateDetails: details };
     if (state === 'SUCCESS') return description;
@@ -294,6 +296,7 @@ export function scenarioWorld(options: ScenarioWorldOptions) {
     retentionDays: config.retention.days,
   });
   const pools = new DynamoPoolStore({ client: options.client, tableName: options.tableName });
+  const ledger = new DynamoUsageLedger({ client: options.client, tableName: options.tableName });
   const notifier = new Notifier({ jobs, sender, secrets: localWebhookSecrets({}).secrets, clock, logger });
   const notify = {
     notify: async (jobId: string, status: Parameters<Notifier['notify']>[1]) => {
@@ -327,7 +330,18 @@ export function scenarioWorld(options: ScenarioWorldOptions) {
   const service: ScenarioService = {
     submit: (principal, body) =>
       submitJob(
-        { jobs, pools, intake, metrics, logger, config, clock, newJobId, allowInsecureWebhooks: true },
+        {
+          jobs,
+          pools,
+          spend: ledger,
+          intake,
+          metrics,
+          logger,
+          config,
+          clock,
+          newJobId,
+          allowInsecureWebhooks: true,
+        },
         principal,
         body,
       ),
@@ -352,9 +366,12 @@ export function scenarioWorld(options: ScenarioWorldOptions) {
     metrics,
     jobs,
     pools,
+    ledger,
     finalizer,
     admission,
     service,
+    /** The run recorder on the scenario's table, as the deployed function composes it. */
+    recorder: new RunRecorder({ jobs, ledger, config, metrics, logger }),
     finalizerHandler: createFinalizerHandler({ finalizer, logger }),
     notifierHandler: createNotifierHandler({ notifier, logger }),
     /** Submits the job as its route does and admits it (lease, SCHEDULED, StartExecution). */
@@ -432,7 +449,7 @@ export class WorkflowHarness {
     this.pools = world.pools;
     this.service = world.service;
     this.admission = world.admission;
-    this.spark.attach(new RunRecorder({ jobs: this.jobs, logger: world.logger }));
+    this.spark.attach(world.recorder);
     const { finalizerHandler, notifierHandler } = world;
 
     this.workflow = new LocalWorkflow({

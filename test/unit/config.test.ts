@@ -12,6 +12,7 @@ const DEFAULT_POOL = {
   defaultTimeoutMinutes: 720,
   backends: { emrServerless: { releaseLabel: 'emr-7.5.0' } },
   allowedPrincipals: ['*'],
+  prices: { vcpuHour: 0.052624, memoryGbHour: 0.0057785, storageGbHour: 0.000111 },
 };
 
 const EKS = {
@@ -45,6 +46,7 @@ describe('config: defaults', () => {
       retention: { days: 90 },
       limits: { maxBodyBytes: 256 * 1024, maxCodeBytes: 128 * 1024 },
       startRetry: { maxAttempts: 5, initialDelaySeconds: 30, backoffMultiplier: 2, maxDelaySeconds: 300 },
+      orchestration: { usdPerJob: 0.0002411, usdPerRetry: 0.0002587 },
     });
   });
 
@@ -119,6 +121,8 @@ describe('config: defaults', () => {
             eks: { ...EKS, releaseLabel: 'emr-7.2.0' },
           },
           allowedPrincipals: ['arn:aws:iam::123456789012:role/analyst'],
+          prices: { vcpuHour: 0.04, memoryGbHour: 0.005, storageGbHour: 0 },
+          monthlyBudgetUsd: 250,
         },
       },
       auth: { mode: 'jwt', issuer: 'https://auth.example.com/', audience: ['libra'] },
@@ -126,6 +130,7 @@ describe('config: defaults', () => {
       retention: { days: 30 },
       limits: { maxBodyBytes: 1024, maxCodeBytes: 512 },
       alarmEmail: 'ops@example.com',
+      orchestration: { usdPerJob: 0.0003, usdPerRetry: 0.0002 },
     };
 
     // Act
@@ -138,6 +143,7 @@ describe('config: defaults', () => {
     expect(config.retention).toEqual({ days: 30 });
     expect(config.limits).toEqual({ maxBodyBytes: 1024, maxCodeBytes: 512 });
     expect(config.alarmEmail).toBe('ops@example.com');
+    expect(config.orchestration).toEqual(raw.orchestration);
   });
 });
 

@@ -59,6 +59,7 @@ describe('docs/openapi.json', () => {
         'GET /api/v1/spark/jobs/{jobId}/events',
         'POST /api/v1/spark/jobs/{jobId}/rerun',
         'GET /api/v1/spark/pools',
+        'GET /api/v1/spark/usage',
         'GET /api/v1/openapi.json',
         'GET /local/jobs/{jobId}/runs/{runId}/{file}',
         'GET /health',

@@ -1,3 +1,4 @@
+import { type JobCost, jobCost } from '../cost.ts';
 import type { JobRecord } from '../job-record.ts';
 import type { JobStatus } from '../job-states.ts';
 import type { Backend } from '../placement.ts';
@@ -43,6 +44,8 @@ export interface StatusView {
   readonly reruns?: readonly string[];
   /** Re-runs of this job, all told. */
   readonly rerunCount?: number;
+  /** What its ended runs used and cost, summed (core/cost.ts). */
+  readonly cost?: JobCost;
 }
 
 /** The caller's job as the API shows it: status, timestamps, attempts, reason and queue position. */
@@ -88,5 +91,11 @@ export function toStatusView(job: JobRecord, queued?: QueuePosition): StatusView
     ...(job.rerunOf !== undefined && { rerunOf: job.rerunOf }),
     ...(job.reruns !== undefined && { reruns: job.reruns }),
     ...(job.rerunCount !== undefined && { rerunCount: job.rerunCount }),
+    ...costOf(job),
   };
+}
+
+function costOf(job: JobRecord): { cost?: JobCost } {
+  const cost = jobCost(Object.values(job.runCosts ?? {}));
+  return cost === undefined ? {} : { cost };
 }

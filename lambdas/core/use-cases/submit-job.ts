@@ -14,11 +14,12 @@ import type { JobRecord, JobSpec } from '../job-record.ts';
 import { type JobRequest, jobTypeOf, parseJobRequest, warnAfterMinutes } from '../job-request.ts';
 import { keptRequest } from '../kept-request.ts';
 import { type Backend, placeJob } from '../placement.ts';
-import type { Clock, IntakeQueue, JobStore, LogPort, MetricsSink, PoolStore } from '../ports.ts';
+import type { Clock, IntakeQueue, JobStore, LogPort, MetricsSink, PoolStore, UsageLedger } from '../ports.ts';
 import { queueFullRetryAfter, TICK_SECONDS } from '../retry-after.ts';
 import { type Sizing, sizeJob } from '../sizing.ts';
 import { sparkConfProblems } from '../spark-conf-policy.ts';
 import { workflowInput } from '../workflow-input.ts';
+import { refuseOverBudget } from './pool-budget.ts';
 
 /** What a submit calls: the job's writes, its pool's queue slots, the intake queue, and no more. */
 export interface SubmitJobDeps {
@@ -32,6 +33,8 @@ export interface SubmitJobDeps {
   readonly newJobId: () => string;
   /** Local mode only: webhooks may be plain http. Deployed, they must be https. */
   readonly allowInsecureWebhooks: boolean;
+  /** Each pool's spend this month, for the pools with a monthly budget. */
+  readonly spend: Pick<UsageLedger, 'monthSpend'>;
 }
 
 export interface SubmitResult {
@@ -264,6 +267,7 @@ export async function submitJob(
   // What AWS would refuse when the job starts is refused now, before anything is stored.
   const refused = awsRefusals(prepared, newId, config);
   if (refused.length > 0) throw new ValidationError('AWS would refuse to run this job', refused);
+  await refuseOverBudget(deps, prepared.poolName, prepared.pool);
 
   const claim =
     idempotencyKey === undefined
