@@ -148,6 +148,7 @@ export function composeAdmission(wiring: AdmissionWiring) {
   const reconciler = new Reconciler(deps, admission, {
     workflows: wiring.workflows,
     finalizer: core.finalizer,
+    progress: core.jobs,
   });
   return { ...core, admission, reconciler };
 }

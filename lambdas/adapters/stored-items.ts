@@ -1,8 +1,10 @@
+import { progressSchema } from '#core/api-schemas.ts';
 import type { FieldProblem } from '#core/errors.ts';
 import type { JobEvent, JobRecord, JobSpec, Reservation } from '#core/job-record.ts';
 import { JOB_STATUSES, REASON_CODES, type Reason } from '#core/job-states.ts';
 import { BACKENDS } from '#core/placement.ts';
 import type { JobSummary, Lease, WaitingJob } from '#core/ports.ts';
+import type { Progress, ProgressEntries } from '#core/progress.ts';
 import type { ProcessSize, Resources } from '#core/sizing.ts';
 import * as z from '#core/zod.ts';
 
@@ -85,6 +87,27 @@ const specSchema = z.object({
   ),
 } satisfies Fields<JobSpec>);
 
+/**
+ * A job's `progress` is written by its Spark driver, which runs the caller's code with the job
+ * execution role: whatever is stored there is read as the API shows it, or as no progress at all,
+ * so that a malformed value never fails the job's status or its list.
+ */
+const storedProgress = z.catch(
+  z.optional(
+    z.pipe(
+      progressSchema,
+      z.transform((progress): Progress => progress),
+    ),
+  ),
+  undefined,
+);
+
+const progressEntriesSchema = z.object({
+  at: text,
+  count,
+  reportedAt: text,
+} satisfies Fields<ProgressEntries>);
+
 const jobRecordFields = {
   jobId: text,
   owner: text,
@@ -120,6 +143,8 @@ const jobRecordFields = {
   /** The job's place among its priority's queue slots (core/queue-position.ts). */
   queueSeq: z.optional(count),
   requestHash: text,
+  progress: storedProgress,
+  progressEntries: z.optional(progressEntriesSchema),
 } satisfies Fields<JobRecord>;
 const jobRecordSchema = z.object(jobRecordFields);
 
@@ -141,6 +166,7 @@ const jobSummarySchema = z.object({
   completedAt: jobRecordFields.completedAt,
   cancelledAt: jobRecordFields.cancelledAt,
   updatedAt: jobRecordFields.updatedAt,
+  progress: jobRecordFields.progress,
 } satisfies Fields<JobSummary>);
 
 /**
@@ -150,9 +176,10 @@ const jobSummarySchema = z.object({
 const jobEventSchema = z.looseObject({
   jobId: text,
   at: text,
-  type: z.enum(['STATUS', 'WEBHOOK']),
+  type: z.enum(['STATUS', 'WEBHOOK', 'PROGRESS']),
   status: z.optional(status),
   from: z.optional(status),
+  progress: storedProgress,
   reason: z.optional(reasonSchema),
   detail: z.optional(z.record(z.string(), z.unknown())),
 } satisfies Fields<JobEvent>);

@@ -148,7 +148,23 @@ export const webhookEventSchema = z.strictObject({
   detail: webhookDeliverySchema,
 });
 
-export const jobEventSchema = z.discriminatedUnion('type', [statusEventSchema, webhookEventSchema]);
+/**
+ * How far the job had got while it ran: written to the history at most every few minutes, never
+ * once per report (the job's status always has the latest).
+ */
+export const progressEventSchema = z.strictObject({
+  jobId: jobIdSchema,
+  at: timestamp,
+  type: z.literal('PROGRESS'),
+  status: jobStatusSchema,
+  progress: progressSchema,
+});
+
+export const jobEventSchema = z.discriminatedUnion('type', [
+  statusEventSchema,
+  webhookEventSchema,
+  progressEventSchema,
+]);
 
 /** GET /jobs/{jobId}/events: oldest first. */
 export const jobEventsSchema = z.strictObject({

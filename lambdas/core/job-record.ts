@@ -1,6 +1,7 @@
 import type { JobType, RetryPolicy } from './job-request.ts';
 import type { JobStatus, Reason } from './job-states.ts';
 import type { Backend } from './placement.ts';
+import type { Progress, ProgressEntries } from './progress.ts';
 import type { Resources } from './sizing.ts';
 
 /** What Libra runs, normalized at submit: the sized conf, the computed retry delays. */
@@ -69,13 +70,19 @@ export interface JobRecord {
   readonly webhookDisabledAt?: string;
   /** Hash of the submitted body, kept for Idempotency-Key replays. */
   readonly requestHash: string;
+  /** How far the run has got, as its driver or the local engine last reported; kept once it ends. */
+  readonly progress?: Progress;
+  /** The PROGRESS entries written to the history so far (core/progress.ts). */
+  readonly progressEntries?: ProgressEntries;
 }
 
 export interface JobEvent {
   readonly jobId: string;
   readonly at: string;
-  readonly type: 'STATUS' | 'WEBHOOK';
+  readonly type: 'STATUS' | 'WEBHOOK' | 'PROGRESS';
   readonly status?: JobStatus;
+  /** PROGRESS entries: the job's progress when the entry was written. */
+  readonly progress?: Progress;
   readonly from?: JobStatus;
   readonly reason?: Reason;
   readonly detail?: Readonly<Record<string, unknown>>;

@@ -29,6 +29,7 @@ import type {
   TagFilter,
   WorkflowControl,
 } from './ports.ts';
+import type { Progress } from './progress.ts';
 import { EXACT_QUEUE_POSITIONS, estimateQueuePosition, type QueuePosition } from './queue-position.ts';
 import { queueFullRetryAfter, TICK_SECONDS } from './retry-after.ts';
 import { type Sizing, sizeJob } from './sizing.ts';
@@ -85,6 +86,8 @@ export interface StatusView {
   readonly run?: { readonly id: string; readonly state?: string };
   /** Where to look at the run: Spark UI and logs; locally its stdout, stderr and SQL result. */
   readonly links?: Readonly<Record<string, string>>;
+  /** How far the run has got, as last reported; kept once the job ends. */
+  readonly progress?: Progress;
 }
 
 export interface CancelResult {
@@ -553,5 +556,6 @@ export function toStatusView(job: JobRecord, queued?: QueuePosition): StatusView
       run: { id: job.backendRunId, ...(job.backendState !== undefined && { state: job.backendState }) },
     }),
     ...(job.links !== undefined && { links: job.links }),
+    ...(job.progress !== undefined && { progress: job.progress }),
   };
 }

@@ -15,6 +15,8 @@ import {
   poolViewSchema,
   problemSchema,
   processSizeSchema,
+  progressEventSchema,
+  progressSchema,
   reasonSchema,
   resourcesSchema,
   statusEventSchema,
@@ -83,6 +85,11 @@ const ANSWER_SCHEMAS: ReadonlyArray<readonly [z.ZodMiniType, string, string]> = 
     'JobStatusView',
     "A job's status: every timestamp it reached, attempts, reason, resources, its place in the queue while queued, its run and links to its output.",
   ],
+  [
+    progressSchema,
+    'Progress',
+    "How far a running job has got, as its driver last reported: Spark's stages and tasks done of those known so far (locally, for SQL: statements and rows). Kept once the job ends; absent when the job never reported (docs/progress.md).",
+  ],
   [jobSummarySchema, 'JobSummary', 'One job of a list page.'],
   [
     jobPageSchema,
@@ -92,6 +99,11 @@ const ANSWER_SCHEMAS: ReadonlyArray<readonly [z.ZodMiniType, string, string]> = 
   [statusEventSchema, 'StatusEvent', 'A status move of the job.'],
   [webhookDeliverySchema, 'WebhookDelivery', 'One webhook delivery attempt and its outcome.'],
   [webhookEventSchema, 'WebhookEvent', 'A webhook delivered (or not) for a status the job reached.'],
+  [
+    progressEventSchema,
+    'ProgressEvent',
+    "The job's progress while it ran, written to its history at most every 5 minutes and at most 100 times (the status has the latest).",
+  ],
   [jobEventSchema, 'JobEvent', 'One item of a job history.'],
   [jobEventsSchema, 'JobEvents', "The job's history, oldest first."],
   [
@@ -233,6 +245,16 @@ const ANSWER_FIELD_DESCRIPTIONS: Readonly<Record<string, Readonly<Record<string,
     run: "The backend's run: its id and EMR's own state of it.",
     links:
       'Where to look at the run: the Spark UI and logs; locally its `stdout`, `stderr` and (SQL) `result`.',
+  },
+  Progress: {
+    stagesDone: 'Stages (locally for SQL: statements) finished.',
+    stagesTotal: 'Stages known so far: a job that starts more Spark jobs adds to it.',
+    tasksDone: 'Tasks finished (locally for SQL: rows the running statement has processed).',
+    tasksTotal:
+      'Tasks of the stages known so far (locally for SQL: rows the running statement will process).',
+    fraction:
+      'Done, from 0 to 1: tasks done of tasks known so far, so it can fall back when a new Spark job starts; absent when it cannot be known.',
+    updatedAt: 'When the driver reported it.',
   },
   JobPage: { nextToken: 'Present while more pages follow: pass it back as `nextToken`.' },
   JobSummary: { updatedAt: 'When the job last moved.' },

@@ -34,6 +34,7 @@ export type JobSummary = Pick<
   | 'completedAt'
   | 'cancelledAt'
   | 'updatedAt'
+  | 'progress'
 >;
 
 export interface JobPage {
