@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { JobRecord } from '#core/job-record.ts';
 import type { ArtifactStore, RunStateChange, SparkRunControl } from '#core/ports.ts';
-import { type ArtifactLocations, SQL_RUNNER } from '#core/workflow-input.ts';
+import { type ArtifactLocations, type ProgressTarget, SQL_RUNNER } from '#core/workflow-input.ts';
 import type { LocalRun, LocalRunRequest, LocalSparkEngine } from '../engine/index.ts';
 import { TaskError } from './bindings.ts';
 
@@ -20,11 +20,13 @@ export class LocalArtifacts implements ArtifactStore {
   readonly locations: ArtifactLocations;
   readonly #dir: string;
 
-  constructor(dir: string) {
+  /** With `progress`, runs are told to report their progress there, as on AWS. */
+  constructor(dir: string, progress?: ProgressTarget) {
     this.#dir = dir;
     this.locations = {
       runnersUri: pathToFileURL(RUNNERS_DIR).href,
       codeUri: (jobId, jobType) => pathToFileURL(this.#codePath(jobId, jobType)).href,
+      ...(progress !== undefined && { progress }),
     };
   }
 
