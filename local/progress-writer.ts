@@ -19,9 +19,15 @@ export class LatestProgressWriter {
     this.#onError = onError;
   }
 
-  report(jobId: string, progress: Progress): void {
+  /** Resolves once this report, or a newer one of the job, is written (or failed). */
+  report(jobId: string, progress: Progress): Promise<void> {
     this.#pending.set(jobId, progress);
-    if (!this.#writing.has(jobId)) this.#writing.set(jobId, this.#drain(jobId));
+    let writing = this.#writing.get(jobId);
+    if (writing === undefined) {
+      writing = this.#drain(jobId);
+      this.#writing.set(jobId, writing);
+    }
+    return writing;
   }
 
   /** Resolves once every report so far is written (or failed). */

@@ -37,7 +37,7 @@ export interface LocalSparkEngineOptions {
    * How far each SQL run has got, while it runs: at most every `progressEveryMs` (1 s) and as each
    * statement ends. Python runs report themselves, through runners/libra_progress.py.
    */
-  readonly onProgress?: (run: LocalRun, progress: Progress) => void;
+  readonly onProgress?: (run: LocalRun, progress: Progress) => void | Promise<void>;
   readonly progressEveryMs?: number;
   /**
    * The local DynamoDB's URL: a python run whose request names where to report progress (as
@@ -284,13 +284,18 @@ export class LocalSparkEngine {
       if (plan.kind === 'sql') {
         if ((await slot) === undefined || signal.aborted) return undefined;
         this.#running(entry);
+        let lastReport: Promise<void> | undefined;
         const result = await runSql({
           sql: plan.sql,
           tempDirectory: join(run.outputDir, 'duckdb-tmp'),
           write: (text) => appendFile(stdoutPath, text),
           signal,
-          ...this.#sqlProgress(entry),
+          ...this.#sqlProgress(entry, (report) => {
+            lastReport = report;
+          }),
         });
+        // The run ends with its last progress recorded, so its final state shows it.
+        await lastReport;
         if (!result.ok) return { state: 'FAILED', stateDetails: result.message };
         return result.preview === undefined
           ? { state: 'SUCCESS' }
@@ -349,15 +354,21 @@ export class LocalSparkEngine {
     };
   }
 
-  #sqlProgress(entry: Entry): Pick<Parameters<typeof runSql>[0], 'onProgress' | 'progressEveryMs'> {
+  #sqlProgress(
+    entry: Entry,
+    pending: (report: Promise<void>) => void,
+  ): Pick<Parameters<typeof runSql>[0], 'onProgress' | 'progressEveryMs'> {
     const onProgress = this.#onProgress;
     if (onProgress === undefined) return {};
+    const failed = (error: unknown) =>
+      console.error(`local engine: a progress listener failed on run ${entry.run.runId}:`, error);
     return {
       onProgress: (sql) => {
         try {
-          onProgress(entry.run, sqlProgress(sql, this.#now()));
+          const report = onProgress(entry.run, sqlProgress(sql, this.#now()));
+          if (report instanceof Promise) pending(report.catch(failed));
         } catch (error) {
-          console.error(`local engine: a progress listener failed on run ${entry.run.runId}:`, error);
+          failed(error);
         }
       },
       ...(this.#progressEveryMs !== undefined && { progressEveryMs: this.#progressEveryMs }),
