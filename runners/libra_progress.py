@@ -1,7 +1,7 @@
 """Reports how far a Spark job has got to Libra, which shows it in the job's status.
 
 Libra tells a job's driver where to report in the LIBRA_PROGRESS environment variable
-(`table=<job table>;job=<job id>;region=<region>`, and locally `;endpoint=<url>`), and allows
+(`table=<job table>,job=<job id>,region=<region>`, and locally `,endpoint=<url>`), and allows
 the job execution role one DynamoDB call only: UpdateItem of the `progress` attribute of a job
 record, with ReturnValues NONE. Each report is that one call (docs/progress.md has the shape).
 
@@ -50,7 +50,7 @@ def target_from_env(environ=None):
     """The table, job and region (and a local endpoint) LIBRA_PROGRESS names; None without it."""
     value = (environ if environ is not None else os.environ).get(ENV, "")
     fields = {}
-    for part in value.split(";"):
+    for part in value.split(","):
         key, sep, val = part.partition("=")
         if sep and key.strip():
             fields[key.strip()] = val.strip()

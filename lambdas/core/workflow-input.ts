@@ -59,7 +59,8 @@ export function s3ArtifactLocations(bucket: string, progress?: ProgressTarget): 
 
 /**
  * The driver's environment variable that tells runners/libra_progress.py where to report:
- * `table=<table>;job=<jobId>;region=<region>` (the local runtime adds `;endpoint=<url>`).
+ * `table=<table>,job=<jobId>,region=<region>` (the local runtime adds `,endpoint=<url>`): commas, not
+ * semicolons, since EMR may hand spark-submit parameters to a shell.
  */
 export const PROGRESS_ENV = 'LIBRA_PROGRESS';
 
@@ -70,7 +71,7 @@ export const DRIVER_ENV_PREFIX = {
 } as const;
 
 export function progressEnvValue(target: ProgressTarget, jobId: string): string {
-  return `table=${target.table};job=${jobId};region=${target.region}`;
+  return `table=${target.table},job=${jobId},region=${target.region}`;
 }
 
 export const NOTIFIABLE_STATUSES = [
@@ -175,6 +176,12 @@ export function sparkDriver(
     if ((SIZING_KEYS as readonly string[]).includes(key)) submit.push('--conf', `${key}=${value}`);
     else defaults[key] = value;
   }
+  if (artifacts.progress !== undefined) {
+    // On the command line, which wins over spark-defaults, and outside the properties EMR counts.
+    const key = `${DRIVER_ENV_PREFIX[job.backend]}${PROGRESS_ENV}`;
+    delete defaults[key];
+    submit.push('--conf', `${key}=${progressEnvValue(artifacts.progress, job.jobId)}`);
+  }
   if (spec.code !== undefined) {
     const callerPyFiles = defaults[PY_FILES_KEY];
     delete defaults[PY_FILES_KEY];
@@ -205,15 +212,11 @@ interface RunParts {
 
 function runParts(job: JobRecord, targets: BackendTargets, artifacts: ArtifactLocations): RunParts {
   const { driver, defaults: callerDefaults } = sparkDriver(job, artifacts);
-  // Written over the caller's keys: the pool's pod templates decide pod identity, and Libra where
-  // the driver reports progress, whatever the request said.
-  const defaults = {
-    ...callerDefaults,
-    ...(job.backend === 'eks' && podTemplateConf(targets.eks?.podTemplate)),
-    ...(artifacts.progress !== undefined && {
-      [`${DRIVER_ENV_PREFIX[job.backend]}${PROGRESS_ENV}`]: progressEnvValue(artifacts.progress, job.jobId),
-    }),
-  };
+  // Written over the caller's keys: the pool's pod templates decide pod identity, whatever the request said.
+  const defaults =
+    job.backend === 'eks'
+      ? { ...callerDefaults, ...podTemplateConf(targets.eks?.podTemplate) }
+      : callerDefaults;
   const overrides: ConfigurationOverrides = {
     ApplicationConfiguration: [{ Classification: 'spark-defaults', Properties: defaults }],
     ...(artifacts.logUri && {

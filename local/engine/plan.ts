@@ -135,7 +135,7 @@ function progressEnv(
     .map((prefix) => sparkConf[`${prefix}${PROGRESS_ENV}`])
     .find((found) => found !== undefined);
   if (value === undefined || endpoint === undefined) return {};
-  return { [PROGRESS_ENV]: `${value};endpoint=${endpoint}` };
+  return { [PROGRESS_ENV]: `${value},endpoint=${endpoint}` };
 }
 
 function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {

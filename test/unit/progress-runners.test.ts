@@ -126,7 +126,7 @@ describe('libra_progress.py', () => {
     );
     const port = await freePort();
     const unreachable = {
-      LIBRA_PROGRESS: `table=jobs;job=job-1;region=us-east-1;endpoint=http://127.0.0.1:${port}`,
+      LIBRA_PROGRESS: `table=jobs,job=job-1,region=us-east-1,endpoint=http://127.0.0.1:${port}`,
     };
 
     // Act: twice each, interleaved, so a slow moment of the machine falls on both sides alike.
