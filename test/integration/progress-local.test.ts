@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProgressBody, StatusViewBody } from '#core/api-schemas.ts';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
-import { testConfig } from '../support/api.ts';
+import type { LocalRuntime } from '../../local/runtime.ts';
+import { startRoomyRuntime, submitJob } from '../support/local-runtime.ts';
 import { until } from '../support/workflow.ts';
 
 /**
@@ -14,29 +14,15 @@ import { until } from '../support/workflow.ts';
 let runtime: LocalRuntime;
 
 beforeAll(async () => {
-  runtime = await startLocalRuntime({
-    config: testConfig({ pools: { default: { cpuCores: 64, memoryGb: 256, maxConcurrentJobs: 20 } } }),
-    port: 0,
-    logLevel: 'SILENT',
-    // Ticks are driven by the tests.
-    tickSeconds: 3600,
-  });
+  // Ticks are driven by the tests.
+  runtime = await startRoomyRuntime({ tickSeconds: 3600 });
 });
 
 afterAll(async () => {
   await runtime?.stop();
 });
 
-async function submit(body: Record<string, unknown>): Promise<string> {
-  const response = await fetch(`${runtime.url}/api/v1/spark/jobs/submit`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (response.status !== 202)
-    throw new Error(`submit answered ${response.status}: ${await response.text()}`);
-  return ((await response.json()) as { jobId: string }).jobId;
-}
+const submit = (body: Record<string, unknown>) => submitJob(runtime, body);
 
 async function status(jobId: string): Promise<StatusViewBody> {
   const response = await fetch(`${runtime.url}/api/v1/spark/jobs/${jobId}`);

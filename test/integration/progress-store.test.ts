@@ -9,7 +9,7 @@ import {
   progressEntryDue,
 } from '#core/progress.ts';
 import { startTestDatabase, type TestDatabase } from '../support/dynalite.ts';
-import { SMALL_RESOURCES, SQL_SPEC } from '../support/job-record.ts';
+import { queuedJob } from '../support/job-record.ts';
 
 /**
  * The job record's `progress` and the PROGRESS history entries, on the local DynamoDB: what a
@@ -32,23 +32,7 @@ afterAll(async () => {
 
 async function runningJob(owner = 'progress-owner'): Promise<JobRecord> {
   const at = '2026-03-01T10:00:00.000Z';
-  const job: JobRecord = {
-    jobId: newJobId(),
-    owner,
-    status: 'QUEUED',
-    pool: 'default',
-    backend: 'emr-serverless',
-    priority: 5,
-    tags: {},
-    spec: SQL_SPEC,
-    resources: SMALL_RESOURCES,
-    reservation: { cpuCores: 2, memoryMiB: 2816 },
-    attempts: 0,
-    submittedAt: at,
-    queuedAt: at,
-    updatedAt: at,
-    requestHash: 'h',
-  };
+  const job = queuedJob(owner, at);
   await store.createJob(job);
   await store.transition(job.jobId, ['QUEUED'], 'SCHEDULED', { at });
   return store.transition(job.jobId, ['SCHEDULED'], 'RUNNING', { at });

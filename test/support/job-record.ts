@@ -1,4 +1,4 @@
-import type { JobSpec } from '#core/job-record.ts';
+import { type JobRecord, type JobSpec, newJobId } from '#core/job-record.ts';
 import type { Resources } from '#core/sizing.ts';
 
 /**
@@ -24,3 +24,25 @@ export const SQL_SPEC: JobSpec = {
   retryOnTimeout: false,
   timeoutMinutes: 60,
 };
+
+/** A QUEUED SQL job record of `owner` submitted `at`, as createJob stores it, with `overrides`. */
+export function queuedJob(owner: string, at: string, overrides: Partial<JobRecord> = {}): JobRecord {
+  return {
+    jobId: newJobId(),
+    owner,
+    status: 'QUEUED',
+    pool: 'default',
+    backend: 'emr-serverless',
+    priority: 5,
+    tags: {},
+    spec: SQL_SPEC,
+    resources: SMALL_RESOURCES,
+    reservation: { cpuCores: 2, memoryMiB: 2048 },
+    attempts: 0,
+    submittedAt: at,
+    queuedAt: at,
+    updatedAt: at,
+    requestHash: 'test',
+    ...overrides,
+  };
+}
