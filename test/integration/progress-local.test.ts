@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProgressBody, StatusViewBody } from '#core/api-schemas.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
-import { startRoomyRuntime, submitJob } from '../support/local-runtime.ts';
+import { startRoomyRuntime } from '../support/local-runtime.ts';
+import { submitJob } from '../support/submit-job.ts';
 import { until } from '../support/workflow.ts';
 
 /**
