@@ -94,22 +94,28 @@ def update_item_request(target, progress):
     }
 
 
-def _credentials(target):
+def _credential_source(target):
+    """A function giving (access key, secret key, token) for each report, or None without any."""
     if target.get("endpoint"):
         # Only the local runtime names an endpoint; its DynamoDB checks that a request is signed, not by whom.
-        return "local", "local", None
+        return lambda: ("local", "local", None)
     try:
         import botocore.session
 
         found = botocore.session.get_session().get_credentials()
         if found is not None:
-            frozen = found.get_frozen_credentials()
-            return frozen.access_key, frozen.secret_key, frozen.token
+            # Asked again for each report: the role's credentials are temporary, and botocore refreshes them.
+            def frozen():
+                current = found.get_frozen_credentials()
+                return current.access_key, current.secret_key, current.token
+
+            return frozen
     except Exception:
         pass
     key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
     if key and secret:
-        return key, secret, os.environ.get("AWS_SESSION_TOKEN")
+        token = os.environ.get("AWS_SESSION_TOKEN")
+        return lambda: (key, secret, token)
     return None
 
 
@@ -200,10 +206,11 @@ class _Sender(threading.Thread):
 
     def _send(self, progress):
         if self.credentials is None:
-            self.credentials = _credentials(self.target)
+            self.credentials = _credential_source(self.target)
             if self.credentials is None:
                 raise RuntimeError("no AWS credentials found")
-        url, headers, payload = signed_request(self.target, update_item_request(self.target, progress), self.credentials)
+        body = update_item_request(self.target, progress)
+        url, headers, payload = signed_request(self.target, body, self.credentials())
         request = urllib.request.Request(url, data=payload, headers=headers, method="POST")
         with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
             response.read()
