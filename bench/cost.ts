@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '#core/config.ts';
 import { type LocalRuntime, startLocalRuntime } from '../local/runtime.ts';
+import { submitJob } from '../test/support/local-http.ts';
 import { machineLine, writeBenchmarkSection } from './support.ts';
 
 /**
@@ -42,17 +43,6 @@ interface PathCost {
   readonly lambdaByFunction: string;
 }
 
-async function submit(runtime: LocalRuntime, body: unknown): Promise<string> {
-  const response = await fetch(`${runtime.url}/api/v1/spark/jobs/submit`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (response.status !== 202)
-    throw new Error(`submit answered ${response.status}: ${await response.text()}`);
-  return ((await response.json()) as { jobId: string }).jobId;
-}
-
 /** Waits until every job's execution ended and admission has nothing left to do. */
 async function settle(runtime: LocalRuntime, jobIds: readonly string[]): Promise<void> {
   const deadline = Date.now() + 120_000;
@@ -82,7 +72,7 @@ async function measurePath(
   bodies: readonly unknown[],
 ): Promise<PathCost> {
   runtime.usage.reset();
-  const jobIds = await Promise.all(bodies.map((body) => submit(runtime, body)));
+  const jobIds = await Promise.all(bodies.map((body) => submitJob(runtime.url, body)));
   await settle(runtime, jobIds);
   for (const jobId of jobIds) {
     const status = (await runtime.parts.jobs.getJob(jobId))?.status;

@@ -1,6 +1,6 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
-import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
+import { Grant, type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { JOB_TABLE } from '#adapters/table-definition.ts';
@@ -28,6 +28,13 @@ export interface TableUse {
  */
 const KEY_READ_ACTIONS = ['kms:Decrypt'];
 const KEY_WRITE_ACTIONS = ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'];
+
+/** The one attribute a job's driver may write, of the one kind of item it may write it on. */
+export const PROGRESS_UPDATE_CONDITIONS = {
+  'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['progress'] },
+  'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['JOB#*'] },
+  StringEquals: { 'dynamodb:ReturnValues': 'NONE' },
+} as const;
 
 /**
  * The single job table of DESIGN §3 (the core's JobStore port reads and writes it through
@@ -87,6 +94,23 @@ export class JobTable extends Construct {
     const writes = use.items.some((call) => call !== 'GetItem');
     this.table.encryptionKey?.grant(fn, ...(writes ? KEY_WRITE_ACTIONS : KEY_READ_ACTIONS));
     fn.addEnvironment('TABLE_NAME', this.table.tableName);
+  }
+
+  /**
+   * Lets a Spark job's execution role report the job's progress (runners/libra_progress.py) and do
+   * nothing else on the table: UpdateItem of the `progress` attribute only, of job records only
+   * (partition keys `JOB#…`), returning nothing, so that the caller's code running with the role
+   * can read no record and change no other attribute.
+   */
+  grantProgressUpdate(grantee: IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:UpdateItem'],
+        resources: [this.table.tableArn],
+        conditions: PROGRESS_UPDATE_CONDITIONS,
+      }),
+    );
+    this.table.encryptionKey?.grant(grantee, ...KEY_WRITE_ACTIONS);
   }
 
   /**

@@ -51,6 +51,7 @@ export class Libra extends Construct {
       ...props.sparkBackends,
       config: this.config,
       artifacts: this.artifacts,
+      jobTable: this.jobStore,
     });
     this.notifier = new NotifierFunction(this, 'Notifier', {
       ...props.notifier,

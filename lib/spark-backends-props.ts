@@ -1,5 +1,6 @@
 import type { LibraConfig } from '#core/config.ts';
 import type { ArtifactsBucket } from './artifacts-bucket.ts';
+import type { JobTable } from './job-table.ts';
 
 /** What an embedding app may tune on the EMR Serverless applications the stack creates. */
 export interface SparkBackendsOptions {
@@ -23,4 +24,10 @@ export interface SparkBackendsProps extends SparkBackendsOptions {
 
   /** Where the job execution roles the stack creates read code and write logs. */
   readonly artifacts: ArtifactsBucket;
+
+  /**
+   * Where a job's driver reports its progress: every job execution role of the configuration (in
+   * this account) may update the `progress` attribute of job records, and nothing else there.
+   */
+  readonly jobTable?: JobTable;
 }

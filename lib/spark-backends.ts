@@ -153,6 +153,26 @@ export class SparkBackends extends Construct {
       (arn) => arn,
     );
     this.#grantPodTemplateReads(pools);
+    this.#grantProgressUpdates(props);
+  }
+
+  /**
+   * Lets every job execution role report progress: the one the stack creates, and those the
+   * configuration names (a role in another account needs the same statement where it lives;
+   * docs/progress.md). Without it a job's reports are refused, and the job runs on regardless.
+   */
+  #grantProgressUpdates(props: SparkBackendsProps): void {
+    const table = props.jobTable;
+    if (table === undefined) return;
+    if (this.executionRole) table.grantProgressUpdate(this.executionRole);
+    const created = this.executionRole?.roleArn;
+    const named = unique(
+      [...this.serverlessExecutionRoleArns, ...this.eksExecutionRoleArns].filter((arn) => arn !== created),
+      (arn) => arn,
+    );
+    named.forEach((arn, index) => {
+      table.grantProgressUpdate(Role.fromRoleArn(this, `ProgressReporter${index}`, arn, { mutable: true }));
+    });
   }
 
   /**

@@ -17,6 +17,7 @@ import type { Finisher } from '#core/finisher.ts';
 import type { JobRecord } from '#core/job-record.ts';
 import { JobLauncher } from '#core/launcher.ts';
 import type { JobStore, WorkflowStarter } from '#core/ports.ts';
+import type { ProgressStore } from '#core/progress.ts';
 import type { Reconciler } from '#core/reconciler.ts';
 import { RunRecorder } from '#core/run-recorder.ts';
 import type { DurationWarnings } from '#core/use-cases/duration-warnings.ts';
@@ -39,11 +40,12 @@ import { readJobWorkflow, substitute } from '../state-machines/job-workflow.ts';
 import { apiGatewayServer, type LambdaHandler, type LocalRoute } from './api-gateway.ts';
 import { CONSOLE_DIST, serveConsole } from './console-files.ts';
 import { lockDataDir } from './data-lock.ts';
-import { startLocalDynamoDB } from './dynamodb.ts';
+import { LOCAL_AWS, startLocalDynamoDB } from './dynamodb.ts';
 import { isTerminal, LocalSparkEngine } from './engine/index.ts';
 import { ProcessLog } from './engine/process-log.ts';
 import { type EventSourceMapping, startEventSourceMapping } from './event-source-mapping.ts';
 import { InMemoryMetrics } from './metrics.ts';
+import { LatestProgressWriter } from './progress-writer.ts';
 import { LocalQueue } from './queue.ts';
 import { RecordingStarter } from './recording-starter.ts';
 import { recoverAtStart } from './recovery.ts';
@@ -167,13 +169,25 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   });
   // Each run process is recorded, so that a start after a crash can stop what was left running.
   const processLog = new ProcessLog(join(dataDir, 'engine', 'processes.jsonl'));
+  // SQL runs report through the job store as each report comes (one write at a time per job);
+  // python runs send theirs to the local DynamoDB themselves, as drivers on EMR do to DynamoDB.
+  let progressStore: ProgressStore | undefined;
+  const progressWriter = new LatestProgressWriter(
+    (jobId, progress) => progressStore?.recordProgress(jobId, progress) ?? Promise.resolve(false),
+    (error, jobId) => logger.warn('progress not recorded', { jobId, error: error as Error }),
+  );
   const engine = new LocalSparkEngine({
     dataDir: join(dataDir, 'engine'),
     processLog,
     ...(process.env.SPARK_HOME && { sparkHome: process.env.SPARK_HOME }),
     ...(options.minuteMs !== undefined && { minuteMs: options.minuteMs }),
+    onProgress: (run, progress) => progressWriter.report(run.jobId, progress),
+    progressEndpoint: dynamo.endpoint,
   });
-  const artifacts = new LocalArtifacts(join(dataDir, 'artifacts'));
+  const artifacts = new LocalArtifacts(join(dataDir, 'artifacts'), {
+    table: LOCAL_TABLE_NAME,
+    region: LOCAL_AWS.region,
+  });
   const webhookSecrets = localWebhookSecrets(process.env);
 
   // The workflow, notifier and finalizer refer to each other; each is bound once built.
@@ -235,6 +249,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     starter,
     ...(options.minuteMs !== undefined && { minuteMs: options.minuteMs }),
   });
+  progressStore = jobs;
   notifier = new Notifier({
     jobs,
     sender: new HttpWebhookSender({ allowPrivateTargets: true }),
@@ -410,6 +425,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     clearInterval(tickTimer);
     await mapping.stop();
     await engine.close();
+    await progressWriter.idle();
     intake.close();
     intakeDeadLetters.close();
     await dynamo.close();
@@ -474,6 +490,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       stopping = true;
       for (const name of workflow?.running() ?? []) workflow?.stop(name);
       await engine.close(STOP_RUNS_GRACE_MS);
+      // The last reports of the runs just stopped, before the table goes.
+      await progressWriter.idle();
       await workflow?.settled();
       intake.close();
       intakeDeadLetters.close();

@@ -3,6 +3,8 @@
 Libra stores a job's inline SQL next to this script in the artifacts bucket and runs this
 script as the job's entry point, with the SQL file's URI as its one argument. Each statement
 runs through spark.sql in order; the last one's result is shown, as the original Libra did.
+Libra's progress reporter (libra_progress.py, shipped beside it) reports the stages and tasks
+done from the driver while it runs; without it the SQL runs all the same.
 """
 
 import sys
@@ -36,10 +38,21 @@ def split_statements(text):
     return [s.strip() for s in statements if s.strip()]
 
 
+def start_progress(spark):
+    try:
+        import libra_progress
+
+        return libra_progress.start(spark_context=spark.sparkContext)
+    except Exception as error:
+        print("sql_runner.py: no progress reports (the job goes on): %s" % error, file=sys.stderr)
+        return None
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: sql_runner.py <sql file URI>")
     spark = SparkSession.builder.appName("libra-sql").getOrCreate()
+    start_progress(spark)
     text = "\n".join(row.value for row in spark.read.text(sys.argv[1], wholetext=True).collect())
     result = None
     for statement in split_statements(text):

@@ -136,6 +136,13 @@ export function eventsTable(events: readonly ApiJobEvent[]): string {
       if (event.attempt !== undefined) detail.push(`attempt ${event.attempt + 1}`);
       if (event.reason) detail.push(`${event.reason.code}: ${event.reason.message}`);
       if (event.detail) detail.push(JSON.stringify(event.detail));
+      const progress = event.progress;
+      if (progress) {
+        const share = progress.fraction === undefined ? '' : `, ${Math.floor(progress.fraction * 100)}%`;
+        detail.push(
+          `stages ${progress.stagesDone}/${progress.stagesTotal}, tasks ${progress.tasksDone}/${progress.tasksTotal}${share}`,
+        );
+      }
       return [
         event.at,
         `+${formatElapsed(Date.parse(event.at) - start)}`,

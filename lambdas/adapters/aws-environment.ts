@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ConfigError, type LibraConfig, parseConfig } from '#core/config.ts';
 import type { IntakeQueue, JobNotifier } from '#core/ports.ts';
+import type { ProgressTarget } from '#core/workflow-input.ts';
 import { type LambdaSdk, lambdaInvoker } from './aws-backends.ts';
 import { logger, metrics, traced } from './powertools.ts';
 import { PowertoolsMetricsSink } from './powertools-metrics.ts';
@@ -42,6 +43,14 @@ export function storeWiringFromEnvironment(): StoreWiring {
     logger,
     metrics: new PowertoolsMetricsSink(metrics),
   };
+}
+
+/**
+ * Where a job's driver reports its progress: the job table, in the function's own region (Lambda
+ * always sets AWS_REGION). The job execution roles may update that table's `progress` attribute.
+ */
+export function progressTarget(wiring: Pick<StoreWiring, 'tableName'>): ProgressTarget {
+  return { table: wiring.tableName, region: requiredEnv('AWS_REGION') };
 }
 
 /** Waking admission for a function that sends only when it ends a job: SQS imported on the first send. */

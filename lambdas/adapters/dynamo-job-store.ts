@@ -29,6 +29,7 @@ import type {
   WaitingPage,
   WebhookLog,
 } from '#core/ports.ts';
+import type { Progress, ProgressEntries, ProgressStore } from '#core/progress.ts';
 import type {
   DueWarningPage,
   DurationWarningEvent,
@@ -168,7 +169,7 @@ export interface DynamoJobStoreOptions {
 let eventSequence = 0;
 
 export class DynamoJobStore
-  implements JobStore, WaitingJobs, WebhookLog, StartAttempts, DurationWarningStore, RunCostLog
+  implements JobStore, WaitingJobs, WebhookLog, StartAttempts, DurationWarningStore, RunCostLog, ProgressStore
 {
   readonly #client: DynamoDBDocumentClient;
   readonly #table: string;
@@ -641,6 +642,64 @@ export class DynamoJobStore
 
   async recordDelivery(event: JobEvent & { readonly type: 'WEBHOOK' }): Promise<void> {
     await this.#putEvent(event);
+  }
+
+  /** The same one-attribute update a driver's reporter makes (runners/libra_progress.py), but only on an existing job. */
+  async recordProgress(jobId: string, progress: Progress): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: jobKey(jobId),
+          UpdateExpression: 'SET progress = :progress',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':progress': progress },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Counts the entry on the record first, conditionally on the count `job` was read with, so that
+   * two ticks that read the same record write one entry; then the history item. A crash between
+   * the two loses that one entry, never adds one more than the cap.
+   */
+  async addProgressEntry(job: JobRecord, at: string): Promise<boolean> {
+    const progress = job.progress;
+    if (progress === undefined) return false;
+    const previous = job.progressEntries;
+    const entries: ProgressEntries = {
+      at,
+      count: (previous?.count ?? 0) + 1,
+      reportedAt: progress.updatedAt,
+    };
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: jobKey(job.jobId),
+          UpdateExpression: 'SET progressEntries = :entries',
+          ConditionExpression:
+            previous === undefined
+              ? 'attribute_exists(pk) AND attribute_not_exists(progressEntries)'
+              : 'progressEntries.#count = :count',
+          ...(previous !== undefined && { ExpressionAttributeNames: { '#count': 'count' } }),
+          ExpressionAttributeValues: {
+            ':entries': entries,
+            ...(previous !== undefined && { ':count': previous.count }),
+          },
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+    await this.#putEvent({ jobId: job.jobId, at, type: 'PROGRESS', status: job.status, progress });
+    return true;
   }
 
   async disableWebhook(jobId: string, at: string): Promise<boolean> {

@@ -1,3 +1,4 @@
+import { progressSchema } from '#core/api-schemas.ts';
 import type { RunCost } from '#core/cost.ts';
 import type { FieldProblem } from '#core/errors.ts';
 import type { JobEvent, JobRecord, JobSpec, Reservation } from '#core/job-record.ts';
@@ -5,6 +6,7 @@ import { NOTIFICATION_EVENTS } from '#core/job-request.ts';
 import { JOB_STATUSES, REASON_CODES, type Reason } from '#core/job-states.ts';
 import { BACKENDS } from '#core/placement.ts';
 import type { JobSummary, Lease, WaitingJob } from '#core/ports.ts';
+import type { Progress, ProgressEntries } from '#core/progress.ts';
 import type { ProcessSize, Resources } from '#core/sizing.ts';
 import * as z from '#core/zod.ts';
 
@@ -102,6 +104,26 @@ const runCostSchema = z.object({
   orchestrationUsd: count,
   at: text,
 } satisfies Fields<RunCost>);
+/**
+ * A job's `progress` is written by its Spark driver, which runs the caller's code with the job
+ * execution role: whatever is stored there is read as the API shows it, or as no progress at all,
+ * so that a malformed value never fails the job's status or its list.
+ */
+const storedProgress = z.catch(
+  z.optional(
+    z.pipe(
+      progressSchema,
+      z.transform((progress): Progress => progress),
+    ),
+  ),
+  undefined,
+);
+
+const progressEntriesSchema = z.object({
+  at: text,
+  count,
+  reportedAt: text,
+} satisfies Fields<ProgressEntries>);
 
 const jobRecordFields = {
   jobId: text,
@@ -146,6 +168,8 @@ const jobRecordFields = {
   rerunOf: z.optional(text),
   reruns: z.optional(z.array(text)),
   rerunCount: z.optional(count),
+  progress: storedProgress,
+  progressEntries: z.optional(progressEntriesSchema),
 } satisfies Fields<JobRecord>;
 const jobRecordSchema = z.object(jobRecordFields);
 
@@ -167,6 +191,7 @@ const jobSummarySchema = z.object({
   completedAt: jobRecordFields.completedAt,
   cancelledAt: jobRecordFields.cancelledAt,
   updatedAt: jobRecordFields.updatedAt,
+  progress: jobRecordFields.progress,
 } satisfies Fields<JobSummary>);
 
 /**
@@ -176,9 +201,10 @@ const jobSummarySchema = z.object({
 const jobEventSchema = z.looseObject({
   jobId: text,
   at: text,
-  type: z.enum(['STATUS', 'WEBHOOK', 'DURATION_WARNING']),
+  type: z.enum(['STATUS', 'WEBHOOK', 'DURATION_WARNING', 'PROGRESS']),
   status: z.optional(status),
   from: z.optional(status),
+  progress: storedProgress,
   reason: z.optional(reasonSchema),
   detail: z.optional(z.record(z.string(), z.unknown())),
 } satisfies Fields<JobEvent>);

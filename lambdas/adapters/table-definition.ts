@@ -31,6 +31,8 @@ export const JOB_TABLE = {
         'completedAt',
         'cancelledAt',
         'updatedAt',
+        // A running job's line shows how far it has got; each progress update also writes the index.
+        'progress',
       ],
     },
     /** Sparse: only QUEUED jobs carry waitPool/waitKey, so key order is admission order. */

@@ -20,6 +20,7 @@ export function composeAdmission(wiring: AdmissionWiring) {
   const reconciler = new Reconciler(deps, admission, {
     workflows: wiring.workflows,
     finalizer: ends.finalizer,
+    progress: ends.jobs,
   });
   const warnings = new DurationWarnings({
     config: wiring.config,

@@ -204,10 +204,23 @@ export const durationWarningEventSchema = z.strictObject({
   }),
 });
 
+/**
+ * How far the job had got while it ran: written to the history at most every few minutes, never
+ * once per report (the job's status always has the latest).
+ */
+export const progressEventSchema = z.strictObject({
+  jobId: jobIdSchema,
+  at: timestamp,
+  type: z.literal('PROGRESS'),
+  status: jobStatusSchema,
+  progress: progressSchema,
+});
+
 export const jobEventSchema = z.discriminatedUnion('type', [
   statusEventSchema,
   webhookEventSchema,
   durationWarningEventSchema,
+  progressEventSchema,
 ]);
 
 /** GET /jobs/{jobId}/events: oldest first. */

@@ -145,6 +145,10 @@ export const AWS_LIMIT_NOTE = {
  * workflow input with the longest one.
  */
 const S3_BUCKET_NAME_MAX = 63;
+/** DynamoDB table names are at most 255 characters; the job table's name is in the driver's progress variable. */
+const DYNAMODB_TABLE_NAME_MAX = 255;
+/** The longest region name AWS has (`ap-southeast-5` is 14; room to spare). */
+const REGION_NAME_MAX = 25;
 
 /**
  * The pool's targets as deployed, or, where the configuration leaves them to the stack (an
@@ -173,7 +177,10 @@ export function submitTargets(pool: PoolConfig): BackendTargets {
 }
 
 /** The deployed artifact layout with the longest bucket name S3 allows. */
-export const SUBMIT_LOCATIONS: ArtifactLocations = s3ArtifactLocations('b'.repeat(S3_BUCKET_NAME_MAX));
+export const SUBMIT_LOCATIONS: ArtifactLocations = s3ArtifactLocations('b'.repeat(S3_BUCKET_NAME_MAX), {
+  table: 't'.repeat(DYNAMODB_TABLE_NAME_MAX),
+  region: 'r'.repeat(REGION_NAME_MAX),
+});
 
 /** Records a problem with a request field when there is one (`message` undefined: none). */
 type Check = (field: string, message: string | undefined) => void;

@@ -2,6 +2,7 @@ import type { RunCost } from './cost.ts';
 import type { JobType, NotificationEvent, RetryPolicy } from './job-request.ts';
 import type { JobStatus, Reason } from './job-states.ts';
 import type { Backend } from './placement.ts';
+import type { Progress, ProgressEntries } from './progress.ts';
 import type { Resources } from './sizing.ts';
 
 /** What Libra runs, normalized at submit: the sized conf, the computed retry delays. */
@@ -93,6 +94,10 @@ export interface JobRecord {
   readonly reruns?: readonly string[];
   /** How many times this job was re-run, all told (`reruns` keeps only the newest). */
   readonly rerunCount?: number;
+  /** How far the run has got, as its driver or the local engine last reported; kept once it ends. */
+  readonly progress?: Progress;
+  /** The PROGRESS entries written to the history so far (core/progress.ts). */
+  readonly progressEntries?: ProgressEntries;
 }
 
 /**
@@ -104,8 +109,10 @@ export const MAX_LINKED_RERUNS = 20;
 export interface JobEvent {
   readonly jobId: string;
   readonly at: string;
-  readonly type: 'STATUS' | 'WEBHOOK' | 'DURATION_WARNING';
+  readonly type: 'STATUS' | 'WEBHOOK' | 'DURATION_WARNING' | 'PROGRESS';
   readonly status?: JobStatus;
+  /** PROGRESS entries: the job's progress when the entry was written. */
+  readonly progress?: Progress;
   readonly from?: JobStatus;
   readonly reason?: Reason;
   readonly detail?: Readonly<Record<string, unknown>>;

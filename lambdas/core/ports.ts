@@ -36,6 +36,7 @@ export type JobSummary = Pick<
   | 'completedAt'
   | 'cancelledAt'
   | 'updatedAt'
+  | 'progress'
 >;
 
 export interface JobPage {

@@ -5,11 +5,17 @@ import type { Finalizer } from './finalizer.ts';
 import type { JobRecord } from './job-record.ts';
 import { isTerminal } from './job-states.ts';
 import type { PoolUsage, WorkflowControl } from './ports.ts';
+import { type ProgressStore, progressEntryDue } from './progress.ts';
 
 /** What the reconciler needs to find and finish jobs whose workflow execution ended unseen. */
 export interface ExecutionWatch {
   readonly workflows: WorkflowControl;
   readonly finalizer: Finalizer;
+  /**
+   * Where a running job's PROGRESS history entries go: the reconciler reads every running job's
+   * record on each tick anyway, so the entry due every few minutes costs no read of its own.
+   */
+  readonly progress?: Pick<ProgressStore, 'addProgressEntry'>;
 }
 
 /**
@@ -29,6 +35,8 @@ export interface ReconcileReport {
   readonly expired: string[];
   /** Jobs whose execution had ended without the workflow finishing them. */
   readonly finalized: string[];
+  /** Running jobs whose history got a PROGRESS entry. */
+  readonly progressed: string[];
   readonly waiting: number;
 }
 
@@ -78,6 +86,7 @@ export class Reconciler {
       restarted: [],
       expired: [],
       finalized: [],
+      progressed: [],
       waiting: 0,
     };
     if (!pool) return report;
@@ -122,6 +131,9 @@ export class Reconciler {
         'its workflow execution no longer exists',
       );
       report.finalized.push(job.jobId);
+    } else if (state === 'RUNNING' && executions?.progress && progressEntryDue(job, now)) {
+      if (await executions.progress.addProgressEntry(job, now.toISOString()))
+        report.progressed.push(job.jobId);
     } else if (state === undefined && job.status === 'SCHEDULED') {
       // After a failed start, when its backoff is over; else once admission had time to start it.
       const due =

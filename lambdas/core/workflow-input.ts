@@ -29,6 +29,12 @@ export const POD_TEMPLATE_KEYS = {
   executor: 'spark.kubernetes.executor.podTemplateFile',
 } as const;
 
+/** Where a run's driver reports its progress: the job table (runners/libra_progress.py). */
+export interface ProgressTarget {
+  readonly table: string;
+  readonly region: string;
+}
+
 /** Where job artifacts live: the artifacts bucket in AWS, a folder locally. */
 export interface ArtifactLocations {
   /** Base URI the runner scripts are deployed under, e.g. `s3://bucket/runners/`. */
@@ -37,15 +43,35 @@ export interface ArtifactLocations {
   codeUri(jobId: string, jobType: 'sql' | 'python'): string;
   /** Where Spark writes its logs, e.g. `s3://bucket/logs/`; none locally. */
   readonly logUri?: string;
+  /** Where the driver reports progress; without it no run is told where to report. */
+  readonly progress?: ProgressTarget;
 }
 
 /** The artifacts bucket's layout, as deployed: runner scripts, inline code, Spark logs. */
-export function s3ArtifactLocations(bucket: string): ArtifactLocations {
+export function s3ArtifactLocations(bucket: string, progress?: ProgressTarget): ArtifactLocations {
   return {
     runnersUri: `s3://${bucket}/runners/`,
     codeUri: (jobId, jobType) => `s3://${bucket}/jobs/${jobId}/code.${jobType === 'sql' ? 'sql' : 'py'}`,
     logUri: `s3://${bucket}/logs/`,
+    ...(progress !== undefined && { progress }),
   };
+}
+
+/**
+ * The driver's environment variable that tells runners/libra_progress.py where to report:
+ * `table=<table>,job=<jobId>,region=<region>` (the local runtime adds `,endpoint=<url>`): commas, not
+ * semicolons, since EMR may hand spark-submit parameters to a shell.
+ */
+export const PROGRESS_ENV = 'LIBRA_PROGRESS';
+
+/** The spark-defaults key that sets a driver environment variable, by backend. */
+export const DRIVER_ENV_PREFIX = {
+  'emr-serverless': 'spark.emr-serverless.driverEnv.',
+  eks: 'spark.kubernetes.driverEnv.',
+} as const;
+
+export function progressEnvValue(target: ProgressTarget, jobId: string): string {
+  return `table=${target.table},job=${jobId},region=${target.region}`;
 }
 
 export const NOTIFIABLE_STATUSES = [
@@ -58,6 +84,11 @@ export const NOTIFIABLE_STATUSES = [
 ] as const;
 
 export const SQL_RUNNER = 'sql_runner.py';
+/** Starts inline Python unchanged, with the progress reporter beside it. */
+export const PYTHON_BOOTSTRAP = 'libra_bootstrap.py';
+/** The progress reporter both runners import; entry-point jobs may ship it themselves. */
+export const PROGRESS_HELPER = 'libra_progress.py';
+const PY_FILES_KEY = 'spark.submit.pyFiles';
 
 interface SparkSubmitDriver {
   readonly EntryPoint: string;
@@ -112,10 +143,11 @@ export function backstopMinutes(timeoutMinutes: number): number {
 }
 
 /**
- * The spark-submit driver: inline SQL runs through the SQL runner script, inline Python is
- * itself the entry point, and entry-point jobs run as given. The sizing keys go on the
- * command line (they win over spark-defaults), every other key into spark-defaults, so that
- * values with spaces survive.
+ * The spark-submit driver: inline SQL runs through the SQL runner script, inline Python through
+ * the bootstrap that starts it unchanged, and entry-point jobs run as given. Both runners get the
+ * progress helper with `--py-files` (with the caller's own `spark.submit.pyFiles` after it, since
+ * the command line wins over spark-defaults). The sizing keys go on the command line (they win
+ * over spark-defaults), every other key into spark-defaults, so that values with spaces survive.
  */
 export function sparkDriver(
   job: JobRecord,
@@ -131,8 +163,8 @@ export function sparkDriver(
     entryPoint = `${artifacts.runnersUri}${SQL_RUNNER}`;
     args = [artifacts.codeUri(job.jobId, 'sql')];
   } else if (spec.code !== undefined) {
-    entryPoint = artifacts.codeUri(job.jobId, 'python');
-    args = [];
+    entryPoint = `${artifacts.runnersUri}${PYTHON_BOOTSTRAP}`;
+    args = [artifacts.codeUri(job.jobId, 'python')];
   } else {
     entryPoint = spec.entryPoint ?? '';
     args = [...(spec.entryPointArguments ?? [])];
@@ -143,6 +175,18 @@ export function sparkDriver(
   for (const [key, value] of Object.entries(spec.sparkConf)) {
     if ((SIZING_KEYS as readonly string[]).includes(key)) submit.push('--conf', `${key}=${value}`);
     else defaults[key] = value;
+  }
+  if (artifacts.progress !== undefined) {
+    // On the command line, which wins over spark-defaults, and outside the properties EMR counts.
+    const key = `${DRIVER_ENV_PREFIX[job.backend]}${PROGRESS_ENV}`;
+    delete defaults[key];
+    submit.push('--conf', `${key}=${progressEnvValue(artifacts.progress, job.jobId)}`);
+  }
+  if (spec.code !== undefined) {
+    const callerPyFiles = defaults[PY_FILES_KEY];
+    delete defaults[PY_FILES_KEY];
+    const pyFiles = [`${artifacts.runnersUri}${PROGRESS_HELPER}`, ...(callerPyFiles ? [callerPyFiles] : [])];
+    submit.push('--py-files', pyFiles.join(','));
   }
   return {
     driver: { EntryPoint: entryPoint, EntryPointArguments: args, SparkSubmitParameters: submit.join(' ') },

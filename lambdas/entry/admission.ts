@@ -3,6 +3,7 @@ import { artifactLocations, s3ArtifactStoreOnFirstUse, targetsFromJson } from '#
 import {
   intakeOnFirstUse,
   notifierOnFirstUse,
+  progressTarget,
   requiredEnv,
   storeWiringFromEnvironment,
 } from '#adapters/aws-environment.ts';
@@ -23,7 +24,7 @@ const wiring = storeWiringFromEnvironment();
 const bucket = requiredEnv('ARTIFACTS_BUCKET');
 const starter = new JobLauncher({
   artifacts: s3ArtifactStoreOnFirstUse(bucket),
-  locations: artifactLocations(bucket),
+  locations: artifactLocations(bucket, progressTarget(wiring)),
   targets: targetsFromJson(requiredEnv('LIBRA_BACKENDS')),
   executions: new StepFunctionsExecutions(
     atInit(sfn, (sdk) => new sdk.SFNClient({})),

@@ -8,6 +8,7 @@ import {
 import {
   intakeOnFirstUse,
   notifierOnFirstUse,
+  progressTarget,
   requiredEnv,
   storeWiringFromEnvironment,
 } from '#adapters/aws-environment.ts';
@@ -31,7 +32,7 @@ const stepFunctions = atInit(sfn, (sdk) => new sdk.SFNClient({}));
 const bucket = requiredEnv('ARTIFACTS_BUCKET');
 const starter = new JobLauncher({
   artifacts: s3ArtifactStoreOnFirstUse(bucket),
-  locations: artifactLocations(bucket),
+  locations: artifactLocations(bucket, progressTarget(wiring)),
   targets: targetsFromJson(requiredEnv('LIBRA_BACKENDS')),
   executions: new StepFunctionsExecutions(stepFunctions, stateMachineArn),
   retentionDays: wiring.config.retention.days,

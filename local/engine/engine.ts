@@ -1,10 +1,11 @@
 import { randomInt } from 'node:crypto';
 import { appendFile, mkdir, open, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { type Progress, stepsFraction } from '#core/progress.ts';
 import { planRun, type RunPlan } from './plan.ts';
 import { runProcess, signalGroup } from './process.ts';
 import type { ProcessLog } from './process-log.ts';
-import { runSql } from './sql.ts';
+import { runSql, type SqlProgress } from './sql.ts';
 import {
   isTerminal,
   type LocalPreview,
@@ -33,6 +34,17 @@ export interface LocalSparkEngineOptions {
   readonly minuteMs?: number;
   /** Where each process the engine starts, and its end, is recorded, so a later runtime can stop what a crash left running. */
   readonly processLog?: ProcessLog;
+  /**
+   * How far each SQL run has got, while it runs: at most every `progressEveryMs` (1 s) and as each
+   * statement ends. Python runs report themselves, through runners/libra_progress.py.
+   */
+  readonly onProgress?: (run: LocalRun, progress: Progress) => void | Promise<void>;
+  readonly progressEveryMs?: number;
+  /**
+   * The local DynamoDB's URL: a python run whose request names where to report progress (as
+   * admission does on AWS) is told to send its reports there.
+   */
+  readonly progressEndpoint?: string;
 }
 
 export type LocalEngineErrorCode = 'ResourceNotFound' | 'Validation' | 'Conflict' | 'Closed';
@@ -97,6 +109,9 @@ export class LocalSparkEngine {
   readonly #minuteMs: number;
   readonly #sqlSlots: Slots;
   readonly #processLog: ProcessLog | undefined;
+  readonly #onProgress: LocalSparkEngineOptions['onProgress'];
+  readonly #progressEveryMs: number | undefined;
+  readonly #progressEndpoint: string | undefined;
   readonly #entries = new Map<string, Entry>();
   readonly #byToken = new Map<string, Entry>();
   readonly #listeners = new Set<(run: LocalRun) => void>();
@@ -111,6 +126,9 @@ export class LocalSparkEngine {
     this.#minuteMs = options.minuteMs ?? 60_000;
     this.#sqlSlots = new Slots(options.maxConcurrentSql ?? 2);
     this.#processLog = options.processLog;
+    this.#onProgress = options.onProgress;
+    this.#progressEveryMs = options.progressEveryMs;
+    this.#progressEndpoint = options.progressEndpoint;
     // If the process exits without close(), its detached children would outlive it.
     process.on('exit', this.#killAllNow);
   }
@@ -264,6 +282,7 @@ export class LocalSparkEngine {
         outputDir: run.outputDir,
         sparkHome: this.#sparkHome,
         python: this.#python,
+        progressEndpoint: this.#progressEndpoint,
       });
       if (plan.kind === 'fail')
         return { state: 'FAILED', stateDetails: plan.details, unavailable: plan.unavailable };
@@ -271,14 +290,20 @@ export class LocalSparkEngine {
         if ((await slot) === undefined || signal.aborted) return undefined;
         this.#running(entry);
         const meter = new InProcessMeter();
+        let lastReport: Promise<void> | undefined;
         const result = await runSql({
           sql: plan.sql,
           tempDirectory: join(run.outputDir, 'duckdb-tmp'),
           write: (text) => appendFile(stdoutPath, text),
           signal,
+          ...this.#sqlProgress(entry, (report) => {
+            lastReport = report;
+          }),
         }).finally(() => {
           entry.measured = meter.stop();
         });
+        // The run ends with its last progress recorded, so its final state shows it.
+        await lastReport;
         if (!result.ok) return { state: 'FAILED', stateDetails: result.message };
         return result.preview === undefined
           ? { state: 'SUCCESS' }
@@ -337,6 +362,27 @@ export class LocalSparkEngine {
       state: 'FAILED',
       exitCode: result.exitCode,
       stateDetails: tail === '' ? `${how}; stderr is empty` : `${how}; last lines of stderr:\n${tail}`,
+    };
+  }
+
+  #sqlProgress(
+    entry: Entry,
+    pending: (report: Promise<void>) => void,
+  ): Pick<Parameters<typeof runSql>[0], 'onProgress' | 'progressEveryMs'> {
+    const onProgress = this.#onProgress;
+    if (onProgress === undefined) return {};
+    const failed = (error: unknown) =>
+      console.error(`local engine: a progress listener failed on run ${entry.run.runId}:`, error);
+    return {
+      onProgress: (sql) => {
+        try {
+          const report = onProgress(entry.run, sqlProgress(sql, this.#now()));
+          if (report instanceof Promise) pending(report.catch(failed));
+        } catch (error) {
+          failed(error);
+        }
+      },
+      ...(this.#progressEveryMs !== undefined && { progressEveryMs: this.#progressEveryMs }),
     };
   }
 
@@ -429,6 +475,27 @@ export class LocalSparkEngine {
     for (const entry of this.#entries.values()) {
       if (entry.run.pid !== undefined && !isTerminal(entry.run.state)) signalGroup(entry.run.pid, 'SIGKILL');
     }
+  };
+}
+
+/**
+ * A SQL run's progress as the API shows it: statements as stages, DuckDB's rows of the running
+ * statement as tasks, and the fraction of statements done with the running one's share.
+ */
+export function sqlProgress(sql: SqlProgress, now: Date): Progress {
+  const fraction =
+    sql.statementFraction !== undefined
+      ? stepsFraction(sql.statementsDone, sql.statements, sql.statementFraction)
+      : sql.statementsDone >= sql.statements
+        ? 1
+        : undefined;
+  return {
+    stagesDone: sql.statementsDone,
+    stagesTotal: sql.statements,
+    tasksDone: Math.min(sql.rowsProcessed, sql.rowsTotal),
+    tasksTotal: sql.rowsTotal,
+    ...(fraction !== undefined && { fraction }),
+    updatedAt: now.toISOString(),
   };
 }
 

@@ -1,6 +1,7 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DRIVER_ENV_PREFIX, PROGRESS_ENV } from '#core/workflow-input.ts';
 import type { LocalRunRequest } from './types.ts';
 
 /** What a request turns into here: SQL for DuckDB, a program to spawn, or a reason it cannot run. */
@@ -20,6 +21,8 @@ export interface PlanContext {
   readonly outputDir: string;
   readonly sparkHome: string | undefined;
   readonly python: string;
+  /** The local DynamoDB's URL, where a driver told where to report progress sends its reports. */
+  readonly progressEndpoint?: string | undefined;
 }
 
 /** The file inline code is written to in the run's output directory, by job type. */
@@ -67,13 +70,14 @@ export async function planRun(request: LocalRunRequest, context: PlanContext): P
   }
 
   const appArgs = request.entryPointArguments ?? [];
+  const progress = progressEnv(request.sparkConf, context.progressEndpoint);
   if (context.sparkHome === undefined) {
     return {
       kind: 'process',
       program: 'python3',
       command: context.python,
       args: [script, ...appArgs],
-      env: childEnv(),
+      env: childEnv(progress),
     };
   }
   const sparkSubmit = join(context.sparkHome, 'bin', 'spark-submit');
@@ -89,7 +93,7 @@ export async function planRun(request: LocalRunRequest, context: PlanContext): P
     program: 'spark-submit',
     command: sparkSubmit,
     args,
-    env: childEnv({ SPARK_HOME: context.sparkHome }),
+    env: childEnv({ ...progress, SPARK_HOME: context.sparkHome }),
   };
 }
 
@@ -118,9 +122,27 @@ async function resolveEntryPoint(entryPoint: string): Promise<string | RunPlan> 
   return path;
 }
 
+/**
+ * The driver environment variable that tells runners/libra_progress.py where to report, as EMR
+ * sets it from the run's spark-defaults, with the local DynamoDB's endpoint added. Without an
+ * endpoint the run is not told (a report could only go to AWS).
+ */
+function progressEnv(
+  sparkConf: Readonly<Record<string, string>>,
+  endpoint: string | undefined,
+): NodeJS.ProcessEnv {
+  const value = Object.values(DRIVER_ENV_PREFIX)
+    .map((prefix) => sparkConf[`${prefix}${PROGRESS_ENV}`])
+    .find((found) => found !== undefined);
+  if (value === undefined || endpoint === undefined) return {};
+  return { [PROGRESS_ENV]: `${value},endpoint=${endpoint}` };
+}
+
 function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  // Only the run's own target, never one the runtime itself was started with.
+  const { [PROGRESS_ENV]: _inherited, ...inherited } = process.env;
   // Unbuffered, so what a script printed is in stdout.txt even when it is killed.
-  return { ...process.env, PYTHONUNBUFFERED: '1', ...extra };
+  return { ...inherited, PYTHONUNBUFFERED: '1', ...extra };
 }
 
 async function isFile(path: string): Promise<boolean> {

@@ -4,7 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { measuredUsage } from '#core/cost.ts';
 import type { JobRecord } from '#core/job-record.ts';
 import type { ArtifactStore, RunStateChange, SparkRunControl } from '#core/ports.ts';
-import { type ArtifactLocations, SQL_RUNNER } from '#core/workflow-input.ts';
+import { type ArtifactLocations, type ProgressTarget, SQL_RUNNER } from '#core/workflow-input.ts';
 import type { LocalRun, LocalRunRequest, LocalSparkEngine } from '../engine/index.ts';
 import { TaskError } from './bindings.ts';
 
@@ -21,11 +21,13 @@ export class LocalArtifacts implements ArtifactStore {
   readonly locations: ArtifactLocations;
   readonly #dir: string;
 
-  constructor(dir: string) {
+  /** With `progress`, runs are told to report their progress there, as on AWS. */
+  constructor(dir: string, progress?: ProgressTarget) {
     this.#dir = dir;
     this.locations = {
       runnersUri: pathToFileURL(RUNNERS_DIR).href,
       codeUri: (jobId, jobType) => pathToFileURL(this.#codePath(jobId, jobType)).href,
+      ...(progress !== undefined && { progress }),
     };
   }
 

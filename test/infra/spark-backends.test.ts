@@ -1,4 +1,3 @@
-import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import type { LibraConfigInput } from '../../lib/libra-props.ts';
@@ -12,6 +11,7 @@ import {
   permission,
   propertiesOf,
 } from './app.ts';
+import { ACCOUNT, roleDecider } from './iam-decide.ts';
 
 const SHARED_ROLE = 'arn:aws:iam::123456789012:role/shared-jobs';
 const EKS_ROLE = 'arn:aws:iam::123456789012:role/eks-jobs';
@@ -94,6 +94,8 @@ describe('SparkBackends with the cdk.json configuration', () => {
         permission('s3:GetObject', objects('jobs/')),
         permission('s3:PutObject', objects('logs/')),
         permission('s3:ListBucket', bucket),
+        // Reporting progress: conditioned to the progress attribute of job records (progress-grant.test.ts).
+        permission('dynamodb:UpdateItem', getAtt(stack, stack.libra.jobStore.table, 'Arn')),
         ...['glue:GetDatabase', 'glue:CreateDatabase'].flatMap((action) => [
           permission(action, glue('catalog')),
           permission(action, glue('database/default')),
@@ -286,60 +288,7 @@ describe("SparkBackends with an EKS pool's job template and pod templates", () =
     ]);
   });
 
-  /** CloudFormation values with the pseudo parameters of one account and region filled in. */
-  const ACCOUNT = '123456789012';
-  const resolve = (value: unknown): unknown => {
-    if (Array.isArray(value)) return value.map(resolve);
-    if (value === null || typeof value !== 'object') return value;
-    const node = value as Record<string, unknown>;
-    if ('Ref' in node) {
-      const pseudo: Record<string, string> = {
-        'AWS::Partition': 'aws',
-        'AWS::Region': 'eu-west-1',
-        'AWS::AccountId': ACCOUNT,
-      };
-      return pseudo[String(node.Ref)] ?? `ref-${String(node.Ref)}`;
-    }
-    if ('Fn::Join' in node) {
-      const [separator, parts] = node['Fn::Join'] as [string, unknown[]];
-      return parts.map(resolve).join(separator);
-    }
-    if ('Fn::GetAtt' in node) return `getatt-${(node['Fn::GetAtt'] as string[]).join('-')}`;
-    return Object.fromEntries(Object.entries(node).map(([key, inner]) => [key, resolve(inner)]));
-  };
-  /** The identity policies attached to a role, named by its logical id (Ref) or, for an imported role, its name. */
-  const policiesOf = (role: string) =>
-    Object.entries(synthesized.findResources('AWS::IAM::Policy'))
-      .filter(([, policy]) =>
-        (policy.Properties.Roles as unknown[]).some(
-          (r) => r === role || JSON.stringify(r) === JSON.stringify({ Ref: role }),
-        ),
-      )
-      .map(([name, policy]) => ({ name, policy: resolve(policy.Properties.PolicyDocument) }));
-  const decide = async (
-    role: string,
-    action: string,
-    resource: string,
-    context: Record<string, string> = {},
-  ) => {
-    const result = await runSimulation(
-      {
-        request: {
-          principal: `arn:aws:iam::${ACCOUNT}:role/${role}`,
-          action,
-          resource: { resource, accountId: ACCOUNT },
-          contextVariables: context,
-        },
-        identityPolicies: policiesOf(role),
-        serviceControlPolicies: [],
-        resourceControlPolicies: [],
-        resourcePolicy: undefined,
-      },
-      {},
-    );
-    if (result.resultType !== 'single') throw new Error(`simulation did not run: ${JSON.stringify(result)}`);
-    return result.overallResult;
-  };
+  const decide = roleDecider(synthesized);
 
   it('allows, as IAM evaluates it, the workflow to start templated runs and the job role to read the pod templates', async () => {
     const workflow = logicalId(withTemplates, withTemplates.libra.workflow.role);

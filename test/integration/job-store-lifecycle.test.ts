@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
 import { TransitionConflict } from '#core/errors.ts';
-import { type JobRecord, newJobId } from '#core/job-record.ts';
 import { canMove, JOB_STATUSES, type JobStatus, LIFECYCLE, type Reason } from '#core/job-states.ts';
 import { startTestDatabase, type TestDatabase } from '../support/dynalite.ts';
-import { SMALL_RESOURCES, SQL_SPEC } from '../support/job-record.ts';
+import { queuedJob } from '../support/job-record.ts';
 
 /**
  * The job store's moves against the lifecycle spec, on dynalite: every pair of stored statuses
@@ -31,26 +30,8 @@ afterAll(async () => {
 
 /** A job stored at `status` (createJob writes the record as given), with `reason` when given. */
 async function jobAt(status: JobStatus, reason?: Reason): Promise<string> {
-  const jobId = newJobId();
-  const now = new Date().toISOString();
-  const record: JobRecord = {
-    jobId,
-    owner: 'alice',
-    status,
-    pool: 'default',
-    backend: 'emr-serverless',
-    priority: 5,
-    tags: {},
-    spec: SQL_SPEC,
-    resources: SMALL_RESOURCES,
-    reservation: { cpuCores: 2, memoryMiB: 2048 },
-    attempts: 0,
-    submittedAt: now,
-    queuedAt: now,
-    updatedAt: now,
-    requestHash: 'test',
-    ...(reason && { reason }),
-  };
+  const record = queuedJob('alice', new Date().toISOString(), { status, ...(reason && { reason }) });
+  const { jobId } = record;
   expect(await store.createJob(record)).toBe('created');
   return jobId;
 }

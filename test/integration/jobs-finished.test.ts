@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JOBS_FINISHED } from '#core/job-ends.ts';
 import { TERMINAL_STATUSES } from '#core/job-states.ts';
 import { createWorkflowEndedHandler } from '#handlers/workflow-ended.ts';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
-import { silentLogger, testConfig } from '../support/api.ts';
+import type { LocalRuntime } from '../../local/runtime.ts';
+import { silentLogger } from '../support/api.ts';
+import { startRoomyRuntime } from '../support/local-runtime.ts';
 import { until } from '../support/workflow.ts';
 
 /**
@@ -17,12 +18,7 @@ import { until } from '../support/workflow.ts';
 let runtime: LocalRuntime;
 
 beforeAll(async () => {
-  runtime = await startLocalRuntime({
-    config: testConfig({ pools: { default: { cpuCores: 64, memoryGb: 256, maxConcurrentJobs: 20 } } }),
-    port: 0,
-    logLevel: 'SILENT',
-    tickSeconds: 5,
-  });
+  runtime = await startRoomyRuntime();
 });
 
 afterAll(async () => {

@@ -3,9 +3,9 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
-import { testConfig } from '../support/api.ts';
+import type { LocalRuntime } from '../../local/runtime.ts';
 import { callApi, type Json, submitJob } from '../support/local-http.ts';
+import { startRoomyRuntime } from '../support/local-runtime.ts';
 import { until } from '../support/workflow.ts';
 
 /**
@@ -18,13 +18,7 @@ import { until } from '../support/workflow.ts';
 let runtime: LocalRuntime;
 
 beforeAll(async () => {
-  runtime = await startLocalRuntime({
-    // Room for every test's job at once.
-    config: testConfig({ pools: { default: { cpuCores: 64, memoryGb: 256, maxConcurrentJobs: 20 } } }),
-    port: 0,
-    logLevel: 'SILENT',
-    tickSeconds: 5,
-  });
+  runtime = await startRoomyRuntime();
 });
 
 afterAll(async () => {

@@ -25,25 +25,33 @@ export const SQL_SPEC: JobSpec = {
   timeoutMinutes: 60,
 };
 
-/** A QUEUED job of `alice` in the default pool, tagged team=data, with a new id and what `overrides` says. */
-export function jobRecord(overrides: Partial<JobRecord> = {}): JobRecord {
-  const now = new Date().toISOString();
+/** A QUEUED SQL job record of `owner` submitted `at`, as createJob stores it, with `overrides`. */
+export function queuedJob(owner: string, at: string, overrides: Partial<JobRecord> = {}): JobRecord {
   return {
     jobId: newJobId(),
-    owner: 'alice',
+    owner,
     status: 'QUEUED',
     pool: 'default',
     backend: 'emr-serverless',
     priority: 5,
-    tags: { team: 'data' },
+    tags: {},
     spec: SQL_SPEC,
     resources: SMALL_RESOURCES,
-    reservation: { cpuCores: 2, memoryMiB: 2816 },
+    reservation: { cpuCores: 2, memoryMiB: 2048 },
     attempts: 0,
-    submittedAt: now,
-    queuedAt: now,
-    updatedAt: now,
+    submittedAt: at,
+    queuedAt: at,
+    updatedAt: at,
     requestHash: 'test',
     ...overrides,
   };
+}
+
+/** A QUEUED job of `alice` in the default pool, tagged team=data, with a new id and what `overrides` says. */
+export function jobRecord(overrides: Partial<JobRecord> = {}): JobRecord {
+  return queuedJob('alice', new Date().toISOString(), {
+    tags: { team: 'data' },
+    reservation: { cpuCores: 2, memoryMiB: 2816 },
+    ...overrides,
+  });
 }

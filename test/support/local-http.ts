@@ -27,7 +27,7 @@ export async function callApi(
 }
 
 /** Submits the job and returns its id; any answer but 202 throws, with the answer. */
-export async function submitJob(baseUrl: string, body: Record<string, unknown>): Promise<string> {
+export async function submitJob(baseUrl: string, body: unknown): Promise<string> {
   const answer = await callApi(baseUrl, 'POST', SUBMIT, body);
   if (answer.status !== 202)
     throw new Error(`submit answered ${answer.status}: ${JSON.stringify(answer.body)}`);

@@ -6,6 +6,7 @@ import {
   type ArtifactLocations,
   type BackendTargets,
   POD_TEMPLATE_KEYS,
+  PROGRESS_ENV,
   workflowInput,
 } from '#core/workflow-input.ts';
 
@@ -24,8 +25,13 @@ const EKS = {
 };
 const SERVERLESS = { applicationId: '00fapp', executionRoleArn: 'arn:aws:iam::123456789012:role/jobs' };
 
-function job(backend: JobRecord['backend'], sparkConf: Record<string, string>): JobRecord {
-  const parsed = parseJobRequest({ code: 'SELECT 1', kind: 'sql', sparkConf });
+function job(
+  backend: JobRecord['backend'],
+  sparkConf: Record<string, string>,
+  jobType: 'sql' | 'python' = 'sql',
+): JobRecord {
+  const code = jobType === 'sql' ? 'SELECT 1' : 'print(1)';
+  const parsed = parseJobRequest({ code, kind: jobType, sparkConf });
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
   const sized = sizeJob(parsed.request.sparkConf, { defaultMaxExecutors: 10 });
   if (!sized.ok) throw new Error(JSON.stringify(sized.errors));
@@ -38,8 +44,8 @@ function job(backend: JobRecord['backend'], sparkConf: Record<string, string>): 
     priority: 5,
     tags: {},
     spec: {
-      jobType: 'sql',
-      code: 'SELECT 1',
+      jobType,
+      code,
       sparkConf: sized.sizing.sparkConf,
       retryPolicy: parsed.request.retryPolicy,
       retryDelaysSeconds: [1, 2, 4],
@@ -141,5 +147,80 @@ describe("workflow input: the pool's EMR on EKS templates", () => {
     expect(input.request.eks).toBeUndefined();
     expect(JSON.stringify(serverless)).not.toContain('podTemplate');
     expect(JSON.stringify(serverless)).not.toContain('tpl0abc');
+  });
+});
+
+describe('workflow input: where the driver reports progress', () => {
+  const WITH_PROGRESS: ArtifactLocations = {
+    ...ARTIFACTS,
+    progress: { table: 'libra-jobs', region: 'eu-west-1' },
+  };
+  const ENV_VALUE = 'table=libra-jobs,job=job-1,region=eu-west-1';
+
+  it("names the job's record in the driver's environment on the command line, by the key of each backend, over any value the record holds", () => {
+    // Prepare: the policy refuses the key at submit; a record written by hand could still hold it.
+    const record = job('emr-serverless', {});
+    const key = `spark.emr-serverless.driverEnv.${PROGRESS_ENV}`;
+    const forged: JobRecord = {
+      ...record,
+      spec: {
+        ...record.spec,
+        sparkConf: { ...record.spec.sparkConf, [key]: 'table=other,job=job-2,region=x' },
+      },
+    };
+
+    // Act
+    const serverless = workflowInput(forged, { emrServerless: SERVERLESS }, WITH_PROGRESS, 90).request
+      .emrServerless;
+    const eks = workflowInput(job('eks', {}), { eks: EKS }, WITH_PROGRESS, 90).request.eks;
+
+    // Assess: outside spark-defaults, so it counts against none of EMR's 100 properties.
+    expect(serverless?.JobDriver.SparkSubmit.SparkSubmitParameters.split(' ')).toContain(
+      `spark.emr-serverless.driverEnv.${PROGRESS_ENV}=${ENV_VALUE}`,
+    );
+    expect(serverless && defaultsOf(serverless)).not.toHaveProperty(key);
+    expect(eks?.JobDriver.SparkSubmitJobDriver.SparkSubmitParameters.split(' ')).toContain(
+      `spark.kubernetes.driverEnv.${PROGRESS_ENV}=${ENV_VALUE}`,
+    );
+    expect(JSON.stringify(eks && defaultsOf(eks))).not.toContain(PROGRESS_ENV);
+  });
+
+  it('tells the driver nothing without a progress target', () => {
+    // Act
+    const eks = workflowInput(job('eks', {}), { eks: EKS }, ARTIFACTS, 90).request.eks;
+
+    // Assess
+    expect(JSON.stringify(eks)).not.toContain(PROGRESS_ENV);
+  });
+
+  it("starts inline Python through the bootstrap, with the helper and the caller's own py-files", () => {
+    // Act
+    const serverless = workflowInput(
+      job('emr-serverless', { 'spark.submit.pyFiles': 's3://mine/lib.zip' }, 'python'),
+      { emrServerless: SERVERLESS },
+      ARTIFACTS,
+      90,
+    ).request.emrServerless;
+
+    // Assess
+    const driver = serverless?.JobDriver.SparkSubmit;
+    expect(driver?.EntryPoint).toBe('s3://artifacts/runners/libra_bootstrap.py');
+    expect(driver?.EntryPointArguments).toEqual(['s3://artifacts/jobs/job-1/code.py']);
+    expect(driver?.SparkSubmitParameters).toContain(
+      '--py-files s3://artifacts/runners/libra_progress.py,s3://mine/lib.zip',
+    );
+    expect(serverless && defaultsOf(serverless)).not.toHaveProperty('spark.submit.pyFiles');
+  });
+
+  it('gives the SQL runner the helper too', () => {
+    // Act
+    const driver = workflowInput(job('eks', {}), { eks: EKS }, ARTIFACTS, 90).request.eks?.JobDriver
+      .SparkSubmitJobDriver;
+
+    // Assess
+    expect(driver?.EntryPoint).toBe('s3://artifacts/runners/sql_runner.py');
+    expect(driver?.SparkSubmitParameters).toMatch(
+      /--py-files s3:\/\/artifacts\/runners\/libra_progress\.py$/,
+    );
   });
 });

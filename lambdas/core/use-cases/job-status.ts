@@ -3,6 +3,7 @@ import type { JobRecord } from '../job-record.ts';
 import type { JobStatus } from '../job-states.ts';
 import type { Backend } from '../placement.ts';
 import type { JobStore, PoolStore } from '../ports.ts';
+import type { Progress } from '../progress.ts';
 import { EXACT_QUEUE_POSITIONS, estimateQueuePosition, type QueuePosition } from '../queue-position.ts';
 import { type VisibleJobDeps, visibleJob } from './visible-job.ts';
 
@@ -44,6 +45,8 @@ export interface StatusView {
   readonly reruns?: readonly string[];
   /** Re-runs of this job, all told. */
   readonly rerunCount?: number;
+  /** How far the run has got, as last reported; kept once the job ends. */
+  readonly progress?: Progress;
   /** What its ended runs used and cost, summed (core/cost.ts). */
   readonly cost?: JobCost;
 }
@@ -91,6 +94,7 @@ export function toStatusView(job: JobRecord, queued?: QueuePosition): StatusView
     ...(job.rerunOf !== undefined && { rerunOf: job.rerunOf }),
     ...(job.reruns !== undefined && { reruns: job.reruns }),
     ...(job.rerunCount !== undefined && { rerunCount: job.rerunCount }),
+    ...(job.progress !== undefined && { progress: job.progress }),
     ...costOf(job),
   };
 }
