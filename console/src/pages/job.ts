@@ -162,8 +162,9 @@ function Timeline({ events, submittedAt }: { events: ApiJobEvent[]; submittedAt:
       ${
         event.type === 'STATUS' && event.status
           ? html`<span>${event.from ? html`<span class="from">${event.from} →</span> ` : ''}<${StatusBadge} status=${event.status} /></span>`
-          : html`<span>webhook</span>`
+          : html`<span>${EVENT_LABELS[event.type] ?? event.type}</span>`
       }
+      ${event.type === 'PROGRESS' ? html`<${ProgressBar} progress=${event.progress} compact=${true} />` : null}
       ${event.attempt !== undefined ? html`<span class="attempt">attempt ${event.attempt + 1}</span>` : null}
       ${delay !== undefined ? html`<span class="delay">retry in ${String(delay)}s</span>` : null}
       ${error ? html`<span class="why"><strong>${error.name ?? 'error'}</strong> ${causeOf(error.cause)}</span>` : null}
@@ -172,6 +173,13 @@ function Timeline({ events, submittedAt }: { events: ApiJobEvent[]; submittedAt:
     </li>`;
   })}</ol>`;
 }
+
+/** What the timeline calls the history items that are not status moves. */
+const EVENT_LABELS: Readonly<Record<string, string>> = {
+  WEBHOOK: 'webhook',
+  DURATION_WARNING: 'duration warning',
+  PROGRESS: 'progress',
+};
 
 /** What a move to RETRYING carries beside the common fields of a history item. */
 interface RetryFields {
