@@ -479,235 +479,275 @@ function queryParameters(schema: z.ZodMiniType, descriptions: Readonly<Record<st
 
 function paths(): Json {
   return {
-    [SUBMIT_PATH]: {
-      post: {
-        operationId: 'submitJob',
-        tags: ['jobs'],
-        summary: 'Submit a job',
-        description:
-          'Validates, sizes and places the job, stores it QUEUED and answers at once; admission starts it when its pool has room. With an `Idempotency-Key`, the same key and body give the same job; another body with the key is 409.',
-        parameters: [IDEMPOTENCY_KEY_PARAMETER],
-        requestBody: { required: true, content: jsonContent(ref('JobRequest')) },
-        responses: {
-          '202': {
-            description: 'Accepted: the job is QUEUED (a replayed key answers the job as it is now).',
-            headers: LOCATION_HEADER,
-            content: jsonContent(ref('SubmitAccepted')),
-          },
-          '400': R('BadRequest'),
-          '409': problemResponse(
-            'The Idempotency-Key was used with another body: `errors` names the job it made.',
-          ),
-          '413': R('PayloadTooLarge'),
-          '415': R('UnsupportedMediaType'),
-          ...COMMON,
-          '403': R('Forbidden'),
+    [SUBMIT_PATH]: submitPathItem(),
+    [JOBS_PATH]: jobsPathItem(),
+    [`${JOBS_PATH}/{jobId}`]: jobPathItem(),
+    [`${JOBS_PATH}/{jobId}/rerun`]: rerunPathItem(),
+    [`${JOBS_PATH}/{jobId}/events`]: eventsPathItem(),
+    [POOLS_PATH]: poolsPathItem(),
+    [USAGE_PATH]: usagePathItem(),
+    [OPENAPI_PATH]: openApiPathItem(),
+    '/local/jobs/{jobId}/runs/{runId}/{file}': localRunOutputPathItem(),
+    '/health': healthPathItem(),
+  };
+}
+
+function submitPathItem(): Json {
+  return {
+    post: {
+      operationId: 'submitJob',
+      tags: ['jobs'],
+      summary: 'Submit a job',
+      description:
+        'Validates, sizes and places the job, stores it QUEUED and answers at once; admission starts it when its pool has room. With an `Idempotency-Key`, the same key and body give the same job; another body with the key is 409.',
+      parameters: [IDEMPOTENCY_KEY_PARAMETER],
+      requestBody: { required: true, content: jsonContent(ref('JobRequest')) },
+      responses: {
+        '202': {
+          description: 'Accepted: the job is QUEUED (a replayed key answers the job as it is now).',
+          headers: LOCATION_HEADER,
+          content: jsonContent(ref('SubmitAccepted')),
         },
+        '400': R('BadRequest'),
+        '409': problemResponse(
+          'The Idempotency-Key was used with another body: `errors` names the job it made.',
+        ),
+        '413': R('PayloadTooLarge'),
+        '415': R('UnsupportedMediaType'),
+        ...COMMON,
+        '403': R('Forbidden'),
       },
     },
-    [JOBS_PATH]: {
-      get: {
-        operationId: 'listJobs',
-        tags: ['jobs'],
-        summary: "List the caller's jobs",
-        description: 'Newest first, filtered and in pages.',
-        parameters: listParameters(),
-        responses: {
-          '200': { description: 'A page of jobs.', content: jsonContent(ref('JobPage')) },
-          '400': R('BadRequest'),
-          ...COMMON,
-          '403': R('Forbidden'),
-        },
+  };
+}
+
+function jobsPathItem(): Json {
+  return {
+    get: {
+      operationId: 'listJobs',
+      tags: ['jobs'],
+      summary: "List the caller's jobs",
+      description: 'Newest first, filtered and in pages.',
+      parameters: listParameters(),
+      responses: {
+        '200': { description: 'A page of jobs.', content: jsonContent(ref('JobPage')) },
+        '400': R('BadRequest'),
+        ...COMMON,
+        '403': R('Forbidden'),
       },
     },
-    [`${JOBS_PATH}/{jobId}`]: {
-      parameters: [JOB_ID_PARAMETER],
-      get: {
-        operationId: 'getJob',
-        tags: ['jobs'],
-        summary: "A job's status",
-        responses: {
-          '200': { description: "The job's status.", content: jsonContent(ref('JobStatusView')) },
-          '404': R('NotFound'),
-          ...COMMON,
-        },
-      },
-      delete: {
-        operationId: 'cancelJob',
-        tags: ['jobs'],
-        summary: 'Cancel a job',
-        description:
-          'A queued job is cancelled at once (200). A scheduled, running or retrying one moves to CANCELLING and its run is stopped (202). A finished one is 409, naming its status.',
-        responses: {
-          '200': {
-            description: 'Cancelled (or ended as its run did, had it ended first).',
-            content: jsonContent(ref('CancelResult')),
-          },
-          '202': {
-            description: 'CANCELLING: its run is being stopped.',
-            content: jsonContent(ref('CancelResult')),
-          },
-          '404': R('NotFound'),
-          '409': problemResponse(
-            'The job is already final (or ended while the cancel was made): `errors` names its status.',
-          ),
-          ...COMMON,
-        },
+  };
+}
+
+function jobPathItem(): Json {
+  return {
+    parameters: [JOB_ID_PARAMETER],
+    get: {
+      operationId: 'getJob',
+      tags: ['jobs'],
+      summary: "A job's status",
+      responses: {
+        '200': { description: "The job's status.", content: jsonContent(ref('JobStatusView')) },
+        '404': R('NotFound'),
+        ...COMMON,
       },
     },
-    [`${JOBS_PATH}/{jobId}/rerun`]: {
-      parameters: [JOB_ID_PARAMETER],
-      post: {
-        operationId: 'rerunJob',
-        tags: ['jobs'],
-        summary: 'Re-run a finished job',
-        description:
-          "Submits the job's request again as a new job, with the fields of the body (optional) changed, validated, queued and made idempotent exactly as a submit; the new job is the caller's. The new job's status names the original (`rerunOf`), and the original's lists it (`reruns`). The owner or an admin may re-run a job in any final state; someone else's job is 404, one not final yet is 409.",
-        parameters: [IDEMPOTENCY_KEY_PARAMETER],
-        requestBody: { required: false, content: jsonContent(ref('RerunRequest')) },
-        responses: {
-          '202': {
-            description: 'Accepted: the new job is QUEUED (a replayed key answers it as it is now).',
-            headers: LOCATION_HEADER,
-            content: jsonContent(ref('RerunAccepted')),
-          },
-          '400': R('BadRequest'),
-          '404': R('NotFound'),
-          '409': problemResponse(
-            'The job is not final yet (`errors` names its status), its request was not kept (submitted before re-runs existed), or the Idempotency-Key was used with another body.',
-          ),
-          '413': R('PayloadTooLarge'),
-          '415': R('UnsupportedMediaType'),
-          ...COMMON,
-          '403': R('Forbidden'),
+    delete: {
+      operationId: 'cancelJob',
+      tags: ['jobs'],
+      summary: 'Cancel a job',
+      description:
+        'A queued job is cancelled at once (200). A scheduled, running or retrying one moves to CANCELLING and its run is stopped (202). A finished one is 409, naming its status.',
+      responses: {
+        '200': {
+          description: 'Cancelled (or ended as its run did, had it ended first).',
+          content: jsonContent(ref('CancelResult')),
         },
+        '202': {
+          description: 'CANCELLING: its run is being stopped.',
+          content: jsonContent(ref('CancelResult')),
+        },
+        '404': R('NotFound'),
+        '409': problemResponse(
+          'The job is already final (or ended while the cancel was made): `errors` names its status.',
+        ),
+        ...COMMON,
       },
     },
-    [`${JOBS_PATH}/{jobId}/events`]: {
-      parameters: [JOB_ID_PARAMETER],
-      get: {
-        operationId: 'listJobEvents',
-        tags: ['jobs'],
-        summary: "A job's history",
-        description: 'Every status move and webhook delivery, oldest first.',
-        responses: {
-          '200': { description: "The job's history.", content: jsonContent(ref('JobEvents')) },
-          '404': R('NotFound'),
-          ...COMMON,
+  };
+}
+
+function rerunPathItem(): Json {
+  return {
+    parameters: [JOB_ID_PARAMETER],
+    post: {
+      operationId: 'rerunJob',
+      tags: ['jobs'],
+      summary: 'Re-run a finished job',
+      description:
+        "Submits the job's request again as a new job, with the fields of the body (optional) changed, validated, queued and made idempotent exactly as a submit; the new job is the caller's. The new job's status names the original (`rerunOf`), and the original's lists it (`reruns`). The owner or an admin may re-run a job in any final state; someone else's job is 404, one not final yet is 409.",
+      parameters: [IDEMPOTENCY_KEY_PARAMETER],
+      requestBody: { required: false, content: jsonContent(ref('RerunRequest')) },
+      responses: {
+        '202': {
+          description: 'Accepted: the new job is QUEUED (a replayed key answers it as it is now).',
+          headers: LOCATION_HEADER,
+          content: jsonContent(ref('RerunAccepted')),
         },
+        '400': R('BadRequest'),
+        '404': R('NotFound'),
+        '409': problemResponse(
+          'The job is not final yet (`errors` names its status), its request was not kept (submitted before re-runs existed), or the Idempotency-Key was used with another body.',
+        ),
+        '413': R('PayloadTooLarge'),
+        '415': R('UnsupportedMediaType'),
+        ...COMMON,
+        '403': R('Forbidden'),
       },
     },
-    [POOLS_PATH]: {
-      get: {
-        operationId: 'listPools',
-        tags: ['pools'],
-        summary: 'The pools and their use',
-        description:
-          'Each pool the caller may use (admins: all): limits, cores and memory used, running, waiting.',
-        responses: {
-          '200': { description: 'The pools.', content: jsonContent(ref('PoolList')) },
-          ...COMMON,
-        },
+  };
+}
+
+function eventsPathItem(): Json {
+  return {
+    parameters: [JOB_ID_PARAMETER],
+    get: {
+      operationId: 'listJobEvents',
+      tags: ['jobs'],
+      summary: "A job's history",
+      description: 'Every status move and webhook delivery, oldest first.',
+      responses: {
+        '200': { description: "The job's history.", content: jsonContent(ref('JobEvents')) },
+        '404': R('NotFound'),
+        ...COMMON,
       },
     },
-    [USAGE_PATH]: {
-      get: {
-        operationId: 'getUsage',
-        tags: ['usage'],
-        summary: 'Usage and cost totals',
-        description:
-          "What the runs that ended in the period used and cost (docs/cost.md), by owner, pool or tag: EMR Serverless's billed figures, estimates elsewhere (counted in `estimatedRuns`), priced with each pool's prices, plus Libra's orchestration cost. Admins see everyone's; others their own.",
-        parameters: usageParameters(),
-        responses: {
-          '200': { description: 'The totals.', content: jsonContent(ref('UsageReport')) },
-          '400': R('BadRequest'),
-          ...COMMON,
-        },
+  };
+}
+
+function poolsPathItem(): Json {
+  return {
+    get: {
+      operationId: 'listPools',
+      tags: ['pools'],
+      summary: 'The pools and their use',
+      description:
+        'Each pool the caller may use (admins: all): limits, cores and memory used, running, waiting.',
+      responses: {
+        '200': { description: 'The pools.', content: jsonContent(ref('PoolList')) },
+        ...COMMON,
       },
     },
-    [OPENAPI_PATH]: {
-      get: {
-        operationId: 'getOpenApi',
-        tags: ['meta'],
-        summary: 'This document',
-        description: 'The OpenAPI document of this API, as committed in docs/openapi.json.',
-        responses: {
-          '200': {
-            description: 'The OpenAPI 3.1 document.',
-            content: jsonContent({
-              type: 'object',
-              properties: {
-                openapi: { type: 'string' },
-                info: { type: 'object' },
-                paths: { type: 'object' },
-              },
-              required: ['openapi', 'info', 'paths'],
-            }),
-          },
-          ...COMMON,
-        },
+  };
+}
+
+function usagePathItem(): Json {
+  return {
+    get: {
+      operationId: 'getUsage',
+      tags: ['usage'],
+      summary: 'Usage and cost totals',
+      description:
+        "What the runs that ended in the period used and cost (docs/cost.md), by owner, pool or tag: EMR Serverless's billed figures, estimates elsewhere (counted in `estimatedRuns`), priced with each pool's prices, plus Libra's orchestration cost. Admins see everyone's; others their own.",
+      parameters: usageParameters(),
+      responses: {
+        '200': { description: 'The totals.', content: jsonContent(ref('UsageReport')) },
+        '400': R('BadRequest'),
+        ...COMMON,
       },
     },
-    '/local/jobs/{jobId}/runs/{runId}/{file}': {
-      servers: [LOCAL_SERVER],
-      parameters: [
-        JOB_ID_PARAMETER,
-        {
-          name: 'runId',
-          in: 'path',
-          required: true,
-          description: "The run's id.",
-          schema: { type: 'string' },
-        },
-        {
-          name: 'file',
-          in: 'path',
-          required: true,
-          description: "The run's standard output, standard error, or (SQL) its result.",
-          schema: { type: 'string', enum: ['stdout.txt', 'stderr.txt', 'result.json'] },
-        },
-      ],
-      get: {
-        operationId: 'getLocalRunOutput',
-        tags: ['local'],
-        summary: "A local run's output",
-        description:
-          "Local runtime only: what a job's status `links` point to. Deployed, the links go to the EMR console and the logs in S3.",
-        security: [],
-        responses: {
-          '200': {
-            description: 'The file.',
-            content: {
-              'text/plain': { schema: { type: 'string' } },
-              [JSON_TYPE]: { schema: {} },
+  };
+}
+
+function openApiPathItem(): Json {
+  return {
+    get: {
+      operationId: 'getOpenApi',
+      tags: ['meta'],
+      summary: 'This document',
+      description: 'The OpenAPI document of this API, as committed in docs/openapi.json.',
+      responses: {
+        '200': {
+          description: 'The OpenAPI 3.1 document.',
+          content: jsonContent({
+            type: 'object',
+            properties: {
+              openapi: { type: 'string' },
+              info: { type: 'object' },
+              paths: { type: 'object' },
             },
+            required: ['openapi', 'info', 'paths'],
+          }),
+        },
+        ...COMMON,
+      },
+    },
+  };
+}
+
+function localRunOutputPathItem(): Json {
+  return {
+    servers: [LOCAL_SERVER],
+    parameters: [
+      JOB_ID_PARAMETER,
+      {
+        name: 'runId',
+        in: 'path',
+        required: true,
+        description: "The run's id.",
+        schema: { type: 'string' },
+      },
+      {
+        name: 'file',
+        in: 'path',
+        required: true,
+        description: "The run's standard output, standard error, or (SQL) its result.",
+        schema: { type: 'string', enum: ['stdout.txt', 'stderr.txt', 'result.json'] },
+      },
+    ],
+    get: {
+      operationId: 'getLocalRunOutput',
+      tags: ['local'],
+      summary: "A local run's output",
+      description:
+        "Local runtime only: what a job's status `links` point to. Deployed, the links go to the EMR console and the logs in S3.",
+      security: [],
+      responses: {
+        '200': {
+          description: 'The file.',
+          content: {
+            'text/plain': { schema: { type: 'string' } },
+            [JSON_TYPE]: { schema: {} },
           },
-          '404': {
-            description: 'No such run or file.',
-            content: jsonContent(ref('GatewayError')),
-          },
+        },
+        '404': {
+          description: 'No such run or file.',
+          content: jsonContent(ref('GatewayError')),
         },
       },
     },
-    '/health': {
-      servers: [LOCAL_SERVER],
-      get: {
-        operationId: 'getHealth',
-        tags: ['local'],
-        summary: 'Liveness of the local runtime',
-        security: [],
-        responses: {
-          '200': {
-            description: 'The runtime is serving.',
-            content: jsonContent({
-              type: 'object',
-              properties: { status: { const: 'ok' } },
-              required: ['status'],
-              additionalProperties: false,
-            }),
-          },
-          '4XX': R('EdgeRefused'),
+  };
+}
+
+function healthPathItem(): Json {
+  return {
+    servers: [LOCAL_SERVER],
+    get: {
+      operationId: 'getHealth',
+      tags: ['local'],
+      summary: 'Liveness of the local runtime',
+      security: [],
+      responses: {
+        '200': {
+          description: 'The runtime is serving.',
+          content: jsonContent({
+            type: 'object',
+            properties: { status: { const: 'ok' } },
+            required: ['status'],
+            additionalProperties: false,
+          }),
         },
+        '4XX': R('EdgeRefused'),
       },
     },
   };
