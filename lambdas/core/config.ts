@@ -50,7 +50,22 @@ const eksBackend = z.strictObject({
   ),
 });
 
-export const poolSchema = z.strictObject({
+/** Owner weights are kept within this range (core/fair-share.ts: a job's tag step is 10,000 / weight). */
+export const MIN_OWNER_WEIGHT = 0.01;
+export const MAX_OWNER_WEIGHT = 100;
+
+/** A principal (IAM ARN or JWT subject, as in allowedPrincipals) → its share weight in the pool. */
+const ownerWeights = keyedRecord(
+  nonEmpty(),
+  z
+    .number()
+    .check(
+      z.minimum(MIN_OWNER_WEIGHT, `a weight is from ${MIN_OWNER_WEIGHT} to ${MAX_OWNER_WEIGHT}`),
+      z.maximum(MAX_OWNER_WEIGHT, `a weight is from ${MIN_OWNER_WEIGHT} to ${MAX_OWNER_WEIGHT}`),
+    ),
+);
+
+const poolFields = z.strictObject({
   cpuCores: z._default(z.number().check(z.positive()), 16),
   memoryGb: z._default(z.number().check(z.positive()), 64),
   maxConcurrentJobs: z._default(positiveInt(), 10),
@@ -78,7 +93,25 @@ export const poolSchema = z.strictObject({
     ),
   /** Principals (IAM ARNs or JWT subjects) that may submit to the pool; '*' is everyone. */
   allowedPrincipals: z._default(z.array(nonEmpty()).check(z.minLength(1)), ['*']),
+  /**
+   * Fair share within a priority (docs/fair-share.md): an owner of weight 2 is admitted twice as
+   * often as one of weight 1 while both have jobs waiting. Owners not named weigh 1; a role ARN
+   * names every session of the role.
+   */
+  ownerWeights: z._default(ownerWeights, {}),
+  /** The most jobs one owner may have admitted at once in the pool; no cap when absent. */
+  maxRunningPerOwner: z.optional(positiveInt()),
 });
+
+export const poolSchema = poolFields.check(
+  z.refine(
+    (pool) => pool.maxRunningPerOwner === undefined || pool.maxRunningPerOwner <= pool.maxConcurrentJobs,
+    {
+      path: ['maxRunningPerOwner'],
+      message: "must not be above the pool's maxConcurrentJobs",
+    },
+  ),
+);
 
 export type PoolConfig = z.infer<typeof poolSchema>;
 

@@ -12,6 +12,7 @@ import {
   TransitionConflict,
   ValidationError,
 } from './errors.ts';
+import { tagStep } from './fair-share.ts';
 import type { Finisher } from './finisher.ts';
 import type { JobEvent, JobRecord, JobSpec } from './job-record.ts';
 import { JOB_ID_PATTERN } from './job-record.ts';
@@ -341,8 +342,12 @@ export class JobService {
     const { poolName, pool } = prepared;
     const { jobId } = job;
     // Backpressure before the job is written: a full queue refuses, and nothing is stored.
-    const queueSeq = await pools.reserveQueueSlot(poolName, pool.maxQueueSize, job.priority);
-    if (queueSeq === undefined) {
+    // The same write takes the job's fair-share tag among its owner's and the others' jobs.
+    const slot = await pools.reserveQueueSlot(poolName, pool.maxQueueSize, job.priority, {
+      owner: job.owner,
+      step: tagStep(pool, job.owner),
+    });
+    if (slot === undefined) {
       metrics.count('rejected', poolName);
       const retryAfter = await this.#queueFullRetryAfter(poolName);
       throw new TooManyRequestsError(
@@ -351,7 +356,7 @@ export class JobService {
         retryAfter,
       );
     }
-    const queued: JobRecord = { ...job, queueSeq };
+    const queued: JobRecord = { ...job, queueSeq: slot.queueSeq, fairTag: slot.fairTag };
     const outcome = await store.createJob(queued);
     if (outcome === 'exists') {
       await pools.freeQueueSlot(poolName, [job.priority]);

@@ -5,7 +5,7 @@ import { documentClient } from '#adapters/compose.ts';
 import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
 import { DynamoPoolStore } from '#adapters/dynamo-pool-store.ts';
 import { TransitionConflict } from '#core/errors.ts';
-import type { JobRecord } from '#core/job-record.ts';
+import type { JobRecord, Reservation } from '#core/job-record.ts';
 import type { JobStatus } from '#core/job-states.ts';
 import type { JobPage, PoolLimits } from '#core/ports.ts';
 import { startTestDatabase, type TestDatabase } from '../support/dynalite.ts';
@@ -33,6 +33,7 @@ import { createMotoTable, motoClientConfig } from '../support/moto.ts';
 const LAST_PAGE_STEP = 'list alice tag cost-centre present, and the page after';
 
 const OWNERS = ['arn:aws:sts::123456789012:assumed-role/libra/alice', 'jwt|bob#1'];
+const OWNER_A = OWNERS[0] as string;
 const T0 = Date.parse('2025-03-01T10:00:00.000Z');
 const at = (ms: number) => new Date(T0 + ms).toISOString();
 
@@ -244,24 +245,30 @@ async function runScript(
 
   // The pool: leases, refused and repeated ones, racing ones.
   const reservation = (cpuCores: number, memoryMiB = 1024) => ({ cpuCores, memoryMiB });
+  const lease = (jobId: string, held: Reservation) => ({
+    jobId,
+    reservation: held,
+    owner: OWNER_A,
+    priority: 5,
+  });
   await step('pool before use', () => pools.getPool('default'));
   await step('acquire 0', () =>
-    pools.acquire('default', LIMITS, jobIds[0] ?? '', reservation(10), at(50_000)),
+    pools.acquire('default', LIMITS, lease(jobIds[0] ?? '', reservation(10)), at(50_000)),
   );
   await step('acquire 0 again', () =>
-    pools.acquire('default', LIMITS, jobIds[0] ?? '', reservation(10), at(50_001)),
+    pools.acquire('default', LIMITS, lease(jobIds[0] ?? '', reservation(10)), at(50_001)),
   );
   await step('acquire 3 too big', () =>
-    pools.acquire('default', LIMITS, jobIds[3] ?? '', reservation(41), at(50_002)),
+    pools.acquire('default', LIMITS, lease(jobIds[3] ?? '', reservation(41)), at(50_002)),
   );
   await step('acquire 3 exactly the rest', () =>
-    pools.acquire('default', LIMITS, jobIds[3] ?? '', reservation(40), at(50_003)),
+    pools.acquire('default', LIMITS, lease(jobIds[3] ?? '', reservation(40)), at(50_003)),
   );
   await step('acquire 4 when full', () =>
-    pools.acquire('default', LIMITS, jobIds[4] ?? '', reservation(0.5), at(50_004)),
+    pools.acquire('default', LIMITS, lease(jobIds[4] ?? '', reservation(0.5)), at(50_004)),
   );
   await step('release 3 with other amounts', () =>
-    pools.release('default', jobIds[3] ?? '', reservation(39)),
+    pools.release('default', jobIds[3] ?? '', { reservation: reservation(39), owner: OWNER_A }),
   );
   await step('release 3', () => pools.release('default', jobIds[3] ?? ''));
   await step('release 3 again', () => pools.release('default', jobIds[3] ?? ''));
@@ -269,7 +276,7 @@ async function runScript(
     pools.acquireAll(
       'default',
       { ...LIMITS, maxConcurrentJobs: 3 },
-      [4, 5, 6].map((i) => ({ jobId: jobIds[i] ?? '', reservation: reservation(1, 512) })),
+      [4, 5, 6].map((i) => lease(jobIds[i] ?? '', reservation(1, 512))),
       at(50_010),
     ),
   );
@@ -277,7 +284,7 @@ async function runScript(
     pools.acquireAll(
       'default',
       LIMITS,
-      [4, 0].map((i) => ({ jobId: jobIds[i] ?? '', reservation: reservation(1) })),
+      [4, 0].map((i) => lease(jobIds[i] ?? '', reservation(1))),
       at(50_011),
     ),
   );
@@ -285,7 +292,7 @@ async function runScript(
     pools.acquireAll(
       'default',
       LIMITS,
-      [4, 5].map((i) => ({ jobId: jobIds[i] ?? '', reservation: reservation(1.5, 2048) })),
+      [4, 5].map((i) => lease(jobIds[i] ?? '', reservation(1.5, 2048))),
       at(50_012),
     ),
   );
@@ -298,7 +305,7 @@ async function runScript(
   );
   await step('racing acquires', async () => {
     const results = await all(
-      racers.map((jobId) => () => pools.acquire('race', LIMITS, jobId, reservation(1), at(60_000))),
+      racers.map((jobId) => () => pools.acquire('race', LIMITS, lease(jobId, reservation(1)), at(60_000))),
     );
     return {
       acquired: results.filter((r) => r === 'acquired').length,
@@ -322,7 +329,9 @@ async function runScript(
 
   // The waiting counter: slots up to the limit, frees past zero, recounts.
   for (let i = 0; i < 4; i++)
-    await step(`reserve slot ${i}`, () => pools.reserveQueueSlot('slots', 3, i % 2 === 0 ? 5 : 7));
+    await step(`reserve slot ${i}`, () =>
+      pools.reserveQueueSlot('slots', 3, i % 2 === 0 ? 5 : 7, { owner: OWNER_A, step: 10_000 }),
+    );
   await step('free 2', () => pools.freeQueueSlot('slots', [5, 7]));
   await step('free 5 (more than counted)', () => pools.freeQueueSlot('slots', [5, 5, 7, 7, 7]));
   await step('slots pool', () => pools.getPool('slots'));

@@ -119,7 +119,7 @@ export async function leaseOutsideAdmission(h: Harness, jobId: string): Promise<
   if (!job || !pool) throw new Error(`${jobId} was not written, or its pool is not configured`);
   const at = h.clock.now().toISOString();
   expectTrue(
-    (await h.pools.acquire(job.pool, poolLimits(pool), jobId, job.reservation, at)) === 'acquired',
+    (await h.pools.acquire(job.pool, poolLimits(pool), job, at)) === 'acquired',
     `${jobId} could not be leased`,
   );
 }

@@ -12,6 +12,7 @@ const DEFAULT_POOL = {
   defaultTimeoutMinutes: 720,
   backends: { emrServerless: { releaseLabel: 'emr-7.5.0' } },
   allowedPrincipals: ['*'],
+  ownerWeights: {},
 };
 
 const EKS = {
@@ -119,6 +120,8 @@ describe('config: defaults', () => {
             eks: { ...EKS, releaseLabel: 'emr-7.2.0' },
           },
           allowedPrincipals: ['arn:aws:iam::123456789012:role/analyst'],
+          ownerWeights: { 'arn:aws:iam::123456789012:role/analyst': 2, 'jwt|carol': 0.5 },
+          maxRunningPerOwner: 5,
         },
       },
       auth: { mode: 'jwt', issuer: 'https://auth.example.com/', audience: ['libra'] },
@@ -195,6 +198,24 @@ describe('config: refusals name the offending key', () => {
       'unknown key',
     ],
     [{ pools: { etl: { backends: {} } } }, 'libra.pools.etl.backends', 'a pool needs at least one backend'],
+    [
+      { pools: { etl: { ownerWeights: { 'jwt|alice': 0 } } } },
+      'libra.pools.etl.ownerWeights.jwt|alice',
+      'a weight is from 0.01 to 100',
+    ],
+    [
+      { pools: { etl: { ownerWeights: { 'jwt|alice': 101 } } } },
+      'libra.pools.etl.ownerWeights.jwt|alice',
+      'a weight is from 0.01 to 100',
+    ],
+    [{ pools: { etl: { ownerWeights: ['jwt|alice'] } } }, 'libra.pools.etl.ownerWeights', undefined],
+    [{ pools: { etl: { maxRunningPerOwner: 0 } } }, 'libra.pools.etl.maxRunningPerOwner', undefined],
+    [{ pools: { etl: { maxRunningPerOwner: 1.5 } } }, 'libra.pools.etl.maxRunningPerOwner', undefined],
+    [
+      { pools: { etl: { maxConcurrentJobs: 4, maxRunningPerOwner: 5 } } },
+      'libra.pools.etl.maxRunningPerOwner',
+      "must not be above the pool's maxConcurrentJobs",
+    ],
     [{ retention: { days: 0 } }, 'libra.retention.days', undefined],
     [{ retention: { days: 3651 } }, 'libra.retention.days', undefined],
     [{ limits: { maxBodyBytes: 0 } }, 'libra.limits.maxBodyBytes', undefined],
