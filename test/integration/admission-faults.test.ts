@@ -431,6 +431,7 @@ const SCENARIOS = {
         nth: 3,
       },
       { call: 'setWaiting', match: () => onPool('setWaiting', 'r') },
+      { call: 'pruneFairShare', match: () => onPool('pruneFairShare', 'r') },
       {
         call: 'getPool',
         label: 'for the gauges after releases',
