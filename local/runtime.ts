@@ -13,7 +13,7 @@ import type { LibraConfig } from '#core/config.ts';
 import type { Finisher } from '#core/finisher.ts';
 import type { JobRecord } from '#core/job-record.ts';
 import { JobLauncher } from '#core/launcher.ts';
-import type { JobStore, WorkflowStarter } from '#core/ports.ts';
+import type { JobStore, PoolStore, WorkflowStarter } from '#core/ports.ts';
 import type { Reconciler } from '#core/reconciler.ts';
 import { RunRecorder } from '#core/run-recorder.ts';
 import { Notifier } from '#core/webhook.ts';
@@ -88,7 +88,13 @@ export interface LocalRuntime {
   readonly intake: LocalQueue;
   readonly intakeDeadLetters: LocalQueue;
   /** The use cases behind the handlers, for tests and benchmarks that drive them directly. */
-  readonly parts: { admission: Admission; reconciler: Reconciler; finisher: Finisher; jobs: JobStore };
+  readonly parts: {
+    admission: Admission;
+    reconciler: Reconciler;
+    finisher: Finisher;
+    jobs: JobStore;
+    pools: PoolStore;
+  };
   /** Runs one tick now: the reconciler, then an admission pass over every pool. */
   tick(): Promise<void>;
   stop(): Promise<void>;
@@ -411,7 +417,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     webhookSecretGenerated: webhookSecrets.generated,
     intake,
     intakeDeadLetters,
-    parts: { admission, reconciler, finisher, jobs },
+    parts: { admission, reconciler, finisher, jobs, pools },
     tick,
     async stop() {
       clearInterval(tickTimer);

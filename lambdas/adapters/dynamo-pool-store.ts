@@ -259,10 +259,17 @@ export class DynamoPoolStore implements PoolStore {
       });
       if (released !== 'mismatch') return released;
     }
-    // Without the amounts, or with a lease that is not what the job says (taken before leases
-    // named their owner): read the lease, since what is given back must be exactly what was taken.
+    // Without the amounts, or with a lease whose owner is not the one given (a lease taken before
+    // leases named their owner): read the lease, since what is given back must be exactly what
+    // was taken. Other amounts than the job's are not its lease: nothing is given back.
     const lease = (await this.getPool(pool)).leases[jobId];
     if (!lease) return false;
+    if (
+      held &&
+      (lease.cpuCores !== held.reservation.cpuCores || lease.memoryMiB !== held.reservation.memoryMiB)
+    ) {
+      return false;
+    }
     return (await this.#releaseLease(pool, jobId, lease)) === true;
   }
 
