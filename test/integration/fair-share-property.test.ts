@@ -183,6 +183,30 @@ afterAll(async () => {
 
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 15);
 
+/** A pool of 1 to 4 slots, with a cap per owner or none, and what `more` draws for that many slots. */
+function poolArb<T extends object>(
+  more: (slots: number) => fc.Arbitrary<T>,
+): fc.Arbitrary<T & { slots: number; cap: number | undefined }> {
+  return fc
+    .integer({ min: 1, max: 4 })
+    .chain((slots) =>
+      fc
+        .tuple(fc.option(fc.integer({ min: 1, max: slots }), { nil: undefined }), more(slots))
+        .map(([cap, rest]) => ({ ...rest, slots, cap })),
+    );
+}
+
+/** A fresh table and harness for a pool of that shape. */
+async function worldFor(
+  slots: number,
+  cap: number | undefined,
+  weights: PoolShape['weights'],
+): Promise<FairWorld> {
+  const config = poolConfig({ slots, weights, ...(cap !== undefined && { cap }) });
+  const h = createHarness(db, { config, tableName: await freshTable(db) });
+  return new FairWorld(h, cap);
+}
+
 const jobArb = fc.record({
   priority: fc.constantFrom(3, 5, 5, 5, 7),
   executors: fc.integer({ min: 1, max: 3 }),
@@ -194,10 +218,8 @@ describe('fair share inside a pool', () => {
   }, async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.integer({ min: 1, max: 4 }).chain((slots) =>
+        poolArb((slots) =>
           fc.record({
-            slots: fc.constant(slots),
-            cap: fc.option(fc.integer({ min: 1, max: slots }), { nil: undefined }),
             flooderWeight: fc.constantFrom(1, 0.5, 2),
             // The lone owner weighs no less than the flooder: a lighter one is meant to wait longer.
             loneWeightFactor: fc.constantFrom(1, 1, 2),
@@ -208,13 +230,7 @@ describe('fair share inside a pool', () => {
         ),
         async (run) => {
           const weights = { [FLOODER]: run.flooderWeight, [LONE]: run.flooderWeight * run.loneWeightFactor };
-          const config = poolConfig({
-            slots: run.slots,
-            weights,
-            ...(run.cap !== undefined && { cap: run.cap }),
-          });
-          const h = createHarness(db, { config, tableName: await freshTable(db) });
-          const world = new FairWorld(h, run.cap);
+          const world = await worldFor(run.slots, run.cap, weights);
           for (const job of run.flood) {
             await world.submit(FLOODER, job.priority, job.executors);
             await world.check();
@@ -251,10 +267,8 @@ describe('fair share inside a pool', () => {
   }, async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.integer({ min: 1, max: 4 }).chain((slots) =>
+        poolArb(() =>
           fc.record({
-            slots: fc.constant(slots),
-            cap: fc.option(fc.integer({ min: 1, max: slots }), { nil: undefined }),
             weights: fc.array(fc.constantFrom(0.5, 1, 2, 3), {
               minLength: OWNERS.length,
               maxLength: OWNERS.length,
@@ -277,13 +291,8 @@ describe('fair share inside a pool', () => {
         ),
         async (run) => {
           const weights = Object.fromEntries(OWNERS.map((owner, i) => [owner, run.weights[i] ?? 1]));
-          const config = poolConfig({
-            slots: run.slots,
-            weights,
-            ...(run.cap !== undefined && { cap: run.cap }),
-          });
-          const h = createHarness(db, { config, tableName: await freshTable(db) });
-          const world = new FairWorld(h, run.cap);
+          const world = await worldFor(run.slots, run.cap, weights);
+          const { h } = world;
           for (const step of run.steps) {
             if (step.kind === 'submit') {
               await world.submit(
