@@ -106,6 +106,8 @@ const EMPTY_POOL = {
 type TagWay = 'continue' | 'fresh';
 /** Owners' last way remembered in this process; forgotten all at once past this many. */
 const REMEMBERED_WAYS = 10_000;
+/** Entries forgotten in one write by pruneFairShare: each costs about 80 characters of expressions. */
+const PRUNED_PER_WRITE = 40;
 /** Rounds of the two ways before a submit gives up on a pool item that keeps changing under it. */
 const RESERVE_ROUNDS = 4;
 
@@ -426,45 +428,58 @@ export class DynamoPoolStore implements PoolStore {
   }
 
   async pruneFairShare(pool: string, seen: FairState): Promise<void> {
-    const names: Record<string, string> = {};
-    const values: Record<string, unknown> = {};
-    const removes: string[] = [];
-    const conditions: string[] = [];
-    let i = 0;
+    /** An entry to forget: where it is, and the condition that it is still spent. */
+    const spent: {
+      readonly remove: string;
+      readonly names: Record<string, string>;
+      readonly condition: string;
+    }[] = [];
     // A last tag at or behind its priority's virtual time gives the owner's next job the same tag
     // as no entry would (max(V, last) = V): forgetting it changes nothing.
     for (const [key, tag] of Object.entries(seen.lastTag)) {
       const priority = Number(key.slice(0, key.indexOf('#')));
       if (tag > (seen.virtualTime[priority] ?? 0)) continue;
-      names[`#t${i}`] = key;
-      names[`#v${i}`] = virtualTimeName(priority);
-      removes.push(`lastTag.#t${i}`);
-      conditions.push(`(attribute_not_exists(lastTag.#t${i}) OR lastTag.#t${i} <= #v${i})`);
-      i++;
+      spent.push({
+        remove: 'lastTag.#k',
+        names: { '#k': key, '#v': virtualTimeName(priority) },
+        condition: '(attribute_not_exists(lastTag.#k) OR lastTag.#k <= #v)',
+      });
     }
     for (const [key, running] of Object.entries(seen.running)) {
       if (running > 0) continue;
-      names[`#r${i}`] = key;
-      removes.push(`ownerRunning.#r${i}`);
-      conditions.push(`(attribute_not_exists(ownerRunning.#r${i}) OR ownerRunning.#r${i} <= :zero)`);
-      values[':zero'] = 0;
-      i++;
+      spent.push({
+        remove: 'ownerRunning.#k',
+        names: { '#k': key },
+        condition: '(attribute_not_exists(ownerRunning.#k) OR ownerRunning.#k <= :zero)',
+      });
     }
-    if (removes.length === 0) return;
-    try {
-      await this.#client.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: poolKey(pool),
-          UpdateExpression: `REMOVE ${removes.join(', ')}`,
-          ConditionExpression: conditions.join(' AND '),
-          ExpressionAttributeNames: names,
-          ...(Object.keys(values).length > 0 && { ExpressionAttributeValues: values }),
-        }),
-      );
-    } catch (error) {
-      // One of them moved on meanwhile (a submit, a lease): the next tick prunes again.
-      if (!isConditionFailure(error)) throw error;
+    // A few dozen entries a write: an expression may not pass 4 KB.
+    for (let from = 0; from < spent.length; from += PRUNED_PER_WRITE) {
+      const names: Record<string, string> = {};
+      const removes: string[] = [];
+      const conditions: string[] = [];
+      spent.slice(from, from + PRUNED_PER_WRITE).forEach((entry, i) => {
+        // Each entry's placeholders numbered apart: `#k` → `#k3`, `#v` → `#v3`.
+        const numbered = (text: string) => text.replace(/#([kv])\b/g, `#$1${i}`);
+        for (const [name, value] of Object.entries(entry.names)) names[numbered(name)] = value;
+        removes.push(numbered(entry.remove));
+        conditions.push(numbered(entry.condition));
+      });
+      try {
+        await this.#client.send(
+          new UpdateCommand({
+            TableName: this.#table,
+            Key: poolKey(pool),
+            UpdateExpression: `REMOVE ${removes.join(', ')}`,
+            ConditionExpression: conditions.join(' AND '),
+            ExpressionAttributeNames: names,
+            ...(conditions.some((c) => c.includes(':zero')) && { ExpressionAttributeValues: { ':zero': 0 } }),
+          }),
+        );
+      } catch (error) {
+        // One of them moved on meanwhile (a submit, a lease): the next tick prunes again.
+        if (!isConditionFailure(error)) throw error;
+      }
     }
   }
 
