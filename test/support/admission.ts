@@ -270,19 +270,23 @@ export async function waitingJobs(h: Pick<Harness, 'jobs'>, pool: string): Promi
   return all;
 }
 
-/** The waiting index's order: priority desc, then fair-share tag (none first), then submittedAt, then id. */
-function inAdmissionOrder(a: WaitingJob, b: WaitingJob): number {
-  if (a.priority !== b.priority) return b.priority - a.priority;
-  if ((a.fairTag ?? -1) !== (b.fairTag ?? -1)) return (a.fairTag ?? -1) - (b.fairTag ?? -1);
-  if (a.submittedAt !== b.submittedAt) return a.submittedAt < b.submittedAt ? -1 : 1;
-  return a.jobId < b.jobId ? -1 : 1;
-}
-
-/** Admission order, computed independently of the index: priority desc, then submittedAt, then id. */
-export function aheadOf(a: Pick<WaitingJob, 'priority' | 'submittedAt' | 'jobId'>, b: typeof a): boolean {
+/**
+ * Admission order, computed independently of the index: priority desc, then the fair-share tag the
+ * job was given (none first: docs/fair-share.md), then submittedAt, then id. With one owner the tags
+ * follow the order in which submits took their queue slots.
+ */
+export function aheadOf(
+  a: Pick<WaitingJob, 'priority' | 'submittedAt' | 'jobId' | 'fairTag'>,
+  b: typeof a,
+): boolean {
   if (a.priority !== b.priority) return a.priority > b.priority;
+  if ((a.fairTag ?? -1) !== (b.fairTag ?? -1)) return (a.fairTag ?? -1) < (b.fairTag ?? -1);
   if (a.submittedAt !== b.submittedAt) return a.submittedAt < b.submittedAt;
   return a.jobId < b.jobId;
+}
+
+function inAdmissionOrder(a: WaitingJob, b: WaitingJob): number {
+  return aheadOf(a, b) ? -1 : aheadOf(b, a) ? 1 : 0;
 }
 
 export interface PoolState {
