@@ -2,6 +2,8 @@ import os from 'node:os';
 import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
 import { DynamoPoolStore } from '#adapters/dynamo-pool-store.ts';
 import { documentClient } from '#adapters/table-stores.ts';
+import { poolSchema } from '#core/config.ts';
+import { tagStep } from '#core/fair-share.ts';
 import { newJobId } from '#core/job-record.ts';
 import { localDynamoDBClient } from '../local/dynamodb.ts';
 import { LOCAL_TABLE_NAME } from '../local/runtime.ts';
@@ -103,7 +105,8 @@ async function main(): Promise<void> {
   const record = await jobs.getJob(seededJobId);
   if (!record) throw new Error('the seeded job was not stored');
   const floorWrites = async () => {
-    if ((await pools.reserveQueueSlot(FLOOR_POOL, 1_000_000, 5)) === undefined)
+    const owner = { owner: record.owner, step: tagStep(poolSchema.parse({}), record.owner) };
+    if ((await pools.reserveQueueSlot(FLOOR_POOL, 1_000_000, 5, owner)) === undefined)
       throw new Error('floor queue full');
     const outcome = await jobs.createJob({ ...record, jobId: newJobId(), pool: FLOOR_POOL });
     if (outcome !== 'created') throw new Error('floor job not created');

@@ -16,7 +16,7 @@ import type { LibraConfig } from '#core/config.ts';
 import type { Finisher } from '#core/finisher.ts';
 import type { JobRecord } from '#core/job-record.ts';
 import { JobLauncher } from '#core/launcher.ts';
-import type { JobStore, WorkflowStarter } from '#core/ports.ts';
+import type { JobStore, PoolStore, WorkflowStarter } from '#core/ports.ts';
 import type { ProgressStore } from '#core/progress.ts';
 import type { Reconciler } from '#core/reconciler.ts';
 import { RunRecorder } from '#core/run-recorder.ts';
@@ -107,6 +107,7 @@ export interface LocalRuntime {
     warnings: DurationWarnings;
     finisher: Finisher;
     jobs: JobStore;
+    pools: PoolStore;
   };
   /** Runs one tick now: the reconciler, then an admission pass over every pool. */
   tick(): Promise<void>;
@@ -473,7 +474,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     webhookSecretGenerated: webhookSecrets.generated,
     intake,
     intakeDeadLetters,
-    parts: { admission, reconciler, warnings, finisher, jobs },
+    parts: { admission, reconciler, warnings, finisher, jobs, pools },
     tick,
     async stop() {
       clearInterval(tickTimer);

@@ -364,10 +364,11 @@ export function buildJobWorkflow(): { readonly [key: string]: Json } {
       Parameters: {
         TableName: TABLE,
         Key: { pk: Sp("States.Format('POOL#{}', $.pool)"), sk: S('POOL') },
+        // The owner's count of admitted jobs (fair share's cap) is given back in the same write.
         UpdateExpression:
-          'SET cpuUsed = cpuUsed - :c, memoryUsed = memoryUsed - :m, running = running - :one REMOVE leases.#job',
+          'SET cpuUsed = cpuUsed - :c, memoryUsed = memoryUsed - :m, running = running - :one, ownerRunning.#owner = if_not_exists(ownerRunning.#owner, :one) - :one REMOVE leases.#job',
         ConditionExpression: 'attribute_exists(leases.#job)',
-        ExpressionAttributeNames: { '#job.$': '$.jobId' },
+        ExpressionAttributeNames: { '#job.$': '$.jobId', '#owner.$': '$.ownerKey' },
         ExpressionAttributeValues: {
           ':c': formatNumber('$.reservation.cpuCores'),
           ':m': formatNumber('$.reservation.memoryMiB'),

@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { RunCost } from '#core/cost.ts';
 import { TransitionConflict, ValidationError } from '#core/errors.ts';
+import { ownerKey, tagOfWaitKey } from '#core/fair-share.ts';
 import { JOB_ID_PATTERN, type JobEvent, type JobRecord, waitKey } from '#core/job-record.ts';
 import { type JobStatus, LIFECYCLE } from '#core/job-states.ts';
 import type {
@@ -74,6 +75,12 @@ const MATCH_RATE_MARGIN = 1.25;
 const jobKey = (jobId: string) => ({ pk: `JOB#${jobId}`, sk: META });
 
 /**
+ * The waiting index's partition of an owner's jobs parked in a pool while the owner is at the
+ * pool's maxRunningPerOwner (docs/fair-share.md). Pool names never hold `#`.
+ */
+export const parkedPartition = (pool: string, owner: string) => `${pool}#parked#${owner}`;
+
+/**
  * `IDEM#<owner>#<key>` with `%` and `#` escaped in the owner: JWT subjects may hold any
  * character and keys may hold `#`, so unescaped, owner `a#b` with key `c` and owner `a` with
  * key `b#c` would share one item, and one caller would be handed the other's job.
@@ -133,7 +140,7 @@ export function jobItem(job: JobRecord, retentionSeconds: number): Record<string
     ownerSort: `${job.submittedAt}#${job.jobId}`,
     ...(job.status === 'QUEUED' && {
       waitPool: job.pool,
-      waitKey: waitKey(job.priority, job.submittedAt, job.jobId),
+      waitKey: waitKey(job),
     }),
     // With warnAt, which only a running job has, the key of the duration warnings' sparse index.
     ...(job.spec.warnAfterMinutes !== undefined && { warnPool: job.pool }),
@@ -374,7 +381,7 @@ export class DynamoJobStore
         ExpressionAttributeNames: { '#pool': index.partitionKey, '#key': index.sortKey },
         ExpressionAttributeValues: {
           ':pool': job.pool,
-          ':key': waitKey(job.priority, job.submittedAt, job.jobId),
+          ':key': waitKey(job),
         },
         Select: 'COUNT',
         // Reads at most `limit` index items, however many wait ahead: the cost of a status read
@@ -391,6 +398,24 @@ export class DynamoJobStore
     limit: number,
     start?: Readonly<Record<string, unknown>>,
   ): Promise<WaitingPage> {
+    return this.#waitingPage(pool, limit, start);
+  }
+
+  async listParked(
+    pool: string,
+    owner: string,
+    limit: number,
+    start?: Readonly<Record<string, unknown>>,
+  ): Promise<WaitingPage> {
+    return this.#waitingPage(parkedPartition(pool, owner), limit, start);
+  }
+
+  /** A page of one partition of the waiting index: a pool's, or an owner's parked jobs in it. */
+  async #waitingPage(
+    partition: string,
+    limit: number,
+    start?: Readonly<Record<string, unknown>>,
+  ): Promise<WaitingPage> {
     const index = JOB_TABLE.indexes.waiting;
     const page = await this.#client.send(
       new QueryCommand({
@@ -398,13 +423,40 @@ export class DynamoJobStore
         IndexName: index.indexName,
         KeyConditionExpression: '#pool = :pool',
         ExpressionAttributeNames: { '#pool': index.partitionKey },
-        ExpressionAttributeValues: { ':pool': pool },
+        ExpressionAttributeValues: { ':pool': partition },
         Limit: limit,
         ExclusiveStartKey: start,
       }),
     );
-    const jobs: WaitingJob[] = (page.Items ?? []).map(parseWaitingJob);
+    const jobs: WaitingJob[] = (page.Items ?? []).map((item) => {
+      const fairTag = tagOfWaitKey(String(item[index.sortKey] ?? ''));
+      return parseWaitingJob(fairTag === undefined ? item : { ...item, fairTag });
+    });
     return { jobs, ...(page.LastEvaluatedKey && { next: page.LastEvaluatedKey }) };
+  }
+
+  async park(job: Pick<WaitingJob, 'jobId' | 'owner'>, pool: string): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: jobKey(job.jobId),
+          // Only the index partition changes: the key keeps the job's place among its owner's jobs.
+          UpdateExpression: 'SET waitPool = :parked',
+          ConditionExpression: '#status = :queued AND waitPool = :pool',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':parked': parkedPartition(pool, ownerKey(job.owner)),
+            ':queued': 'QUEUED',
+            ':pool': pool,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 
   async recordRun(change: RunStateChange): Promise<boolean> {

@@ -162,6 +162,7 @@ const jobRecordFields = {
   /** The job's place among its priority's queue slots (core/queue-position.ts). */
   queueSeq: z.optional(count),
   runCosts: z.optional(z.record(z.string(), runCostSchema)),
+  fairTag: z.optional(count),
   requestHash: text,
   // The stored request is validated again, as a submit, when it is re-run: kept here as written.
   request: z.optional(z.record(z.string(), z.unknown())),
@@ -213,11 +214,17 @@ const waitingJobSchema = z.object({
   jobId: text,
   owner: text,
   priority: count,
+  /** Read from the row's waitKey by the store (the index does not project it apart). */
+  fairTag: z.optional(count),
   submittedAt: text,
   reservation: reservationSchema,
 } satisfies Fields<WaitingJob>);
 
-const leaseSchema = z.object({ ...reservationFields, at: text } satisfies Fields<Lease>);
+const leaseSchema = z.object({
+  ...reservationFields,
+  at: text,
+  owner: z.optional(text),
+} satisfies Fields<Lease>);
 
 /** The pool item (DESIGN §3), as the pool store reads it; its counters as written. */
 const poolItemSchema = z.object({
@@ -229,6 +236,10 @@ const poolItemSchema = z.object({
   /** Reservations ever made, and where the last recount saw them (see DynamoPoolStore.setWaiting). */
   reserved: z.optional(count),
   recountMark: z.optional(count),
+  /** Fair share (docs/fair-share.md), keyed by ownerKey; absent on items written before it. */
+  ownerRunning: z.optional(z.record(z.string(), count)),
+  lastTag: z.optional(z.record(z.string(), count)),
+  parked: z.optional(z.record(z.string(), count)),
 });
 export type PoolItem = z.output<typeof poolItemSchema>;
 

@@ -1,6 +1,7 @@
 import { startRetryDelaySeconds } from './backoff.ts';
 import type { LibraConfig, PoolConfig } from './config.ts';
 import { StartRefused, TransitionConflict } from './errors.ts';
+import { ownerKey } from './fair-share.ts';
 import type { Finisher } from './finisher.ts';
 import type { JobRecord, Reservation } from './job-record.ts';
 import { isTerminal } from './job-states.ts';
@@ -153,10 +154,64 @@ class FreeCapacity {
 }
 
 /**
+ * Each owner's admitted jobs in the pool as last seen, and the cap on them (maxRunningPerOwner):
+ * admission's guess of whose jobs it may lease before it asks the store, which holds the cap.
+ */
+class OwnerCounts {
+  readonly #counts = new Map<string, number>();
+  readonly #cap: number | undefined;
+
+  constructor(cap: number | undefined, running: Readonly<Record<string, number>>) {
+    this.#cap = cap;
+    for (const [key, count] of Object.entries(running)) this.#counts.set(key, count);
+  }
+
+  /** How many more jobs of the owner may be admitted (Infinity without a cap). */
+  left(key: string): number {
+    return this.#cap === undefined ? Number.POSITIVE_INFINITY : this.#cap - (this.#counts.get(key) ?? 0);
+  }
+
+  add(key: string, count: number): void {
+    this.#counts.set(key, (this.#counts.get(key) ?? 0) + count);
+  }
+
+  /** The store refused the owner at its cap: it has that many admitted, whatever was seen. */
+  full(key: string): void {
+    if (this.#cap !== undefined) this.#counts.set(key, this.#cap);
+  }
+}
+
+/** Admission order as the waiting index keys it: priority, then fair-share tag (none first), then submit order. */
+function byAdmissionOrder(a: WaitingJob, b: WaitingJob): number {
+  if (a.priority !== b.priority) return b.priority - a.priority;
+  const tagA = a.fairTag ?? -1;
+  const tagB = b.fairTag ?? -1;
+  if (tagA !== tagB) return tagA - tagB;
+  if (a.submittedAt !== b.submittedAt) return a.submittedAt < b.submittedAt ? -1 : 1;
+  return a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0;
+}
+
+/**
+ * A page of the pool's waiting index with the parked jobs (`pending`, in order) that come before
+ * its last job merged in, in admission order; on the last page, all of them. The ones that come
+ * after stay pending for the next page.
+ */
+function withParked(page: readonly WaitingJob[], pending: WaitingJob[], last: boolean): WaitingJob[] {
+  if (pending.length === 0) return [...page];
+  const bound = page[page.length - 1];
+  const taken: WaitingJob[] = [];
+  while (pending.length > 0 && (last || !bound || byAdmissionOrder(pending[0] as WaitingJob, bound) < 0)) {
+    taken.push(pending.shift() as WaitingJob);
+  }
+  return [...page, ...taken].sort(byAdmissionOrder);
+}
+
+/**
  * The heads from `from` on that fit together in what is free, in admission order: stopping at
  * the first that does not fit, or stepping over it when the pool backfills. Jobs still being
- * moved by an earlier pass are stepped over. `next` is where the scan stopped; `free` is what
- * is left once the wave is leased.
+ * moved by an earlier pass are stepped over. The wave also stops at a job whose owner is at its
+ * cap, which is parked one at a time. `next` is where the scan stopped; `free` is what is left
+ * once the wave is leased.
  */
 function nextWave(
   heads: readonly WaitingJob[],
@@ -164,21 +219,55 @@ function nextWave(
   free: FreeCapacity,
   moving: ReadonlySet<string>,
   backfill: boolean,
+  owners: OwnerCounts,
 ): { jobs: WaitingJob[]; next: number; free: FreeCapacity } {
   const left = free.copy();
   const jobs: WaitingJob[] = [];
+  const perOwner = new Map<string, number>();
   let next = from;
   for (; next < heads.length && !left.exhausted; next++) {
     const head = heads[next] as WaitingJob;
     if (moving.has(head.jobId)) continue;
+    const key = ownerKey(head.owner);
+    const taken = perOwner.get(key) ?? 0;
+    if (owners.left(key) - taken < 1) break;
     if (!left.fits(head.reservation)) {
       if (!backfill) break;
       continue;
     }
     left.take(head.reservation);
+    perOwner.set(key, taken + 1);
     jobs.push(head);
   }
   return { jobs, next, free: left };
+}
+
+/**
+ * How far leasing `jobs` moves each priority's virtual time: up to its highest tag among them.
+ * Given as steps forward, which the store adds: two admissions leasing at once may move it a
+ * little further than the highest tag, never back.
+ */
+function virtualTimeSteps(
+  virtualTime: Readonly<Record<number, number>>,
+  jobs: readonly WaitingJob[],
+): Record<number, number> {
+  const reached: Record<number, number> = {};
+  for (const { priority, fairTag } of jobs) {
+    const now = reached[priority] ?? virtualTime[priority] ?? 0;
+    if (fairTag !== undefined && fairTag > now) reached[priority] = fairTag;
+  }
+  const steps: Record<number, number> = {};
+  for (const [priority, time] of Object.entries(reached)) {
+    steps[Number(priority)] = time - (virtualTime[Number(priority)] ?? 0);
+  }
+  return steps;
+}
+
+/** The virtual times once `steps` are taken. */
+function advance(virtualTime: Record<number, number>, steps: Readonly<Record<number, number>>): void {
+  for (const [priority, step] of Object.entries(steps)) {
+    virtualTime[Number(priority)] = (virtualTime[Number(priority)] ?? 0) + step;
+  }
 }
 
 export class Admission {
@@ -284,9 +373,13 @@ export class Admission {
       return { pool: poolName, ...outcome };
     }
     const limits = poolLimits(pool);
+    const cap = pool.maxRunningPerOwner;
     const firstPage = cause === 'wake' ? jobs.listWaiting(poolName, PAGE_SIZE) : undefined;
     firstPage?.catch(() => undefined);
-    let free = new FreeCapacity(limits, await pools.getPool(poolName));
+    const usage = await pools.getPool(poolName);
+    let free = new FreeCapacity(limits, usage);
+    const owners = new OwnerCounts(cap, usage.fair.running);
+    const virtualTime: Record<number, number> = { ...usage.fair.virtualTime };
     // The leased jobs' moves, in lease order. A move goes on while the next heads are leased: the
     // leases alone decide the order, so they are taken in order (the heads that fit together in
     // one write, or one at a time), and each job's move only needs its own lease. A job that turns
@@ -308,6 +401,7 @@ export class Admission {
         // A lease that was already held counted in `free` from the start, so it is returned too.
         if (moved === 'released') {
           free.give(head.reservation);
+          owners.add(ownerKey(head.owner), -1);
           // This pass stopped leasing before it knew: another pass takes the room.
           if (leasingDone) launches.push(this.#passAgain(poolName));
         }
@@ -327,6 +421,21 @@ export class Admission {
       move.finally(() => inFlight.delete(head.jobId)).catch(() => undefined);
       moves.push(move);
     };
+    const parked = new Set<string>();
+    const marked = new Set<string>();
+    /** Moves a job of an owner at its cap out of the way, so that no pass reads it again until the owner is below it. */
+    const park = async (head: WaitingJob): Promise<void> => {
+      if (parked.has(head.jobId)) return;
+      const key = ownerKey(head.owner);
+      // The mark first: a parked job is never left without one, so a pass always looks for it.
+      if (!marked.has(key)) await pools.markParked(poolName, key);
+      marked.add(key);
+      await jobs.park(head, poolName);
+      parked.add(head.jobId);
+    };
+    // The parked jobs of owners now below their cap, in order: they come back among the heads.
+    const pending = free.exhausted ? [] : await this.#unparkable(poolName, usage.fair.parked, owners);
+    for (const job of pending) parked.add(job.jobId);
 
     let start: Readonly<Record<string, unknown>> | undefined;
     pages: do {
@@ -335,27 +444,43 @@ export class Admission {
         start === undefined && firstPage
           ? await firstPage
           : await jobs.listWaiting(poolName, PAGE_SIZE, start);
-      const heads = page.jobs;
+      const heads = withParked(page.jobs, pending, page.next === undefined);
       for (let i = 0; i < heads.length; ) {
         if (moveFailed) break pages;
         if (together) {
-          const wave = nextWave(heads, i, free, inFlight, pool.backfill);
+          const wave = nextWave(heads, i, free, inFlight, pool.backfill, owners);
           if (wave.jobs.length >= 2) {
-            if (await pools.acquireAll(poolName, limits, wave.jobs, this.#now())) {
+            const steps = virtualTimeSteps(virtualTime, wave.jobs);
+            const options = {
+              ...(cap !== undefined && { maxRunningPerOwner: cap }),
+              advanceVirtualTime: steps,
+            };
+            if (await pools.acquireAll(poolName, limits, wave.jobs, this.#now(), options)) {
               free = wave.free;
-              for (const head of wave.jobs) moveLeased(head);
+              advance(virtualTime, steps);
+              for (const head of wave.jobs) {
+                owners.add(ownerKey(head.owner), 1);
+                moveLeased(head);
+              }
               i = wave.next;
               continue;
             }
-            // Not all together: capacity is not what was read (another admission took some), or
-            // one of them already holds a lease (a pass that failed after leasing). The rest of
-            // this pass goes one job at a time, which tells those cases apart.
+            // Not all together: capacity is not what was read (another admission took some), an
+            // owner reached its cap, or one of them already holds a lease (a pass that failed
+            // after leasing). The rest of this pass goes one job at a time, which tells those
+            // cases apart.
             together = false;
           }
         }
         const head = heads[i++] as WaitingJob;
         // Leased by an earlier pass here, its move not yet written: its lease counts in `free`.
         if (inFlight.has(head.jobId)) continue;
+        const key = ownerKey(head.owner);
+        if (owners.left(key) < 1) {
+          // Its owner is at the cap: not a head that blocks the pool, a job that waits for its owner.
+          await park(head);
+          continue;
+        }
         if (!free.fits(head.reservation)) {
           if (!pool.backfill) {
             outcome.blockedBy = head.jobId;
@@ -364,7 +489,16 @@ export class Admission {
           if (free.exhausted) break pages;
           continue;
         }
-        const acquired = await pools.acquire(poolName, limits, head.jobId, head.reservation, this.#now());
+        const steps = virtualTimeSteps(virtualTime, [head]);
+        const acquired = await pools.acquire(poolName, limits, head, this.#now(), {
+          ...(cap !== undefined && { maxRunningPerOwner: cap }),
+          advanceVirtualTime: steps,
+        });
+        if (acquired === 'owner-capped') {
+          owners.full(key);
+          await park(head);
+          continue;
+        }
         if (acquired === 'no-capacity') {
           // Someone else took capacity since we looked: look again before deciding.
           free = new FreeCapacity(limits, await pools.getPool(poolName));
@@ -374,7 +508,11 @@ export class Admission {
           }
           continue;
         }
-        if (acquired === 'acquired') free.take(head.reservation);
+        if (acquired === 'acquired') {
+          free.take(head.reservation);
+          owners.add(key, 1);
+          advance(virtualTime, steps);
+        }
         moveLeased(head);
       }
       start = page.next;
@@ -403,6 +541,28 @@ export class Admission {
     if (failed) throw failed.reason;
     // startFailures fill in as the launches end; the pass's caller sees them once it resolves.
     return { pool: poolName, ...outcome, startFailures: outcome.startFailures };
+  }
+
+  /**
+   * The parked jobs of the owners below their cap, in admission order: as many of each as it may
+   * still have admitted (a page at most). An owner found with none parked any more is forgotten,
+   * unless one was parked since the pool item was read.
+   */
+  async #unparkable(
+    poolName: string,
+    parkedOwners: Readonly<Record<string, number>>,
+    owners: OwnerCounts,
+  ): Promise<WaitingJob[]> {
+    const { jobs, pools } = this.#deps;
+    const found: WaitingJob[] = [];
+    for (const [key, mark] of Object.entries(parkedOwners)) {
+      const left = owners.left(key);
+      if (left < 1) continue;
+      const page = await jobs.listParked(poolName, key, Math.min(PAGE_SIZE, left));
+      if (page.jobs.length === 0) await pools.clearParked(poolName, key, mark);
+      found.push(...page.jobs);
+    }
+    return found.sort(byAdmissionOrder);
   }
 
   #movingIn(poolName: string): Set<string> {

@@ -52,6 +52,21 @@ const eksBackend = z.strictObject({
   ),
 });
 
+/** Owner weights are kept within this range (core/fair-share.ts: a job's tag step is 10,000 / weight). */
+export const MIN_OWNER_WEIGHT = 0.01;
+export const MAX_OWNER_WEIGHT = 100;
+
+/** A principal (IAM ARN or JWT subject, as in allowedPrincipals) → its share weight in the pool. */
+const ownerWeights = keyedRecord(
+  nonEmpty(),
+  z
+    .number()
+    .check(
+      z.minimum(MIN_OWNER_WEIGHT, `a weight is from ${MIN_OWNER_WEIGHT} to ${MAX_OWNER_WEIGHT}`),
+      z.maximum(MAX_OWNER_WEIGHT, `a weight is from ${MIN_OWNER_WEIGHT} to ${MAX_OWNER_WEIGHT}`),
+    ),
+);
+
 export const poolSchema = z
   .strictObject({
     cpuCores: z._default(z.number().check(z.positive()), 16),
@@ -103,6 +118,14 @@ export const poolSchema = z
      * refused (429 budget-exhausted) until the month ends, and an alarm fires at 80%. Absent: no budget.
      */
     monthlyBudgetUsd: z.optional(z.number().check(z.positive())),
+    /**
+     * Fair share within a priority (docs/fair-share.md): an owner of weight 2 is admitted twice as
+     * often as one of weight 1 while both have jobs waiting. Owners not named weigh 1; a role ARN
+     * names every session of the role.
+     */
+    ownerWeights: z._default(ownerWeights, {}),
+    /** The most jobs one owner may have admitted at once in the pool; no cap when absent. */
+    maxRunningPerOwner: z.optional(positiveInt()),
   })
   .check(
     z.refine(
@@ -111,6 +134,13 @@ export const poolSchema = z
         path: ['warnAfterMinutes'],
         message:
           'must be less than defaultTimeoutMinutes: a job with the default timeout would never be warned',
+      },
+    ),
+    z.refine(
+      (pool) => pool.maxRunningPerOwner === undefined || pool.maxRunningPerOwner <= pool.maxConcurrentJobs,
+      {
+        path: ['maxRunningPerOwner'],
+        message: "must not be above the pool's maxConcurrentJobs",
       },
     ),
   );

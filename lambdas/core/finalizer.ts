@@ -51,7 +51,7 @@ export class Finalizer {
     if (isTerminal(job.status)) {
       // The workflow or another party ended it, and counted and notified: only the release and the
       // wake may be missing.
-      await finisher.giveBack(job.pool, jobId, job.reservation);
+      await finisher.giveBack(job.pool, jobId, job);
       return job;
     }
     await this.#cancelRun(job);

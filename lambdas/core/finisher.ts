@@ -8,7 +8,16 @@ import {
   type Reason,
   type TerminalStatus,
 } from './job-states.ts';
-import type { Clock, IntakeQueue, JobNotifier, JobStore, LogPort, MetricsSink, PoolStore } from './ports.ts';
+import type {
+  Clock,
+  HeldLease,
+  IntakeQueue,
+  JobNotifier,
+  JobStore,
+  LogPort,
+  MetricsSink,
+  PoolStore,
+} from './ports.ts';
 
 export interface FinisherDeps {
   readonly jobs: JobStore;
@@ -82,7 +91,7 @@ export class Finisher {
       // A queued job holds no lease (admission gives back one it took for a job that left the queue).
       if (moved) await this.#deps.pools.freeQueueSlot(job.pool, [job.priority]);
     } else {
-      await this.giveBack(job.pool, jobId, job.reservation);
+      await this.giveBack(job.pool, jobId, job);
     }
     if (job.status === status && (!reason || job.reason?.code === reason.code)) await this.#notify(job);
     return ended;
@@ -93,8 +102,8 @@ export class Finisher {
    * or not this call gave the lease back: a first attempt that released and then died before its
    * wake left the room unused until the tick, and only its retry can wake now.
    */
-  async giveBack(pool: string, jobId: string, reservation?: JobRecord['reservation']): Promise<void> {
-    await this.#deps.pools.release(pool, jobId, reservation);
+  async giveBack(pool: string, jobId: string, held?: HeldLease): Promise<void> {
+    await this.#deps.pools.release(pool, jobId, held);
     await this.#deps.intake.send({ kind: 'wake', pool, jobId });
   }
 

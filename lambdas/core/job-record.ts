@@ -1,4 +1,5 @@
 import type { RunCost } from './cost.ts';
+import { formatTag } from './fair-share.ts';
 import type { JobType, NotificationEvent, RetryPolicy } from './job-request.ts';
 import type { JobStatus, Reason } from './job-states.ts';
 import type { Backend } from './placement.ts';
@@ -47,6 +48,12 @@ export interface JobRecord {
    * records written before it existed.
    */
   readonly queueSeq?: number;
+  /**
+   * The job's virtual start tag among its pool's jobs of its priority (core/fair-share.ts), taken
+   * with its queue slot: the waiting index orders a priority's jobs by it. Absent on records
+   * written before fair share.
+   */
+  readonly fairTag?: number;
   readonly submittedAt: string;
   readonly queuedAt?: string;
   readonly scheduledAt?: string;
@@ -119,11 +126,13 @@ export interface JobEvent {
 }
 
 /**
- * The waiting index's sort key: admission order is key order, higher priority first,
- * then first come first served.
+ * The waiting index's sort key: admission order is key order, higher priority first, then the
+ * fair-share tag (docs/fair-share.md), then first come first served. A record without a tag
+ * (queued before fair share) keeps the key it was written with, ahead of its priority's tagged jobs.
  */
-export function waitKey(priority: number, submittedAt: string, jobId: string): string {
-  return `${String(10 - priority).padStart(2, '0')}#${submittedAt}#${jobId}`;
+export function waitKey(job: Pick<JobRecord, 'priority' | 'fairTag' | 'submittedAt' | 'jobId'>): string {
+  const tag = job.fairTag === undefined ? '' : `${formatTag(job.fairTag)}#`;
+  return `${String(10 - job.priority).padStart(2, '0')}#${tag}${job.submittedAt}#${job.jobId}`;
 }
 
 export const JOB_ID_PATTERN = /^job-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

@@ -140,6 +140,8 @@ export interface WaitingJob {
   readonly jobId: string;
   readonly owner: string;
   readonly priority: number;
+  /** Its fair-share tag (core/fair-share.ts); absent for a job queued before fair share. */
+  readonly fairTag?: number;
   readonly submittedAt: string;
   readonly reservation: Reservation;
 }
@@ -150,9 +152,25 @@ export interface WaitingPage {
   readonly next?: Readonly<Record<string, unknown>>;
 }
 
-/** The waiting index of one pool, in admission order: higher priority first, then submit order. */
+/**
+ * The waiting index of one pool, in admission order: higher priority first, then fair-share tag,
+ * then submit order. Jobs parked while their owner is at the pool's maxRunningPerOwner are kept
+ * apart, one partition per owner, in the same order (docs/fair-share.md).
+ */
 export interface WaitingJobs {
   listWaiting(pool: string, limit: number, start?: Readonly<Record<string, unknown>>): Promise<WaitingPage>;
+  /** The jobs of the owner (by ownerKey) parked in the pool, in admission order. */
+  listParked(
+    pool: string,
+    ownerKey: string,
+    limit: number,
+    start?: Readonly<Record<string, unknown>>,
+  ): Promise<WaitingPage>;
+  /**
+   * Moves a QUEUED job of the pool's waiting index into its owner's parked partition; false when
+   * it is no longer there (admitted, ended, parked already).
+   */
+  park(job: Pick<WaitingJob, 'jobId' | 'owner'>, pool: string): Promise<boolean>;
 }
 
 export interface PoolLimits {
@@ -163,6 +181,57 @@ export interface PoolLimits {
 
 export interface Lease extends Reservation {
   readonly at: string;
+  /** The ownerKey of the job's owner; absent on leases taken before fair share. */
+  readonly owner?: string;
+}
+
+/**
+ * The pool item's fair-share state (docs/fair-share.md), every map keyed by ownerKey (a digest of
+ * the owner): the virtual time per priority, the owners' last tags (`<priority>#<ownerKey>`), their
+ * admitted jobs, and the owners with jobs parked (→ how many times one was parked, a mark).
+ */
+export interface FairState {
+  readonly virtualTime: Readonly<Record<number, number>>;
+  readonly lastTag: Readonly<Record<string, number>>;
+  readonly running: Readonly<Record<string, number>>;
+  readonly parked: Readonly<Record<string, number>>;
+}
+
+/** A job to lease, with what the pool's fair-share state needs of it. */
+export interface LeaseRequest {
+  readonly jobId: string;
+  readonly reservation: Reservation;
+  readonly owner: string;
+  readonly priority: number;
+  readonly fairTag?: number;
+}
+
+/** A lease to give back: its amounts, and its owner, whose count of admitted jobs drops. */
+export interface HeldLease {
+  readonly reservation: Reservation;
+  readonly owner: string;
+}
+
+/** What a lease also writes: the cap on one owner's admitted jobs, and the virtual times to set. */
+export interface LeaseOptions {
+  readonly maxRunningPerOwner?: number;
+  /**
+   * Per priority, how far the pool's virtual time moves forward with these leases: added to it,
+   * so that it never moves back, even when two admissions lease at once.
+   */
+  readonly advanceVirtualTime?: Readonly<Record<number, number>>;
+}
+
+/** The queue slot a submit reserved: its sequence number in its priority, and its fair-share tag. */
+export interface QueueSlot {
+  readonly queueSeq: number;
+  readonly fairTag: number;
+}
+
+/** The owner a queue slot is reserved for, and how far its tag moves per job (core/fair-share.ts). */
+export interface SlotOwner {
+  readonly owner: string;
+  readonly step: number;
 }
 
 export interface PoolUsage {
@@ -173,6 +242,7 @@ export interface PoolUsage {
   readonly waiting: number;
   readonly leases: Readonly<Record<string, Lease>>;
   readonly queue: QueueCounters;
+  readonly fair: FairState;
 }
 
 /**
@@ -185,8 +255,11 @@ export interface QueueCounters {
   readonly left: Readonly<Record<number, number>>;
 }
 
-/** 'held': the job already holds a lease (a retried admission); 'no-capacity': it does not fit now. */
-export type AcquireResult = 'acquired' | 'held' | 'no-capacity';
+/**
+ * 'held': the job already holds a lease (a retried admission); 'no-capacity': it does not fit now;
+ * 'owner-capped': its owner has maxRunningPerOwner jobs admitted.
+ */
+export type AcquireResult = 'acquired' | 'held' | 'no-capacity' | 'owner-capped';
 
 /**
  * Capacity per pool (DESIGN §4): one item per pool, every change one conditional update, so
@@ -196,27 +269,45 @@ export interface PoolStore {
   acquire(
     pool: string,
     limits: PoolLimits,
-    jobId: string,
-    reservation: Reservation,
+    job: LeaseRequest,
     at: string,
+    options?: LeaseOptions,
   ): Promise<AcquireResult>;
   /**
    * Leases every one of `jobs` in one conditional update, or none of them: false (nothing
-   * changed) when they do not all fit together, or one of them already holds a lease.
+   * changed) when they do not all fit together, one of their owners would pass
+   * maxRunningPerOwner, or one of them already holds a lease.
    */
   acquireAll(
     pool: string,
     limits: PoolLimits,
-    jobs: readonly { readonly jobId: string; readonly reservation: Reservation }[],
+    jobs: readonly LeaseRequest[],
     at: string,
+    options?: LeaseOptions,
   ): Promise<boolean>;
   /** Gives the job's lease back; false when it held none (a retried release). */
-  release(pool: string, jobId: string, reservation?: Reservation): Promise<boolean>;
+  release(pool: string, jobId: string, held?: HeldLease): Promise<boolean>;
   /**
    * Counts one more waiting job of `priority` unless the pool's queue is full, and returns its
-   * sequence number among the pool's jobs of that priority; undefined when full.
+   * sequence number among the pool's jobs of that priority and its owner's next fair-share tag
+   * there; undefined when full.
    */
-  reserveQueueSlot(pool: string, maxQueueSize: number, priority: number): Promise<number | undefined>;
+  reserveQueueSlot(
+    pool: string,
+    maxQueueSize: number,
+    priority: number,
+    owner: SlotOwner,
+  ): Promise<QueueSlot | undefined>;
+  /**
+   * Forgets fair-share entries that no longer change anything: owners' last tags at or behind
+   * their priority's virtual time, and owners with no job admitted. One conditional write, none
+   * when there is nothing to forget; a write that meets a change since `seen` is left to the next.
+   */
+  pruneFairShare(pool: string, seen: FairState): Promise<void>;
+  /** Notes that the owner (by ownerKey) has jobs parked: made before each job is parked. */
+  markParked(pool: string, ownerKey: string): Promise<void>;
+  /** Forgets that the owner has jobs parked, unless one was parked since `mark` was read. */
+  clearParked(pool: string, ownerKey: string, mark: number): Promise<void>;
   /** Counts one waiting job less per entry (never below zero), and one more that left at each entry's priority. */
   freeQueueSlot(pool: string, priorities: readonly number[]): Promise<void>;
   /** Sets the waiting count to what the reconciler counted, and the per-priority counters to its count by priority. */

@@ -4,7 +4,7 @@ import type { PoolConfig } from './config.ts';
 import type { Finalizer } from './finalizer.ts';
 import type { JobRecord } from './job-record.ts';
 import { isTerminal } from './job-states.ts';
-import type { PoolUsage, WorkflowControl } from './ports.ts';
+import type { PoolUsage, WaitingPage, WorkflowControl } from './ports.ts';
 import { type ProgressStore, progressEntryDue } from './progress.ts';
 
 /** What the reconciler needs to find and finish jobs whose workflow execution ended unseen. */
@@ -93,9 +93,10 @@ export class Reconciler {
     const now = this.#deps.clock();
     const usage = await this.#deps.pools.getPool(poolName);
     for (const jobId of Object.keys(usage.leases)) await this.#reconcileLease(poolName, jobId, now, report);
-    const counted = await this.#expireAndCount(poolName, pool, now, report);
+    const counted = await this.#expireAndCount(poolName, pool, now, report, Object.keys(usage.fair.parked));
     report.waiting = counted.waiting;
     await this.#deps.pools.setWaiting(poolName, counted.waiting, counted.byPriority);
+    await this.#deps.pools.pruneFairShare(poolName, usage.fair);
     await this.#publishGauges(poolName, pool, report.released.length > 0 ? undefined : usage, counted);
     return report;
   }
@@ -146,32 +147,45 @@ export class Reconciler {
     }
   }
 
-  /** Reads the waiting room: jobs past the pool's maxWaitMinutes end TIMEOUT; the others are counted. */
+  /**
+   * Reads the waiting room, the jobs parked for their owners' cap included: jobs past the pool's
+   * maxWaitMinutes end TIMEOUT; the others are counted.
+   */
   async #expireAndCount(
     poolName: string,
     pool: PoolConfig,
     now: Date,
     report: Report,
+    parkedOwners: readonly string[],
   ): Promise<WaitingCount> {
     const cutoff = now.getTime() - pool.maxWaitMinutes * 60_000;
     let waiting = 0;
     const byPriority: Record<number, number> = {};
     let oldestWaitMs = 0;
-    let start: Readonly<Record<string, unknown>> | undefined;
-    do {
-      const page = await this.#deps.jobs.listWaiting(poolName, 100, start);
-      for (const job of page.jobs) {
-        const submitted = Date.parse(job.submittedAt);
-        if (submitted > cutoff) {
-          waiting++;
-          byPriority[job.priority] = (byPriority[job.priority] ?? 0) + 1;
-          oldestWaitMs = Math.max(oldestWaitMs, now.getTime() - submitted);
-        } else if (await this.#expire(poolName, pool, job.jobId)) {
-          report.expired.push(job.jobId);
+    const { jobs } = this.#deps;
+    const partitions: ((start?: Readonly<Record<string, unknown>>) => Promise<WaitingPage>)[] = [
+      (start) => jobs.listWaiting(poolName, 100, start),
+      ...parkedOwners.map(
+        (key) => (start?: Readonly<Record<string, unknown>>) => jobs.listParked(poolName, key, 100, start),
+      ),
+    ];
+    for (const read of partitions) {
+      let start: Readonly<Record<string, unknown>> | undefined;
+      do {
+        const page = await read(start);
+        for (const job of page.jobs) {
+          const submitted = Date.parse(job.submittedAt);
+          if (submitted > cutoff) {
+            waiting++;
+            byPriority[job.priority] = (byPriority[job.priority] ?? 0) + 1;
+            oldestWaitMs = Math.max(oldestWaitMs, now.getTime() - submitted);
+          } else if (await this.#expire(poolName, pool, job.jobId)) {
+            report.expired.push(job.jobId);
+          }
         }
-      }
-      start = page.next;
-    } while (start);
+        start = page.next;
+      } while (start);
+    }
     return { waiting, byPriority, oldestWaitMs };
   }
 

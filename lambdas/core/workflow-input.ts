@@ -1,3 +1,4 @@
+import { ownerKey } from './fair-share.ts';
 import type { JobRecord } from './job-record.ts';
 import type { NotificationEvent } from './job-request.ts';
 import { SIZING_KEYS } from './sizing.ts';
@@ -112,6 +113,8 @@ export interface WorkflowInput {
   readonly retryOnTimeout: boolean;
   readonly timeoutSeconds: number;
   readonly reservation: JobRecord['reservation'];
+  /** Its owner as the pool item keys it (core/fair-share.ts): the release gives back the owner's count too. */
+  readonly ownerKey: string;
   /** History items expire with the job record. */
   readonly expiresAt: number;
   readonly notify: Readonly<Record<(typeof NOTIFIABLE_STATUSES)[number], boolean>>;
@@ -283,6 +286,7 @@ export function workflowInput(
     retryOnTimeout: spec.retryOnTimeout,
     timeoutSeconds: spec.timeoutMinutes * 60,
     reservation: job.reservation,
+    ownerKey: ownerKey(job.owner),
     expiresAt: Math.floor(Date.parse(job.submittedAt) / 1000) + retentionDays * 86_400,
     notify: notifyFlags(spec),
     request: runRequest(job, targets, runParts(job, targets, artifacts)),

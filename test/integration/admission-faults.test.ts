@@ -10,7 +10,7 @@ import {
   sizedJob,
   waitingJobs,
 } from '../support/admission.ts';
-import { cancelEvent, submitEvent, testConfig } from '../support/api.ts';
+import { cancelEvent, iamCaller, submitEvent, testConfig } from '../support/api.ts';
 import { startTestDatabase, type TestDatabase } from '../support/dynalite.ts';
 import {
   and,
@@ -47,6 +47,8 @@ const config = testConfig({
     r: { cpuCores: 9, memoryGb: 32, maxConcurrentJobs: 3, maxQueueSize: 10, maxWaitMinutes: 30 },
     // Never submitted to: its pool item does not exist until a pass writes it.
     idle: {},
+    // One job per owner at a time, three in all: an owner's second job is parked.
+    c: { cpuCores: 9, memoryGb: 32, maxConcurrentJobs: 3, maxRunningPerOwner: 1, maxQueueSize: 10 },
   },
 });
 
@@ -99,8 +101,12 @@ async function status(h: Harness, jobId: string) {
   return (await h.jobs.getJob(jobId))?.status;
 }
 
+/** A second owner, for the pool with a cap per owner. */
+const OTHER = iamCaller('admission-tests-other');
+
 async function allJobIds(h: Harness): Promise<string[]> {
-  return (await h.jobs.listJobs({ owner: OWNER, limit: 100 })).jobs.map((j) => j.jobId);
+  const pages = await Promise.all([OWNER, OTHER].map((owner) => h.jobs.listJobs({ owner, limit: 100 })));
+  return pages.flatMap((page) => page.jobs.map((j) => j.jobId));
 }
 
 /** Runs `operation` with a fault armed as prepared state, not under test; the fault must fire. */
@@ -313,6 +319,59 @@ const cancel: Scenario = {
   },
 };
 
+/**
+ * Pool c (one job per owner): A and B of one owner, C of another, their intake messages pending.
+ * The pass admits A and C and parks B, its owner being at the cap.
+ */
+const ownerAtCap: Scenario = {
+  async setup(h) {
+    const A = await submit(h, sizedJob('c', 2, 5));
+    const B = await submit(h, sizedJob('c', 2, 5));
+    const other = await h.api.submit(submitEvent(OTHER, sizedJob('c', 2, 5)));
+    expect(other.status).toBe(202);
+    return { A, B, C: other.body.jobId as string };
+  },
+  async run(h) {
+    const { failed } = await h.deliver(h.intake.messages.splice(0));
+    return failed.length > 0;
+  },
+  async settled(h, { A, B, C }) {
+    expect(started(h)).toEqual(sorted(A, C));
+    expect(await status(h, B as string)).toBe('QUEUED');
+  },
+};
+
+/** As ownerAtCap once its pass ran and A ended: the wake's pass finds B parked, its owner below the cap. */
+const ownerBelowCapAgain: Scenario = {
+  async setup(h) {
+    const ids = await ownerAtCap.setup(h);
+    await ownerAtCap.run(h, ids);
+    await h.jobs.transition(ids.A as string, ['SCHEDULED'], 'RUNNING', { at: h.clock.now().toISOString() });
+    await h.finisher.finish(ids.A as string, 'SUCCEEDED');
+    return ids;
+  },
+  run: ownerAtCap.run,
+  async settled(h, { A, B, C }) {
+    expect(started(h)).toEqual(sorted(A, B, C));
+  },
+};
+
+/** As ownerBelowCapAgain once B ran and ended: the wake's pass finds no job parked for the owner any more. */
+const parkedAllGone: Scenario = {
+  async setup(h) {
+    const ids = await ownerBelowCapAgain.setup(h);
+    await ownerBelowCapAgain.run(h, ids);
+    await h.jobs.transition(ids.B as string, ['SCHEDULED'], 'RUNNING', { at: h.clock.now().toISOString() });
+    await h.finisher.finish(ids.B as string, 'SUCCEEDED');
+    return ids;
+  },
+  run: ownerAtCap.run,
+  async settled(h, ids) {
+    await ownerBelowCapAgain.settled(h, ids);
+    expect((await h.pools.getPool('c')).fair.parked).toEqual({});
+  },
+};
+
 // ── the faults ────────────────────────────────────────────────────────────────────────────
 
 const SCENARIOS = {
@@ -431,6 +490,7 @@ const SCENARIOS = {
         nth: 3,
       },
       { call: 'setWaiting', match: () => onPool('setWaiting', 'r') },
+      { call: 'pruneFairShare', match: () => onPool('pruneFairShare', 'r') },
       {
         call: 'getPool',
         label: 'for the gauges after releases',
@@ -459,6 +519,27 @@ const SCENARIOS = {
       { call: 'intakeSend', label: 'of the wake', match: () => CALLS.intakeSend },
       // A webhook can never fail a job's end: it is logged.
       { call: 'notify', label: 'of FAILED', match: ({ A }) => forJob('notify', A as string), absorbed: true },
+    ],
+  },
+  'admission pass, an owner at its cap': {
+    scenario: ownerAtCap,
+    cases: [
+      { call: 'markParked', match: () => onPool('markParked', 'c') },
+      { call: 'park', label: 'of B', match: ({ B }) => forJob('park', B as string) },
+    ],
+  },
+  'admission pass, a capped owner below its cap again': {
+    scenario: ownerBelowCapAgain,
+    cases: [
+      { call: 'listParked', match: () => CALLS.listParked },
+      { call: 'acquire', label: 'of B, parked', match: ({ B }) => forJob('acquire', B as string) },
+    ],
+  },
+  'admission pass, no job parked any more': {
+    scenario: parkedAllGone,
+    cases: [
+      { call: 'listParked', label: 'finding none', match: () => CALLS.listParked },
+      { call: 'clearParked', match: () => onPool('clearParked', 'c') },
     ],
   },
   'admission pass, a start that fails transiently': {
@@ -527,7 +608,7 @@ const SCENARIOS = {
 
 const TIMINGS: readonly FaultTiming[] = ['before', 'after'];
 /** A read that succeeded and then threw changed nothing: it is the same case as one that failed. */
-const READS: ReadonlySet<CallName> = new Set(['getPool', 'getJob', 'listWaiting']);
+const READS: ReadonlySet<CallName> = new Set(['getPool', 'getJob', 'listWaiting', 'listParked']);
 
 for (const [op, { scenario, cases }] of Object.entries(SCENARIOS)) {
   describe(`${op}: a failed call, then one tick, converges`, () => {
@@ -577,7 +658,14 @@ describe('the catalogue of calls', () => {
       h.faults.committed.length = 0;
       await scenario.run(h, ids);
       // A tick ends with an admission pass: its calls are those the admission-pass table fails.
-      const alsoCovered = [reconcilerPass, startRefused, startRetried].includes(scenario)
+      const alsoCovered = [
+        reconcilerPass,
+        startRefused,
+        startRetried,
+        ownerAtCap,
+        ownerBelowCapAgain,
+        parkedAllGone,
+      ].includes(scenario)
         ? SCENARIOS['admission pass'].cases
         : [];
       const covered = new Set([...cases, ...alsoCovered].map((c) => c.call as string));

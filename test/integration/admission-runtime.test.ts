@@ -143,10 +143,12 @@ describe('64 concurrent submitters against a pool whose queue is nearly full', (
     expect((await post(rt, sizedJob('busy', 1))).status).toBe(429);
 
     // In order: positions follow priority then submit order, and admission follows the positions.
-    const inOrder = views
-      .map((v) => v.body)
+    // With the tag each job was given (the status view does not show it).
+    const records = await Promise.all(waiting.map((jobId) => rt.parts.jobs.getJob(jobId)));
+    const inOrder = records
+      .map((record) => record as JobRecord)
       .sort((a, b) => (aheadOf(a, b) ? -1 : aheadOf(b, a) ? 1 : 0))
-      .map((v) => v.jobId as string);
+      .map((record) => record.jobId);
     expect(views.map((v) => v.body.queuePosition).sort((a, b) => a - b)).toEqual(
       waiting.map((_, i) => i + 1),
     );

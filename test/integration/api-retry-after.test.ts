@@ -62,8 +62,7 @@ describe('429 queue full', () => {
     pools.acquire(
       'narrow',
       poolLimits(config.pools.narrow ?? expect.fail('no pool narrow')),
-      jobId,
-      { cpuCores: 1, memoryMiB: 1024 },
+      { jobId, reservation: { cpuCores: 1, memoryMiB: 1024 }, owner: CALLER, priority: 5 },
       new Date(NOW - ageSeconds * 1000).toISOString(),
     );
 

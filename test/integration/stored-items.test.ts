@@ -4,6 +4,7 @@ import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
 import { DynamoPoolStore } from '#adapters/dynamo-pool-store.ts';
 import { StoredItemInvalid } from '#adapters/stored-items.ts';
 import { TransitionConflict } from '#core/errors.ts';
+import { ownerKey } from '#core/fair-share.ts';
 import { newJobId } from '#core/job-record.ts';
 import type { JobStatus } from '#core/job-states.ts';
 import { startTestDatabase, type TestDatabase } from '../support/dynalite.ts';
@@ -194,11 +195,15 @@ describe('history, pool and idempotency items', () => {
   it('a pool item whose lease is not a reservation fails the pool read, naming the lease', async () => {
     const pool = `pool-${newJobId()}`;
     const limits = { cpuCores: 100, memoryMiB: 100_000, maxConcurrentJobs: 10 };
-    expect(await pools.acquire(pool, limits, 'job-a', { cpuCores: 1, memoryMiB: 1024 }, 'now')).toBe(
-      'acquired',
-    );
+    const job = {
+      jobId: 'job-a',
+      reservation: { cpuCores: 1, memoryMiB: 1024 },
+      owner: 'alice',
+      priority: 5,
+    };
+    expect(await pools.acquire(pool, limits, job, 'now')).toBe('acquired');
     expect((await pools.getPool(pool)).leases).toEqual({
-      'job-a': { cpuCores: 1, memoryMiB: 1024, at: 'now' },
+      'job-a': { cpuCores: 1, memoryMiB: 1024, at: 'now', owner: ownerKey('alice') },
     });
     await corrupt({ pk: `POOL#${pool}`, sk: 'POOL' }, { leases: { 'job-a': { cpuCores: 1, at: 'now' } } });
     const error = await failure(pools.getPool(pool));

@@ -5,9 +5,10 @@ import { DynamoJobStore } from '#adapters/dynamo-job-store.ts';
 import { DynamoPoolStore } from '#adapters/dynamo-pool-store.ts';
 import { documentClient } from '#adapters/table-stores.ts';
 import { TransitionConflict } from '#core/errors.ts';
-import type { JobRecord } from '#core/job-record.ts';
+import { ownerKey } from '#core/fair-share.ts';
+import type { JobRecord, Reservation } from '#core/job-record.ts';
 import type { JobStatus } from '#core/job-states.ts';
-import type { JobPage, PoolLimits } from '#core/ports.ts';
+import type { FairState, JobPage, PoolLimits } from '#core/ports.ts';
 import { startTestDatabase, type TestDatabase } from '../support/dynalite.ts';
 import { SMALL_RESOURCES } from '../support/job-record.ts';
 import { createMotoTable, motoClientConfig } from '../support/moto.ts';
@@ -33,6 +34,7 @@ import { createMotoTable, motoClientConfig } from '../support/moto.ts';
 const LAST_PAGE_STEP = 'list alice tag cost-centre present, and the page after';
 
 const OWNERS = ['arn:aws:sts::123456789012:assumed-role/libra/alice', 'jwt|bob#1'];
+const OWNER_A = OWNERS[0] as string;
 const T0 = Date.parse('2025-03-01T10:00:00.000Z');
 const at = (ms: number) => new Date(T0 + ms).toISOString();
 
@@ -244,24 +246,30 @@ async function runScript(
 
   // The pool: leases, refused and repeated ones, racing ones.
   const reservation = (cpuCores: number, memoryMiB = 1024) => ({ cpuCores, memoryMiB });
+  const lease = (jobId: string, held: Reservation) => ({
+    jobId,
+    reservation: held,
+    owner: OWNER_A,
+    priority: 5,
+  });
   await step('pool before use', () => pools.getPool('default'));
   await step('acquire 0', () =>
-    pools.acquire('default', LIMITS, jobIds[0] ?? '', reservation(10), at(50_000)),
+    pools.acquire('default', LIMITS, lease(jobIds[0] ?? '', reservation(10)), at(50_000)),
   );
   await step('acquire 0 again', () =>
-    pools.acquire('default', LIMITS, jobIds[0] ?? '', reservation(10), at(50_001)),
+    pools.acquire('default', LIMITS, lease(jobIds[0] ?? '', reservation(10)), at(50_001)),
   );
   await step('acquire 3 too big', () =>
-    pools.acquire('default', LIMITS, jobIds[3] ?? '', reservation(41), at(50_002)),
+    pools.acquire('default', LIMITS, lease(jobIds[3] ?? '', reservation(41)), at(50_002)),
   );
   await step('acquire 3 exactly the rest', () =>
-    pools.acquire('default', LIMITS, jobIds[3] ?? '', reservation(40), at(50_003)),
+    pools.acquire('default', LIMITS, lease(jobIds[3] ?? '', reservation(40)), at(50_003)),
   );
   await step('acquire 4 when full', () =>
-    pools.acquire('default', LIMITS, jobIds[4] ?? '', reservation(0.5), at(50_004)),
+    pools.acquire('default', LIMITS, lease(jobIds[4] ?? '', reservation(0.5)), at(50_004)),
   );
   await step('release 3 with other amounts', () =>
-    pools.release('default', jobIds[3] ?? '', reservation(39)),
+    pools.release('default', jobIds[3] ?? '', { reservation: reservation(39), owner: OWNER_A }),
   );
   await step('release 3', () => pools.release('default', jobIds[3] ?? ''));
   await step('release 3 again', () => pools.release('default', jobIds[3] ?? ''));
@@ -269,7 +277,7 @@ async function runScript(
     pools.acquireAll(
       'default',
       { ...LIMITS, maxConcurrentJobs: 3 },
-      [4, 5, 6].map((i) => ({ jobId: jobIds[i] ?? '', reservation: reservation(1, 512) })),
+      [4, 5, 6].map((i) => lease(jobIds[i] ?? '', reservation(1, 512))),
       at(50_010),
     ),
   );
@@ -277,7 +285,7 @@ async function runScript(
     pools.acquireAll(
       'default',
       LIMITS,
-      [4, 0].map((i) => ({ jobId: jobIds[i] ?? '', reservation: reservation(1) })),
+      [4, 0].map((i) => lease(jobIds[i] ?? '', reservation(1))),
       at(50_011),
     ),
   );
@@ -285,7 +293,7 @@ async function runScript(
     pools.acquireAll(
       'default',
       LIMITS,
-      [4, 5].map((i) => ({ jobId: jobIds[i] ?? '', reservation: reservation(1.5, 2048) })),
+      [4, 5].map((i) => lease(jobIds[i] ?? '', reservation(1.5, 2048))),
       at(50_012),
     ),
   );
@@ -298,7 +306,7 @@ async function runScript(
   );
   await step('racing acquires', async () => {
     const results = await all(
-      racers.map((jobId) => () => pools.acquire('race', LIMITS, jobId, reservation(1), at(60_000))),
+      racers.map((jobId) => () => pools.acquire('race', LIMITS, lease(jobId, reservation(1)), at(60_000))),
     );
     return {
       acquired: results.filter((r) => r === 'acquired').length,
@@ -322,7 +330,9 @@ async function runScript(
 
   // The waiting counter: slots up to the limit, frees past zero, recounts.
   for (let i = 0; i < 4; i++)
-    await step(`reserve slot ${i}`, () => pools.reserveQueueSlot('slots', 3, i % 2 === 0 ? 5 : 7));
+    await step(`reserve slot ${i}`, () =>
+      pools.reserveQueueSlot('slots', 3, i % 2 === 0 ? 5 : 7, { owner: OWNER_A, step: 10_000 }),
+    );
   await step('free 2', () => pools.freeQueueSlot('slots', [5, 7]));
   await step('free 5 (more than counted)', () => pools.freeQueueSlot('slots', [5, 5, 7, 7, 7]));
   await step('slots pool', () => pools.getPool('slots'));
@@ -330,6 +340,79 @@ async function runScript(
   await step('recount down to 1 (not quiet)', () => pools.setWaiting('slots', 1));
   await step('recount down to 1 (quiet)', () => pools.setWaiting('slots', 1));
   await step('slots pool after recounts', () => pools.getPool('slots'));
+
+  // Fair share: tags taken with the queue slot, the owner cap and virtual time on leases, the
+  // owner's count given back on release, parking, and forgetting spent entries.
+  const [alice, bob] = OWNERS as [string, string];
+  const slotFor = (owner: string, priority = 5) =>
+    pools.reserveQueueSlot('fair', 10, priority, { owner, step: owner === alice ? 10_000 : 5_000 });
+  for (let i = 1; i <= 3; i++) await step(`fair: alice slot ${i}`, () => slotFor(alice));
+  await step('fair: bob slot 1', () => slotFor(bob));
+  await step('fair: alice slot at priority 7', () => slotFor(alice, 7));
+  const fairLease = (jobId: string, owner: string, fairTag: number) => ({
+    jobId,
+    reservation: reservation(1),
+    owner,
+    priority: 5,
+    fairTag,
+  });
+  const capped = { maxRunningPerOwner: 2 };
+  await step('fair: alice 1 and 2 together, capped at 2', () =>
+    pools.acquireAll(
+      'fair',
+      LIMITS,
+      [fairLease('fa1', alice, 10_000), fairLease('fa2', alice, 20_000)],
+      at(70_000),
+      { ...capped, advanceVirtualTime: { 5: 20_000 } },
+    ),
+  );
+  await step('fair: alice 3 over the cap', () =>
+    pools.acquire('fair', LIMITS, fairLease('fa3', alice, 30_000), at(70_001), capped),
+  );
+  await step('fair: bob 1 under the cap', () =>
+    pools.acquire('fair', LIMITS, fairLease('fb1', bob, 5_000), at(70_002), capped),
+  );
+  await step('fair: bob slot 2, after the virtual time moved past his last tag', () => slotFor(bob));
+  await step('fair: release alice 1', () =>
+    pools.release('fair', 'fa1', { reservation: reservation(1), owner: alice }),
+  );
+  await step('fair: release alice 1 again', () =>
+    pools.release('fair', 'fa1', { reservation: reservation(1), owner: alice }),
+  );
+  await step('fair: alice 3 now under the cap', () =>
+    pools.acquire('fair', LIMITS, fairLease('fa3', alice, 30_000), at(70_003), capped),
+  );
+  await step('fair: release bob 1 without its amounts', () => pools.release('fair', 'fb1'));
+  await step('fair: bob 2, moving the virtual time up to its tag', () =>
+    pools.acquire('fair', LIMITS, fairLease('fb2', bob, 25_000), at(70_004), {
+      ...capped,
+      advanceVirtualTime: { 5: 5_000 },
+    }),
+  );
+  await step('fair: release bob 2', () =>
+    pools.release('fair', 'fb2', { reservation: reservation(1), owner: bob }),
+  );
+  await step('fair: mark alice parked twice', async () => {
+    await pools.markParked('fair', ownerKey(alice));
+    await pools.markParked('fair', ownerKey(alice));
+    return (await pools.getPool('fair')).fair.parked;
+  });
+  await step('fair: clear alice parked at a stale mark, then at the mark', async () => {
+    await pools.clearParked('fair', ownerKey(alice), 1);
+    const kept = (await pools.getPool('fair')).fair.parked;
+    await pools.clearParked('fair', ownerKey(alice), 2);
+    return { kept, after: (await pools.getPool('fair')).fair.parked };
+  });
+  await step('fair: prune spent entries', async () => {
+    await pools.pruneFairShare('fair', (await pools.getPool('fair')).fair);
+    return (await pools.getPool('fair')).fair;
+  });
+  await step('fair: park job 8', () => jobs.park({ jobId: jobIds[8] ?? '', owner: alice }, 'default'));
+  await step('fair: park job 8 again', () => jobs.park({ jobId: jobIds[8] ?? '', owner: alice }, 'default'));
+  await step('fair: parked and waiting after parking 8', async () => ({
+    parked: (await jobs.listParked('default', ownerKey(alice), 10)).jobs.map((w) => w.jobId),
+    waiting: (await jobs.listWaiting('default', 10)).jobs.map((w) => w.jobId),
+  }));
   return transcript;
 }
 
@@ -408,6 +491,37 @@ describe('DynamoJobStore and DynamoPoolStore: dynalite and moto answer alike', (
       ok: [jobIds[5], jobIds[0], jobIds[3], jobIds[4], jobIds[7], jobIds[8], jobIds[6]],
     });
     expect(answers.get('record run 4 SCHEDULED @31000')).toEqual({ ok: true });
+    // Fair share: each owner's tags go on from its last, a newcomer's from the virtual time.
+    expect(answers.get('fair: alice slot 3')).toEqual({ ok: { queueSeq: 3, fairTag: 30_000 } });
+    expect(answers.get('fair: bob slot 1')).toEqual({ ok: { queueSeq: 4, fairTag: 5_000 } });
+    expect(answers.get('fair: alice slot at priority 7')).toEqual({ ok: { queueSeq: 1, fairTag: 10_000 } });
+    expect(answers.get('fair: alice 1 and 2 together, capped at 2')).toEqual({ ok: true });
+    expect(answers.get('fair: alice 3 over the cap')).toEqual({ ok: 'owner-capped' });
+    expect(answers.get('fair: bob 1 under the cap')).toEqual({ ok: 'acquired' });
+    expect(answers.get('fair: bob slot 2, after the virtual time moved past his last tag')).toEqual({
+      ok: { queueSeq: 5, fairTag: 25_000 },
+    });
+    expect(answers.get('fair: release alice 1')).toEqual({ ok: true });
+    expect(answers.get('fair: release alice 1 again')).toEqual({ ok: false });
+    expect(answers.get('fair: alice 3 now under the cap')).toEqual({ ok: 'acquired' });
+    expect(answers.get('fair: clear alice parked at a stale mark, then at the mark')).toEqual({
+      ok: { kept: { [ownerKey(OWNERS[0] as string)]: 2 }, after: {} },
+    });
+    const pruned = (answers.get('fair: prune spent entries') as { ok: FairState }).ok;
+    expect(pruned.virtualTime).toMatchObject({ 5: 25_000, 7: 0 });
+    // bob's last tag (25,000) is at the virtual time and goes; alice's 30,000, and hers at
+    // priority 7 (ahead of that priority's virtual time, 0), stay.
+    expect(pruned.lastTag).toEqual({
+      [`5#${ownerKey(OWNERS[0] as string)}`]: 30_000,
+      [`7#${ownerKey(OWNERS[0] as string)}`]: 10_000,
+    });
+    // bob has nothing admitted any more: forgotten.
+    expect(pruned.running).toEqual({ [ownerKey(OWNERS[0] as string)]: 2 });
+    expect(answers.get('fair: park job 8')).toEqual({ ok: true });
+    expect(answers.get('fair: park job 8 again')).toEqual({ ok: false });
+    expect(answers.get('fair: parked and waiting after parking 8')).toMatchObject({
+      ok: { parked: [jobIds[8]] },
+    });
     expect(answers.get('get 4 after runs')).toMatchObject({ ok: { backendState: 'SUCCESS' } });
     expect(answers.get('record run missing')).toEqual({ ok: false });
     expect(answers.get('claim alice k again')).toEqual({
@@ -426,7 +540,8 @@ describe('DynamoJobStore and DynamoPoolStore: dynalite and moto answer alike', (
     expect(answers.get('racing acquires')).toEqual({ ok: { acquired: 5, refused: 35 } });
     expect(answers.get('racing releases')).toEqual({ ok: 1 });
     // Slots 0–2 take their priority's next sequence numbers; the fourth finds the queue full.
-    expect(answers.get('reserve slot 2')).toEqual({ ok: 2 });
+    // The third slot: the second of priority 5, and the owner's second tag there.
+    expect(answers.get('reserve slot 2')).toEqual({ ok: { queueSeq: 2, fairTag: 20_000 } });
     expect(answers.get('reserve slot 3')).toEqual({ ok: undefined });
     expect(answers.get('slots pool after recounts')).toMatchObject({ ok: { waiting: 1 } });
   });

@@ -6,6 +6,7 @@ import { DynamoPoolStore } from '#adapters/dynamo-pool-store.ts';
 import { createJobTableInput } from '#adapters/table-definition.ts';
 import { Admission, type AdmissionDeps, poolLimits } from '#core/admission.ts';
 import type { LibraConfig } from '#core/config.ts';
+import { ownerKey } from '#core/fair-share.ts';
 import { Finisher } from '#core/finisher.ts';
 import type { JobRecord } from '#core/job-record.ts';
 import type { NotificationEvent } from '#core/job-request.ts';
@@ -119,7 +120,7 @@ export async function leaseOutsideAdmission(h: Harness, jobId: string): Promise<
   if (!job || !pool) throw new Error(`${jobId} was not written, or its pool is not configured`);
   const at = h.clock.now().toISOString();
   expectTrue(
-    (await h.pools.acquire(job.pool, poolLimits(pool), jobId, job.reservation, at)) === 'acquired',
+    (await h.pools.acquire(job.pool, poolLimits(pool), job, at)) === 'acquired',
     `${jobId} could not be leased`,
   );
 }
@@ -268,11 +269,23 @@ export async function waitingJobs(h: Pick<Harness, 'jobs'>, pool: string): Promi
   return all;
 }
 
-/** Admission order, computed independently of the index: priority desc, then submittedAt, then id. */
-export function aheadOf(a: Pick<WaitingJob, 'priority' | 'submittedAt' | 'jobId'>, b: typeof a): boolean {
+/**
+ * Admission order, computed independently of the index: priority desc, then the fair-share tag the
+ * job was given (none first: docs/fair-share.md), then submittedAt, then id. With one owner the tags
+ * follow the order in which submits took their queue slots.
+ */
+export function aheadOf(
+  a: Pick<WaitingJob, 'priority' | 'submittedAt' | 'jobId' | 'fairTag'>,
+  b: typeof a,
+): boolean {
   if (a.priority !== b.priority) return a.priority > b.priority;
+  if ((a.fairTag ?? -1) !== (b.fairTag ?? -1)) return (a.fairTag ?? -1) < (b.fairTag ?? -1);
   if (a.submittedAt !== b.submittedAt) return a.submittedAt < b.submittedAt;
   return a.jobId < b.jobId;
+}
+
+function inAdmissionOrder(a: WaitingJob, b: WaitingJob): number {
+  return aheadOf(a, b) ? -1 : aheadOf(b, a) ? 1 : 0;
 }
 
 export interface PoolState {
@@ -363,9 +376,15 @@ export async function checkConverged(
         `pool ${name} holds a lease of ${jobId}, which is ${job?.status}`,
       );
     }
+    // Jobs parked for their owner's cap wait too (docs/fair-share.md).
+    const parked: WaitingJob[] = [];
+    for (const key of Object.keys(usage.fair.parked)) {
+      parked.push(...(await h.jobs.listParked(name, key, 100)).jobs);
+    }
+    const waitingCount = queued.length + parked.length;
     expectTrue(
-      !options.exactWaitingCounter || usage.waiting === queued.length,
-      `pool ${name}: waiting counter ${usage.waiting}, ${queued.length} jobs waiting`,
+      !options.exactWaitingCounter || usage.waiting === waitingCount,
+      `pool ${name}: waiting counter ${usage.waiting}, ${waitingCount} jobs waiting`,
     );
     const limits = poolLimits(pool);
     const free = {
@@ -375,7 +394,14 @@ export async function checkConverged(
     };
     const fits = (w: WaitingJob) =>
       free.jobs >= 1 && w.reservation.cpuCores <= free.cpu && w.reservation.memoryMiB <= free.memoryMiB;
-    const candidates = pool.backfill ? queued : queued.slice(0, 1);
+    // A job whose owner is at the pool's maxRunningPerOwner is not a head: it waits for its owner.
+    // The parked jobs of owners below the cap are heads as any other (docs/fair-share.md).
+    const cap = pool.maxRunningPerOwner;
+    const belowCap = (w: WaitingJob) =>
+      cap === undefined ||
+      Object.values(usage.leases).filter((lease) => lease.owner === ownerKey(w.owner)).length < cap;
+    const eligible = [...queued, ...parked].filter(belowCap).sort(inAdmissionOrder);
+    const candidates = pool.backfill ? eligible : eligible.slice(0, 1);
     for (const w of candidates) {
       expectTrue(!fits(w), `pool ${name}: ${w.jobId} waits though it fits (${JSON.stringify(free)})`);
     }

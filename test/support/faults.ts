@@ -226,7 +226,11 @@ function leasesTaken(c: BoundaryCall): number {
 
 export const CALLS = {
   // DynamoDB, pool item
-  ensurePool: (c: BoundaryCall) => c.operation === 'PutCommand' && isPoolKey(c.input.Item),
+  // The once-per-process update that gives the pool item every attribute the others address.
+  ensurePool: (c: BoundaryCall) =>
+    c.operation === 'UpdateCommand' &&
+    isPoolKey(c.input.Key) &&
+    expression(c, 'UpdateExpression').startsWith('SET #pool = if_not_exists(#pool, :pool)'),
   getPool: (c: BoundaryCall) => c.operation === 'GetCommand' && isPoolKey(c.input.Key),
   // One pool-item update leases jobs (DynamoPoolStore.acquireAll): one job is an acquire.
   acquire: (c: BoundaryCall) => leasesTaken(c) === 1,
@@ -247,7 +251,24 @@ export const CALLS = {
     c.operation === 'UpdateCommand' &&
     isPoolKey(c.input.Key) &&
     /(SET waiting = :waiting\b|recountMark = :mark)/.test(expression(c, 'UpdateExpression')),
+  // Fair share (docs/fair-share.md): forgetting spent entries, and the marks of owners with parked jobs.
+  pruneFairShare: (c: BoundaryCall) =>
+    c.operation === 'UpdateCommand' &&
+    isPoolKey(c.input.Key) &&
+    /^REMOVE (lastTag|ownerRunning)\./.test(expression(c, 'UpdateExpression')),
+  markParked: (c: BoundaryCall) =>
+    c.operation === 'UpdateCommand' &&
+    isPoolKey(c.input.Key) &&
+    expression(c, 'UpdateExpression').startsWith('SET parked.#o'),
+  clearParked: (c: BoundaryCall) =>
+    c.operation === 'UpdateCommand' &&
+    isPoolKey(c.input.Key) &&
+    expression(c, 'UpdateExpression') === 'REMOVE parked.#o',
   // DynamoDB, job items
+  park: (c: BoundaryCall) =>
+    c.operation === 'UpdateCommand' &&
+    isJobKey(c.input.Key) &&
+    expression(c, 'UpdateExpression') === 'SET waitPool = :parked',
   createJob: (c: BoundaryCall) => c.operation === 'PutCommand' && c.input.Item?.sk === 'META',
   getJob: (c: BoundaryCall) => c.operation === 'GetCommand' && isJobKey(c.input.Key),
   transition: (c: BoundaryCall) =>
@@ -259,7 +280,12 @@ export const CALLS = {
   listWaiting: (c: BoundaryCall) =>
     c.operation === 'QueryCommand' &&
     c.input.IndexName === JOB_TABLE.indexes.waiting.indexName &&
-    c.input.Select !== 'COUNT',
+    c.input.Select !== 'COUNT' &&
+    !String(c.input.ExpressionAttributeValues?.[':pool']).includes('#parked#'),
+  listParked: (c: BoundaryCall) =>
+    c.operation === 'QueryCommand' &&
+    c.input.IndexName === JOB_TABLE.indexes.waiting.indexName &&
+    String(c.input.ExpressionAttributeValues?.[':pool']).includes('#parked#'),
   // The duration warnings due in a pool (DynamoJobStore.dueWarnings), the tick's last pass.
   dueWarnings: (c: BoundaryCall) =>
     c.operation === 'QueryCommand' && c.input.IndexName === JOB_TABLE.indexes.warnings.indexName,

@@ -13,6 +13,7 @@ const DEFAULT_POOL = {
   backends: { emrServerless: { releaseLabel: 'emr-7.5.0' } },
   allowedPrincipals: ['*'],
   prices: { vcpuHour: 0.052624, memoryGbHour: 0.0057785, storageGbHour: 0.000111 },
+  ownerWeights: {},
 };
 
 const EKS = {
@@ -123,6 +124,8 @@ describe('config: defaults', () => {
           allowedPrincipals: ['arn:aws:iam::123456789012:role/analyst'],
           prices: { vcpuHour: 0.04, memoryGbHour: 0.005, storageGbHour: 0 },
           monthlyBudgetUsd: 250,
+          ownerWeights: { 'arn:aws:iam::123456789012:role/analyst': 2, 'jwt|carol': 0.5 },
+          maxRunningPerOwner: 5,
         },
       },
       auth: { mode: 'jwt', issuer: 'https://auth.example.com/', audience: ['libra'] },
@@ -201,6 +204,24 @@ describe('config: refusals name the offending key', () => {
       'unknown key',
     ],
     [{ pools: { etl: { backends: {} } } }, 'libra.pools.etl.backends', 'a pool needs at least one backend'],
+    [
+      { pools: { etl: { ownerWeights: { 'jwt|alice': 0 } } } },
+      'libra.pools.etl.ownerWeights.jwt|alice',
+      'a weight is from 0.01 to 100',
+    ],
+    [
+      { pools: { etl: { ownerWeights: { 'jwt|alice': 101 } } } },
+      'libra.pools.etl.ownerWeights.jwt|alice',
+      'a weight is from 0.01 to 100',
+    ],
+    [{ pools: { etl: { ownerWeights: ['jwt|alice'] } } }, 'libra.pools.etl.ownerWeights', undefined],
+    [{ pools: { etl: { maxRunningPerOwner: 0 } } }, 'libra.pools.etl.maxRunningPerOwner', undefined],
+    [{ pools: { etl: { maxRunningPerOwner: 1.5 } } }, 'libra.pools.etl.maxRunningPerOwner', undefined],
+    [
+      { pools: { etl: { maxConcurrentJobs: 4, maxRunningPerOwner: 5 } } },
+      'libra.pools.etl.maxRunningPerOwner',
+      "must not be above the pool's maxConcurrentJobs",
+    ],
     [{ retention: { days: 0 } }, 'libra.retention.days', undefined],
     [{ retention: { days: 3651 } }, 'libra.retention.days', undefined],
     [{ limits: { maxBodyBytes: 0 } }, 'libra.limits.maxBodyBytes', undefined],

@@ -20,6 +20,7 @@ function usage(leaseAges: readonly (number | string)[]): PoolUsage {
     waiting: 10,
     leases,
     queue: { seq: {}, left: {} },
+    fair: { virtualTime: {}, lastTag: {}, running: {}, parked: {} },
   };
 }
 

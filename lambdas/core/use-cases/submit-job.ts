@@ -10,6 +10,7 @@ import {
   TooManyRequestsError,
   ValidationError,
 } from '../errors.ts';
+import { tagStep } from '../fair-share.ts';
 import type { JobRecord, JobSpec } from '../job-record.ts';
 import { type JobRequest, jobTypeOf, parseJobRequest, warnAfterMinutes } from '../job-request.ts';
 import { keptRequest } from '../kept-request.ts';
@@ -305,8 +306,12 @@ async function enqueue(deps: SubmitJobDeps, prepared: PreparedJob, job: JobRecor
   const { poolName, pool } = prepared;
   const { jobId } = job;
   // Backpressure before the job is written: a full queue refuses, and nothing is stored.
-  const queueSeq = await pools.reserveQueueSlot(poolName, pool.maxQueueSize, job.priority);
-  if (queueSeq === undefined) {
+  // The same write takes the job's fair-share tag among its owner's and the others' jobs.
+  const slot = await pools.reserveQueueSlot(poolName, pool.maxQueueSize, job.priority, {
+    owner: job.owner,
+    step: tagStep(pool, job.owner),
+  });
+  if (slot === undefined) {
     metrics.count('rejected', poolName);
     const retryAfter = await retryAfterQueueFull(deps, poolName);
     throw new TooManyRequestsError(
@@ -315,7 +320,7 @@ async function enqueue(deps: SubmitJobDeps, prepared: PreparedJob, job: JobRecor
       retryAfter,
     );
   }
-  const queued: JobRecord = { ...job, queueSeq };
+  const queued: JobRecord = { ...job, queueSeq: slot.queueSeq, fairTag: slot.fairTag };
   const outcome = await jobs.createJob(queued);
   if (outcome === 'exists') {
     await pools.freeQueueSlot(poolName, [job.priority]);
