@@ -46,7 +46,10 @@ async function main(): Promise<number> {
   );
   const client = new LibraClient({ endpoint: command.endpoint, auth });
   const submitted: string[] = [];
-  process.once('SIGINT', () => void interrupted(client, submitted));
+  let interruption: Promise<never> | undefined;
+  process.once('SIGINT', () => {
+    interruption = interrupted(client, submitted);
+  });
   try {
     const rows = await runSmoke({
       client,
@@ -56,6 +59,9 @@ async function main(): Promise<number> {
       progress: (line) => console.error(`  ${line}`),
       submitted: (jobId) => submitted.push(jobId),
     });
+    // Ctrl-C: its cancels end the jobs the checks wait on, so the checks may finish first; their
+    // table is not the smoke's result, and the interruption exits 130.
+    if (interruption) return await interruption;
     console.log(formatTable(rows));
     return rows.some((row) => row.outcome === 'FAIL') ? 1 : 0;
   } finally {

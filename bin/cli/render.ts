@@ -172,6 +172,13 @@ export function poolsText(pools: readonly PoolView[]): string {
         ['memory', pool.used.memoryGb, pool.limits.memoryGb, ' GB'],
         ['jobs', pool.running, pool.limits.maxConcurrentJobs, ' running'],
         ['queue', pool.waiting, pool.limits.maxQueueSize, ' waiting'],
+        // The caller's own admitted jobs, against its cap when the pool sets one (fair share).
+        [
+          'yours',
+          pool.you.running,
+          pool.limits.maxRunningPerOwner ?? pool.limits.maxConcurrentJobs,
+          ` running, weight ${number(pool.you.weight)}`,
+        ],
       ];
       const head = `${pool.name}  (${pool.backends.join(', ')}${pool.backfill ? ', backfill' : ''}; waits at most ${pool.limits.maxWaitMinutes} min)`;
       return [

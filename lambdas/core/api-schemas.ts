@@ -245,6 +245,10 @@ export const poolViewSchema = z.strictObject({
     maxConcurrentJobs: count,
     maxQueueSize: count,
     maxWaitMinutes: z.number().check(z.minimum(0)),
+    /** The most jobs one owner may have admitted at once (fair share, docs/fair-share.md); absent: no cap. */
+    maxRunningPerOwner: z.optional(count),
+    /** The most the pool's runs may cost in a calendar month (UTC), in USD (docs/cost.md); absent: no budget. */
+    monthlyBudgetUsd: z.optional(z.number().check(z.positive())),
   }),
   used: z.strictObject({
     cpuCores: z.number().check(z.minimum(0)),
@@ -254,6 +258,8 @@ export const poolViewSchema = z.strictObject({
   waiting: count,
   backfill: z.boolean(),
   backends: z.array(backendSchema),
+  /** The caller's share: its fair-share weight in the pool and how many of its jobs are admitted now. */
+  you: z.strictObject({ weight: z.number().check(z.positive()), running: count }),
 });
 
 /** GET /pools: the pools the caller may use (admins: all). */

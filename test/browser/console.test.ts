@@ -106,6 +106,7 @@ describe('the console in Chromium', () => {
     expect(Number(await bar('solo', 'Cores').getAttribute('data-used'))).toBeGreaterThan(0);
     expect(Number(await bar('solo', 'Memory').getAttribute('data-used'))).toBeGreaterThan(0);
     expect(await page.locator('[data-pool="solo"] [data-count="running"]').textContent()).toBe('1');
+    expect(await page.locator('[data-pool="solo"] [data-count="yours"]').textContent()).toBe('1');
     // The one slot is full: its bar is drawn full, and in the colour of a full pool.
     expect(await bar('solo', 'Job slots').locator('.fill').getAttribute('style')).toMatch(
       /width: 100(\.0)?%/,

@@ -301,6 +301,8 @@ describe('the libra CLI against the local runtime', () => {
     expect(pools.stdout).toMatch(/^default {2}\(emr-serverless; waits at most 30 min\)$/m);
     expect(pools.stdout).toMatch(/^ {2}cores {3}[█░]{24} {2}\d+\/16$/m);
     expect(pools.stdout).toMatch(/^ {2}jobs {4}[█░]{24} {2}\d+\/10 running$/m);
+    // The caller's own admitted jobs, against the pool's slots (no per-owner cap set), and its weight.
+    expect(pools.stdout).toMatch(/^ {2}yours {3}[█░]{24} {2}\d+\/10 running, weight 1$/m);
   });
 
   it('submit sends every request option as its flag says, with one Idempotency-Key', async () => {

@@ -55,6 +55,22 @@ const LONG_SQL = [
   "SELECT count(*) AS hits FROM t WHERE md5(md5(i::VARCHAR)) LIKE '%abc%'",
 ].join(';\n');
 
+/** Resolves once the runtime has made no DynamoDB request for a quarter of a second. */
+async function settled(): Promise<void> {
+  const requests = () =>
+    [...runtime.usage.dynamodb.values()].reduce((sum, { requests }) => sum + requests, 0);
+  await until(
+    'the runtime to stop reading and writing',
+    async () => {
+      runtime.usage.reset();
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      return requests() === 0;
+    },
+    10_000,
+    0,
+  );
+}
+
 describe('progress on the local runtime', () => {
   it('shows a long DuckDB query’s fraction rising through the API, and keeps the last one once it ends', async () => {
     // Act
@@ -127,12 +143,16 @@ describe('progress on the local runtime', () => {
     await watch(reported, 100);
     await watch(silent, 100);
 
+    // The run recorder may still be recording the runs' ends (their cost) after the jobs are final.
+    await settled();
+
     // Act
     runtime.usage.reset();
     const withProgress = await status(reported);
     const withProgressReads = Object.fromEntries(
       [...runtime.usage.dynamodb].map(([operation, { requests }]) => [operation, requests]),
     );
+    await settled();
     runtime.usage.reset();
     await status(silent);
     const withoutReads = Object.fromEntries(

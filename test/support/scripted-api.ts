@@ -146,6 +146,7 @@ const POOLS = {
       waiting: 0,
       backfill: false,
       backends: ['emr-serverless'],
+      you: { weight: 1, running: 1 },
     },
   ],
 };

@@ -133,6 +133,7 @@ ${W(await i.digest())}`}getCanonicalPath({path:e}){if(this.uriEscapePath){let t=
         <p class="counts">
           <span><strong data-count="running">${e.running}</strong> running</span>
           <span><strong data-count="waiting">${e.waiting}</strong> waiting (at most ${e.limits.maxQueueSize})</span>
+          <span><strong data-count="yours">${e.you.running}</strong> of yours running${e.limits.maxRunningPerOwner===void 0?``:` (at most ${e.limits.maxRunningPerOwner})`}, weight ${e.you.weight}</span>
         </p>
         <p class="note">Backends: ${e.backends.join(`, `)}; waits at most ${e.limits.maxWaitMinutes} min${e.backfill?`; backfill on`:``}.${` `}
           <a href=${`#/jobs?pool=${encodeURIComponent(e.name)}`}>Its jobs</a></p>

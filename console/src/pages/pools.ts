@@ -27,6 +27,7 @@ export function PoolsPage({ client }: { client: LibraClient }) {
         <p class="counts">
           <span><strong data-count="running">${pool.running}</strong> running</span>
           <span><strong data-count="waiting">${pool.waiting}</strong> waiting (at most ${pool.limits.maxQueueSize})</span>
+          <span><strong data-count="yours">${pool.you.running}</strong> of yours running${pool.limits.maxRunningPerOwner === undefined ? '' : ` (at most ${pool.limits.maxRunningPerOwner})`}, weight ${pool.you.weight}</span>
         </p>
         <p class="note">Backends: ${pool.backends.join(', ')}; waits at most ${pool.limits.maxWaitMinutes} min${pool.backfill ? '; backfill on' : ''}.${' '}
           <a href=${`#/jobs?pool=${encodeURIComponent(pool.name)}`}>Its jobs</a></p>
