@@ -51,13 +51,18 @@ describe('the libra CLI against the local runtime', () => {
     expect(run.code).toBe(0);
     const lines = run.stdout.split('\n');
     expect(lines[0]).toMatch(JOB_ID);
-    const moves = lines.filter((line) => /^\s+\d+\.\ds {2}[A-Z]+/.test(line));
+    // A line of the run's progress (DuckDB reports it) is shown when it changes: not a move.
+    const timed = lines.filter((line) => /^\s+\d+\.\ds {2}[A-Z]+/.test(line));
+    const moves = timed.filter((line) => !line.includes(' stages '));
     expect(moves.map((line) => line.trim().split(/\s+/)[1])).toEqual([
       'QUEUED',
       'SCHEDULED',
       'RUNNING',
       'SUCCEEDED',
     ]);
+    for (const line of timed.filter((line) => line.includes(' stages '))) {
+      expect(line).toMatch(/^\s+\d+\.\ds {2}RUNNING {2}.*stages \d+\/1, tasks \d+\/\d+$/);
+    }
     expect(run.stdout).toContain('  RUNNING (attempt 1)');
     expect(run.stdout).toMatch(/^stdout: http:\/\/127\.0\.0\.1:\d+\/local\/jobs\/job-.*\/stdout\.txt$/m);
     expect(run.stdout).toContain(

@@ -150,13 +150,13 @@ describe('a start over data an earlier runtime left', () => {
 
     // Right at start, before any tick: four queued jobs took the room the four ended jobs gave
     // back, the counter is recounted (one waits), and every job that goes on has an execution.
-    const { pools } = await get<{ pools: PoolView[] }>(runtime, '/api/v1/spark/pools');
+    // Read together: the admitted jobs' runs are short, and one that ends admits the next.
+    const [{ pools }, ...queuedNow] = await Promise.all([
+      get<{ pools: PoolView[] }>(runtime, '/api/v1/spark/pools'),
+      ...queued.map((id) => get<JobRecord>(runtime, `/api/v1/spark/jobs/${id}`)),
+    ]);
     expect(pools.find((pool) => pool.name === 'default')).toMatchObject({ waiting: 1, running: 7 });
-    const admittedAtStart: string[] = [];
-    for (const id of queued) {
-      if ((await get<JobRecord>(runtime, `/api/v1/spark/jobs/${id}`)).status !== 'QUEUED')
-        admittedAtStart.push(id);
-    }
+    const admittedAtStart = queuedNow.filter((job) => job.status !== 'QUEUED').map((job) => job.jobId);
     expect(admittedAtStart).toHaveLength(4);
     for (const jobId of [ids.cutOff, ids.retrying, ids.scheduled, ...admittedAtStart]) {
       expect(runtime.workflow.get(jobId)?.status, jobId).toBe('RUNNING');
