@@ -183,7 +183,7 @@ export class Admission {
 
   /**
    * One admission pass for the pool, and another after it when a job it leased had left the
-   * queue (its room is free again).
+   * queue (its room is free again). The outcome is this pass's.
    *
    * `cause` is what woke the pass. After a wake (capacity given back, or the tick) the pass reads
    * the pool item and the head of the waiting index at once, as it will most likely lease.
@@ -204,13 +204,9 @@ export class Admission {
       startFailures: moved.startFailures,
       ...(pass.blockedBy !== undefined && { blockedBy: pass.blockedBy }),
     };
-    if (moved.released === 0) return outcome;
-    const again = await this.admitPool(poolName, 'wake');
-    return {
-      ...again,
-      admitted: [...outcome.admitted, ...again.admitted],
-      startFailures: [...outcome.startFailures, ...again.startFailures],
-    };
+    // The room a released lease left is taken by a pass of its own, which this one awaits.
+    if (moved.released > 0) await this.admitPool(poolName, 'wake');
+    return outcome;
   }
 
   /** Read → lease (waves, else one at a time) → moves → starts → one queue-slot write. */
@@ -353,6 +349,8 @@ export class Admission {
       pass.free = new FreeCapacity(pass.limits, await this.#deps.pools.getPool(pass.poolName));
       return pool.backfill ? 'next' : this.#blocked(pass, head);
     }
+    // Leased by another pass since this one read the pool: that pass moves it.
+    if (acquired === 'held' && !pass.heldAtRead.has(head.jobId)) return 'next';
     if (acquired === 'acquired') {
       pass.free.take(head.reservation);
       owners.add(key, 1);
