@@ -349,14 +349,15 @@ export class Admission {
       pass.free = new FreeCapacity(pass.limits, await this.#deps.pools.getPool(pass.poolName));
       return pool.backfill ? 'next' : this.#blocked(pass, head);
     }
-    // Leased by another pass since this one read the pool: that pass moves it.
-    if (acquired === 'held' && !pass.heldAtRead.has(head.jobId)) return 'next';
-    if (acquired === 'acquired') {
+    // Found held, though not when the pool was read: another pass leased it, and moves it.
+    const elsewhere = acquired === 'held' && !pass.heldAtRead.has(head.jobId);
+    if (acquired === 'acquired' || elsewhere) {
       pass.free.take(head.reservation);
       owners.add(key, 1);
       advance(pass.virtualTime, steps);
     }
-    pass.leased.push(head);
+    if (elsewhere) pass.leasedElsewhere.add(head.jobId);
+    else pass.leased.push(head);
     return 'next';
   }
 
