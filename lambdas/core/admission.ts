@@ -25,7 +25,6 @@ import type {
   StartAttempts,
   WaitingJob,
   WaitingJobs,
-  WaitingPage,
   WorkflowStarter,
 } from './ports.ts';
 
@@ -75,9 +74,6 @@ function describe(error: unknown): string {
     return error.name && error.name !== 'Error' ? `${error.name}: ${error.message}` : error.message;
   return String(error);
 }
-
-/** What asked for a pass: a job was submitted, or capacity may have been given back (a wake, the tick). */
-export type PassCause = 'submitted' | 'wake';
 
 /**
  * A pass over every pool in which some pools failed. The other pools were still passed:
@@ -158,7 +154,7 @@ interface Moved {
 }
 
 /**
- * Admission's passes are plain and sequential: read the pool item and the first page of its
+ * Admission's passes are plain and sequential: read the pool item, then the first page of its
  * waiting index, plan a wave (admission-plan.ts), lease it in one conditional write, move the
  * leased jobs, start them, and give their queue slots back in one write. Two passes of one pool
  * (two Lambda environments, or two batches in one process) are kept apart by the store's
@@ -185,19 +181,18 @@ export class Admission {
    * One admission pass for the pool, and another after it when a job it leased had left the
    * queue (its room is free again). The outcome is this pass's.
    *
-   * `cause` is what woke the pass. After a wake (capacity given back, or the tick) the pass reads
-   * the pool item and the head of the waiting index at once, as it will most likely lease.
-   * After a submit it reads the pool item first: a full pool, where a submit mostly lands, then
-   * costs no read of the index.
+   * Whatever woke it, the pass reads the pool item first, then no more heads than what is free
+   * can lease: a full pool, where most submits and most racing passes land, costs one read, and
+   * a head another pass admitted in the meantime is not read as still waiting.
    */
-  async admitPool(poolName: string, cause: PassCause = 'wake'): Promise<AdmitOutcome> {
+  async admitPool(poolName: string): Promise<AdmitOutcome> {
     const { config, logger } = this.#deps;
     const pool = config.pools[poolName];
     if (!pool) {
       logger.warn('admission for an unknown pool ignored', { pool: poolName });
       return { pool: poolName, admitted: [], startFailures: [] };
     }
-    const { pass, moved } = await this.#pass(poolName, pool, cause);
+    const { pass, moved } = await this.#pass(poolName, pool);
     const outcome: AdmitOutcome = {
       pool: poolName,
       admitted: moved.admitted,
@@ -205,16 +200,13 @@ export class Admission {
       ...(pass.blockedBy !== undefined && { blockedBy: pass.blockedBy }),
     };
     // The room a released lease left is taken by a pass of its own, which this one awaits.
-    if (moved.released > 0) await this.admitPool(poolName, 'wake');
+    if (moved.released > 0) await this.admitPool(poolName);
     return outcome;
   }
 
   /** Read → lease (waves, else one at a time) → moves → starts → one queue-slot write. */
-  async #pass(poolName: string, pool: PoolConfig, cause: PassCause): Promise<{ pass: Pass; moved: Moved }> {
-    const { jobs, pools } = this.#deps;
-    const firstPage = cause === 'wake' ? jobs.listWaiting(poolName, PAGE_SIZE) : undefined;
-    firstPage?.catch(() => undefined);
-    const usage = await pools.getPool(poolName);
+  async #pass(poolName: string, pool: PoolConfig): Promise<{ pass: Pass; moved: Moved }> {
+    const usage = await this.#deps.pools.getPool(poolName);
     const limits = poolLimits(pool);
     const pass: Pass = {
       poolName,
@@ -231,16 +223,12 @@ export class Admission {
       parked: new Set(),
       marked: new Set(),
     };
-    await this.#leaseAll(pass, usage.fair.parked, firstPage);
+    await this.#leaseAll(pass, usage.fair.parked);
     return { pass, moved: await this.#moveAndStart(pass) };
   }
 
   /** Leases page after page of heads (with the parked jobs that may come back) until the pool is full or blocked. */
-  async #leaseAll(
-    pass: Pass,
-    parkedOwners: Readonly<Record<string, number>>,
-    firstPage: Promise<WaitingPage> | undefined,
-  ): Promise<void> {
+  async #leaseAll(pass: Pass, parkedOwners: Readonly<Record<string, number>>): Promise<void> {
     const { jobs } = this.#deps;
     // The parked jobs of owners now below their cap, in order: they come back among the heads.
     const pending = pass.free.exhausted
@@ -250,10 +238,9 @@ export class Admission {
     let start: Readonly<Record<string, unknown>> | undefined;
     do {
       if (pass.free.exhausted) return;
-      const page =
-        start === undefined && firstPage
-          ? await firstPage
-          : await jobs.listWaiting(pass.poolName, PAGE_SIZE, start);
+      // No more heads than what is free can lease, and the one that blocks, unless the pool backfills.
+      const limit = pass.pool.backfill ? PAGE_SIZE : Math.min(PAGE_SIZE, pass.free.jobs + 1);
+      const page = await jobs.listWaiting(pass.poolName, limit, start);
       const heads = withParked(page.jobs, pending, page.next === undefined);
       if (!(await this.#leasePage(pass, heads))) return;
       start = page.next;
