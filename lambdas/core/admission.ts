@@ -332,9 +332,11 @@ export class Admission {
       return 'next';
     }
     if (acquired === 'no-capacity') {
-      // Someone else took capacity since we looked: look again before deciding.
+      // Someone else took capacity since we looked. The head blocks the pool, unless it backfills:
+      // then what is free is read again before the heads behind it are tried.
+      if (!pool.backfill) return this.#blocked(pass, head);
       pass.free = new FreeCapacity(pass.limits, await this.#deps.pools.getPool(pass.poolName));
-      return pool.backfill ? 'next' : this.#blocked(pass, head);
+      return 'next';
     }
     // Found held, though not when the pool was read: another pass leased it, and moves it.
     const elsewhere = acquired === 'held' && !pass.heldAtRead.has(head.jobId);
