@@ -1,18 +1,27 @@
+import {
+  advance,
+  byAdmissionOrder,
+  FreeCapacity,
+  OwnerCounts,
+  planWave,
+  virtualTimeSteps,
+  withParked,
+} from './admission-plan.ts';
 import { startRetryDelaySeconds } from './backoff.ts';
 import type { LibraConfig, PoolConfig } from './config.ts';
 import { StartRefused, TransitionConflict } from './errors.ts';
 import { ownerKey } from './fair-share.ts';
 import type { Finisher } from './finisher.ts';
-import type { JobRecord, Reservation } from './job-record.ts';
+import type { JobRecord } from './job-record.ts';
 import { isTerminal } from './job-states.ts';
 import type {
   Clock,
   JobStore,
+  LeaseOptions,
   LogPort,
   MetricsSink,
   PoolLimits,
   PoolStore,
-  PoolUsage,
   StartAttempts,
   WaitingJob,
   WaitingJobs,
@@ -66,9 +75,6 @@ function describe(error: unknown): string {
   return String(error);
 }
 
-/** What asked for a pass: a job was submitted, or capacity may have been given back (a wake, the tick). */
-export type PassCause = 'submitted' | 'wake';
-
 /**
  * A pass over every pool in which some pools failed. The other pools were still passed:
  * one pool whose item or index cannot be read must not stop admission and repair in all.
@@ -116,177 +122,47 @@ export function poolLimits(pool: PoolConfig): PoolLimits {
   };
 }
 
-/** Capacity left in a pool as last seen; admission's guess of what fits before it asks the store. */
-class FreeCapacity {
-  cpu: number;
-  memoryMiB: number;
-  jobs: number;
+/** One pass's working state: what it read of the pool and what it decided. It lives as long as the pass. */
+interface Pass {
+  readonly poolName: string;
+  readonly pool: PoolConfig;
+  readonly limits: PoolLimits;
+  free: FreeCapacity;
+  owners: OwnerCounts;
+  virtualTime: Record<number, number>;
+  /** Leases the pool item held when the pass read it: a head among them is finished by this pass (its acquire finds the lease held). */
+  readonly heldAtRead: ReadonlySet<string>;
+  /** Heads another pass leased since this one read the pool: that pass moves them. */
+  readonly leasedElsewhere: Set<string>;
+  /** The heads this pass leased (or found leased), in lease order: they are moved once leasing ends. */
+  readonly leased: WaitingJob[];
+  /** Leases in one write while several heads fit (acquireAll), one at a time once that is refused twice. */
+  together: boolean;
+  /** The pool item was read again after a refused wave. */
+  reread: boolean;
+  blockedBy?: string;
+  readonly parked: Set<string>;
+  readonly marked: Set<string>;
+}
 
-  constructor(limits: PoolLimits, usage: PoolUsage) {
-    this.cpu = limits.cpuCores - usage.cpuUsed;
-    this.memoryMiB = limits.memoryMiB - usage.memoryUsedMiB;
-    this.jobs = limits.maxConcurrentJobs - usage.running;
-  }
-
-  fits(reservation: Reservation): boolean {
-    return this.jobs >= 1 && reservation.cpuCores <= this.cpu && reservation.memoryMiB <= this.memoryMiB;
-  }
-
-  take(reservation: Reservation): void {
-    this.cpu -= reservation.cpuCores;
-    this.memoryMiB -= reservation.memoryMiB;
-    this.jobs -= 1;
-  }
-
-  give(reservation: Reservation): void {
-    this.cpu += reservation.cpuCores;
-    this.memoryMiB += reservation.memoryMiB;
-    this.jobs += 1;
-  }
-
-  copy(): FreeCapacity {
-    return Object.assign(Object.create(FreeCapacity.prototype), this);
-  }
-
-  get exhausted(): boolean {
-    return this.jobs < 1 || this.cpu < 1;
-  }
+/** What the moves and starts of a pass came to. */
+interface Moved {
+  readonly admitted: string[];
+  readonly startFailures: string[];
+  /** Leased jobs that had left the queue and gave their lease back: room another pass takes. */
+  readonly released: number;
 }
 
 /**
- * Each owner's admitted jobs in the pool as last seen, and the cap on them (maxRunningPerOwner):
- * admission's guess of whose jobs it may lease before it asks the store, which holds the cap.
+ * Admission's passes are plain and sequential: read the pool item, then the first page of its
+ * waiting index, plan a wave (admission-plan.ts), lease it in one conditional write, move the
+ * leased jobs, start them, and give their queue slots back in one write. Two passes of one pool
+ * (two Lambda environments, or two batches in one process) are kept apart by the store's
+ * conditions alone: the one whose wave is refused reads the pool item again once and plans
+ * around the leases the other took.
  */
-class OwnerCounts {
-  readonly #counts = new Map<string, number>();
-  readonly #cap: number | undefined;
-
-  constructor(cap: number | undefined, running: Readonly<Record<string, number>>) {
-    this.#cap = cap;
-    for (const [key, count] of Object.entries(running)) this.#counts.set(key, count);
-  }
-
-  /** How many more jobs of the owner may be admitted (Infinity without a cap). */
-  left(key: string): number {
-    return this.#cap === undefined ? Number.POSITIVE_INFINITY : this.#cap - (this.#counts.get(key) ?? 0);
-  }
-
-  add(key: string, count: number): void {
-    this.#counts.set(key, (this.#counts.get(key) ?? 0) + count);
-  }
-
-  /** The store refused the owner at its cap: it has that many admitted, whatever was seen. */
-  full(key: string): void {
-    if (this.#cap !== undefined) this.#counts.set(key, this.#cap);
-  }
-}
-
-/** Admission order as the waiting index keys it: priority, then fair-share tag (none first), then submit order. */
-function byAdmissionOrder(a: WaitingJob, b: WaitingJob): number {
-  if (a.priority !== b.priority) return b.priority - a.priority;
-  const tagA = a.fairTag ?? -1;
-  const tagB = b.fairTag ?? -1;
-  if (tagA !== tagB) return tagA - tagB;
-  if (a.submittedAt !== b.submittedAt) return a.submittedAt < b.submittedAt ? -1 : 1;
-  return a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0;
-}
-
-/**
- * A page of the pool's waiting index with the parked jobs (`pending`, in order) that come before
- * its last job merged in, in admission order; on the last page, all of them. The ones that come
- * after stay pending for the next page.
- */
-function withParked(page: readonly WaitingJob[], pending: WaitingJob[], last: boolean): WaitingJob[] {
-  if (pending.length === 0) return [...page];
-  const bound = page[page.length - 1];
-  const taken: WaitingJob[] = [];
-  while (pending.length > 0 && (last || !bound || byAdmissionOrder(pending[0] as WaitingJob, bound) < 0)) {
-    taken.push(pending.shift() as WaitingJob);
-  }
-  return [...page, ...taken].sort(byAdmissionOrder);
-}
-
-/**
- * The heads from `from` on that fit together in what is free, in admission order: stopping at
- * the first that does not fit, or stepping over it when the pool backfills. Jobs still being
- * moved by an earlier pass are stepped over. The wave also stops at a job whose owner is at its
- * cap, which is parked one at a time. `next` is where the scan stopped; `free` is what is left
- * once the wave is leased.
- */
-function nextWave(
-  heads: readonly WaitingJob[],
-  from: number,
-  free: FreeCapacity,
-  moving: ReadonlySet<string>,
-  backfill: boolean,
-  owners: OwnerCounts,
-): { jobs: WaitingJob[]; next: number; free: FreeCapacity } {
-  const left = free.copy();
-  const jobs: WaitingJob[] = [];
-  const perOwner = new Map<string, number>();
-  let next = from;
-  for (; next < heads.length && !left.exhausted; next++) {
-    const head = heads[next] as WaitingJob;
-    if (moving.has(head.jobId)) continue;
-    const key = ownerKey(head.owner);
-    const taken = perOwner.get(key) ?? 0;
-    if (owners.left(key) - taken < 1) break;
-    if (!left.fits(head.reservation)) {
-      if (!backfill) break;
-      continue;
-    }
-    left.take(head.reservation);
-    perOwner.set(key, taken + 1);
-    jobs.push(head);
-  }
-  return { jobs, next, free: left };
-}
-
-/**
- * How far leasing `jobs` moves each priority's virtual time: up to its highest tag among them.
- * Given as steps forward, which the store adds: two admissions leasing at once may move it a
- * little further than the highest tag, never back.
- */
-function virtualTimeSteps(
-  virtualTime: Readonly<Record<number, number>>,
-  jobs: readonly WaitingJob[],
-): Record<number, number> {
-  const reached: Record<number, number> = {};
-  for (const { priority, fairTag } of jobs) {
-    const now = reached[priority] ?? virtualTime[priority] ?? 0;
-    if (fairTag !== undefined && fairTag > now) reached[priority] = fairTag;
-  }
-  const steps: Record<number, number> = {};
-  for (const [priority, time] of Object.entries(reached)) {
-    steps[Number(priority)] = time - (virtualTime[Number(priority)] ?? 0);
-  }
-  return steps;
-}
-
-/** The virtual times once `steps` are taken. */
-function advance(virtualTime: Record<number, number>, steps: Readonly<Record<number, number>>): void {
-  for (const [priority, step] of Object.entries(steps)) {
-    virtualTime[Number(priority)] = (virtualTime[Number(priority)] ?? 0) + step;
-  }
-}
-
 export class Admission {
   readonly #deps: AdmissionDeps;
-  /**
-   * Each pool's pass still taking leases in this process, and the one pass waiting to follow
-   * it. Only the leasing, which decides the order, is one pass at a time: a pass moves the jobs
-   * it leased while it leases the next, and its moves and starts go on while the next pass
-   * takes its leases.
-   */
-  readonly #leasing = new Map<string, Promise<void>>();
-  readonly #following = new Map<string, Promise<AdmitOutcome>>();
-  /** Pools whose following pass was asked for by a wake, not only by submits. */
-  readonly #followingWoken = new Set<string>();
-  /**
-   * Per pool, the jobs a pass here has leased and is still moving to SCHEDULED: still in the
-   * waiting index, but admitted. The next pass steps over them instead of leasing them again.
-   */
-  readonly #moving = new Map<string, Set<string>>();
 
   constructor(deps: AdmissionDeps) {
     this.#deps = deps;
@@ -302,245 +178,230 @@ export class Admission {
   }
 
   /**
-   * One admission pass for the pool. Wake-ups that arrive while a pass runs in this process
-   * share one pass that starts when it ends: it sees everything they were woken for, and two
-   * passes of one pool never race each other here for the same heads (across processes the
-   * conditional writes keep them apart). No wake-up is lost: each is answered by a pass that
-   * started after it.
+   * One admission pass for the pool, and another after it when a job it leased had left the
+   * queue (its room is free again). The outcome is this pass's.
    *
-   * `cause` is what woke the pass. After a wake (capacity given back, or the tick) the pass reads
-   * the pool item and the head of the waiting index at once, as it will most likely lease.
-   * After a submit it reads the pool item first: a full pool, where a submit mostly lands, then
-   * costs no read of the index.
+   * Whatever woke it, the pass reads the pool item first, then no more heads than what is free
+   * can lease: a full pool, where most submits and most racing passes land, costs one read, and
+   * a head another pass admitted in the meantime is not read as still waiting.
    */
-  admitPool(poolName: string, cause: PassCause = 'wake'): Promise<AdmitOutcome> {
-    const leasing = this.#leasing.get(poolName);
-    if (!leasing) return this.#startPass(poolName, cause);
-    if (cause === 'wake') this.#followingWoken.add(poolName);
-    let following = this.#following.get(poolName);
-    if (!following) {
-      following = leasing.then(() => {
-        this.#following.delete(poolName);
-        const woken = this.#followingWoken.delete(poolName);
-        return this.#startPass(poolName, woken ? 'wake' : 'submitted');
-      });
-      this.#following.set(poolName, following);
-    }
-    return following;
-  }
-
-  #startPass(poolName: string, cause: PassCause): Promise<AdmitOutcome> {
-    let leased = () => {};
-    const leasing = new Promise<void>((resolve) => {
-      leased = resolve;
-    }).finally(() => {
-      if (this.#leasing.get(poolName) === leasing) this.#leasing.delete(poolName);
-    });
-    this.#leasing.set(poolName, leasing);
-    return this.#pass(poolName, cause, leased);
-  }
-
-  async #pass(poolName: string, cause: PassCause, leased: () => void): Promise<AdmitOutcome> {
-    const launches: Promise<void>[] = [];
-    let settled: PromiseSettledResult<void>[] = [];
-    let outcome: AdmitOutcome;
-    try {
-      outcome = await this.#leaseAndMove(poolName, cause, launches, leased);
-    } finally {
-      leased();
-      // Every start of the jobs this pass moved ends before the pass does, even when it failed.
-      settled = await Promise.allSettled(launches);
-    }
-    const failed = settled.find((result) => result.status === 'rejected');
-    if (failed) throw failed.reason;
-    return outcome;
-  }
-
-  async #leaseAndMove(
-    poolName: string,
-    cause: PassCause,
-    launches: Promise<void>[],
-    leased: () => void,
-  ): Promise<AdmitOutcome> {
-    const { config, jobs, pools, logger } = this.#deps;
-    const outcome: { admitted: string[]; startFailures: string[]; blockedBy?: string } = {
-      admitted: [],
-      startFailures: [],
-    };
+  async admitPool(poolName: string): Promise<AdmitOutcome> {
+    const { config, logger } = this.#deps;
     const pool = config.pools[poolName];
     if (!pool) {
       logger.warn('admission for an unknown pool ignored', { pool: poolName });
-      return { pool: poolName, ...outcome };
+      return { pool: poolName, admitted: [], startFailures: [] };
     }
+    const { pass, moved } = await this.#pass(poolName, pool);
+    const outcome: AdmitOutcome = {
+      pool: poolName,
+      admitted: moved.admitted,
+      startFailures: moved.startFailures,
+      ...(pass.blockedBy !== undefined && { blockedBy: pass.blockedBy }),
+    };
+    // The room a released lease left is taken by a pass of its own, which this one awaits.
+    if (moved.released > 0) await this.admitPool(poolName);
+    return outcome;
+  }
+
+  /** Read → lease (waves, else one at a time) → moves → starts → one queue-slot write. */
+  async #pass(poolName: string, pool: PoolConfig): Promise<{ pass: Pass; moved: Moved }> {
+    const usage = await this.#deps.pools.getPool(poolName);
     const limits = poolLimits(pool);
-    const cap = pool.maxRunningPerOwner;
-    const firstPage = cause === 'wake' ? jobs.listWaiting(poolName, PAGE_SIZE) : undefined;
-    firstPage?.catch(() => undefined);
-    const usage = await pools.getPool(poolName);
-    let free = new FreeCapacity(limits, usage);
-    const owners = new OwnerCounts(cap, usage.fair.running);
-    const virtualTime: Record<number, number> = { ...usage.fair.virtualTime };
-    // The leased jobs' moves, in lease order. A move goes on while the next heads are leased: the
-    // leases alone decide the order, so they are taken in order (the heads that fit together in
-    // one write, or one at a time), and each job's move only needs its own lease. A job that turns
-    // out to have left the queue gives its lease back; the room it leaves is used by this pass if
-    // it is still leasing, or else by a pass of its own.
-    const moves: Promise<JobRecord | 'lost' | 'released'>[] = [];
-    let moveFailed = false;
-    let leasingDone = false;
-    const inFlight = this.#movingIn(poolName);
+    const pass: Pass = {
+      poolName,
+      pool,
+      limits,
+      free: new FreeCapacity(limits, usage),
+      owners: new OwnerCounts(pool.maxRunningPerOwner, usage.fair.running),
+      virtualTime: { ...usage.fair.virtualTime },
+      heldAtRead: new Set(Object.keys(usage.leases)),
+      leasedElsewhere: new Set(),
+      leased: [],
+      together: true,
+      reread: false,
+      parked: new Set(),
+      marked: new Set(),
+    };
+    await this.#leaseAll(pass, usage.fair.parked);
+    return { pass, moved: await this.#moveAndStart(pass) };
+  }
 
-    // Leases in one write when several heads fit at once (acquireAll), one at a time otherwise.
-    let together = true;
-    /** A leased job's move to SCHEDULED, then its start; both go on while the pass leases on. */
-    const moveLeased = (head: WaitingJob): void => {
-      inFlight.add(head.jobId);
-      const move = this.#move(poolName, head).then((moved) => {
-        // The job had left the queue (cancelled, timed out) and its lease was given back: the
-        // room is free again for the jobs behind it in this pass, not only at the next wake.
-        // A lease that was already held counted in `free` from the start, so it is returned too.
-        if (moved === 'released') {
-          free.give(head.reservation);
-          owners.add(ownerKey(head.owner), -1);
-          // This pass stopped leasing before it knew: another pass takes the room.
-          if (leasingDone) launches.push(this.#passAgain(poolName));
-        }
-        if (typeof moved !== 'string') {
-          const launch = this.startWorkflow(moved).then((started) => {
-            if (!started) outcome.startFailures.push(head.jobId);
-          });
-          // Handled here so a failure is not reported unhandled before the pass collects it.
-          launch.catch(() => undefined);
-          launches.push(launch);
-        }
-        return moved;
-      });
-      move.catch(() => {
-        moveFailed = true;
-      });
-      move.finally(() => inFlight.delete(head.jobId)).catch(() => undefined);
-      moves.push(move);
-    };
-    const parked = new Set<string>();
-    const marked = new Set<string>();
-    /** Moves a job of an owner at its cap out of the way, so that no pass reads it again until the owner is below it. */
-    const park = async (head: WaitingJob): Promise<void> => {
-      if (parked.has(head.jobId)) return;
-      const key = ownerKey(head.owner);
-      // The mark first: a parked job is never left without one, so a pass always looks for it.
-      if (!marked.has(key)) await pools.markParked(poolName, key);
-      marked.add(key);
-      await jobs.park(head, poolName);
-      parked.add(head.jobId);
-    };
+  /** Leases page after page of heads (with the parked jobs that may come back) until the pool is full or blocked. */
+  async #leaseAll(pass: Pass, parkedOwners: Readonly<Record<string, number>>): Promise<void> {
+    const { jobs } = this.#deps;
     // The parked jobs of owners now below their cap, in order: they come back among the heads.
-    const pending = free.exhausted ? [] : await this.#unparkable(poolName, usage.fair.parked, owners);
-    for (const job of pending) parked.add(job.jobId);
-
+    const pending = pass.free.exhausted
+      ? []
+      : await this.#unparkable(pass.poolName, parkedOwners, pass.owners);
+    for (const job of pending) pass.parked.add(job.jobId);
     let start: Readonly<Record<string, unknown>> | undefined;
-    pages: do {
-      if (free.exhausted) break;
-      const page =
-        start === undefined && firstPage
-          ? await firstPage
-          : await jobs.listWaiting(poolName, PAGE_SIZE, start);
+    do {
+      if (pass.free.exhausted) return;
+      // No more heads than what is free can lease, and the one that blocks, unless the pool backfills.
+      const limit = pass.pool.backfill ? PAGE_SIZE : Math.min(PAGE_SIZE, pass.free.jobs + 1);
+      const page = await jobs.listWaiting(pass.poolName, limit, start);
       const heads = withParked(page.jobs, pending, page.next === undefined);
-      for (let i = 0; i < heads.length; ) {
-        if (moveFailed) break pages;
-        if (together) {
-          const wave = nextWave(heads, i, free, inFlight, pool.backfill, owners);
-          if (wave.jobs.length >= 2) {
-            const steps = virtualTimeSteps(virtualTime, wave.jobs);
-            const options = {
-              ...(cap !== undefined && { maxRunningPerOwner: cap }),
-              advanceVirtualTime: steps,
-            };
-            if (await pools.acquireAll(poolName, limits, wave.jobs, this.#now(), options)) {
-              free = wave.free;
-              advance(virtualTime, steps);
-              for (const head of wave.jobs) {
-                owners.add(ownerKey(head.owner), 1);
-                moveLeased(head);
-              }
-              i = wave.next;
-              continue;
-            }
-            // Not all together: capacity is not what was read (another admission took some), an
-            // owner reached its cap, or one of them already holds a lease (a pass that failed
-            // after leasing). The rest of this pass goes one job at a time, which tells those
-            // cases apart.
-            together = false;
-          }
-        }
-        const head = heads[i++] as WaitingJob;
-        // Leased by an earlier pass here, its move not yet written: its lease counts in `free`.
-        if (inFlight.has(head.jobId)) continue;
-        const key = ownerKey(head.owner);
-        if (owners.left(key) < 1) {
-          // Its owner is at the cap: not a head that blocks the pool, a job that waits for its owner.
-          await park(head);
-          continue;
-        }
-        if (!free.fits(head.reservation)) {
-          if (!pool.backfill) {
-            outcome.blockedBy = head.jobId;
-            break pages;
-          }
-          if (free.exhausted) break pages;
-          continue;
-        }
-        const steps = virtualTimeSteps(virtualTime, [head]);
-        const acquired = await pools.acquire(poolName, limits, head, this.#now(), {
-          ...(cap !== undefined && { maxRunningPerOwner: cap }),
-          advanceVirtualTime: steps,
-        });
-        if (acquired === 'owner-capped') {
-          owners.full(key);
-          await park(head);
-          continue;
-        }
-        if (acquired === 'no-capacity') {
-          // Someone else took capacity since we looked: look again before deciding.
-          free = new FreeCapacity(limits, await pools.getPool(poolName));
-          if (!pool.backfill) {
-            outcome.blockedBy = head.jobId;
-            break pages;
-          }
-          continue;
-        }
-        if (acquired === 'acquired') {
-          free.take(head.reservation);
-          owners.add(key, 1);
-          advance(virtualTime, steps);
-        }
-        moveLeased(head);
-      }
+      if (!(await this.#leasePage(pass, heads))) return;
       start = page.next;
     } while (start);
+  }
 
-    // The next pass may take its leases now: it steps over the jobs still moving.
-    leasingDone = true;
-    leased();
-    const moved = await Promise.allSettled(moves);
-    const admittedPriorities: number[] = [];
-    for (const result of moved) {
-      if (result.status === 'fulfilled' && typeof result.value !== 'string') {
-        outcome.admitted.push(result.value.jobId);
-        admittedPriorities.push(result.value.priority);
+  /** Leases what fits of one page of heads; false when the pass stops there (blocked, or nothing fits any more). */
+  async #leasePage(pass: Pass, heads: readonly WaitingJob[]): Promise<boolean> {
+    for (let i = 0; i < heads.length; ) {
+      if (pass.together) {
+        const next = await this.#leaseWave(pass, heads, i);
+        if (next !== undefined) {
+          i = next;
+          continue;
+        }
       }
+      if ((await this.#leaseOne(pass, heads[i++] as WaitingJob)) === 'stop') return false;
     }
-    if (outcome.admitted.length > 0) {
-      this.#deps.metrics.count('admitted', poolName, outcome.admitted.length);
-      // One write for the pass, the jobs it moved having left the waiting index. Like the starts,
-      // it goes on while the next pass takes its leases.
-      const freed = pools.freeQueueSlot(poolName, admittedPriorities);
-      freed.catch(() => undefined);
-      launches.push(freed);
+    return true;
+  }
+
+  /**
+   * Leases the wave planned from head `from` in one write; where to go on from, or undefined when
+   * the head at `from` is to be leased alone. A refused wave means capacity is not what was read
+   * (another pass leased), an owner reached its cap, or a head already holds a lease: the pass
+   * reads the pool item again and plans once more, then goes one at a time, which tells those apart.
+   */
+  async #leaseWave(pass: Pass, heads: readonly WaitingJob[], from: number): Promise<number | undefined> {
+    const { pool, owners } = pass;
+    const wave = planWave(
+      heads,
+      from,
+      pass.free,
+      pass.leasedElsewhere,
+      pass.heldAtRead,
+      pool.backfill,
+      owners,
+    );
+    if (wave.jobs.length < 2) return undefined;
+    const steps = virtualTimeSteps(pass.virtualTime, wave.jobs);
+    const options = this.#leaseOptions(pass, steps);
+    if (await this.#deps.pools.acquireAll(pass.poolName, pass.limits, wave.jobs, this.#now(), options)) {
+      pass.free = wave.free;
+      advance(pass.virtualTime, steps);
+      for (const head of wave.jobs) {
+        owners.add(ownerKey(head.owner), 1);
+        pass.leased.push(head);
+      }
+      return wave.next;
     }
-    const failed = moved.find((result) => result.status === 'rejected');
+    if (pass.reread) {
+      pass.together = false;
+      return undefined;
+    }
+    pass.reread = true;
+    await this.#readAgain(pass);
+    return from;
+  }
+
+  /** The pool item once more: what is free now, and the leases another pass took since the first read. */
+  async #readAgain(pass: Pass): Promise<void> {
+    const usage = await this.#deps.pools.getPool(pass.poolName);
+    pass.free = new FreeCapacity(pass.limits, usage);
+    pass.owners = new OwnerCounts(pass.pool.maxRunningPerOwner, usage.fair.running);
+    pass.virtualTime = { ...usage.fair.virtualTime };
+    const mine = new Set(pass.leased.map((head) => head.jobId));
+    for (const jobId of Object.keys(usage.leases)) {
+      if (!pass.heldAtRead.has(jobId) && !mine.has(jobId)) pass.leasedElsewhere.add(jobId);
+    }
+  }
+
+  /** One head on its own: parked when its owner is at the cap, else leased if it fits; 'stop' when the pass ends here. */
+  async #leaseOne(pass: Pass, head: WaitingJob): Promise<'next' | 'stop'> {
+    const { pool, owners } = pass;
+    if (pass.leasedElsewhere.has(head.jobId)) return 'next';
+    const key = ownerKey(head.owner);
+    if (owners.left(key) < 1) {
+      // Its owner is at the cap: not a head that blocks the pool, a job that waits for its owner.
+      await this.#park(pass, head);
+      return 'next';
+    }
+    if (!pass.free.fits(head.reservation)) return this.#blocked(pass, head);
+    const steps = virtualTimeSteps(pass.virtualTime, [head]);
+    const options = this.#leaseOptions(pass, steps);
+    const acquired = await this.#deps.pools.acquire(pass.poolName, pass.limits, head, this.#now(), options);
+    if (acquired === 'owner-capped') {
+      owners.full(key);
+      await this.#park(pass, head);
+      return 'next';
+    }
+    if (acquired === 'no-capacity') {
+      // Someone else took capacity since we looked. The head blocks the pool, unless it backfills:
+      // then what is free is read again before the heads behind it are tried.
+      if (!pool.backfill) return this.#blocked(pass, head);
+      pass.free = new FreeCapacity(pass.limits, await this.#deps.pools.getPool(pass.poolName));
+      return 'next';
+    }
+    // Found held, though not when the pool was read: another pass leased it, and moves it.
+    const elsewhere = acquired === 'held' && !pass.heldAtRead.has(head.jobId);
+    if (acquired === 'acquired' || elsewhere) {
+      pass.free.take(head.reservation);
+      owners.add(key, 1);
+      advance(pass.virtualTime, steps);
+    }
+    if (elsewhere) pass.leasedElsewhere.add(head.jobId);
+    else pass.leased.push(head);
+    return 'next';
+  }
+
+  /** A head that does not fit: it blocks the pool, unless the pool backfills and something may still fit. */
+  #blocked(pass: Pass, head: WaitingJob): 'next' | 'stop' {
+    if (!pass.pool.backfill) {
+      pass.blockedBy = head.jobId;
+      return 'stop';
+    }
+    return pass.free.exhausted ? 'stop' : 'next';
+  }
+
+  #leaseOptions(pass: Pass, steps: Readonly<Record<number, number>>): LeaseOptions {
+    const cap = pass.pool.maxRunningPerOwner;
+    return { ...(cap !== undefined && { maxRunningPerOwner: cap }), advanceVirtualTime: steps };
+  }
+
+  /** Moves a job of an owner at its cap out of the way, so that no pass reads it again until the owner is below it. */
+  async #park(pass: Pass, head: WaitingJob): Promise<void> {
+    if (pass.parked.has(head.jobId)) return;
+    const key = ownerKey(head.owner);
+    // The mark first: a parked job is never left without one, so a pass always looks for it.
+    if (!pass.marked.has(key)) await this.#deps.pools.markParked(pass.poolName, key);
+    pass.marked.add(key);
+    await this.#deps.jobs.park(head, pass.poolName);
+    pass.parked.add(head.jobId);
+  }
+
+  /**
+   * The leased jobs' moves to SCHEDULED, then their starts, then one queue-slot write for the
+   * jobs that left the waiting index. A move or start that failed is thrown once the others ended.
+   */
+  async #moveAndStart(pass: Pass): Promise<Moved> {
+    const { pools, metrics } = this.#deps;
+    const moves = await Promise.allSettled(pass.leased.map((head) => this.#move(pass.poolName, head)));
+    const records = moves.flatMap((m) =>
+      m.status === 'fulfilled' && typeof m.value !== 'string' ? [m.value] : [],
+    );
+    const released = moves.filter((m) => m.status === 'fulfilled' && m.value === 'released').length;
+    const startFailures: string[] = [];
+    const starts = await Promise.allSettled(
+      records.map(async (job) => {
+        if (!(await this.startWorkflow(job))) startFailures.push(job.jobId);
+      }),
+    );
+    if (records.length > 0) {
+      metrics.count('admitted', pass.poolName, records.length);
+      await pools.freeQueueSlot(
+        pass.poolName,
+        records.map((job) => job.priority),
+      );
+    }
+    const failed = [...moves, ...starts].find((result) => result.status === 'rejected');
     if (failed) throw failed.reason;
-    // startFailures fill in as the launches end; the pass's caller sees them once it resolves.
-    return { pool: poolName, ...outcome, startFailures: outcome.startFailures };
+    return { admitted: records.map((job) => job.jobId), startFailures, released };
   }
 
   /**
@@ -563,22 +424,6 @@ export class Admission {
       found.push(...page.jobs);
     }
     return found.sort(byAdmissionOrder);
-  }
-
-  #movingIn(poolName: string): Set<string> {
-    let moving = this.#moving.get(poolName);
-    if (!moving) {
-      moving = new Set();
-      this.#moving.set(poolName, moving);
-    }
-    return moving;
-  }
-
-  /** A pass after this one, which the caller of this one waits for, as for a start. */
-  #passAgain(poolName: string): Promise<void> {
-    const again = this.admitPool(poolName).then(() => undefined);
-    again.catch(() => undefined);
-    return again;
   }
 
   /**

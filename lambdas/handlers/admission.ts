@@ -39,7 +39,7 @@ export function createAdmissionHandler(deps: AdmissionHandlerDeps) {
       });
       let pass = passes.get(message.pool);
       if (!pass) {
-        pass = deps.admission.admitPool(message.pool, message.kind);
+        pass = deps.admission.admitPool(message.pool);
         passes.set(message.pool, pass);
       }
       await pass;
