@@ -75,10 +75,10 @@ export const DEFAULT_PRICES: ComputePrices = {
 };
 
 /**
- * `bench:cost` (docs/benchmarks.md, "Cost per job"): $0.0002411 for a job that runs once,
- * $0.0004998 for one that retries once, so $0.0002587 per further attempt.
+ * What `bench:cost` measures for a job that runs once, and for each further attempt (its retry path
+ * less its happy path): the figures and when they were measured are in docs/cost.md.
  */
-export const DEFAULT_ORCHESTRATION: OrchestrationPrices = { usdPerJob: 0.0002411, usdPerRetry: 0.0002587 };
+export const DEFAULT_ORCHESTRATION: OrchestrationPrices = { usdPerJob: 0.0002502, usdPerRetry: 0.0002592 };
 
 /** A job's cost in its status: its runs summed. */
 export interface JobCost extends UsageFigures {

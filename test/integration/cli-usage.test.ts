@@ -48,7 +48,7 @@ describe('libra usage', () => {
     expect(lines[0]).toBe(`${today.slice(0, 7)}-01 to ${today}, by tag (your own runs)`);
     expect(lines[1]).toMatch(/^TAG\s+RUNS\s+ESTIMATED\s+VCPU-H\s+MEM GB-H\s+COMPUTE\s+ORCH\s+USD$/);
     expect(lines[2]).toMatch(
-      /^team=ana-team\s+1\s+1\s+[\d.e-]+\s+[\d.e-]+\s+\$[\d.e-]+\s+\$0\.000241\s+\$0\.000\d+$/,
+      /^team=ana-team\s+1\s+1\s+[\d.e-]+\s+[\d.e-]+\s+\$[\d.e-]+\s+\$0\.00025\s+\$0\.000\d+$/,
     );
     expect(lines[3]).toMatch(/^total\s+1\s+1\s/);
     expect(lines.find((line) => line.startsWith('EXIT='))).toBe('EXIT=0');
@@ -59,7 +59,7 @@ describe('libra usage', () => {
 
     expect(lines).toContainEqual(
       expect.stringMatching(
-        /^cost\s+\$0\.000\d+ \(estimate\): [\d.e-]+ vCPU-h, [\d.e-]+ GB-h memory, [\d.e-]+ s CPU, peak [\d.e-]+ MB over 1 run; orchestration \$0\.000241$/,
+        /^cost\s+\$0\.000\d+ \(estimate\): [\d.e-]+ vCPU-h, [\d.e-]+ GB-h memory, [\d.e-]+ s CPU, peak [\d.e-]+ MB over 1 run; orchestration \$0\.00025$/,
       ),
     );
   });

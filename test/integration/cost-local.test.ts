@@ -99,7 +99,7 @@ describe('the cost of local runs', () => {
     expect(sqlJob.cost.vcpuHours).toBeCloseTo(sqlJob.cost.cpuSeconds / 3600, 6);
     expect(sqlJob.cost.durationSeconds).toBeGreaterThan(0);
     expect(sqlJob.cost.peakMemoryMb).toBeGreaterThanOrEqual(0);
-    expect(sqlJob.cost.orchestrationUsd).toBe(0.0002411);
+    expect(sqlJob.cost.orchestrationUsd).toBe(0.0002502);
     expect(sqlJob.cost.usd).toBeGreaterThan(sqlJob.cost.orchestrationUsd);
   });
 

@@ -102,15 +102,15 @@ describe('the cost of a run, recorded as it ends', () => {
       durationSeconds: 1800,
       runs: 1,
       computeUsd: 0.304062,
-      orchestrationUsd: 0.0002411,
-      usd: 0.3043031,
+      orchestrationUsd: 0.0002502,
+      usd: 0.3043122,
       estimate: false,
     });
     const totals = await ledger.totals({ from: '2026-03-10', to: '2026-03-10', groupBy: 'owner', owner });
     expect(totals).toEqual([
-      expect.objectContaining({ key: owner, runs: 1, estimatedRuns: 0, usd: 0.3043031 }),
+      expect.objectContaining({ key: owner, runs: 1, estimatedRuns: 0, usd: 0.3043122 }),
     ]);
-    expect(metrics.gauges.get(`${RUN_COST_METRIC}|default`)).toBe(0.3043031);
+    expect(metrics.gauges.get(`${RUN_COST_METRIC}|default`)).toBe(0.3043122);
     expect(metrics.gauges.get(`${MONTH_SPEND_METRIC}|default`)).toBe(
       await ledger.monthSpend('default', '2026-03'),
     );
@@ -179,13 +179,13 @@ describe('the cost of a run, recorded as it ends', () => {
       vcpuHours: 8,
       runs: 2,
       computeUsd: 0.608124,
-      orchestrationUsd: 0.0004998,
-      usd: 0.6086238,
+      orchestrationUsd: 0.0005094,
+      usd: 0.6086334,
       // The second run's figures were not billed ones.
       estimate: true,
     });
     const [byTag] = await ledger.totals({ from: '2026-03-12', to: '2026-03-12', groupBy: 'tag', owner });
-    expect(byTag).toMatchObject({ key: 'team=data', runs: 2, estimatedRuns: 1, usd: 0.6086238 });
+    expect(byTag).toMatchObject({ key: 'team=data', runs: 2, estimatedRuns: 1, usd: 0.6086334 });
   });
 
   it('counts nothing for a run that has not ended', async () => {

@@ -374,7 +374,7 @@ describe('the deployed entries on moto', () => {
         estimate: false,
         vcpuHours: 0,
         usd: 0,
-        orchestrationUsd: 0.0002411,
+        orchestrationUsd: 0.0002502,
       }),
     });
     // This job is not admitted: take back its submit message and cancel it while it waits.

@@ -47,7 +47,7 @@ describe('config: defaults', () => {
       retention: { days: 90 },
       limits: { maxBodyBytes: 256 * 1024, maxCodeBytes: 128 * 1024 },
       startRetry: { maxAttempts: 5, initialDelaySeconds: 30, backoffMultiplier: 2, maxDelaySeconds: 300 },
-      orchestration: { usdPerJob: 0.0002411, usdPerRetry: 0.0002587 },
+      orchestration: { usdPerJob: 0.0002502, usdPerRetry: 0.0002592 },
     });
   });
 

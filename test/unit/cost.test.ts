@@ -38,8 +38,8 @@ describe('the cost of a run', () => {
     const first = priceRun(BILLED, PRICES, 0, '2026-05-01T00:00:00.000Z');
     const retry = priceRun({ ...BILLED, source: 'sized' }, PRICES, 1, '2026-05-01T00:10:00.000Z');
 
-    expect(first).toMatchObject({ estimate: false, orchestrationUsd: 0.0002411, attempt: 0 });
-    expect(retry).toMatchObject({ estimate: true, orchestrationUsd: 0.0002587, attempt: 1 });
+    expect(first).toMatchObject({ estimate: false, orchestrationUsd: 0.0002502, attempt: 0 });
+    expect(retry).toMatchObject({ estimate: true, orchestrationUsd: 0.0002592, attempt: 1 });
     for (const source of ['reported', 'sized', 'measured'] as const) {
       expect(priceRun({ ...BILLED, source }, PRICES, 0, first.at).estimate).toBe(true);
     }
@@ -101,7 +101,7 @@ describe("a job's cost, over its attempts", () => {
       peakMemoryMb: 700,
       durationSeconds: 930,
       storageGbHours: 100,
-      orchestrationUsd: 0.0007585,
+      orchestrationUsd: 0.0007686,
       estimate: true,
     });
     expect(cost?.computeUsd).toBeCloseTo(
