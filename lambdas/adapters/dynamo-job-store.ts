@@ -436,27 +436,19 @@ export class DynamoJobStore
   }
 
   async park(job: Pick<WaitingJob, 'jobId' | 'owner'>, pool: string): Promise<boolean> {
-    try {
-      await this.#client.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: jobKey(job.jobId),
-          // Only the index partition changes: the key keeps the job's place among its owner's jobs.
-          UpdateExpression: 'SET waitPool = :parked',
-          ConditionExpression: '#status = :queued AND waitPool = :pool',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':parked': parkedPartition(pool, ownerKey(job.owner)),
-            ':queued': 'QUEUED',
-            ':pool': pool,
-          },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    return this.#conditionalUpdate({
+      TableName: this.#table,
+      Key: jobKey(job.jobId),
+      // Only the index partition changes: the key keeps the job's place among its owner's jobs.
+      UpdateExpression: 'SET waitPool = :parked',
+      ConditionExpression: '#status = :queued AND waitPool = :pool',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':parked': parkedPartition(pool, ownerKey(job.owner)),
+        ':queued': 'QUEUED',
+        ':pool': pool,
+      },
+    });
   }
 
   async recordRun(change: RunStateChange): Promise<boolean> {
@@ -516,37 +508,27 @@ export class DynamoJobStore
 
   /** True when the update was made, false when its condition failed. */
   async #conditionalUpdate(input: ConstructorParameters<typeof UpdateCommand>[0]): Promise<boolean> {
-    try {
-      await this.#client.send(new UpdateCommand(input));
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    return conditionally(() => this.#client.send(new UpdateCommand(input)));
   }
 
   async recordStartFailure(jobId: string, failure: StartFailure): Promise<boolean> {
-    return conditionally(() =>
-      this.#client.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: jobKey(jobId),
-          UpdateExpression: 'SET startAttempts = :attempts, nextStartAt = :retryAt, #updatedAt = :at',
-          ConditionExpression:
-            failure.attempts === 1
-              ? '#status = :scheduled AND attribute_not_exists(startAttempts)'
-              : '#status = :scheduled AND startAttempts = :previous',
-          ExpressionAttributeNames: { '#status': 'status', '#updatedAt': 'updatedAt' },
-          ExpressionAttributeValues: {
-            ':attempts': failure.attempts,
-            ':retryAt': failure.retryAt,
-            ':at': failure.at,
-            ':scheduled': 'SCHEDULED',
-            ...(failure.attempts > 1 && { ':previous': failure.attempts - 1 }),
-          },
-        }),
-      ),
-    );
+    return this.#conditionalUpdate({
+      TableName: this.#table,
+      Key: jobKey(jobId),
+      UpdateExpression: 'SET startAttempts = :attempts, nextStartAt = :retryAt, #updatedAt = :at',
+      ConditionExpression:
+        failure.attempts === 1
+          ? '#status = :scheduled AND attribute_not_exists(startAttempts)'
+          : '#status = :scheduled AND startAttempts = :previous',
+      ExpressionAttributeNames: { '#status': 'status', '#updatedAt': 'updatedAt' },
+      ExpressionAttributeValues: {
+        ':attempts': failure.attempts,
+        ':retryAt': failure.retryAt,
+        ':at': failure.at,
+        ':scheduled': 'SCHEDULED',
+        ...(failure.attempts > 1 && { ':previous': failure.attempts - 1 }),
+      },
+    });
   }
 
   async setReruns(
@@ -555,24 +537,18 @@ export class DynamoJobStore
     reruns: readonly string[],
     count: number,
   ): Promise<boolean> {
-    return conditionally(() =>
-      this.#client.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: jobKey(jobId),
-          UpdateExpression: 'SET reruns = :reruns, rerunCount = :count',
-          ConditionExpression:
-            seenCount === 0
-              ? 'attribute_exists(pk) AND attribute_not_exists(rerunCount)'
-              : 'rerunCount = :seen',
-          ExpressionAttributeValues: {
-            ':reruns': reruns,
-            ':count': count,
-            ...(seenCount !== 0 && { ':seen': seenCount }),
-          },
-        }),
-      ),
-    );
+    return this.#conditionalUpdate({
+      TableName: this.#table,
+      Key: jobKey(jobId),
+      UpdateExpression: 'SET reruns = :reruns, rerunCount = :count',
+      ConditionExpression:
+        seenCount === 0 ? 'attribute_exists(pk) AND attribute_not_exists(rerunCount)' : 'rerunCount = :seen',
+      ExpressionAttributeValues: {
+        ':reruns': reruns,
+        ':count': count,
+        ...(seenCount !== 0 && { ':seen': seenCount }),
+      },
+    });
   }
 
   async claimIdempotencyKey(
@@ -640,23 +616,19 @@ export class DynamoJobStore
     seen: { warnAt: string; attempts: number },
     dueAt: string,
   ): Promise<boolean> {
-    return conditionally(() =>
-      this.#client.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: jobKey(jobId),
-          UpdateExpression: 'SET warnAt = :due',
-          ConditionExpression: 'warnAt = :seen AND attempts = :attempts AND #status = :running',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':due': dueAt,
-            ':seen': seen.warnAt,
-            ':attempts': seen.attempts,
-            ':running': 'RUNNING',
-          },
-        }),
-      ),
-    );
+    return this.#conditionalUpdate({
+      TableName: this.#table,
+      Key: jobKey(jobId),
+      UpdateExpression: 'SET warnAt = :due',
+      ConditionExpression: 'warnAt = :seen AND attempts = :attempts AND #status = :running',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':due': dueAt,
+        ':seen': seen.warnAt,
+        ':attempts': seen.attempts,
+        ':running': 'RUNNING',
+      },
+    });
   }
 
   async recordWarning(event: DurationWarningEvent): Promise<boolean> {
@@ -679,17 +651,13 @@ export class DynamoJobStore
 
   async clearWarning(jobId: string, seen: string): Promise<void> {
     // A warnAt that moved on since (another tick, a new attempt, the run's end) is not ours to remove.
-    await conditionally(() =>
-      this.#client.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: jobKey(jobId),
-          UpdateExpression: 'REMOVE warnAt',
-          ConditionExpression: 'warnAt = :seen',
-          ExpressionAttributeValues: { ':seen': seen },
-        }),
-      ),
-    );
+    await this.#conditionalUpdate({
+      TableName: this.#table,
+      Key: jobKey(jobId),
+      UpdateExpression: 'REMOVE warnAt',
+      ConditionExpression: 'warnAt = :seen',
+      ExpressionAttributeValues: { ':seen': seen },
+    });
   }
 
   async recordDelivery(event: JobEvent & { readonly type: 'WEBHOOK' }): Promise<void> {
@@ -698,21 +666,13 @@ export class DynamoJobStore
 
   /** The same one-attribute update a driver's reporter makes (runners/libra_progress.py), but only on an existing job. */
   async recordProgress(jobId: string, progress: Progress): Promise<boolean> {
-    try {
-      await this.#client.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: jobKey(jobId),
-          UpdateExpression: 'SET progress = :progress',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':progress': progress },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    return this.#conditionalUpdate({
+      TableName: this.#table,
+      Key: jobKey(jobId),
+      UpdateExpression: 'SET progress = :progress',
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeValues: { ':progress': progress },
+    });
   }
 
   /**
@@ -729,44 +689,34 @@ export class DynamoJobStore
       count: (previous?.count ?? 0) + 1,
       reportedAt: progress.updatedAt,
     };
-    try {
-      await this.#client.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: jobKey(job.jobId),
-          UpdateExpression: 'SET progressEntries = :entries',
-          ConditionExpression:
-            previous === undefined
-              ? 'attribute_exists(pk) AND attribute_not_exists(progressEntries)'
-              : 'progressEntries.#count = :count',
-          ...(previous !== undefined && { ExpressionAttributeNames: { '#count': 'count' } }),
-          ExpressionAttributeValues: {
-            ':entries': entries,
-            ...(previous !== undefined && { ':count': previous.count }),
-          },
-        }),
-      );
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    const counted = await this.#conditionalUpdate({
+      TableName: this.#table,
+      Key: jobKey(job.jobId),
+      UpdateExpression: 'SET progressEntries = :entries',
+      ConditionExpression:
+        previous === undefined
+          ? 'attribute_exists(pk) AND attribute_not_exists(progressEntries)'
+          : 'progressEntries.#count = :count',
+      ...(previous !== undefined && { ExpressionAttributeNames: { '#count': 'count' } }),
+      ExpressionAttributeValues: {
+        ':entries': entries,
+        ...(previous !== undefined && { ':count': previous.count }),
+      },
+    });
+    if (!counted) return false;
     await this.#putEvent({ jobId: job.jobId, at, type: 'PROGRESS', status: job.status, progress });
     return true;
   }
 
   async disableWebhook(jobId: string, at: string): Promise<boolean> {
-    return conditionally(() =>
-      this.#client.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: jobKey(jobId),
-          UpdateExpression: 'SET #disabled = if_not_exists(#disabled, :at)',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeNames: { '#disabled': 'webhookDisabledAt' },
-          ExpressionAttributeValues: { ':at': at },
-        }),
-      ),
-    );
+    return this.#conditionalUpdate({
+      TableName: this.#table,
+      Key: jobKey(jobId),
+      UpdateExpression: 'SET #disabled = if_not_exists(#disabled, :at)',
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeNames: { '#disabled': 'webhookDisabledAt' },
+      ExpressionAttributeValues: { ':at': at },
+    });
   }
 }
 
