@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { problemSchema, statusViewSchema, usageReportSchema } from '#core/api-schemas.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import { testConfig } from '../support/api.ts';
+import { callApi, type Json, submitJob } from '../support/local-http.ts';
 import { until } from '../support/workflow.ts';
 
 /**
@@ -37,34 +38,9 @@ afterAll(async () => {
   await runtime?.stop();
 });
 
-// biome-ignore lint/suspicious/noExplicitAny: the tests read whichever fields the API returns
-type Json = any;
-
-async function call(
-  user: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; headers: Headers; body: Json }> {
-  const response = await fetch(`${runtime.url}${path}`, {
-    method,
-    headers: { 'x-libra-user': user, ...(body !== undefined && { 'content-type': 'application/json' }) },
-    ...(body !== undefined && { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return {
-    status: response.status,
-    headers: response.headers,
-    body: text === '' ? undefined : JSON.parse(text),
-  };
-}
-
-async function submit(user: string, body: Record<string, unknown>): Promise<string> {
-  const answer = await call(user, 'POST', SUBMIT, body);
-  if (answer.status !== 202)
-    throw new Error(`submit answered ${answer.status}: ${JSON.stringify(answer.body)}`);
-  return answer.body.jobId as string;
-}
+const call = (user: string, method: string, path: string, body?: unknown) =>
+  callApi(runtime.url, method, path, body, { user });
+const submit = (user: string, body: Record<string, unknown>) => submitJob(runtime.url, body, { user });
 
 /** The job's status once it ended and its run's cost was counted (the run recorder follows the run's end). */
 async function costed(user: string, jobId: string): Promise<Json> {

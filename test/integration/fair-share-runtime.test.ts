@@ -3,6 +3,7 @@ import { ownerKey } from '#core/fair-share.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import { eventually } from '../support/admission.ts';
 import { testConfig } from '../support/api.ts';
+import { submitJob } from '../support/local-http.ts';
 
 /**
  * Fair share end to end in the local runtime (this process): submits over HTTP as two users
@@ -11,7 +12,6 @@ import { testConfig } from '../support/api.ts';
  * One user floods the pool; the other's job still gets in, and no user passes the pool's cap.
  */
 
-const SUBMIT = '/api/v1/spark/jobs/submit';
 const FINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT']);
 
 let runtime: LocalRuntime | undefined;
@@ -29,15 +29,8 @@ interface View {
   readonly completedAt?: string;
 }
 
-async function submit(rt: LocalRuntime, user: string, pool: string): Promise<string> {
-  const response = await fetch(`${rt.url}${SUBMIT}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-libra-user': user },
-    body: JSON.stringify({ kind: 'sql', code: 'SELECT 42 AS answer', pool }),
-  });
-  expect(response.status).toBe(202);
-  return ((await response.json()) as { jobId: string }).jobId;
-}
+const submit = (rt: LocalRuntime, user: string, pool: string) =>
+  submitJob(rt.url, { kind: 'sql', code: 'SELECT 42 AS answer', pool }, { user });
 
 async function view(rt: LocalRuntime, user: string, jobId: string): Promise<View> {
   const response = await fetch(`${rt.url}/api/v1/spark/jobs/${jobId}`, { headers: { 'x-libra-user': user } });

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { JobRecord } from '#core/job-record.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import { testConfig } from '../support/api.ts';
+import { submitJob } from '../support/local-http.ts';
 
 /**
  * What a start does, before it answers its first request, with the state an earlier runtime left
@@ -17,20 +18,11 @@ import { testConfig } from '../support/api.ts';
 const config = testConfig({
   pools: { default: { cpuCores: 10_000, memoryGb: 40_000, maxConcurrentJobs: 7, maxQueueSize: 100 } },
 });
-const SUBMIT = '/api/v1/spark/jobs/submit';
 const SLEEP = 'import time\ntime.sleep(2)\nprint("slept")\n';
 const RUN_ID = 'earlierrun000001';
 const FAILED_RUN_ID = 'earlierrun000002';
 
-async function submit(runtime: LocalRuntime, body: Record<string, unknown>): Promise<string> {
-  const response = await fetch(`${runtime.url}${SUBMIT}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  expect(response.status).toBe(202);
-  return ((await response.json()) as { jobId: string }).jobId;
-}
+const submit = (runtime: LocalRuntime, body: Record<string, unknown>) => submitJob(runtime.url, body);
 
 async function get<T>(runtime: LocalRuntime, path: string): Promise<T> {
   const response = await fetch(`${runtime.url}${path}`);

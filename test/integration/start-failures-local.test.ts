@@ -8,6 +8,7 @@ import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import { checkStartExecution, MAX_EXECUTION_INPUT_BYTES } from '../../local/start-execution.ts';
 import { eventually, sizedJob } from '../support/admission.ts';
 import { testConfig } from '../support/api.ts';
+import { submitJob } from '../support/local-http.ts';
 
 /**
  * The local runtime's starters refuse what Step Functions refuses, the same way (StartRefused),
@@ -48,15 +49,7 @@ async function webhookReceiver(): Promise<{ url: string; bodies: Record<string, 
   return { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`, bodies };
 }
 
-async function submit(rt: LocalRuntime, body: unknown): Promise<string> {
-  const response = await fetch(`${rt.url}/api/v1/spark/jobs/submit`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  expect(response.status).toBe(202);
-  return ((await response.json()) as { jobId: string }).jobId;
-}
+const submit = (rt: LocalRuntime, body: unknown) => submitJob(rt.url, body);
 
 async function jobOf(rt: LocalRuntime, jobId: string): Promise<Record<string, unknown>> {
   return (await (await fetch(`${rt.url}/api/v1/spark/jobs/${jobId}`)).json()) as Record<string, unknown>;

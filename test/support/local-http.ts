@@ -8,27 +8,38 @@ export type Json = any;
 
 const SUBMIT = '/api/v1/spark/jobs/submit';
 
-/** One request to the API at `baseUrl`: its status and its JSON body (undefined when empty). */
+/** Who calls: a local runtime takes the caller's name from `x-libra-user` (its default user without it). */
+export interface Caller {
+  readonly user?: string;
+}
+
+/** One request to the API at `baseUrl`: its status, headers and JSON body (undefined when empty). */
 export async function callApi(
   baseUrl: string,
   method: string,
   path: string,
   body?: unknown,
-): Promise<{ status: number; body: Json }> {
+  caller: Caller = {},
+): Promise<{ status: number; headers: Headers; body: Json }> {
   const response = await fetch(`${baseUrl}${path}`, {
     method,
-    ...(body !== undefined && {
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    }),
+    headers: {
+      ...(caller.user !== undefined && { 'x-libra-user': caller.user }),
+      ...(body !== undefined && { 'content-type': 'application/json' }),
+    },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
   });
   const text = await response.text();
-  return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: text === '' ? undefined : JSON.parse(text),
+  };
 }
 
 /** Submits the job and returns its id; any answer but 202 throws, with the answer. */
-export async function submitJob(baseUrl: string, body: unknown): Promise<string> {
-  const answer = await callApi(baseUrl, 'POST', SUBMIT, body);
+export async function submitJob(baseUrl: string, body: unknown, caller: Caller = {}): Promise<string> {
+  const answer = await callApi(baseUrl, 'POST', SUBMIT, body, caller);
   if (answer.status !== 202)
     throw new Error(`submit answered ${answer.status}: ${JSON.stringify(answer.body)}`);
   return answer.body.jobId as string;
