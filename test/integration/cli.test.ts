@@ -18,6 +18,18 @@ import { freePort } from '../support/processes.ts';
 const JOB_ID = /^job-[0-9a-f-]{36}$/;
 const dir = mkdtempSync(join(tmpdir(), 'libra-cli-'));
 
+/**
+ * The statuses a wait printed, one per timed line. A line of the run's progress (DuckDB reports
+ * it) is shown when it changes and is not a move: it must be a RUNNING line of a one-statement run.
+ */
+function movesOf(stdout: string): string[] {
+  const timed = stdout.split('\n').filter((line) => /^\s+\d+\.\ds {2}[A-Z]+/.test(line));
+  for (const line of timed.filter((line) => line.includes(' stages '))) {
+    expect(line).toMatch(/^\s+\d+\.\ds {2}RUNNING {2}.*stages \d+\/1, tasks \d+\/\d+$/);
+  }
+  return timed.filter((line) => !line.includes(' stages ')).map((line) => line.trim().split(/\s+/)[1] ?? '');
+}
+
 describe('the libra CLI against the local runtime', () => {
   let runtime: LocalProcess;
   let env: NodeJS.ProcessEnv;
@@ -51,18 +63,7 @@ describe('the libra CLI against the local runtime', () => {
     expect(run.code).toBe(0);
     const lines = run.stdout.split('\n');
     expect(lines[0]).toMatch(JOB_ID);
-    // A line of the run's progress (DuckDB reports it) is shown when it changes: not a move.
-    const timed = lines.filter((line) => /^\s+\d+\.\ds {2}[A-Z]+/.test(line));
-    const moves = timed.filter((line) => !line.includes(' stages '));
-    expect(moves.map((line) => line.trim().split(/\s+/)[1])).toEqual([
-      'QUEUED',
-      'SCHEDULED',
-      'RUNNING',
-      'SUCCEEDED',
-    ]);
-    for (const line of timed.filter((line) => line.includes(' stages '))) {
-      expect(line).toMatch(/^\s+\d+\.\ds {2}RUNNING {2}.*stages \d+\/1, tasks \d+\/\d+$/);
-    }
+    expect(movesOf(run.stdout)).toEqual(['QUEUED', 'SCHEDULED', 'RUNNING', 'SUCCEEDED']);
     expect(run.stdout).toContain('  RUNNING (attempt 1)');
     expect(run.stdout).toMatch(/^stdout: http:\/\/127\.0\.0\.1:\d+\/local\/jobs\/job-.*\/stdout\.txt$/m);
     expect(run.stdout).toContain(
@@ -111,13 +112,7 @@ describe('the libra CLI against the local runtime', () => {
     const rerunId = rerun.stdout.split('\n')[0] ?? '';
     expect(rerunId).toMatch(JOB_ID);
     expect(rerunId).not.toBe(firstId);
-    const moves = rerun.stdout.split('\n').filter((line) => /^\s+\d+\.\ds {2}[A-Z]+/.test(line));
-    expect(moves.map((line) => line.trim().split(/\s+/)[1])).toEqual([
-      'QUEUED',
-      'SCHEDULED',
-      'RUNNING',
-      'SUCCEEDED',
-    ]);
+    expect(movesOf(rerun.stdout)).toEqual(['QUEUED', 'SCHEDULED', 'RUNNING', 'SUCCEEDED']);
     // The same code ran again.
     expect(rerun.stdout).toContain('|answer|\n+------+\n|    42|');
 
