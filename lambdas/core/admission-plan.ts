@@ -103,9 +103,9 @@ export function withParked(page: readonly WaitingJob[], pending: WaitingJob[], l
  * The heads from `from` on that fit together in what is free, in admission order: stopping at
  * the first that does not fit, or stepping over it when the pool backfills. Heads in `elsewhere`
  * (leased by another pass since this one read the pool) are stepped over. The wave stops at a
- * head in `held` (its lease was left by a pass that stopped before moving it: leased alone, its
- * acquire finds the lease held) and at a job whose owner is at its cap, which is parked one at a
- * time. `next` is where the scan stopped; `free` is what is left once the wave is leased.
+ * head in `held` (it held a lease when the pool was read: a pass that has not moved it yet, or
+ * stopped before it could; the pass moves it on that lease, with no write of its own) and at a
+ * job whose owner is at its cap, which is parked one at a time. `next` is where the scan stopped; `free` is what is left once the wave is leased.
  */
 export function planWave(
   heads: readonly WaitingJob[],

@@ -130,7 +130,7 @@ interface Pass {
   free: FreeCapacity;
   owners: OwnerCounts;
   virtualTime: Record<number, number>;
-  /** Leases the pool item held when the pass read it: a head among them is finished by this pass (its acquire finds the lease held). */
+  /** Leases the pool item held when the pass read it: a head among them is moved by this pass on that lease, not leased again. */
   readonly heldAtRead: ReadonlySet<string>;
   /** Heads another pass leased since this one read the pool: that pass moves them. */
   readonly leasedElsewhere: Set<string>;
@@ -312,10 +312,22 @@ export class Admission {
     }
   }
 
-  /** One head on its own: parked when its owner is at the cap, else leased if it fits; 'stop' when the pass ends here. */
+  /**
+   * One head on its own: moved on its lease when it held one at the read, parked when its owner is
+   * at the cap, else leased if it fits; 'stop' when the pass ends here.
+   */
   async #leaseOne(pass: Pass, head: WaitingJob): Promise<'next' | 'stop'> {
     const { pool, owners } = pass;
     if (pass.leasedElsewhere.has(head.jobId)) return 'next';
+    if (pass.heldAtRead.has(head.jobId)) {
+      // Leased by a pass that has not moved it yet, or never will (it stopped). Either way the
+      // lease is still held while the job is QUEUED (every release follows the job's move out of
+      // QUEUED), so it is moved without asking for the lease again: the move's condition decides
+      // which pass wins, and one that finds it ended gives the lease back. It counts in what was
+      // read as used, and in its owner's running count, already.
+      pass.leased.push(head);
+      return 'next';
+    }
     const key = ownerKey(head.owner);
     if (owners.left(key) < 1) {
       // Its owner is at the cap: not a head that blocks the pool, a job that waits for its owner.
@@ -338,14 +350,12 @@ export class Admission {
       pass.free = new FreeCapacity(pass.limits, await this.#deps.pools.getPool(pass.poolName));
       return 'next';
     }
-    // Found held, though not when the pool was read: another pass leased it, and moves it.
-    const elsewhere = acquired === 'held' && !pass.heldAtRead.has(head.jobId);
-    if (acquired === 'acquired' || elsewhere) {
-      pass.free.take(head.reservation);
-      owners.add(key, 1);
-      advance(pass.virtualTime, steps);
-    }
-    if (elsewhere) pass.leasedElsewhere.add(head.jobId);
+    // 'held': not held when the pool was read, so another pass leased it since, and moves it.
+    // Its lease is not in what this pass read as used: it is taken from what is free either way.
+    pass.free.take(head.reservation);
+    owners.add(key, 1);
+    advance(pass.virtualTime, steps);
+    if (acquired === 'held') pass.leasedElsewhere.add(head.jobId);
     else pass.leased.push(head);
     return 'next';
   }

@@ -190,6 +190,50 @@ describe('leasing several jobs at once', () => {
   });
 });
 
+describe('a head another pass leased and has not moved yet', () => {
+  it('is moved on that lease, with no write to the pool item and no second read of it', async () => {
+    const h = await harness();
+    const A = await submit(h, sizedJob('two', 2, 9));
+    const B = await submit(h, sizedJob('two', 2, 5));
+    h.intake.messages.splice(0);
+    // The state another pass (or one that stopped) leaves between its lease write and its moves.
+    await leaseOutsideAdmission(h, A);
+    const calls = h.faults.committed.length;
+
+    const outcome = await h.admission.admitPool('two');
+
+    const made = h.faults.committed.slice(calls);
+    expect(outcome.admitted.sort()).toEqual([A, B].sort());
+    // A: its move alone. B: one lease write, for B only.
+    expect(made.filter(CALLS.acquire)).toHaveLength(1);
+    expect(made.filter(CALLS.acquireAll)).toHaveLength(0);
+    expect(made.filter(onPool('getPool', 'two'))).toHaveLength(1);
+    expect(made.filter(transitionTo('SCHEDULED'))).toHaveLength(2);
+    expect(Object.keys((await h.pools.getPool('two')).leases).sort()).toEqual([A, B].sort());
+  });
+
+  it('is left to that pass when it moves it first: the lease stays, and the job starts once', async () => {
+    const h = await harness();
+    const A = await submit(h, sizedJob('two', 2, 9));
+    const B = await submit(h, sizedJob('two', 2, 5));
+    h.intake.messages.splice(0);
+    await leaseOutsideAdmission(h, A);
+    // The other pass moves A after this one read the waiting index, before this one's move of A.
+    h.faults.interpose('the other pass moves A', transitionTo('SCHEDULED', A), async () => {
+      await h.jobs.transition(A, ['QUEUED'], 'SCHEDULED', { at: h.clock.now().toISOString() });
+    });
+
+    const outcome = await h.admission.admitPool('two');
+
+    expect(h.faults.interposed).toEqual(['the other pass moves A']);
+    expect(outcome.admitted).toEqual([B]);
+    expect((await h.jobs.getJob(A))?.status).toBe('SCHEDULED');
+    expect(Object.keys((await h.pools.getPool('two')).leases).sort()).toEqual([A, B].sort());
+    // Starting A is the other pass's part.
+    expect(startOrder(h)).toEqual([B]);
+  });
+});
+
 describe('what a pass reads', () => {
   it('after a submit, the pool item alone when the pool is full; after a wake, the waiting index with it', async () => {
     const h = await harness();
