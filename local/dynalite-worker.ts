@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import dynalite from 'dynalite';
+import { installConditionCheckItems } from './dynalite-condition-items.ts';
 
 /**
  * dynalite on its own thread: the local DynamoDB then uses the second core while the
@@ -30,6 +31,7 @@ export interface PortResponse {
 }
 
 const options = workerData as DynaliteWorkerData;
+installConditionCheckItems();
 const server = dynalite({
   createTableMs: 0,
   deleteTableMs: 0,

@@ -8,6 +8,7 @@ import {
   type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { RunCost } from '#core/cost.ts';
 import { TransitionConflict, ValidationError } from '#core/errors.ts';
 import { ownerKey, tagOfWaitKey } from '#core/fair-share.ts';
@@ -252,12 +253,15 @@ export class DynamoJobStore
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
           ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
       updated = result.Attributes ?? {};
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) {
-        const current = await this.getJob(jobId);
+        // Where the job stands, from the item as the condition found it when the store returns
+        // it (DynamoDB does; a missing job returns none), else from a read.
+        const current = error.Item ? parseJobRecord(unmarshall(error.Item)) : await this.getJob(jobId);
         throw new TransitionConflict(jobId, from, current?.status);
       }
       throw error;

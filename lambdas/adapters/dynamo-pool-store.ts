@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { ownerKey } from '#core/fair-share.ts';
 import type {
   AcquireResult,
@@ -175,8 +176,10 @@ export class DynamoPoolStore implements PoolStore {
     at: string,
     options: LeaseOptions = {},
   ): Promise<AcquireResult> {
-    if (await this.acquireAll(pool, limits, [job], at, options)) return 'acquired';
-    const usage = await this.getPool(pool);
+    const refused = await this.#lease(pool, limits, [job], at, options);
+    if (refused === 'leased') return 'acquired';
+    // Why it was refused, from the item as the condition found it when the store returns it.
+    const usage = refused ?? (await this.getPool(pool));
     if (usage.leases[job.jobId]) return 'held';
     const cap = options.maxRunningPerOwner;
     const running = usage.fair.running[ownerKey(job.owner)] ?? 0;
@@ -190,6 +193,21 @@ export class DynamoPoolStore implements PoolStore {
     at: string,
     options: LeaseOptions = {},
   ): Promise<boolean> {
+    return (await this.#lease(pool, limits, jobs, at, options)) === 'leased';
+  }
+
+  /**
+   * The lease write of acquire and acquireAll: 'leased', or the pool as the refused condition
+   * found it (DynamoDB returns the item with ReturnValuesOnConditionCheckFailure; undefined
+   * from a store that does not).
+   */
+  async #lease(
+    pool: string,
+    limits: PoolLimits,
+    jobs: readonly LeaseRequest[],
+    at: string,
+    options: LeaseOptions,
+  ): Promise<'leased' | PoolUsage | undefined> {
     await this.#ensure(pool);
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = {};
@@ -243,12 +261,14 @@ export class DynamoPoolStore implements PoolStore {
             ':memMax': limits.memoryMiB - memory,
             ':jobsMax': limits.maxConcurrentJobs - jobs.length,
           },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return true;
+      return 'leased';
     } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
+      if (!isConditionFailure(error)) throw error;
+      const { Item } = error as ConditionalCheckFailedException;
+      return Item ? usageOf(pool, storedPool(unmarshall(Item))) : undefined;
     }
   }
 
@@ -599,25 +619,34 @@ export class DynamoPoolStore implements PoolStore {
   }
 
   async getPool(pool: string): Promise<PoolUsage> {
-    const item = await this.#read(pool);
-    return {
-      pool,
-      cpuUsed: item.cpuUsed,
-      memoryUsedMiB: item.memoryUsed,
-      running: item.running,
-      waiting: item.waiting,
-      leases: item.leases,
-      queue: item.queue,
-      fair: item.fair,
-    };
+    return usageOf(pool, await this.#read(pool));
   }
 
-  /** The pool item, its queue counters and fair-share state; a pool never written to reads as empty. */
-  async #read(pool: string): Promise<PoolItem & { readonly queue: QueueCounters; readonly fair: FairState }> {
+  async #read(pool: string): Promise<StoredPool> {
     const { Item } = await this.#client.send(
       new GetCommand({ TableName: this.#table, Key: poolKey(pool), ConsistentRead: true }),
     );
-    const parsed = Item ? parsePoolItem(Item) : EMPTY_POOL;
-    return { ...parsed, queue: queueCounters(Item), fair: fairState(Item, parsed) };
+    return storedPool(Item);
   }
+}
+
+type StoredPool = PoolItem & { readonly queue: QueueCounters; readonly fair: FairState };
+
+/** The pool item, its queue counters and fair-share state; a pool never written to reads as empty. */
+function storedPool(Item: Record<string, unknown> | undefined): StoredPool {
+  const parsed = Item ? parsePoolItem(Item) : EMPTY_POOL;
+  return { ...parsed, queue: queueCounters(Item), fair: fairState(Item, parsed) };
+}
+
+function usageOf(pool: string, item: StoredPool): PoolUsage {
+  return {
+    pool,
+    cpuUsed: item.cpuUsed,
+    memoryUsedMiB: item.memoryUsed,
+    running: item.running,
+    waiting: item.waiting,
+    leases: item.leases,
+    queue: item.queue,
+    fair: item.fair,
+  };
 }

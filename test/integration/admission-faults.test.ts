@@ -405,9 +405,12 @@ const SCENARIOS = {
       { call: 'start', label: 'of A', match: ({ A }) => forJob('start', A as string), absorbed: true },
       { call: 'start', label: 'of B', match: ({ B }) => forJob('start', B as string), absorbed: true },
       {
-        call: 'getJob',
-        label: 'after a cancel between lease and move',
-        match: ({ A }) => forJob('getJob', A as string),
+        // Refused by its condition (A was cancelled): the refusal carries A's item, so no read
+        // follows, and there is no "after" to fail.
+        call: 'transition',
+        label: 'to SCHEDULED of A, cancelled between lease and move',
+        match: ({ A }) => transitionTo('SCHEDULED', A),
+        timings: ['before'],
         stage: cancelBetweenLeaseAndMove,
       },
       {

@@ -3,6 +3,7 @@ import { CreateTableCommand, DynamoDBClient, type DynamoDBClientConfig } from '@
 import dynalite from 'dynalite';
 import { createJobTableInput } from '#adapters/table-definition.ts';
 import { documentClient } from '#adapters/table-stores.ts';
+import { installConditionCheckItems } from '../../local/dynalite-condition-items.ts';
 
 export interface TestDatabase {
   readonly endpoint: string;
@@ -27,6 +28,7 @@ export function localDynamoDbClient(
 
 /** An in-memory dynalite on a free loopback port, with the job table created from its one definition. */
 export async function startTestDatabase(tableName = 'libra-jobs'): Promise<TestDatabase> {
+  installConditionCheckItems();
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
