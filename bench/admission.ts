@@ -458,6 +458,8 @@ async function main(): Promise<void> {
     );
     return;
   }
+  // A run of bench:admission:compare, which writes its own section.
+  if (process.env.BENCH_WRITE_DOCS === '0') return;
   await writeBenchmarkSection(
     'admission',
     `## Admission (\`npm run bench:admission\`)

@@ -24,7 +24,8 @@ const LOAD_BUNDLE = 'const module = await import(process.argv[1]); console.log(t
  * invocation or nearly (the reasons are in each lambdas/entry file; lambdas/adapters/sdk.ts).
  * Any other client a function calls is imported on first use; one it never calls, not at all.
  */
-const DYNAMODB = ['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb'];
+// lib-dynamodb loads util-dynamodb itself; the stores import its unmarshall for a refused write's item.
+const DYNAMODB = ['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb', '@aws-sdk/util-dynamodb'];
 const SDK_AT_INIT: Record<string, string[]> = {
   'admission.ts': [...DYNAMODB, '@aws-sdk/client-sfn'],
   'cancel-job.ts': [...DYNAMODB, '@aws-sdk/client-sfn'],
