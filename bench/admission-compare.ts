@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { machineLine, percentile, sourceVersion, writeBenchmarkSection } from './support.ts';
+import { machineLine, percentile, writeBenchmarkSection } from './support.ts';
 
 /**
  * Admission's CPU cost per admitted job, this checkout against another (`--before DIR`: a checkout
@@ -23,23 +23,24 @@ const RESAMPLES = 10_000;
 const { values: args } = parseArgs({
   options: {
     before: { type: 'string' },
+    after: { type: 'string' },
     pairs: { type: 'string', default: '6' },
   },
 });
 if (!args.before) {
-  console.error('usage: node bench/admission-compare.ts --before DIR [--pairs N]');
-  console.error('  DIR: a checkout of the earlier commit with node_modules, e.g.');
+  console.error('usage: node bench/admission-compare.ts --before DIR [--after DIR] [--pairs N]');
+  console.error('  DIR: a checkout of a commit with node_modules, e.g.');
   console.error('  git worktree add --detach ../before <commit> && ln -s "$PWD/node_modules" ../before/');
   process.exit(2);
 }
 const beforeDir = resolve(args.before);
-const afterDir = process.cwd();
-if (
-  !existsSync(resolve(beforeDir, 'bench/admission.ts')) ||
-  !existsSync(resolve(beforeDir, 'node_modules'))
-) {
-  console.error(`${beforeDir}: no bench/admission.ts or no node_modules there`);
-  process.exit(2);
+// By default this checkout; a checkout of its own keeps the code measured still while this one is edited.
+const afterDir = resolve(args.after ?? '.');
+for (const dir of [beforeDir, afterDir]) {
+  if (!existsSync(resolve(dir, 'bench/admission.ts')) || !existsSync(resolve(dir, 'node_modules'))) {
+    console.error(`${dir}: no bench/admission.ts or no node_modules there`);
+    process.exit(2);
+  }
 }
 const PAIRS = Number(args.pairs);
 const settings = {
@@ -132,7 +133,7 @@ function interval(pairs: readonly (readonly [Run, Run])[]): [number, number] {
 
 async function main(): Promise<void> {
   const beforeVersion = (await gitShort(beforeDir)) ?? beforeDir;
-  const afterVersion = sourceVersion();
+  const afterVersion = (await gitShort(afterDir)) ?? afterDir;
   console.log(
     `before: ${beforeDir} (${beforeVersion}); after: ${afterDir} (${afterVersion}); ${PAIRS} pairs`,
   );
@@ -158,7 +159,7 @@ async function main(): Promise<void> {
 
   await writeBenchmarkSection(
     'admission-compare',
-    `## Admission, this commit against an earlier one (\`npm run bench:admission:compare -- --before DIR\`)
+    `## Admission, this commit against an earlier one (\`npm run bench:admission:compare -- --before DIR --after DIR\`)
 
 Machine: ${machineLine()}; run ${new Date().toISOString()}. Before: ${beforeVersion}. After: ${afterVersion}.
 

@@ -8,6 +8,7 @@ import type {
   HeldLease,
   LeaseOptions,
   LeaseRequest,
+  LeaseWrite,
   PoolLimits,
   PoolStore,
   PoolUsage,
@@ -192,8 +193,10 @@ export class DynamoPoolStore implements PoolStore {
     jobs: readonly LeaseRequest[],
     at: string,
     options: LeaseOptions = {},
-  ): Promise<boolean> {
-    return (await this.#lease(pool, limits, jobs, at, options)) === 'leased';
+  ): Promise<LeaseWrite> {
+    const refused = await this.#lease(pool, limits, jobs, at, options);
+    if (refused === 'leased') return { leased: true };
+    return refused ? { leased: false, found: refused } : { leased: false };
   }
 
   /**

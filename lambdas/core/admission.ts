@@ -22,6 +22,7 @@ import type {
   MetricsSink,
   PoolLimits,
   PoolStore,
+  PoolUsage,
   StartAttempts,
   WaitingJob,
   WaitingJobs,
@@ -282,7 +283,14 @@ export class Admission {
     if (wave.jobs.length < 2) return undefined;
     const steps = virtualTimeSteps(pass.virtualTime, wave.jobs);
     const options = this.#leaseOptions(pass, steps);
-    if (await this.#deps.pools.acquireAll(pass.poolName, pass.limits, wave.jobs, this.#now(), options)) {
+    const lease = await this.#deps.pools.acquireAll(
+      pass.poolName,
+      pass.limits,
+      wave.jobs,
+      this.#now(),
+      options,
+    );
+    if (lease.leased) {
       pass.free = wave.free;
       advance(pass.virtualTime, steps);
       for (const head of wave.jobs) {
@@ -296,13 +304,16 @@ export class Admission {
       return undefined;
     }
     pass.reread = true;
-    await this.#readAgain(pass);
+    await this.#readAgain(pass, lease.found);
     return from;
   }
 
-  /** The pool item once more: what is free now, and the leases another pass took since the first read. */
-  async #readAgain(pass: Pass): Promise<void> {
-    const usage = await this.#deps.pools.getPool(pass.poolName);
+  /**
+   * The pool item once more (as the refused wave found it, when the store gave it back): what is
+   * free now, and the leases another pass took since the first read.
+   */
+  async #readAgain(pass: Pass, found: PoolUsage | undefined): Promise<void> {
+    const usage = found ?? (await this.#deps.pools.getPool(pass.poolName));
     pass.free = new FreeCapacity(pass.limits, usage);
     pass.owners = new OwnerCounts(pass.pool.maxRunningPerOwner, usage.fair.running);
     pass.virtualTime = { ...usage.fair.virtualTime };

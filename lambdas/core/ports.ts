@@ -262,6 +262,12 @@ export interface QueueCounters {
 export type AcquireResult = 'acquired' | 'held' | 'no-capacity' | 'owner-capped';
 
 /**
+ * What a lease write of several jobs came to. Refused, it carries the pool as the refused
+ * condition found it when the store answered with it, so that the caller need not read it.
+ */
+export type LeaseWrite = { readonly leased: true } | { readonly leased: false; readonly found?: PoolUsage };
+
+/**
  * Capacity per pool (DESIGN §4): one item per pool, every change one conditional update, so
  * that a retried acquire or release is a no-op and the limits can never be passed.
  */
@@ -274,7 +280,7 @@ export interface PoolStore {
     options?: LeaseOptions,
   ): Promise<AcquireResult>;
   /**
-   * Leases every one of `jobs` in one conditional update, or none of them: false (nothing
+   * Leases every one of `jobs` in one conditional update, or none of them: refused (nothing
    * changed) when they do not all fit together, one of their owners would pass
    * maxRunningPerOwner, or one of them already holds a lease.
    */
@@ -284,7 +290,7 @@ export interface PoolStore {
     jobs: readonly LeaseRequest[],
     at: string,
     options?: LeaseOptions,
-  ): Promise<boolean>;
+  ): Promise<LeaseWrite>;
   /** Gives the job's lease back; false when it held none (a retried release). */
   release(pool: string, jobId: string, held?: HeldLease): Promise<boolean>;
   /**

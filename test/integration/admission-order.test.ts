@@ -179,11 +179,14 @@ describe('leasing several jobs at once', () => {
     const E = await submit(g, sizedJob('two', 2, 1));
     g.intake.messages.splice(0);
     g.faults.interpose('another admission leases E', CALLS.acquireAll, () => leaseOutsideAdmission(g, E));
+    const calls = g.faults.committed.length;
 
     const outcome = await g.admission.admitPool('two');
 
     expect(g.faults.interposed).toEqual(['another admission leases E']);
     expect(g.faults.committed.filter(CALLS.acquireAll)).toHaveLength(0);
+    // The refused write carried the pool item back: the pass plans again from it, unread.
+    expect(g.faults.committed.slice(calls).filter(onPool('getPool', 'two'))).toHaveLength(1);
     expect(outcome.admitted).toEqual([C]);
     expect(outcome.blockedBy).toBe(D);
     expect(Object.keys((await g.pools.getPool('two')).leases).sort()).toEqual([C, E].sort());

@@ -54,7 +54,7 @@ describe('DynamoPoolStore: fair-share state', () => {
       await pools.acquireAll('wide', LIMITS, [0, 1, 2].map(lease), 'now', {
         advanceVirtualTime: { 5: 10_000 },
       }),
-    ).toBe(true);
+    ).toEqual({ leased: true });
     expect(
       await pools.release('wide', 'job-0', { reservation: lease(0).reservation, owner: owners[0] as string }),
     ).toBe(true);

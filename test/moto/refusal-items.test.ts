@@ -100,7 +100,7 @@ describe.each(Object.keys(targets))('a refused write on %s', (name) => {
     expect(requests() - before).toBe(2);
   });
 
-  it('tells a refused lease why (held, no capacity, owner capped), in the one request of the lease', async () => {
+  it('tells a refused lease why (held, no capacity, held in a wave, owner capped), in the one request of the lease', async () => {
     const { pools, requests } = storesOn(target);
     const pool = `refusals-${Date.now()}`;
     const at = new Date().toISOString();
@@ -113,6 +113,13 @@ describe.each(Object.keys(targets))('a refused write on %s', (name) => {
 
     before = requests();
     expect(await pools.acquire(pool, LIMITS, b, at)).toBe('no-capacity');
+    expect(requests() - before).toBe(1);
+
+    before = requests();
+    expect(await pools.acquireAll(pool, { ...LIMITS, maxConcurrentJobs: 3 }, [a, b], at)).toMatchObject({
+      leased: false,
+      found: { running: 1, leases: { [a.jobId]: expect.anything() } },
+    });
     expect(requests() - before).toBe(1);
 
     before = requests();

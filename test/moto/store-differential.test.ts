@@ -495,7 +495,7 @@ describe('DynamoJobStore and DynamoPoolStore: dynalite and moto answer alike', (
     expect(answers.get('fair: alice slot 3')).toEqual({ ok: { queueSeq: 3, fairTag: 30_000 } });
     expect(answers.get('fair: bob slot 1')).toEqual({ ok: { queueSeq: 4, fairTag: 5_000 } });
     expect(answers.get('fair: alice slot at priority 7')).toEqual({ ok: { queueSeq: 1, fairTag: 10_000 } });
-    expect(answers.get('fair: alice 1 and 2 together, capped at 2')).toEqual({ ok: true });
+    expect(answers.get('fair: alice 1 and 2 together, capped at 2')).toEqual({ ok: { leased: true } });
     expect(answers.get('fair: alice 3 over the cap')).toEqual({ ok: 'owner-capped' });
     expect(answers.get('fair: bob 1 under the cap')).toEqual({ ok: 'acquired' });
     expect(answers.get('fair: bob slot 2, after the virtual time moved past his last tag')).toEqual({
@@ -535,8 +535,13 @@ describe('DynamoJobStore and DynamoPoolStore: dynalite and moto answer alike', (
     expect(answers.get('release 3 with other amounts')).toEqual({ ok: false });
     expect(answers.get('release 3')).toEqual({ ok: true });
     expect(answers.get('release 3 again')).toEqual({ ok: false });
-    expect(answers.get('acquireAll 4,5,6 over the job limit')).toEqual({ ok: false });
-    expect(answers.get('acquireAll 4,5 with one held (0)')).toEqual({ ok: false });
+    // Refused, each carries the pool as its condition found it (the transcripts hold it whole).
+    expect(answers.get('acquireAll 4,5,6 over the job limit')).toMatchObject({
+      ok: { leased: false, found: { pool: 'default' } },
+    });
+    expect(answers.get('acquireAll 4,5 with one held (0)')).toMatchObject({
+      ok: { leased: false, found: { leases: { [jobIds[0] ?? '']: expect.anything() } } },
+    });
     expect(answers.get('racing acquires')).toEqual({ ok: { acquired: 5, refused: 35 } });
     expect(answers.get('racing releases')).toEqual({ ok: 1 });
     // Slots 0–2 take their priority's next sequence numbers; the fourth finds the queue full.
