@@ -152,7 +152,7 @@ async function drainRound(): Promise<DrainResult> {
   });
 
   // Instruments. A release is timed when the pool item's conditional update that removes the
-  // job's lease committed — whoever made it: the finisher, or admission giving back the lease of a
+  // job's lease committed — whoever made it: the job ender, or admission giving back the lease of a
   // job it finds already ended. Seen on the DynamoDB document client, the one place all of them
   // write through. An admission is timed when its QUEUED → SCHEDULED move (the conditional update
   // and its history item) completed.
@@ -183,11 +183,11 @@ async function drainRound(): Promise<DrainResult> {
   const finish = async (
     job: JobRecord,
     jobs: LocalRuntime['parts']['jobs'],
-    finisher: LocalRuntime['parts']['finisher'],
+    jobEnder: LocalRuntime['parts']['jobEnder'],
   ) => {
     await jobs.transition(job.jobId, ['SCHEDULED'], 'RUNNING', { at: new Date().toISOString() });
     running--;
-    await finisher.finish(job.jobId, 'SUCCEEDED');
+    await jobEnder.finish(job.jobId, 'SUCCEEDED');
     if (++finished === JOBS + SLOTS) allFinished();
   };
 
@@ -196,7 +196,7 @@ async function drainRound(): Promise<DrainResult> {
     port: 0,
     logLevel: 'SILENT',
     tickSeconds: 3600,
-    onWorkflowStart: (job, { finisher, jobs }) => {
+    onWorkflowStart: (job, { jobEnder, jobs }) => {
       running++;
       maxRunning = Math.max(maxRunning, running);
       if (phase === 'blocking') {
@@ -204,7 +204,7 @@ async function drainRound(): Promise<DrainResult> {
         return;
       }
       // The workflow runs apart from its start, as an execution runs apart from StartExecution.
-      void finish(job, jobs, finisher).catch((error: unknown) => {
+      void finish(job, jobs, jobEnder).catch((error: unknown) => {
         failure ??= error;
         allFinished();
       });
@@ -240,7 +240,7 @@ async function drainRound(): Promise<DrainResult> {
     const cpuStarted = { all: process.cpuUsage(), main: process.threadCpuUsage() };
     const threadsStarted = await threadCpuMs(process.pid);
     for (const job of blockers) {
-      void finish(job, runtime.parts.jobs, runtime.parts.finisher).catch((error: unknown) => {
+      void finish(job, runtime.parts.jobs, runtime.parts.jobEnder).catch((error: unknown) => {
         failure ??= error;
         allFinished();
       });
@@ -473,14 +473,14 @@ source mapping, the admission handler) and fills the pool for real: ${SLOTS} blo
 workflows held, then ${JOBS} jobs are submitted over HTTP by ${SUBMITTERS} clients and all wait (checked through
 \`GET /api/v1/spark/pools\`). The benchmark then ends the blockers. Every later workflow start (the
 \`onWorkflowStart\` hook) ends at once, apart from the start call as an execution runs apart from
-\`StartExecution\`: SCHEDULED → RUNNING, then \`finisher.finish(jobId, 'SUCCEEDED')\`, which gives the lease back
+\`StartExecution\`: SCHEDULED → RUNNING, then \`jobEnder.finish(jobId, 'SUCCEEDED')\`, which gives the lease back
 and sends the wake. Admission passes on those wakes are all that moves the queue (the tick is set to an hour).
 ${WARMUP_ROUNDS} round${WARMUP_ROUNDS === 1 ? ' is' : 's are'} run the same way first and not counted: the first drain in a process runs the
 admission and SDK code before V8 has optimized it, as a cold Lambda does and a busy one does not. Every round,
 counted or not, starts its runtime afresh, dynalite's thread included.
 
 Timed in the benchmark process: a release when the pool item's conditional update that removes the job's
-lease committed, whoever made it (the finisher, or admission giving back the lease of a job it finds already
+lease committed, whoever made it (the job ender, or admission giving back the lease of a job it finds already
 ended), seen on the DynamoDB document client all of them write through; an admission when its QUEUED →
 SCHEDULED move (the conditional update and its history item) completed. While draining the pool is full,
 so the k-th admission can only use the k-th slot given back: release → next admission latency pairs them in
@@ -503,10 +503,10 @@ ${rounds
   .join('\n')}
 
 CPU per job is this process's while draining, over the jobs admitted: the main thread (admission, the
-finisher, the SDK clients, the benchmark's hook) and the other threads (dynalite's worker, V8's GC and
+jobEnder, the SDK clients, the benchmark's hook) and the other threads (dynalite's worker, V8's GC and
 compiler helpers); "dynalite busy" is the share of the drain's wall-clock time dynalite's thread ran (from
 \`/proc/self/task\`, 10 ms ticks): under 100%, the local DynamoDB is not what the drain waits on. DynamoDB requests per job count every request sent while draining — admission, the
-workflow's moves, the finisher — and, apart, those refused by their condition (such as two admission passes
+workflow's moves, the job ender — and, apart, those refused by their condition (such as two admission passes
 racing for the same head). "Leases taken again": a pass working from a page of waiting jobs read before
 another pass admitted one of them leased it again after that job had ended, and gave it back.
 

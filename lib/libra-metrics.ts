@@ -23,7 +23,7 @@ export const METRIC_PERIOD = Duration.minutes(5);
 
 /**
  * A metric the functions emit per pool (lambdas/core: admission, job service, reconciler,
- * finisher), with the further dimensions it has, if any (jobsFinished's status).
+ * job ender), with the further dimensions it has, if any (jobsFinished's status).
  */
 export function poolMetric(
   name: string,

@@ -40,7 +40,7 @@ import { monthSpendMetric } from './run-recorder-function.ts';
  * from the constructs' metric methods and the functions' per-pool metrics.
  *
  * jobsFinished is counted by whoever makes a job's final move (lambdas/core/job-ends.ts): the
- * finisher for the ends the finalizer decides, and, for the ends the job workflow writes
+ * job ender for the ends the finalizer decides, and, for the ends the job workflow writes
  * itself, a small function on the workflow's SUCCEEDED executions, built here.
  */
 export class Observability extends Construct {
@@ -284,7 +284,7 @@ function graph(
 
 /**
  * One line per final state, over every pool: jobsFinished by status. A queue-wait timeout is in
- * TIMEOUT already (the finisher counts it like any end; queueWaitExceeded graphs it apart).
+ * TIMEOUT already (the job ender counts it like any end; queueWaitExceeded graphs it apart).
  */
 function jobsByFinalState(pools: readonly string[]): MathExpression[] {
   return TERMINAL_STATUSES.map((status) => {

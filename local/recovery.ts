@@ -1,7 +1,7 @@
 import type { LibraConfig } from '#core/config.ts';
 import { TransitionConflict } from '#core/errors.ts';
 import type { Finalizer } from '#core/finalizer.ts';
-import type { Finisher } from '#core/finisher.ts';
+import type { JobEnder } from '#core/job-ender.ts';
 import type { JobRecord } from '#core/job-record.ts';
 import type { Reason, TerminalStatus } from '#core/job-states.ts';
 import type { Clock, JobStore, LogPort, PoolStore, StartResult } from '#core/ports.ts';
@@ -43,7 +43,7 @@ export interface RecoveryDeps {
   readonly startScheduled: (job: JobRecord) => Promise<boolean>;
   /** The attempt a backend run belongs to, from what it left on disk; undefined when unknown. */
   readonly runAttempt: (jobId: string, runId: string) => Promise<number | undefined>;
-  readonly finisher: Finisher;
+  readonly jobEnder: JobEnder;
   readonly finalizer: Pick<Finalizer, 'executionEnded'>;
   readonly logger: LogPort;
   readonly clock: Clock;
@@ -200,7 +200,7 @@ async function retry(deps: RecoveryDeps, job: JobRecord, attempt: number, base: 
   };
 }
 
-/** The end the workflow would have recorded, made as every end outside it (Finisher.end). */
+/** The end the workflow would have recorded, made as every end outside it (JobEnder.end). */
 async function end(
   deps: RecoveryDeps,
   job: JobRecord,
@@ -208,7 +208,7 @@ async function end(
   status: TerminalStatus,
   reason?: Reason,
 ): Promise<RecoveredJob> {
-  const ended = await deps.finisher.finish(job.jobId, status, reason, { from: [job.status] });
+  const ended = await deps.jobEnder.finish(job.jobId, status, reason, { from: [job.status] });
   return {
     ...base,
     action: status === 'SUCCEEDED' ? 'succeeded' : 'failed',

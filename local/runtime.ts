@@ -13,7 +13,7 @@ import { composeAdmission } from '#compose/tick.ts';
 import type { Admission } from '#core/admission.ts';
 import { OPENAPI_PATH } from '#core/api-paths.ts';
 import type { LibraConfig } from '#core/config.ts';
-import type { Finisher } from '#core/finisher.ts';
+import type { JobEnder } from '#core/job-ender.ts';
 import type { JobRecord } from '#core/job-record.ts';
 import { JobLauncher } from '#core/launcher.ts';
 import type { JobStore, PoolStore, WorkflowStarter } from '#core/ports.ts';
@@ -77,7 +77,7 @@ export interface LocalRuntimeOptions {
   /** Called for each workflow start, until the job workflow runs on the local interpreter. */
   readonly onWorkflowStart?: (
     job: JobRecord,
-    parts: { finisher: Finisher; jobs: JobStore },
+    parts: { jobEnder: JobEnder; jobs: JobStore },
   ) => void | Promise<void>;
 }
 
@@ -105,7 +105,7 @@ export interface LocalRuntime {
     admission: Admission;
     reconciler: Reconciler;
     warnings: DurationWarnings;
-    finisher: Finisher;
+    jobEnder: JobEnder;
     jobs: JobStore;
     pools: PoolStore;
   };
@@ -242,9 +242,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     retentionDays: options.config.retention.days,
   });
   const starter: WorkflowStarter = options.onWorkflowStart
-    ? new RecordingStarter((job) => options.onWorkflowStart?.(job, { finisher, jobs }))
+    ? new RecordingStarter((job) => options.onWorkflowStart?.(job, { jobEnder, jobs }))
     : launcher;
-  const { admission, reconciler, warnings, finisher, finalizer, jobs, pools, ledger } = composeAdmission({
+  const { admission, reconciler, warnings, jobEnder, finalizer, jobs, pools, ledger } = composeAdmission({
     ...wiring,
     logger: workerLogger,
     starter,
@@ -451,7 +451,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         const dir = await engine.outputDirOf(jobId, runId);
         return dir === undefined ? undefined : Number.parseInt(basename(dir), 10);
       },
-      finisher,
+      jobEnder,
       finalizer,
       logger: workerLogger,
       clock: () => new Date(),
@@ -474,7 +474,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     webhookSecretGenerated: webhookSecrets.generated,
     intake,
     intakeDeadLetters,
-    parts: { admission, reconciler, warnings, finisher, jobs, pools },
+    parts: { admission, reconciler, warnings, jobEnder, jobs, pools },
     tick,
     async stop() {
       clearInterval(tickTimer);

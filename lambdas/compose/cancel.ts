@@ -17,7 +17,7 @@ export function finalizeStoppedBy(
 }
 
 /**
- * The cancel's deps: the stores, the workflows it stops, the finisher that ends a queued job, and
+ * The cancel's deps: the stores, the workflows it stops, the job ender that ends a queued job, and
  * the finalizer, run in-process, for a job whose workflow was not running.
  */
 export function composeCancel(wiring: CancelWiring) {

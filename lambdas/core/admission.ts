@@ -11,7 +11,7 @@ import { startRetryDelaySeconds } from './backoff.ts';
 import type { LibraConfig, PoolConfig } from './config.ts';
 import { StartRefused, TransitionConflict } from './errors.ts';
 import { ownerKey } from './fair-share.ts';
-import type { Finisher } from './finisher.ts';
+import type { JobEnder } from './job-ender.ts';
 import type { JobRecord } from './job-record.ts';
 import { isTerminal } from './job-states.ts';
 import type {
@@ -48,7 +48,7 @@ export interface AdmissionDeps {
    * Ends a job whose workflow cannot start (the move, the count, the release, the wake, the
    * webhook), and gives back the lease of a job that ended while admission leased it.
    */
-  readonly finisher: Finisher;
+  readonly jobEnder: JobEnder;
   readonly metrics: MetricsSink;
   readonly clock: Clock;
   readonly logger: LogPort;
@@ -535,7 +535,7 @@ export class Admission {
 
   /** The end of a job whose workflow cannot start, as every other end (only from SCHEDULED: a job that started meanwhile is not failed). */
   async #endStartFailed(jobId: string, message: string): Promise<void> {
-    await this.#deps.finisher.end(
+    await this.#deps.jobEnder.end(
       jobId,
       'FAILED',
       { code: 'START_FAILED', message: message.slice(0, MAX_REASON_CHARS) },

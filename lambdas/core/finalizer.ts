@@ -1,5 +1,5 @@
 import { TransitionConflict } from './errors.ts';
-import type { Finisher } from './finisher.ts';
+import type { JobEnder } from './job-ender.ts';
 import type { JobRecord } from './job-record.ts';
 import { canMove, isTerminal, type Reason, type TerminalStatus } from './job-states.ts';
 import type { Clock, ExecutionState, JobStore, LogPort, SparkRunControl } from './ports.ts';
@@ -10,12 +10,12 @@ import type { Clock, ExecutionState, JobStore, LogPort, SparkRunControl } from '
  * EventBridge rule on execution status calls it; the reconciler calls it for executions that
  * ended unseen; the cancel of a job with no running execution calls it at once. It stops the
  * Spark run when one may still be going and decides the true final state — CANCELLED, or what
- * the run reached before the cancel; the finisher then ends the job as every other end outside
+ * the run reached before the cancel; the job ender then ends the job as every other end outside
  * the workflow: the move, the count, the release, the wake and the webhook.
  */
 export interface FinalizerDeps {
   readonly jobs: JobStore;
-  readonly finisher: Finisher;
+  readonly jobEnder: JobEnder;
   readonly runs: SparkRunControl;
   readonly clock: Clock;
   readonly logger: LogPort;
@@ -42,7 +42,7 @@ export class Finalizer {
 
   /** Called when the job's execution ended as ABORTED, FAILED or TIMED_OUT. */
   async executionEnded(jobId: string, ended: EndedExecution, cause?: string): Promise<JobRecord | undefined> {
-    const { jobs, finisher, logger } = this.#deps;
+    const { jobs, jobEnder, logger } = this.#deps;
     const job = await jobs.getJob(jobId);
     if (!job) {
       logger.warn('execution ended for an unknown job', { jobId, ended });
@@ -51,7 +51,7 @@ export class Finalizer {
     if (isTerminal(job.status)) {
       // The workflow or another party ended it, and counted and notified: only the release and the
       // wake may be missing.
-      await finisher.giveBack(job.pool, jobId, job);
+      await jobEnder.giveBack(job.pool, jobId, job);
       return job;
     }
     await this.#cancelRun(job);
@@ -67,7 +67,7 @@ export class Finalizer {
         if (!(error instanceof TransitionConflict)) throw error;
       }
     }
-    return finisher.finish(jobId, status, reason);
+    return jobEnder.finish(jobId, status, reason);
   }
 
   /**

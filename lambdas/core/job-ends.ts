@@ -7,7 +7,7 @@ import type { MetricsSink } from './ports.ts';
  * FAILED series.
  *
  * A job's final move is one conditional write, made by exactly one party, and that party counts
- * it: the finisher for the ends the finalizer decides (a stopped, failed or timed-out execution),
+ * it: the job ender for the ends the finalizer decides (a stopped, failed or timed-out execution),
  * and, for the ends the job workflow writes itself (its MarkSucceeded, MarkFailed,
  * MarkRefused and MarkTimeout states), the execution that then SUCCEEDED, whose output
  * names the final state (see workflowFinalStatus).

@@ -190,12 +190,12 @@ export class Reconciler {
   }
 
   /**
-   * QUEUED → TIMEOUT (QUEUE_WAIT_EXCEEDED), as every end outside the workflow: the finisher frees its
+   * QUEUED → TIMEOUT (QUEUE_WAIT_EXCEEDED), as every end outside the workflow: the job ender frees its
    * place in the queue (the recount may not lower the counter while submits keep coming), counts
    * and notifies. False when the job left the queue first.
    */
   async #expire(poolName: string, pool: PoolConfig, jobId: string): Promise<boolean> {
-    const { moved } = await this.#deps.finisher.end(
+    const { moved } = await this.#deps.jobEnder.end(
       jobId,
       'TIMEOUT',
       {

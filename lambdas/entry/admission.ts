@@ -10,7 +10,7 @@ import {
 import { atInit } from '#adapters/sdk.ts';
 import { StepFunctionsExecutions } from '#adapters/sfn-workflow-starter.ts';
 import { edge } from '#compose/edge.ts';
-import { composeFinisher } from '#compose/finisher.ts';
+import { composeJobEnder } from '#compose/job-ender.ts';
 import { Admission } from '#core/admission.ts';
 import { JobLauncher } from '#core/launcher.ts';
 import { createAdmissionHandler, SQS_EVENT } from '#handlers/admission.ts';
@@ -33,7 +33,7 @@ const starter = new JobLauncher({
   retentionDays: wiring.config.retention.days,
 });
 
-const ends = composeFinisher({ ...wiring, intake: intakeOnFirstUse(), notifier: notifierOnFirstUse() });
+const ends = composeJobEnder({ ...wiring, intake: intakeOnFirstUse(), notifier: notifierOnFirstUse() });
 
 export const handler = edge(
   SQS_EVENT,

@@ -7,7 +7,7 @@ import { eventContract, parseInput } from './parse-input.ts';
 /**
  * The job workflow's SUCCEEDED executions (EventBridge, "Step Functions Execution Status
  * Change"): counts jobsFinished for the job ends the workflow wrote itself, which pass neither
- * the finisher nor the finalizer. The execution is named after its job, one per job, so each
+ * the job ender nor the finalizer. The execution is named after its job, one per job, so each
  * such end is seen once.
  */
 const workflowOutput = z.object({

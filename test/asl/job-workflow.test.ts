@@ -543,7 +543,7 @@ describe.concurrent('job.asl.json scenarios', () => {
       reason: { code: 'CANCELLED_BY_USER', message: `cancelled by ${OWNER}` },
     });
     expect(events.find((event) => event.status === 'SUCCEEDED')).not.toHaveProperty('reason');
-    // The finalizer's move ended it, so the finisher counted it, once, as what the run reached.
+    // The finalizer's move ended it, so the job ender counted it, once, as what the run reached.
     expect(h.metrics.counter('jobsFinished', job.pool, { status: 'SUCCEEDED' })).toBe(1);
     expect(h.metrics.counter('jobsFinished', job.pool, { status: 'CANCELLED' })).toBe(0);
     expect(await h.statusHistory(jobId)).toEqual(['SCHEDULED', 'RUNNING', 'CANCELLING', 'SUCCEEDED']);

@@ -323,7 +323,7 @@ describe('Observability dashboard', () => {
       'status',
       'FAILED',
     ]);
-    // The finisher counts a queue-wait timeout in jobsFinished TIMEOUT: adding queueWaitExceeded counted it twice.
+    // The job ender counts a queue-wait timeout in jobsFinished TIMEOUT: adding queueWaitExceeded counted it twice.
     expect(inputs.queue0).toBeUndefined();
     for (const pool of ['default', 'etl-nightly']) {
       for (const status of ['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT']) {

@@ -28,7 +28,7 @@ import {
 
 /**
  * "The write committed, then the call threw" — and its twin, the call that never left — at
- * every DynamoDB, SQS and Step Functions call that admission, the reconciler, the finisher,
+ * every DynamoDB, SQS and Step Functions call that admission, the reconciler, the job ender,
  * submit and cancel make. Each test builds a small world, fails one call, lets the operation
  * fail, then runs ONE tick (a reconciler pass and the admission pass after it, a minute
  * later) and checks that the world converged: capacity within limits and equal to the
@@ -196,7 +196,7 @@ const reconcilerPass: Scenario = {
     await h.deliver(h.intake.messages.splice(0));
     expect(h.faults.firedNamed('prep')).toHaveLength(2);
     await h.jobs.transition(D, ['SCHEDULED'], 'RUNNING', { at: h.clock.now().toISOString() });
-    await withPrepFault(h, forJob('release', D), 'before', () => h.finisher.finish(D, 'SUCCEEDED'));
+    await withPrepFault(h, forJob('release', D), 'before', () => h.jobEnder.finish(D, 'SUCCEEDED'));
     expect(h.faults.firedNamed('prep')).toHaveLength(3);
     expect(started(h)).toEqual([D]);
     h.intake.messages.length = 0;
@@ -269,10 +269,10 @@ const finish: Scenario = {
     await h.jobs.transition(ids.A as string, ['SCHEDULED'], 'RUNNING', { at: h.clock.now().toISOString() });
     return ids;
   },
-  run: (h, { A }) => failed(h.finisher.finish(A as string, 'SUCCEEDED')),
+  run: (h, { A }) => failed(h.jobEnder.finish(A as string, 'SUCCEEDED')),
   async settled(h, { A, B, C }) {
     // Whatever the fault left, the workflow retries its Release step: A ends, C takes its room.
-    const a = await h.finisher.finish(A as string, 'SUCCEEDED');
+    const a = await h.jobEnder.finish(A as string, 'SUCCEEDED');
     expect(a?.status).toBe('SUCCEEDED');
     await h.deliver(h.intake.messages.splice(0));
     await checkConverged(h, await allJobIds(h));
@@ -347,7 +347,7 @@ const ownerBelowCapAgain: Scenario = {
     const ids = await ownerAtCap.setup(h);
     await ownerAtCap.run(h, ids);
     await h.jobs.transition(ids.A as string, ['SCHEDULED'], 'RUNNING', { at: h.clock.now().toISOString() });
-    await h.finisher.finish(ids.A as string, 'SUCCEEDED');
+    await h.jobEnder.finish(ids.A as string, 'SUCCEEDED');
     return ids;
   },
   run: ownerAtCap.run,
@@ -362,7 +362,7 @@ const parkedAllGone: Scenario = {
     const ids = await ownerBelowCapAgain.setup(h);
     await ownerBelowCapAgain.run(h, ids);
     await h.jobs.transition(ids.B as string, ['SCHEDULED'], 'RUNNING', { at: h.clock.now().toISOString() });
-    await h.finisher.finish(ids.B as string, 'SUCCEEDED');
+    await h.jobEnder.finish(ids.B as string, 'SUCCEEDED');
     return ids;
   },
   run: ownerAtCap.run,
@@ -569,7 +569,7 @@ const SCENARIOS = {
         label: 'of a retried finish',
         match: ({ A }) => forJob('getJob', A as string),
         stage: async (h, { A }) => {
-          await h.finisher.finish(A as string, 'SUCCEEDED');
+          await h.jobEnder.finish(A as string, 'SUCCEEDED');
           h.intake.messages.length = 0;
         },
       },

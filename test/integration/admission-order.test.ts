@@ -60,7 +60,7 @@ async function deliverAll(h: Harness): Promise<void> {
 /** The workflow's part: the job runs, then ends, giving its lease back and waking the pool. */
 async function runToEnd(h: Harness, jobId: string): Promise<void> {
   await h.jobs.transition(jobId, ['SCHEDULED'], 'RUNNING', { at: h.clock.now().toISOString() });
-  expect((await h.finisher.finish(jobId, 'SUCCEEDED'))?.status).toBe('SUCCEEDED');
+  expect((await h.jobEnder.finish(jobId, 'SUCCEEDED'))?.status).toBe('SUCCEEDED');
 }
 
 async function position(h: Harness, jobId: string): Promise<number | undefined> {
@@ -374,12 +374,12 @@ describe('a finish that is retried', () => {
     await h.jobs.transition(A, ['SCHEDULED'], 'RUNNING', { at: h.clock.now().toISOString() });
     // The lease is given back, then the wake is lost with the Lambda that sent it.
     h.faults.arm({ name: 'wake lost', match: CALLS.intakeSend, timing: 'before' });
-    await expect(h.finisher.finish(A, 'SUCCEEDED')).rejects.toThrow(/injected fault/);
+    await expect(h.jobEnder.finish(A, 'SUCCEEDED')).rejects.toThrow(/injected fault/);
     expect(h.faults.fired).toHaveLength(1);
     expect(h.intake.messages).toEqual([]);
 
     // The workflow retries the step: the job is already final and holds no lease, and the pool is woken.
-    expect((await h.finisher.finish(A, 'SUCCEEDED'))?.status).toBe('SUCCEEDED');
+    expect((await h.jobEnder.finish(A, 'SUCCEEDED'))?.status).toBe('SUCCEEDED');
     expect(h.intake.messages).toEqual([{ kind: 'wake', pool: 'one', jobId: A }]);
     await deliverAll(h);
     expect(startOrder(h)).toEqual([A, B]);

@@ -20,7 +20,7 @@ import { CALLS, type CallName, type FaultTiming, isInjectedFault } from '../supp
 
 /**
  * Random interleavings of submit, intake messages delivered late, twice or never, admission
- * passes racing each other and the tick, jobs finishing through the Finisher, cancels, and a
+ * passes racing each other and the tick, jobs finishing through the JobEnder, cancels, and a
  * fault (before or after the write) at a random call of the next step. After every step the
  * capacity invariants hold and no job jumped the queue; after a last tick everything converged.
  */
@@ -190,7 +190,7 @@ class World {
         if (job.status === 'SCHEDULED' && action.outcome !== 'CANCELLED') {
           await h.jobs.transition(jobId, ['SCHEDULED'], 'RUNNING', { at: h.clock.now().toISOString() });
         }
-        const done = await h.finisher.finish(jobId, action.outcome);
+        const done = await h.jobEnder.finish(jobId, action.outcome);
         if (
           done &&
           (done.status === 'SUCCEEDED' || done.status === 'FAILED' || done.status === 'CANCELLED')

@@ -76,7 +76,7 @@ async function waitingIn(rt: LocalRuntime, pool: string): Promise<number> {
 /** The workflow's end of a job: it runs, then finishes, giving its place back and waking the pool. */
 async function finish(rt: LocalRuntime, jobId: string): Promise<void> {
   await rt.parts.jobs.transition(jobId, ['SCHEDULED'], 'RUNNING', { at: new Date().toISOString() });
-  await rt.parts.finisher.finish(jobId, 'SUCCEEDED');
+  await rt.parts.jobEnder.finish(jobId, 'SUCCEEDED');
 }
 
 /** A QUEUED job written straight to the table: a job whose intake message was lost. */

@@ -82,7 +82,7 @@ class FairWorld {
     const jobId = running[pick % Math.max(1, running.length)];
     if (!jobId) return false;
     await this.h.jobs.transition(jobId, ['SCHEDULED'], 'RUNNING', { at: this.h.clock.now().toISOString() });
-    await this.h.finisher.finish(jobId, 'SUCCEEDED');
+    await this.h.jobEnder.finish(jobId, 'SUCCEEDED');
     this.finished.add(jobId);
     await this.deliverAll();
     return true;

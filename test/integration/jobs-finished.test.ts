@@ -9,7 +9,7 @@ import { until } from '../support/workflow.ts';
 
 /**
  * jobsFinished over the real paths: job.asl.json on the local interpreter, the local engine,
- * the finalizer and the finisher the local runtime composes (with its InMemoryMetrics), and the
+ * the finalizer and the job ender the local runtime composes (with its InMemoryMetrics), and the
  * workflow-ended handler given each execution's end as EventBridge gives it in AWS (the local
  * runtime sends only the other ends to the finalizer). A job the workflow ends and a job the
  * finalizer ends are each counted once, under their final state.
@@ -99,8 +99,8 @@ describe('jobsFinished', () => {
     expect(finished()).toEqual({ SUCCEEDED: 1, FAILED: 1, CANCELLED: 1, TIMEOUT: 0 });
 
     // Act again: what a reconciler pass or a redelivered finalizer event would do.
-    await runtime.parts.finisher.finish(cancelled, 'CANCELLED');
-    await runtime.parts.finisher.finish(succeeded, 'SUCCEEDED');
+    await runtime.parts.jobEnder.finish(cancelled, 'CANCELLED');
+    await runtime.parts.jobEnder.finish(succeeded, 'SUCCEEDED');
 
     // Assess
     expect(finished()).toEqual({ SUCCEEDED: 1, FAILED: 1, CANCELLED: 1, TIMEOUT: 0 });

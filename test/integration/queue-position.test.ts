@@ -80,7 +80,7 @@ async function deepQueue(count: number): Promise<{ h: Harness; running: string; 
 /** The workflow's part: the running job ends, and the admission pass its wake asks for admits the next. */
 async function admitNext(h: Harness, running: string): Promise<string> {
   await h.jobs.transition(running, ['SCHEDULED'], 'RUNNING', { at: h.clock.now().toISOString() });
-  await h.finisher.finish(running, 'SUCCEEDED');
+  await h.jobEnder.finish(running, 'SUCCEEDED');
   expect((await h.deliver(h.intake.messages.splice(0))).failed).toEqual([]);
   const next = [...h.starter.started.entries()].sort(([, a], [, b]) => a.at - b.at).at(-1)?.[0];
   expect(next).not.toBe(running);

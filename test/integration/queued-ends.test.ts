@@ -80,7 +80,7 @@ describe('jobs that end while queued', () => {
         jobs: parts.jobs,
         pools: parts.pools,
         starter: new RecordingStarter(),
-        finisher: parts.finisher,
+        jobEnder: parts.jobEnder,
         config: w.config,
         metrics,
         logger: w.logger,

@@ -162,7 +162,7 @@ describe('a start Step Functions refuses for good', () => {
       reason: { code: 'START_FAILED' },
     });
 
-    // The finisher woke the pool: B takes the room A gave back, and runs.
+    // The job ender woke the pool: B takes the room A gave back, and runs.
     expect(h.intake.messages).toEqual([{ kind: 'wake', pool: 'one', jobId: A }]);
     await deliverAll(h);
     await expectRunsAlone(h, B);
@@ -212,7 +212,7 @@ describe('a start Step Functions refuses for good', () => {
     // The same tick's admission pass, after the reconciler, already took the room for B.
     await expectRunsAlone(h, B);
     await runs(h, B);
-    // And the wake the finisher sent finds nothing more to do.
+    // And the wake the job ender sent finds nothing more to do.
     expect(h.intake.messages).toContainEqual({ kind: 'wake', pool: 'one', jobId: A });
     await deliverAll(h);
     await checkConverged(h, [A, B]);

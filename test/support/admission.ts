@@ -7,7 +7,7 @@ import { createJobTableInput } from '#adapters/table-definition.ts';
 import { Admission, type AdmissionDeps, poolLimits } from '#core/admission.ts';
 import type { LibraConfig } from '#core/config.ts';
 import { ownerKey } from '#core/fair-share.ts';
-import { Finisher } from '#core/finisher.ts';
+import { JobEnder } from '#core/job-ender.ts';
 import type { JobRecord } from '#core/job-record.ts';
 import type { NotificationEvent } from '#core/job-request.ts';
 import { isTerminal, type JobStatus } from '#core/job-states.ts';
@@ -23,7 +23,7 @@ import type { TestDatabase } from './dynalite.ts';
 import { FaultInjector, transitionTo } from './faults.ts';
 
 /**
- * Admission, reconciler, finisher and the API wired as lambdas/compose wires them, over one
+ * Admission, reconciler, job ender and the API wired as lambdas/compose wires them, over one
  * DynamoDB document client, intake queue and workflow starter that go through a
  * FaultInjector, with a clock the test moves.
  */
@@ -90,7 +90,7 @@ export interface Harness {
   readonly pools: DynamoPoolStore;
   readonly admission: Admission;
   readonly reconciler: Reconciler;
-  readonly finisher: Finisher;
+  readonly jobEnder: JobEnder;
   /** The admission Lambda, given a batch of intake messages. */
   deliver(messages: readonly IntakeMessage[]): Promise<{ failed: IntakeMessage[] }>;
   /** The tick Lambda: one reconciler pass over every pool, then an admission pass. */
@@ -166,7 +166,7 @@ export function createHarness(db: TestDatabase, options: HarnessOptions): Harnes
   // As composeAdmission builds them, with the injected clock.
   const jobs = new DynamoJobStore({ client, tableName, retentionDays: config.retention.days });
   const pools = new DynamoPoolStore({ client, tableName });
-  const finisher = new Finisher({
+  const jobEnder = new JobEnder({
     jobs,
     pools,
     intake: faultyIntake,
@@ -179,7 +179,7 @@ export function createHarness(db: TestDatabase, options: HarnessOptions): Harnes
     jobs,
     pools,
     starter: faults.wrapStarter(starter),
-    finisher,
+    jobEnder,
     config,
     metrics,
     logger,
@@ -216,7 +216,7 @@ export function createHarness(db: TestDatabase, options: HarnessOptions): Harnes
     pools,
     admission,
     reconciler,
-    finisher,
+    jobEnder,
     async deliver(messages) {
       const records = messages.map((message) => sqsRecord(JSON.stringify(message), `m-${++messageCount}`));
       const response = await admissionHandler({ Records: records } satisfies SQSEvent);

@@ -10,7 +10,7 @@ import { finalizeStoppedBy } from '#compose/cancel.ts';
 import { composeRerun } from '#compose/rerun.ts';
 import { type LibraConfig, parseConfig } from '#core/config.ts';
 import { Finalizer } from '#core/finalizer.ts';
-import { Finisher } from '#core/finisher.ts';
+import { JobEnder } from '#core/job-ender.ts';
 import { newJobId } from '#core/job-record.ts';
 import type {
   Clock,
@@ -286,7 +286,7 @@ export function serviceApi(db: TestDatabase, options: ServiceApiOptions = {}): A
   const intake = options.intake ?? new RecordingIntake();
   const jobStore = options.store ? options.store(store) : store;
   const metrics = new InMemoryMetrics();
-  const finisher = new Finisher({
+  const jobEnder = new JobEnder({
     jobs: jobStore,
     pools,
     intake,
@@ -295,14 +295,14 @@ export function serviceApi(db: TestDatabase, options: ServiceApiOptions = {}): A
     logger,
     metrics,
   });
-  const finalizer = new Finalizer({ jobs: jobStore, finisher, runs: NO_RUNS, clock, logger });
+  const finalizer = new Finalizer({ jobs: jobStore, jobEnder, runs: NO_RUNS, clock, logger });
   return apiOf({
     jobs: jobStore,
     pools,
     spend: ledger,
     usage: ledger,
     workflows: NO_WORKFLOWS,
-    finisher,
+    jobEnder,
     finalizeStopped: finalizeStoppedBy(finalizer),
     intake,
     metrics,

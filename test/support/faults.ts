@@ -214,7 +214,7 @@ const isJobKey = (key: unknown) => String((key as { pk?: unknown } | undefined)?
 const expression = (call: BoundaryCall, field: string) => String(call.input?.[field] ?? '');
 
 /**
- * Every kind of call admission, the reconciler, the finisher and submit/cancel make, as a
+ * Every kind of call admission, the reconciler, the job ender and submit/cancel make, as a
  * matcher. `classify` names a call, so a test can check that a pass makes no call outside
  * this catalogue (a new call must get its fault test).
  */

@@ -9,7 +9,7 @@ import { finalizeStoppedBy } from '#compose/cancel.ts';
 import { Admission } from '#core/admission.ts';
 import type { LibraConfig } from '#core/config.ts';
 import { Finalizer } from '#core/finalizer.ts';
-import { Finisher } from '#core/finisher.ts';
+import { JobEnder } from '#core/job-ender.ts';
 import { type JobEvent, newJobId } from '#core/job-record.ts';
 import { JobLauncher } from '#core/launcher.ts';
 import type {
@@ -38,7 +38,7 @@ import type { TestDatabase } from './dynalite.ts';
 /**
  * The job workflow (state-machines/job.asl.json) on the local interpreter, for named ASL
  * scenarios: the real job record, pool lease, history, intake queue and use cases (submitJob
- * and cancelJob, Admission, Finisher, Finalizer, Notifier) over dynalite and a LocalQueue,
+ * and cancelJob, Admission, JobEnder, Finalizer, Notifier) over dynalite and a LocalQueue,
  * with only the outside world scripted per scenario — the Spark backend (each StartJobRun
  * call follows the next step of a script) and the webhook receiver.
  */
@@ -264,7 +264,7 @@ export interface ScenarioWorldOptions {
   readonly config?: LibraConfig;
   readonly sender?: ScriptedSender;
   readonly spark: ScriptedSpark;
-  /** Where submit and the finisher send intake messages. */
+  /** Where submit and the job ender send intake messages. */
   readonly intake: IntakeQueue;
   /** Admission's StartExecution, with the input admission computed. */
   readonly executions: ExecutionStarter;
@@ -304,8 +304,8 @@ export function scenarioWorld(options: ScenarioWorldOptions) {
     },
   };
   const metrics = new InMemoryMetrics();
-  const finisher = new Finisher({ jobs, pools, intake, notifier: notify, clock, logger, metrics });
-  const finalizer = new Finalizer({ jobs, finisher, runs: spark, clock, logger });
+  const jobEnder = new JobEnder({ jobs, pools, intake, notifier: notify, clock, logger, metrics });
+  const finalizer = new Finalizer({ jobs, jobEnder, runs: spark, clock, logger });
   const launcher = new JobLauncher({
     artifacts: { putCode: async () => undefined },
     locations: {
@@ -322,7 +322,7 @@ export function scenarioWorld(options: ScenarioWorldOptions) {
     jobs,
     pools,
     starter: launcher,
-    finisher,
+    jobEnder,
     metrics,
     clock,
     logger,
@@ -351,7 +351,7 @@ export function scenarioWorld(options: ScenarioWorldOptions) {
           jobs,
           config,
           workflows: options.workflows,
-          finisher,
+          jobEnder,
           finalizeStopped: finalizeStoppedBy(finalizer),
           clock,
         },
@@ -394,7 +394,7 @@ export class WorkflowHarness {
   readonly intake: LocalQueue;
   readonly spark: ScriptedSpark;
   readonly sender: ScriptedSender;
-  /** What the finisher and admission counted (jobsFinished for the ends outside the workflow). */
+  /** What the job ender and admission counted (jobsFinished for the ends outside the workflow). */
   readonly metrics: InMemoryMetrics;
   readonly jobs: DynamoJobStore;
   readonly pools: DynamoPoolStore;

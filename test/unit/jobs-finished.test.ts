@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PowertoolsMetricsSink } from '#adapters/powertools-metrics.ts';
 import { TransitionConflict } from '#core/errors.ts';
-import { Finisher } from '#core/finisher.ts';
+import { JobEnder } from '#core/job-ender.ts';
 import { JOBS_FINISHED, workflowFinalStatus } from '#core/job-ends.ts';
 import type { JobRecord } from '#core/job-record.ts';
 import { JOB_STATUSES, type JobStatus, TERMINAL_STATUSES, type TerminalStatus } from '#core/job-states.ts';
@@ -13,13 +13,13 @@ import { InMemoryMetrics } from '../../local/metrics.ts';
 
 /**
  * jobsFinished (lambdas/core/job-ends.ts): each job that reaches a final state is counted once,
- * with its pool and status, by the party whose conditional move ended it — the finisher, or the
+ * with its pool and status, by the party whose conditional move ended it — the job ender, or the
  * workflow's SUCCEEDED execution through the workflow-ended handler.
  */
 
 const silent: LogPort = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
-/** The two calls the finisher makes on the job store, with the store's conditional-move rule. */
+/** The two calls the job ender makes on the job store, with the store's conditional-move rule. */
 class MovesOnly {
   readonly jobs = new Map<string, JobRecord>();
 
@@ -40,13 +40,13 @@ class MovesOnly {
   }
 }
 
-function finisherOver(
+function jobEnderOver(
   store: MovesOnly,
   metrics: InMemoryMetrics,
   release = async () => true,
   calls: string[] = [],
 ) {
-  return new Finisher({
+  return new JobEnder({
     jobs: store as unknown as JobStore,
     pools: {
       release: async (...args: unknown[]) => {
@@ -83,7 +83,7 @@ function finishedCounts(metrics: InMemoryMetrics): Record<string, number> {
   return counts;
 }
 
-describe('the finisher counts jobsFinished', () => {
+describe('the job ender counts jobsFinished', () => {
   /** Two states each final state can be reached from (job-states.ts MOVES). */
   const FROM: Record<TerminalStatus, [JobStatus, JobStatus]> = {
     SUCCEEDED: ['RUNNING', 'CANCELLING'],
@@ -100,8 +100,8 @@ describe('the finisher counts jobsFinished', () => {
     const metrics = new InMemoryMetrics();
 
     // Act
-    await finisherOver(store, metrics).finish('job-1', status);
-    await finisherOver(store, metrics).finish('job-2', status);
+    await jobEnderOver(store, metrics).finish('job-1', status);
+    await jobEnderOver(store, metrics).finish('job-2', status);
 
     // Assess
     expect(finishedCounts(metrics)).toEqual({ [`etl ${status}`]: 2 });
@@ -115,14 +115,14 @@ describe('the finisher counts jobsFinished', () => {
     store.add('job-ended-by-workflow', 'SUCCEEDED');
     store.add('job-queued', 'QUEUED');
     const metrics = new InMemoryMetrics();
-    const finisher = finisherOver(store, metrics);
+    const jobEnder = jobEnderOver(store, metrics);
 
     // Act
-    await finisher.finish('job-retried', 'CANCELLED');
-    await finisher.finish('job-retried', 'CANCELLED');
-    await finisher.finish('job-retried', 'FAILED');
-    await finisher.finish('job-ended-by-workflow', 'SUCCEEDED');
-    await finisher.finish('job-queued', 'SUCCEEDED');
+    await jobEnder.finish('job-retried', 'CANCELLED');
+    await jobEnder.finish('job-retried', 'CANCELLED');
+    await jobEnder.finish('job-retried', 'FAILED');
+    await jobEnder.finish('job-ended-by-workflow', 'SUCCEEDED');
+    await jobEnder.finish('job-queued', 'SUCCEEDED');
 
     // Assess
     expect(finishedCounts(metrics)).toEqual({ 'etl CANCELLED': 1 });
@@ -134,15 +134,15 @@ describe('the finisher counts jobsFinished', () => {
     store.add('job-1', 'RUNNING');
     const metrics = new InMemoryMetrics();
     let releases = 0;
-    const finisher = finisherOver(store, metrics, async () => {
+    const jobEnder = jobEnderOver(store, metrics, async () => {
       releases++;
       if (releases === 1) throw new Error('DynamoDB throttled the release');
       return true;
     });
 
     // Act
-    await expect(finisher.finish('job-1', 'FAILED')).rejects.toThrow(/throttled/);
-    await finisher.finish('job-1', 'FAILED');
+    await expect(jobEnder.finish('job-1', 'FAILED')).rejects.toThrow(/throttled/);
+    await jobEnder.finish('job-1', 'FAILED');
 
     // Assess
     expect(releases).toBe(2);
@@ -168,11 +168,11 @@ describe('the finisher counts jobsFinished', () => {
             store.add(`job-${i}`, status, i % 2 === 0 ? 'etl' : 'default');
           });
           const metrics = new InMemoryMetrics();
-          const finisher = finisherOver(store, metrics);
+          const jobEnder = jobEnderOver(store, metrics);
 
           // Act: each round's finishes run at once, as a finalizer, a reconciler and a cancel may.
           for (const round of rounds) {
-            await Promise.all(round.map((call) => finisher.finish(`job-${call.job}`, call.status)));
+            await Promise.all(round.map((call) => jobEnder.finish(`job-${call.job}`, call.status)));
           }
 
           // Assess
@@ -190,17 +190,17 @@ describe('the finisher counts jobsFinished', () => {
   });
 });
 
-describe('the finisher, the one end of a job outside the workflow', () => {
+describe('the job ender, the one end of a job outside the workflow', () => {
   it('moves, counts, gives the lease back, wakes, then notifies; a queued job frees its place instead', async () => {
     const store = new MovesOnly();
     store.add('job-running', 'RUNNING');
     store.add('job-queued', 'QUEUED');
     const metrics = new InMemoryMetrics();
     const calls: string[] = [];
-    const finisher = finisherOver(store, metrics, async () => true, calls);
+    const jobEnder = jobEnderOver(store, metrics, async () => true, calls);
 
-    await finisher.finish('job-running', 'FAILED');
-    await finisher.finish('job-queued', 'CANCELLED', undefined, { from: ['QUEUED'] });
+    await jobEnder.finish('job-running', 'FAILED');
+    await jobEnder.finish('job-queued', 'CANCELLED', undefined, { from: ['QUEUED'] });
 
     expect(calls).toEqual([
       'release job-running',
@@ -217,10 +217,10 @@ describe('the finisher, the one end of a job outside the workflow', () => {
     store.add('job-1', 'SUCCEEDED');
     store.add('job-2', 'CANCELLED');
     const calls: string[] = [];
-    const finisher = finisherOver(store, new InMemoryMetrics(), async () => false, calls);
+    const jobEnder = jobEnderOver(store, new InMemoryMetrics(), async () => false, calls);
 
-    const ended = await finisher.end('job-1', 'CANCELLED');
-    await finisher.end('job-2', 'CANCELLED', undefined, { from: ['QUEUED'] });
+    const ended = await jobEnder.end('job-1', 'CANCELLED');
+    await jobEnder.end('job-2', 'CANCELLED', undefined, { from: ['QUEUED'] });
 
     expect(ended).toMatchObject({ moved: false, job: { status: 'SUCCEEDED' } });
     // The lease, if any, is given back again (a no-op) and the pool woken; job-2's retried end

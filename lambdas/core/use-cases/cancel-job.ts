@@ -1,5 +1,5 @@
 import { ConflictError, TransitionConflict } from '../errors.ts';
-import type { Finisher } from '../finisher.ts';
+import type { JobEnder } from '../job-ender.ts';
 import type { JobRecord } from '../job-record.ts';
 import { isTerminal, type JobStatus, type Reason } from '../job-states.ts';
 import type { Clock, JobStore, WorkflowControl } from '../ports.ts';
@@ -10,7 +10,7 @@ export interface CancelJobDeps extends VisibleJobDeps {
   readonly jobs: Pick<JobStore, 'getJob' | 'transition'>;
   readonly workflows: Pick<WorkflowControl, 'stop'>;
   /** Ends a cancelled queued job: the move, its place in the queue, the count, the webhook. */
-  readonly finisher: Pick<Finisher, 'end'>;
+  readonly jobEnder: Pick<JobEnder, 'end'>;
   /** Ends a cancelled job whose workflow was not running (the finalizer, in-process). */
   readonly finalizeStopped: (jobId: string) => Promise<void>;
   readonly clock: Clock;
@@ -67,7 +67,7 @@ export async function cancelJob(
   };
 }
 
-/** A queued job ends at once, as every end outside the workflow does (Finisher.end). */
+/** A queued job ends at once, as every end outside the workflow does (JobEnder.end). */
 async function cancelQueued(
   deps: CancelJobDeps,
   principal: string,
@@ -75,7 +75,7 @@ async function cancelQueued(
   reason: Reason,
   racesLeft: number,
 ): Promise<CancelResult> {
-  const { job, moved } = await deps.finisher.end(jobId, 'CANCELLED', reason, { from: ['QUEUED'] });
+  const { job, moved } = await deps.jobEnder.end(jobId, 'CANCELLED', reason, { from: ['QUEUED'] });
   if (!moved) return cancelMoved(deps, principal, jobId, job?.status, racesLeft);
   return {
     jobId,

@@ -19,7 +19,7 @@ import type {
   PoolStore,
 } from './ports.ts';
 
-export interface FinisherDeps {
+export interface JobEnderDeps {
   readonly jobs: JobStore;
   readonly pools: PoolStore;
   readonly intake: IntakeQueue;
@@ -27,7 +27,7 @@ export interface FinisherDeps {
   readonly notifier: JobNotifier;
   readonly clock: Clock;
   readonly logger: LogPort;
-  /** Counts jobsFinished for each end this finisher records. */
+  /** Counts jobsFinished for each end this job ender records. */
   readonly metrics: MetricsSink;
 }
 
@@ -60,10 +60,10 @@ export interface JobEnd {
  * Steps 3 and 4 run again when the job is found already ended (a retry of an end that failed half
  * way): the release is a no-op then, and the webhook's id is stable, so a receiver sees one event.
  */
-export class Finisher {
-  readonly #deps: FinisherDeps;
+export class JobEnder {
+  readonly #deps: JobEnderDeps;
 
-  constructor(deps: FinisherDeps) {
+  constructor(deps: JobEnderDeps) {
     this.#deps = deps;
   }
 
