@@ -12,9 +12,12 @@ import { machineLine, percentile, writeBenchmarkSection } from './support.ts';
  * run is `node bench/admission.ts` in its own checkout; its rounds' lines are read back.
  *
  * The bar it judges (issue 11, point 4): admissions per CPU-second, after ÷ before, at least 0.90.
- * On a 2-core machine that other work shares, a single pair's ratio spreads by ±15% (docs/
- * benchmarks.md), so the verdict rests on the ratio over all pairs with a 95% interval from a
- * bootstrap over the pairs: "met" when the interval's low end is at least the bar.
+ * On this 2-core virtual machine a whole run sometimes costs a third more CPU per job than the
+ * run before it, on either side, in spells of a minute or so (docs/benchmarks.md): so each pair
+ * is kept short (one counted round a side by default), its ratio is taken on its own, and the
+ * verdict rests on the median of the pairs' ratios, with a 95% interval from a bootstrap over the
+ * pairs: "met" when the interval's low end is at least the bar. The ratio of the pooled rounds is
+ * printed beside it.
  */
 
 const BAR = 0.9;
@@ -24,7 +27,7 @@ const { values: args } = parseArgs({
   options: {
     before: { type: 'string' },
     after: { type: 'string' },
-    pairs: { type: 'string', default: '6' },
+    pairs: { type: 'string', default: '20' },
   },
 });
 if (!args.before) {
@@ -45,7 +48,7 @@ for (const dir of [beforeDir, afterDir]) {
 const PAIRS = Number(args.pairs);
 const settings = {
   BENCH_JOBS: process.env.BENCH_JOBS ?? '300',
-  BENCH_ROUNDS: process.env.BENCH_ROUNDS ?? '3',
+  BENCH_ROUNDS: process.env.BENCH_ROUNDS ?? '1',
   BENCH_WARMUP_ROUNDS: process.env.BENCH_WARMUP_ROUNDS ?? '1',
 };
 
@@ -103,10 +106,15 @@ const median = (values: readonly number[]) =>
     50,
   );
 
-/** Admissions per CPU-second after ÷ before, over the rounds of the pairs given. */
+/** Admissions per CPU-second after ÷ before, over the rounds of the pairs given (pooled). */
 function ratioOf(pairs: readonly (readonly [Run, Run])[]): number {
   const cpu = (side: 0 | 1) => median(pairs.flatMap((pair) => pair[side].rounds.map((r) => r.cpuMs)));
   return cpu(0) / cpu(1);
+}
+
+/** The median of the pairs' own ratios. */
+function pairedRatio(pairs: readonly (readonly [Run, Run])[]): number {
+  return median(pairs.map((pair) => ratioOf([pair])));
 }
 
 /** A deterministic generator (mulberry32), so that one set of runs always gives one interval. */
@@ -120,12 +128,14 @@ function random(seed: number): () => number {
   };
 }
 
-/** The 2.5th and 97.5th percentiles of the ratio over pairs drawn with replacement. */
+/** The 2.5th and 97.5th percentiles of the paired ratio over pairs drawn with replacement. */
 function interval(pairs: readonly (readonly [Run, Run])[]): [number, number] {
   const next = random(pairs.length);
   const ratios: number[] = [];
   for (let i = 0; i < RESAMPLES; i++) {
-    ratios.push(ratioOf(pairs.map(() => pairs[Math.floor(next() * pairs.length)] as readonly [Run, Run])));
+    ratios.push(
+      pairedRatio(pairs.map(() => pairs[Math.floor(next() * pairs.length)] as readonly [Run, Run])),
+    );
   }
   ratios.sort((a, b) => a - b);
   return [percentile(ratios, 2.5), percentile(ratios, 97.5)];
@@ -147,14 +157,15 @@ async function main(): Promise<void> {
     pairs.push(pair);
     console.log(`pair ${i + 1}: ${row(i, pair).join(' | ')}`);
   }
-  const ratio = ratioOf(pairs);
+  const ratio = pairedRatio(pairs);
+  const pooled = ratioOf(pairs);
   const [low, high] = interval(pairs);
   const perPair = pairs.map((pair) => ratioOf([pair]));
   const requests = (side: 0 | 1) =>
     median(pairs.flatMap((pair) => pair[side].rounds.map((r) => r.requests + r.refused)));
   const verdict =
     low >= BAR ? 'met' : ratio >= BAR ? 'not shown (the interval reaches below it)' : '**NOT met**';
-  const summary = `after ÷ before, admissions per CPU-second: ${ratio.toFixed(3)} over ${PAIRS} pairs (95% interval ${low.toFixed(3)}–${high.toFixed(3)}; per pair ${perPair.map((r) => r.toFixed(2)).join(', ')}); DynamoDB requests per admitted job ${requests(0).toFixed(1)} → ${requests(1).toFixed(1)}; the bar (≥ ${BAR}) ${verdict}`;
+  const summary = `after ÷ before, admissions per CPU-second: ${ratio.toFixed(3)}, the median of ${PAIRS} pairs (95% interval ${low.toFixed(3)}–${high.toFixed(3)}; pooled rounds ${pooled.toFixed(3)}; per pair ${perPair.map((r) => r.toFixed(2)).join(', ')}); DynamoDB requests per admitted job ${requests(0).toFixed(1)} → ${requests(1).toFixed(1)}; the bar (≥ ${BAR}) ${verdict}`;
   console.log(summary);
 
   await writeBenchmarkSection(
@@ -167,9 +178,10 @@ Machine: ${machineLine()}; run ${new Date().toISOString()}. Before: ${beforeVers
 in each checkout, ${settings.BENCH_ROUNDS} counted rounds after ${settings.BENCH_WARMUP_ROUNDS} warm-up a run,
 the two run back to back in ${PAIRS} pairs, the order alternating from pair to pair. **CPU** is the
 benchmark process's CPU time per admitted job while draining (its main thread and its other threads:
-dynalite's, V8's). **Ratio** is admissions per CPU-second after ÷ before: the median CPU per job over
-all of the before side's rounds over that of the after side's; the 95% interval is from ${RESAMPLES.toLocaleString('en')}
-resamples of the pairs with replacement. The bar: at least ${BAR}, shown when the interval's low end is.
+dynalite's, V8's). **Ratio** is admissions per CPU-second after ÷ before: per pair, the before side's
+median CPU per job over the after side's; overall, the median of the pairs' ratios, with a 95% interval from
+${RESAMPLES.toLocaleString('en')} resamples of the pairs with replacement (the ratio of all rounds pooled is given too).
+The bar: at least ${BAR}, shown when the interval's low end is.
 
 | pair | load at start → end, before / after | before: CPU ms per job, by round | after: CPU ms per job, by round | DynamoDB requests per job (answered + refused), before / after | ratio |
 |---|---|---|---|---|---|
