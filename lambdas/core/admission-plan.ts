@@ -102,17 +102,16 @@ export function withParked(page: readonly WaitingJob[], pending: WaitingJob[], l
 /**
  * The heads from `from` on that fit together in what is free, in admission order: stopping at
  * the first that does not fit, or stepping over it when the pool backfills. Heads in `elsewhere`
- * (leased by another pass since this one read the pool) are stepped over. The wave stops at a
- * head in `held` (it held a lease when the pool was read: a pass that has not moved it yet, or
- * stopped before it could; the pass moves it on that lease, with no write of its own) and at a
- * job whose owner is at its cap, which is parked one at a time. `next` is where the scan stopped; `free` is what is left once the wave is leased.
+ * (another pass leased them and moves them) are stepped over. The wave stops at a head in
+ * `abandoned` (a pass that ended left its lease: this pass moves it on that lease, with no write
+ * of its own) and at a job whose owner is at its cap, which is parked one at a time. `next` is where the scan stopped; `free` is what is left once the wave is leased.
  */
 export function planWave(
   heads: readonly WaitingJob[],
   from: number,
   free: FreeCapacity,
   elsewhere: ReadonlySet<string>,
-  held: ReadonlySet<string>,
+  abandoned: ReadonlySet<string>,
   backfill: boolean,
   owners: OwnerCounts,
 ): { jobs: WaitingJob[]; next: number; free: FreeCapacity } {
@@ -123,7 +122,7 @@ export function planWave(
   for (; next < heads.length && !left.exhausted; next++) {
     const head = heads[next] as WaitingJob;
     if (elsewhere.has(head.jobId)) continue;
-    if (held.has(head.jobId)) break;
+    if (abandoned.has(head.jobId)) break;
     const key = ownerKey(head.owner);
     const taken = perOwner.get(key) ?? 0;
     if (owners.left(key) - taken < 1) break;

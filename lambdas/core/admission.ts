@@ -17,6 +17,7 @@ import { isTerminal } from './job-states.ts';
 import type {
   Clock,
   JobStore,
+  Lease,
   LeaseOptions,
   LogPort,
   MetricsSink,
@@ -67,6 +68,13 @@ export interface AdmitOutcome {
 }
 
 const PAGE_SIZE = 25;
+/**
+ * A lease younger than this on a job that still waits is left to the pass that took it, which may
+ * still be moving the job: another pass would only have its move refused. An older one was left
+ * by a pass that ended between its lease and its move, and the next pass moves the job: within
+ * a minute, by the tick at the latest.
+ */
+export const MOVE_GRACE_MS = 30_000;
 /** AWS's messages are short; a reason is shown in every listing, so an unexpected long one is cut. */
 const MAX_REASON_CHARS = 2_000;
 
@@ -131,9 +139,12 @@ interface Pass {
   free: FreeCapacity;
   owners: OwnerCounts;
   virtualTime: Record<number, number>;
-  /** Leases the pool item held when the pass read it: a head among them is moved by this pass on that lease, not leased again. */
-  readonly heldAtRead: ReadonlySet<string>;
-  /** Heads another pass leased since this one read the pool: that pass moves them. */
+  /**
+   * Leases older than MOVE_GRACE_MS when the pass read the pool: left by a pass that ended before
+   * it moved their jobs. A head among them is moved by this pass on that lease, not leased again.
+   */
+  readonly abandoned: ReadonlySet<string>;
+  /** Heads another pass leased and moves: recent leases when this pass read the pool, and any taken since. */
   readonly leasedElsewhere: Set<string>;
   /** The heads this pass leased (or found leased), in lease order: they are moved once leasing ends. */
   readonly leased: WaitingJob[];
@@ -144,6 +155,21 @@ interface Pass {
   blockedBy?: string;
   readonly parked: Set<string>;
   readonly marked: Set<string>;
+}
+
+/** The pool's leases by age at `now`: left by a pass that ended (abandoned), or still another pass's to move. */
+function leasesByAge(
+  leases: Readonly<Record<string, Lease>>,
+  now: number,
+): { abandoned: Set<string>; leasedElsewhere: Set<string> } {
+  const abandoned = new Set<string>();
+  const leasedElsewhere = new Set<string>();
+  for (const [jobId, lease] of Object.entries(leases)) {
+    // A lease whose time cannot be read is taken as old: its job is moved rather than left.
+    const young = now - Date.parse(lease.at) < MOVE_GRACE_MS;
+    (young ? leasedElsewhere : abandoned).add(jobId);
+  }
+  return { abandoned, leasedElsewhere };
 }
 
 /** What the moves and starts of a pass came to. */
@@ -216,8 +242,7 @@ export class Admission {
       free: new FreeCapacity(limits, usage),
       owners: new OwnerCounts(pool.maxRunningPerOwner, usage.fair.running),
       virtualTime: { ...usage.fair.virtualTime },
-      heldAtRead: new Set(Object.keys(usage.leases)),
-      leasedElsewhere: new Set(),
+      ...leasesByAge(usage.leases, this.#deps.clock().getTime()),
       leased: [],
       together: true,
       reread: false,
@@ -276,7 +301,7 @@ export class Admission {
       from,
       pass.free,
       pass.leasedElsewhere,
-      pass.heldAtRead,
+      pass.abandoned,
       pool.backfill,
       owners,
     );
@@ -319,23 +344,21 @@ export class Admission {
     pass.virtualTime = { ...usage.fair.virtualTime };
     const mine = new Set(pass.leased.map((head) => head.jobId));
     for (const jobId of Object.keys(usage.leases)) {
-      if (!pass.heldAtRead.has(jobId) && !mine.has(jobId)) pass.leasedElsewhere.add(jobId);
+      if (!pass.abandoned.has(jobId) && !mine.has(jobId)) pass.leasedElsewhere.add(jobId);
     }
   }
 
   /**
-   * One head on its own: moved on its lease when it held one at the read, parked when its owner is
-   * at the cap, else leased if it fits; 'stop' when the pass ends here.
+   * One head on its own: moved on its lease when a pass that ended left one, parked when its owner
+   * is at the cap, else leased if it fits; 'stop' when the pass ends here.
    */
   async #leaseOne(pass: Pass, head: WaitingJob): Promise<'next' | 'stop'> {
     const { pool, owners } = pass;
     if (pass.leasedElsewhere.has(head.jobId)) return 'next';
-    if (pass.heldAtRead.has(head.jobId)) {
-      // Leased by a pass that has not moved it yet, or never will (it stopped). Either way the
-      // lease is still held while the job is QUEUED (every release follows the job's move out of
-      // QUEUED), so it is moved without asking for the lease again: the move's condition decides
-      // which pass wins, and one that finds it ended gives the lease back. It counts in what was
-      // read as used, and in its owner's running count, already.
+    if (pass.abandoned.has(head.jobId)) {
+      // The lease is still held while the job is QUEUED (every release follows the job's move out
+      // of QUEUED), so the job is moved without asking for the lease again; one found ended gives
+      // the lease back. It counts in what was read as used, and in its owner's running count.
       pass.leased.push(head);
       return 'next';
     }

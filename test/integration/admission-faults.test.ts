@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MOVE_GRACE_MS } from '#core/admission.ts';
 import { StartRefused } from '#core/errors.ts';
 import {
   checkConverged,
@@ -163,11 +164,13 @@ const admissionPass: Scenario = {
 };
 
 /**
- * A leased by a pass that stopped before it moved A (the state a crash leaves): the next pass
- * reads A's lease in the pool item and moves A on it, then leases B in the room left.
+ * A leased by a pass that stopped before it moved A (the state a crash leaves), long enough ago
+ * that no pass can still be moving it: the next pass reads A's lease in the pool item and moves A
+ * on it, then leases B in the room left.
  */
-function leasedByAFailedPass(h: Harness, { A }: Ids): Promise<void> {
-  return leaseOutsideAdmission(h, A as string);
+async function leasedByAFailedPass(h: Harness, { A }: Ids): Promise<void> {
+  await leaseOutsideAdmission(h, A as string);
+  h.clock.advance(MOVE_GRACE_MS);
 }
 
 /** A racing cancel of A, landing between A's lease and its move to SCHEDULED. */

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MOVE_GRACE_MS } from '#core/admission.ts';
 import {
   aheadOf,
   checkConverged,
@@ -193,14 +194,36 @@ describe('leasing several jobs at once', () => {
   });
 });
 
-describe('a head another pass leased and has not moved yet', () => {
-  it('is moved on that lease, with no write to the pool item and no second read of it', async () => {
+describe('a head that holds a lease when the pass reads the pool', () => {
+  it('is left to the pass that leased it moments ago: no move of it, no write for it', async () => {
     const h = await harness();
     const A = await submit(h, sizedJob('two', 2, 9));
     const B = await submit(h, sizedJob('two', 2, 5));
     h.intake.messages.splice(0);
-    // The state another pass (or one that stopped) leaves between its lease write and its moves.
+    // The state another pass leaves between its lease write and its moves.
     await leaseOutsideAdmission(h, A);
+    h.faults.interpose('a move of A', transitionTo('SCHEDULED', A), async () => undefined);
+    const calls = h.faults.committed.length;
+
+    const outcome = await h.admission.admitPool('two');
+
+    const made = h.faults.committed.slice(calls);
+    expect(outcome.admitted).toEqual([B]);
+    expect(made.filter(CALLS.acquire)).toHaveLength(1);
+    expect(made.filter(transitionTo('SCHEDULED'))).toHaveLength(1);
+    expect(h.faults.interposed).toEqual([]);
+    expect((await h.jobs.getJob(A))?.status).toBe('QUEUED');
+    expect(Object.keys((await h.pools.getPool('two')).leases).sort()).toEqual([A, B].sort());
+  });
+
+  it('is moved on that lease once it is older than a pass can take, with no write to the pool item', async () => {
+    const h = await harness();
+    const A = await submit(h, sizedJob('two', 2, 9));
+    const B = await submit(h, sizedJob('two', 2, 5));
+    h.intake.messages.splice(0);
+    // A pass that stopped between its lease and its move.
+    await leaseOutsideAdmission(h, A);
+    h.clock.advance(MOVE_GRACE_MS);
     const calls = h.faults.committed.length;
 
     const outcome = await h.admission.admitPool('two');
@@ -215,13 +238,14 @@ describe('a head another pass leased and has not moved yet', () => {
     expect(Object.keys((await h.pools.getPool('two')).leases).sort()).toEqual([A, B].sort());
   });
 
-  it('is left to that pass when it moves it first: the lease stays, and the job starts once', async () => {
+  it('is left to the pass that leased it when that pass moves it first after all: the lease stays, the job starts once', async () => {
     const h = await harness();
     const A = await submit(h, sizedJob('two', 2, 9));
     const B = await submit(h, sizedJob('two', 2, 5));
     h.intake.messages.splice(0);
     await leaseOutsideAdmission(h, A);
-    // The other pass moves A after this one read the waiting index, before this one's move of A.
+    h.clock.advance(MOVE_GRACE_MS);
+    // The slow pass moves A after this one read the waiting index, before this one's move of A.
     h.faults.interpose('the other pass moves A', transitionTo('SCHEDULED', A), async () => {
       await h.jobs.transition(A, ['QUEUED'], 'SCHEDULED', { at: h.clock.now().toISOString() });
     });
