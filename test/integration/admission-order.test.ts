@@ -194,14 +194,21 @@ describe('leasing several jobs at once', () => {
   });
 });
 
+/** Two jobs waiting in pool two, the first (A) leased outside admission `ms` ago; no wake pending. */
+async function aHeadLeasedAgo(ms: number): Promise<{ h: Harness; A: string; B: string }> {
+  const h = await harness();
+  const A = await submit(h, sizedJob('two', 2, 9));
+  const B = await submit(h, sizedJob('two', 2, 5));
+  h.intake.messages.splice(0);
+  await leaseOutsideAdmission(h, A);
+  h.clock.advance(ms);
+  return { h, A, B };
+}
+
 describe('a head that holds a lease when the pass reads the pool', () => {
   it('is left to the pass that leased it moments ago: no move of it, no write for it', async () => {
-    const h = await harness();
-    const A = await submit(h, sizedJob('two', 2, 9));
-    const B = await submit(h, sizedJob('two', 2, 5));
-    h.intake.messages.splice(0);
     // The state another pass leaves between its lease write and its moves.
-    await leaseOutsideAdmission(h, A);
+    const { h, A, B } = await aHeadLeasedAgo(0);
     h.faults.interpose('a move of A', transitionTo('SCHEDULED', A), async () => undefined);
     const calls = h.faults.committed.length;
 
@@ -217,13 +224,8 @@ describe('a head that holds a lease when the pass reads the pool', () => {
   });
 
   it('is moved on that lease once it is older than a pass can take, with no write to the pool item', async () => {
-    const h = await harness();
-    const A = await submit(h, sizedJob('two', 2, 9));
-    const B = await submit(h, sizedJob('two', 2, 5));
-    h.intake.messages.splice(0);
     // A pass that stopped between its lease and its move.
-    await leaseOutsideAdmission(h, A);
-    h.clock.advance(MOVE_GRACE_MS);
+    const { h, A, B } = await aHeadLeasedAgo(MOVE_GRACE_MS);
     const calls = h.faults.committed.length;
 
     const outcome = await h.admission.admitPool('two');
@@ -239,12 +241,7 @@ describe('a head that holds a lease when the pass reads the pool', () => {
   });
 
   it('is left to the pass that leased it when that pass moves it first after all: the lease stays, the job starts once', async () => {
-    const h = await harness();
-    const A = await submit(h, sizedJob('two', 2, 9));
-    const B = await submit(h, sizedJob('two', 2, 5));
-    h.intake.messages.splice(0);
-    await leaseOutsideAdmission(h, A);
-    h.clock.advance(MOVE_GRACE_MS);
+    const { h, A, B } = await aHeadLeasedAgo(MOVE_GRACE_MS);
     // The slow pass moves A after this one read the waiting index, before this one's move of A.
     h.faults.interpose('the other pass moves A', transitionTo('SCHEDULED', A), async () => {
       await h.jobs.transition(A, ['QUEUED'], 'SCHEDULED', { at: h.clock.now().toISOString() });
