@@ -146,7 +146,7 @@ interface Pass {
   readonly abandoned: ReadonlySet<string>;
   /** Heads another pass leased and moves: recent leases when this pass read the pool, and any taken since. */
   readonly leasedElsewhere: Set<string>;
-  /** The heads this pass leased (or found leased), in lease order: they are moved once leasing ends. */
+  /** The heads this pass leased (or found abandoned), in lease order: they are moved once leasing ends. */
   readonly leased: WaitingJob[];
   /** Leases in one write while several heads fit (acquireAll), one at a time once that is refused twice. */
   together: boolean;
@@ -185,8 +185,9 @@ interface Moved {
  * waiting index, plan a wave (admission-plan.ts), lease it in one conditional write, move the
  * leased jobs, start them, and give their queue slots back in one write. Two passes of one pool
  * (two Lambda environments, or two batches in one process) are kept apart by the store's
- * conditions alone: the one whose wave is refused reads the pool item again once and plans
- * around the leases the other took.
+ * conditions alone: the one whose wave is refused plans once more, from the pool item the refusal
+ * carries back, around the leases the other took; and neither moves a job the other leased less
+ * than MOVE_GRACE_MS ago.
  */
 export class Admission {
   readonly #deps: AdmissionDeps;
