@@ -177,10 +177,10 @@ export class DynamoPoolStore implements PoolStore {
     at: string,
     options: LeaseOptions = {},
   ): Promise<AcquireResult> {
-    const refused = await this.#lease(pool, limits, [job], at, options);
-    if (refused === 'leased') return 'acquired';
+    const lease = await this.acquireAll(pool, limits, [job], at, options);
+    if (lease.leased) return 'acquired';
     // Why it was refused, from the item as the condition found it when the store returns it.
-    const usage = refused ?? (await this.getPool(pool));
+    const usage = lease.found ?? (await this.getPool(pool));
     if (usage.leases[job.jobId]) return 'held';
     const cap = options.maxRunningPerOwner;
     const running = usage.fair.running[ownerKey(job.owner)] ?? 0;
@@ -194,23 +194,6 @@ export class DynamoPoolStore implements PoolStore {
     at: string,
     options: LeaseOptions = {},
   ): Promise<LeaseWrite> {
-    const refused = await this.#lease(pool, limits, jobs, at, options);
-    if (refused === 'leased') return { leased: true };
-    return refused ? { leased: false, found: refused } : { leased: false };
-  }
-
-  /**
-   * The lease write of acquire and acquireAll: 'leased', or the pool as the refused condition
-   * found it (DynamoDB returns the item with ReturnValuesOnConditionCheckFailure; undefined
-   * from a store that does not).
-   */
-  async #lease(
-    pool: string,
-    limits: PoolLimits,
-    jobs: readonly LeaseRequest[],
-    at: string,
-    options: LeaseOptions,
-  ): Promise<'leased' | PoolUsage | undefined> {
     await this.#ensure(pool);
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = {};
@@ -267,11 +250,12 @@ export class DynamoPoolStore implements PoolStore {
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return 'leased';
+      return { leased: true };
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
+      // DynamoDB returns the item with ReturnValuesOnConditionCheckFailure; a store may not.
       const { Item } = error as ConditionalCheckFailedException;
-      return Item ? usageOf(pool, storedPool(unmarshall(Item))) : undefined;
+      return Item ? { leased: false, found: usageOf(pool, storedPool(unmarshall(Item))) } : { leased: false };
     }
   }
 
