@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { resolve } from 'node:path';
@@ -142,8 +142,8 @@ function interval(pairs: readonly (readonly [Run, Run])[]): [number, number] {
 }
 
 async function main(): Promise<void> {
-  const beforeVersion = (await gitShort(beforeDir)) ?? beforeDir;
-  const afterVersion = (await gitShort(afterDir)) ?? afterDir;
+  const beforeVersion = gitShort(beforeDir) ?? beforeDir;
+  const afterVersion = gitShort(afterDir) ?? afterDir;
   console.log(
     `before: ${beforeDir} (${beforeVersion}); after: ${afterDir} (${afterVersion}); ${PAIRS} pairs`,
   );
@@ -209,17 +209,12 @@ function row(i: number, [before, after]: readonly [Run, Run]): string[] {
   ];
 }
 
-async function gitShort(dir: string): Promise<string | undefined> {
-  const child = spawn('git', ['rev-parse', '--short', 'HEAD'], {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  let out = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-  });
-  const code = await new Promise<number | null>((done) => child.on('close', done));
-  return code === 0 ? `commit ${out.trim()}` : undefined;
+function gitShort(dir: string): string | undefined {
+  try {
+    return `commit ${execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: dir, encoding: 'utf8' }).trim()}`;
+  } catch {
+    return undefined;
+  }
 }
 
 await main();
